@@ -1,0 +1,33 @@
+using Prometheus;
+
+namespace Dragonfly.PubSub.Transfer.Metrics;
+
+/// <summary>The agent's Prometheus metrics; names are part of the contract (contract.md).</summary>
+public static class AgentMetrics
+{
+    public static readonly Counter DownloadBytes = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_download_bytes_total", "Verified bytes downloaded, by where they came from.",
+        new CounterConfiguration { LabelNames = ["source"] });
+
+    /// <summary>Bytes received from other peers.</summary>
+    public static readonly Counter.Child DownloadBytesFromPeers = DownloadBytes.WithLabels("peer");
+
+    /// <summary>Bytes fetched back-to-source from an origin.</summary>
+    public static readonly Counter.Child DownloadBytesFromSource = DownloadBytes.WithLabels("source");
+
+    public static readonly Counter UploadBytes = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_upload_bytes_total", "Piece bytes sent to other peers.");
+
+    public static readonly Counter Tasks = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_tasks_total", "Tasks that ended, by final state.",
+        new CounterConfiguration { LabelNames = ["state"] });
+
+    public static readonly Counter PieceVerifyFailures = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_piece_verify_failures_total", "Pieces whose bytes did not match their digest and were thrown away.");
+
+    public static readonly Counter PieceFetchFailures = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_piece_fetch_failures_total", "Piece requests that failed (unreachable or missing at the parent).");
+
+    public static readonly Gauge PiecesInFlight = Prometheus.Metrics.CreateGauge(
+        "dragonfly_agent_pieces_in_flight", "Piece downloads running now.");
+}
