@@ -1,0 +1,14 @@
+namespace Dragonfly.PubSub.Client;
+
+/// <summary>The running agent (<c>GET /api/v1/status</c>).</summary>
+public sealed record AgentStatus
+{
+    public required string PeerId { get; init; }
+    public string Broker { get; init; } = "";
+    public bool BrokerConnected { get; init; }
+    public bool MqttConnected { get; init; }
+    public int PeerPort { get; init; }
+    public int HttpPort { get; init; }
+    public IReadOnlyList<string> Subscriptions { get; init; } = [];
+    public string OutputDir { get; init; } = "";
+}

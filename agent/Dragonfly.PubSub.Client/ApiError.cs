@@ -1,0 +1,10 @@
+namespace Dragonfly.PubSub.Client;
+
+/// <summary>The JSON body of an error answer from the agent's API.</summary>
+/// <param name="Kind"><c>usage</c> (bad input, exit 2), <c>not-found</c> or <c>failed</c> (exit 1).</param>
+public sealed record ApiError(string Error, string Kind)
+{
+    public const string Usage = "usage";
+    public const string NotFound = "not-found";
+    public const string Failed = "failed";
+}

@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Dragonfly.PubSub.Contracts;
+
+namespace Dragonfly.PubSub.Client;
+
+/// <summary>
+/// The .NET SDK of Dragonfly.PubSub: publish files, download by content id, watch tasks. It speaks
+/// HTTP to the local <c>dfagent</c> over its unix socket, so it needs no ports and no credentials.
+/// </summary>
+public sealed class DragonflyClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly DragonflyClientOptions _options;
+
+    public DragonflyClient(DragonflyClientOptions? options = null)
+    {
+        _options = options ?? new DragonflyClientOptions();
+        var socketPath = _options.SocketPath;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        _http = new HttpClient(handler) { BaseAddress = new Uri("http://dfagent/"), Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public Task<AgentStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, "api/v1/status"), ClientJsonContext.Default.AgentStatus, cancellationToken);
+
+    public async Task<IReadOnlyList<TaskInfo>> GetTasksAsync(CancellationToken cancellationToken = default) =>
+        await SendAsync(new HttpRequestMessage(HttpMethod.Get, "api/v1/tasks"), ClientJsonContext.Default.ListTaskInfo, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Imports <see cref="PublishRequest.Path"/> into the agent and announces it.</summary>
+    public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (TopicName.ValidateTopic(request.Topic) is { } topicError)
+        {
+            throw new DragonflyClientException(topicError, ApiError.Usage);
+        }
+        if (request.Name is not null && ArtifactName.Validate(request.Name) is { } nameError)
+        {
+            throw new DragonflyClientException(nameError, ApiError.Usage);
+        }
+        var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/publish")
+        {
+            Content = JsonContent.Create(request with { Path = System.IO.Path.GetFullPath(request.Path) }, ClientJsonContext.Default.PublishRequest),
+        };
+        return SendAsync(message, ClientJsonContext.Default.PublishResult, cancellationToken);
+    }
+
+    /// <summary>
+    /// Downloads <paramref name="digest"/> through the swarm into <paramref name="outputPath"/>, reporting
+    /// progress as the agent makes it. The file appears only once complete and verified.
+    /// </summary>
+    public async Task<TaskInfo> DownloadAsync(string digest, string outputPath, IProgress<TaskInfo>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (!ContentDigest.TryParse(digest, out _))
+        {
+            throw new DragonflyClientException($"'{digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits", ApiError.Usage);
+        }
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        var request = new DownloadRequest { Digest = digest, Output = System.IO.Path.GetFullPath(outputPath) };
+        var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/download")
+        {
+            Content = JsonContent.Create(request, ClientJsonContext.Default.DownloadRequest),
+        };
+        var task = await SendAsync(message, ClientJsonContext.Default.TaskInfo, cancellationToken).ConfigureAwait(false);
+        progress?.Report(task);
+        if (!task.IsFinished)
+        {
+            await foreach (var update in WatchTasksAsync(digest, cancellationToken).ConfigureAwait(false))
+            {
+                task = update;
+                progress?.Report(task);
+                if (task.IsFinished)
+                {
+                    break;
+                }
+            }
+        }
+        if (task.State == TaskStates.Failed)
+        {
+            throw new DragonflyClientException($"download of {digest} failed: {task.Error ?? "unknown error"}", ApiError.Failed);
+        }
+        return task;
+    }
+
+    /// <summary>
+    /// Task snapshots as they change (the current state first), of one task or of all. Ends when the
+    /// agent closes the stream or <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    public IAsyncEnumerable<TaskInfo> WatchTasksAsync(string? digest = null, CancellationToken cancellationToken = default)
+    {
+        if (digest is not null && !ContentDigest.TryParse(digest, out _))
+        {
+            throw new DragonflyClientException($"'{digest}' is not a content id", ApiError.Usage);
+        }
+        return WatchCore(digest, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<TaskInfo> WatchCore(string? digest, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var uri = digest is null ? "api/v1/events" : $"api/v1/events?digest={Uri.EscapeDataString(digest)}";
+        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, uri), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            var info = JsonSerializer.Deserialize(line, ClientJsonContext.Default.TaskInfo);
+            if (info is not null)
+            {
+                yield return info;
+            }
+        }
+    }
+
+    private async Task<T> SendAsync<T>(HttpRequestMessage request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        var value = await response.Content.ReadFromJsonAsync(typeInfo, cancellationToken).ConfigureAwait(false);
+        return value ?? throw new DragonflyClientException($"the agent sent an empty answer to {request.RequestUri}", ApiError.Failed);
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException or IOException || e.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            throw new DragonflyClientException(
+                $"no dfagent is running at {_options.DataDir} (socket {_options.SocketPath}); start one with 'dfagent --broker HOST --data-dir {_options.DataDir}' or pass the right --data-dir",
+                ApiError.Failed, e);
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            ApiError? error = null;
+            try
+            {
+                error = await response.Content.ReadFromJsonAsync(ClientJsonContext.Default.ApiError, cancellationToken).ConfigureAwait(false);
+            }
+            catch (JsonException)
+            {
+                // Not our JSON: fall through to the status line.
+            }
+            throw new DragonflyClientException(
+                error?.Error ?? $"the agent answered {(int)response.StatusCode} {response.ReasonPhrase}",
+                error?.Kind ?? (response.StatusCode == HttpStatusCode.NotFound ? ApiError.NotFound : ApiError.Failed));
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,26 @@
+namespace Dragonfly.PubSub.Client;
+
+/// <summary>
+/// One task as the agent reports it (the JSON of <c>GET /api/v1/tasks</c>).
+/// <see cref="State"/> is one of <c>pending</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c>.
+/// </summary>
+public sealed record TaskInfo
+{
+    public required string Digest { get; init; }
+    public string Name { get; init; } = "";
+    public string Topic { get; init; } = "";
+    public string State { get; init; } = TaskStates.Pending;
+    public long Size { get; init; }
+    public int CompletedPieces { get; init; }
+    public int TotalPieces { get; init; }
+    public long BytesFromPeers { get; init; }
+    public long BytesFromSource { get; init; }
+    /// <summary>Where the artifact lands (subscription output or the dfget target), if any.</summary>
+    public string? Path { get; init; }
+    public string? Error { get; init; }
+
+    public bool IsFinished => State is TaskStates.Succeeded or TaskStates.Failed;
+
+    /// <summary>0..1, by pieces.</summary>
+    public double Fraction => TotalPieces == 0 ? (State == TaskStates.Succeeded ? 1 : 0) : (double)CompletedPieces / TotalPieces;
+}

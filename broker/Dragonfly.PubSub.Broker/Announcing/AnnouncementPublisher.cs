@@ -1,0 +1,66 @@
+using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace Dragonfly.PubSub.Broker.Announcing;
+
+/// <summary>Publishes announcements (QoS 1, retained) into the embedded MQTT server.</summary>
+public sealed class AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger)
+{
+    public const string SenderClientId = "dfbroker";
+
+    public bool IsServerStarted => server.IsStarted;
+
+    public async Task PublishAsync(Manifest manifest, bool again, CancellationToken cancellationToken)
+    {
+        await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
+        await InjectAsync(manifest, cancellationToken).ConfigureAwait(false);
+        BrokerMetrics.Announcements.Inc();
+        BrokerLog.Announced(logger, manifest.Digest, manifest.Name, manifest.Size, manifest.Topic, again ? " (again)" : "");
+    }
+
+    /// <summary>
+    /// The embedded server keeps retained messages in memory only: after a restart, the latest
+    /// announcement of every topic is published again from the catalogue.
+    /// </summary>
+    public async Task<int> ReplayAsync(ManifestCatalogue catalogue, CancellationToken cancellationToken)
+    {
+        await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
+        var count = 0;
+        foreach (var manifest in catalogue.LatestPerTopic())
+        {
+            await InjectAsync(manifest, cancellationToken).ConfigureAwait(false);
+            count++;
+        }
+        BrokerLog.Replayed(logger, count);
+        return count;
+    }
+
+    /// <summary>The hosted MQTT server may start a moment after Kestrel; publishing waits for it.</summary>
+    public async Task WaitUntilStartedAsync(CancellationToken cancellationToken)
+    {
+        while (!server.IsStarted)
+        {
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private Task InjectAsync(Manifest manifest, CancellationToken cancellationToken)
+    {
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(TopicName.ToMqttTopic(manifest.Topic))
+            .WithPayload(manifest.ToAnnouncement().ToJsonUtf8())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag()
+            .WithContentType("application/json")
+            .Build();
+        return server.InjectApplicationMessage(
+            new InjectedMqttApplicationMessage(message) { SenderClientId = SenderClientId },
+            cancellationToken);
+    }
+}

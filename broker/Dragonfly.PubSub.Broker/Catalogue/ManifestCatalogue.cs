@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Google.Protobuf;
+using LiteDB;
+
+namespace Dragonfly.PubSub.Broker.Catalogue;
+
+/// <summary>
+/// The durable catalogue in <c>&lt;data-dir&gt;/broker.db</c>: manifests (proto bytes, keyed by digest) and
+/// the latest digest of each topic. One <see cref="LiteDatabase"/> per process; LiteDB is thread-safe, and
+/// manifests never change once stored, so reads are cached.
+/// </summary>
+public sealed class ManifestCatalogue : IDisposable
+{
+    public const string FileName = "broker.db";
+
+    private readonly LiteDatabase _database;
+    private readonly ILiteCollection<BsonDocument> _manifests;
+    private readonly ILiteCollection<BsonDocument> _topics;
+    private readonly ConcurrentDictionary<string, Manifest> _cache = new(StringComparer.Ordinal);
+    private readonly Lock _writeLock = new();
+
+    public ManifestCatalogue(string dataDir)
+    {
+        Directory.CreateDirectory(dataDir);
+        _database = new LiteDatabase(new ConnectionString
+        {
+            Filename = Path.Combine(dataDir, FileName),
+            Connection = ConnectionType.Direct,
+        });
+        _manifests = _database.GetCollection("manifests");
+        _topics = _database.GetCollection("topics");
+        _topics.EnsureIndex("digest");
+        BrokerId = LoadOrCreateBrokerId();
+    }
+
+    /// <summary>A stable id of this broker's catalogue, kept across restarts.</summary>
+    public string BrokerId { get; }
+
+    /// <summary>Stores a manifest and makes it the topic's latest; true when the digest was stored before.</summary>
+    public bool Store(Manifest manifest, DateTimeOffset now)
+    {
+        lock (_writeLock)
+        {
+            var alreadyKnown = Find(manifest.Digest) is not null;
+            if (!alreadyKnown)
+            {
+                _manifests.Insert(new BsonDocument
+                {
+                    ["_id"] = manifest.Digest,
+                    ["topic"] = manifest.Topic,
+                    ["bytes"] = manifest.ToByteArray(),
+                    ["storedAt"] = now.UtcDateTime,
+                });
+                _cache[manifest.Digest] = manifest.Clone();
+            }
+            _topics.Upsert(new BsonDocument
+            {
+                ["_id"] = manifest.Topic,
+                ["digest"] = manifest.Digest,
+                ["bytes"] = manifest.ToByteArray(),
+                ["updatedAt"] = now.UtcDateTime,
+            });
+            return alreadyKnown;
+        }
+    }
+
+    /// <summary>The stored manifest, or null. Callers must not modify the returned message.</summary>
+    public Manifest? Find(string digest)
+    {
+        if (_cache.TryGetValue(digest, out var cached))
+        {
+            return cached;
+        }
+        var document = _manifests.FindById(digest);
+        if (document is null)
+        {
+            return null;
+        }
+        var manifest = Manifest.Parser.ParseFrom(document["bytes"].AsBinary);
+        _cache.TryAdd(digest, manifest);
+        return manifest;
+    }
+
+    /// <summary>All manifests, newest first.</summary>
+    public IReadOnlyList<Manifest> All() =>
+        _manifests.FindAll()
+            .Select(d => Find(d["_id"].AsString)!)
+            .OrderByDescending(m => m.CreatedAtUnixMs)
+            .ToList();
+
+    /// <summary>
+    /// The latest manifest announced on each topic (what MQTT keeps retained), as it was published there:
+    /// the same content may be published on several topics.
+    /// </summary>
+    public IReadOnlyList<Manifest> LatestPerTopic() =>
+        _topics.FindAll()
+            .Select(d => Manifest.Parser.ParseFrom(d["bytes"].AsBinary))
+            .ToList();
+
+    /// <summary>True when the database answers a query.</summary>
+    public bool IsHealthy()
+    {
+        try
+        {
+            _ = _database.GetCollection("meta").Count();
+            return true;
+        }
+        catch (Exception e) when (e is LiteException or IOException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose() => _database.Dispose();
+
+    private string LoadOrCreateBrokerId()
+    {
+        var meta = _database.GetCollection("meta");
+        if (meta.FindById("brokerId") is { } existing)
+        {
+            return existing["value"].AsString;
+        }
+        var id = "broker-" + Guid.NewGuid().ToString("N")[..12];
+        meta.Insert(new BsonDocument { ["_id"] = "brokerId", ["value"] = id });
+        return id;
+    }
+}

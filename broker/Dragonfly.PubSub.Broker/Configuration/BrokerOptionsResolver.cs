@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Net;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Broker.Configuration;
+
+/// <summary>Merges flags &gt; environment (<c>DFBROKER_*</c>) &gt; config file &gt; defaults.</summary>
+public static class BrokerOptionsResolver
+{
+    /// <summary>Throws <see cref="UserFacingException"/> (exit 2) for a value the user has to fix.</summary>
+    public static BrokerOptions Resolve(BrokerCommandLine flags, Func<string, string?> environment)
+    {
+        var file = new BrokerConfigFile();
+        if (flags.ConfigFile is not null)
+        {
+            var (loaded, problems) = BrokerConfigFile.Load(flags.ConfigFile);
+            if (loaded is null || problems.Count > 0)
+            {
+                throw UserFacingException.Usage(problems.Count == 1
+                    ? problems[0]
+                    : $"config file '{flags.ConfigFile}': {string.Join("; ", problems)}");
+            }
+            file = loaded;
+        }
+
+        var dataDir = flags.DataDir ?? Env(environment, "DFBROKER_DATA_DIR") ?? file.DataDir ?? BrokerOptions.DefaultDataDir(environment);
+        var listenText = flags.Listen ?? Env(environment, "DFBROKER_LISTEN") ?? file.Listen;
+        var listen = IPAddress.Any;
+        if (listenText is not null)
+        {
+            listen = ParseListen(listenText)
+                ?? throw UserFacingException.Usage($"--listen '{listenText}' is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1");
+        }
+        return new BrokerOptions
+        {
+            DataDir = Path.GetFullPath(ExpandHome(dataDir)),
+            Listen = listen,
+            MqttPort = Port("--mqtt-port", flags.MqttPort, environment, "DFBROKER_MQTT_PORT", file.MqttPort, BrokerOptions.DefaultMqttPort),
+            GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
+            HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
+            MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
+            Verbose = flags.Verbose || Env(environment, "DFBROKER_VERBOSE") is "1" or "true",
+        };
+    }
+
+    /// <summary>An IP address, or <c>localhost</c> for the IPv4 loopback; null when neither.</summary>
+    public static IPAddress? ParseListen(string text) =>
+        text.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback
+        : IPAddress.TryParse(text, out var address) ? address
+        : null;
+
+    private static int Port(string flag, int? fromFlag, Func<string, string?> environment, string variable, int? fromFile, int fallback)
+    {
+        if (fromFlag is { } value)
+        {
+            return value is >= 0 and <= 65535
+                ? value
+                : throw UserFacingException.Usage($"{flag} {value} is not a port; use 0 (pick a free one) to 65535");
+        }
+        return Int(environment, variable, 0, 65535) ?? fromFile ?? fallback;
+    }
+
+    private static int? Int(Func<string, string?> environment, string variable, int min, int max)
+    {
+        var text = Env(environment, variable);
+        if (text is null)
+        {
+            return null;
+        }
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw UserFacingException.Usage($"environment variable {variable}='{text}' is not a number from {min} to {max}");
+    }
+
+    private static string? Env(Func<string, string?> environment, string variable) =>
+        environment(variable) is { Length: > 0 } value ? value : null;
+
+    private static string ExpandHome(string path) =>
+        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~').TrimStart('/'))
+            : path;
+}

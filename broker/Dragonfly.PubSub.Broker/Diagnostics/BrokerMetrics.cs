@@ -1,0 +1,23 @@
+using Prometheus;
+
+namespace Dragonfly.PubSub.Broker.Diagnostics;
+
+/// <summary>The broker's Prometheus metrics (names fixed by the contract).</summary>
+public static class BrokerMetrics
+{
+    public static readonly Gauge Peers = Metrics.CreateGauge(
+        "dragonfly_broker_peers", "Agents with an open scheduler session.");
+
+    public static readonly Gauge Tasks = Metrics.CreateGauge(
+        "dragonfly_broker_tasks", "Tasks with at least one peer in the swarm.");
+
+    public static readonly Counter Announcements = Metrics.CreateCounter(
+        "dragonfly_broker_announcements_total", "Announcements published on MQTT.");
+
+    public static readonly Histogram ScheduleDuration = Metrics.CreateHistogram(
+        "dragonfly_broker_schedule_duration_seconds", "Time to compute one parent set.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 16) });
+
+    public static readonly Counter SourceBytes = Metrics.CreateCounter(
+        "dragonfly_broker_source_bytes_total", "Bytes the seed peer fetched from origins.");
+}

@@ -1,0 +1,135 @@
+using System.Numerics;
+using Dragonfly.PubSub.Contracts;
+
+namespace Dragonfly.PubSub.Broker.Scheduling;
+
+/// <summary>
+/// Chooses the parents of one child. Pure apart from the injected clock (failure decay) and random
+/// source (tie-break), so it is deterministic under test.
+/// <para>
+/// Candidates are the other peers holding a piece the child lacks, minus those the child reported
+/// corrupt. Ordinary peers are ranked by: same cluster (then zone) when the child has labels, lower
+/// load (children per upload slot), fewer recent failures, more useful pieces, random. The best
+/// <see cref="MaxParents"/> are taken, then every publisher/seed that holds something useful is
+/// appended as a parent of last resort, so a publisher uploads about one copy while peers share.
+/// </para>
+/// </summary>
+public sealed class ParentSelectionPolicy
+{
+    /// <summary>Failures older than this no longer count against a parent.</summary>
+    public static readonly TimeSpan FailureMemory = TimeSpan.FromSeconds(60);
+
+    private readonly TimeProvider _time;
+    private readonly Random _random;
+
+    public ParentSelectionPolicy(TimeProvider time, Random random, int maxParents)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxParents, 1);
+        _time = time;
+        _random = random;
+        MaxParents = maxParents;
+    }
+
+    public int MaxParents { get; }
+
+    public IReadOnlyList<ParentChoice> Select(ChildProfile child, IEnumerable<ParentCandidate> candidates)
+    {
+        var now = _time.GetUtcNow();
+        var ranked = new List<(ParentCandidate Candidate, int Locality, double Load, int Failures, int Useful, int Tiebreak)>();
+        var publishers = new List<ParentCandidate>();
+        foreach (var candidate in candidates)
+        {
+            if (candidate.PeerId == child.PeerId || child.CorruptParents.Contains(candidate.PeerId))
+            {
+                continue;
+            }
+            var useful = UsefulPieces(candidate.Bitmap, child.Bitmap);
+            if (useful == 0)
+            {
+                continue;
+            }
+            if (candidate.IsPublisher)
+            {
+                publishers.Add(candidate);
+                continue;
+            }
+            ranked.Add((
+                candidate,
+                Locality(child, candidate),
+                (double)candidate.Children / Math.Max(1, candidate.UploadSlots),
+                RecentFailures(candidate.Failures, now),
+                useful,
+                _random.Next()));
+        }
+
+        ranked.Sort((a, b) =>
+        {
+            var c = b.Locality.CompareTo(a.Locality);
+            if (c == 0) c = a.Load.CompareTo(b.Load);
+            if (c == 0) c = a.Failures.CompareTo(b.Failures);
+            if (c == 0) c = b.Useful.CompareTo(a.Useful);
+            if (c == 0) c = a.Tiebreak.CompareTo(b.Tiebreak);
+            return c;
+        });
+
+        var choices = new List<ParentChoice>(Math.Min(ranked.Count, MaxParents) + publishers.Count);
+        foreach (var entry in ranked.Take(MaxParents))
+        {
+            choices.Add(new ParentChoice(entry.Candidate.PeerId, LastResort: false));
+        }
+        // Several publishers/seeds: the least loaded first, so the agent spreads what it must fetch from them.
+        foreach (var publisher in publishers
+                     .OrderBy(p => RecentFailures(p.Failures, now))
+                     .ThenBy(p => (double)p.Children / Math.Max(1, p.UploadSlots))
+                     .ThenBy(p => p.PeerId, StringComparer.Ordinal))
+        {
+            choices.Add(new ParentChoice(publisher.PeerId, LastResort: true));
+        }
+        return choices;
+    }
+
+    /// <summary>Pieces <paramref name="parent"/> holds that <paramref name="child"/> lacks.</summary>
+    public static int UsefulPieces(PieceBitmap parent, PieceBitmap child)
+    {
+        if (parent.PieceCount != child.PieceCount)
+        {
+            return 0;
+        }
+        var p = parent.ToBytes();
+        var c = child.ToBytes();
+        var count = 0;
+        for (var i = 0; i < p.Length; i++)
+        {
+            count += BitOperations.PopCount((uint)(p[i] & ~c[i] & 0xFF));
+        }
+        return count;
+    }
+
+    public static int RecentFailures(IReadOnlyList<DateTimeOffset> failures, DateTimeOffset now)
+    {
+        var count = 0;
+        foreach (var at in failures)
+        {
+            if (now - at < FailureMemory)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    // 2 = same cluster, +1 = same zone; labels count only when the child has them set.
+    private static int Locality(ChildProfile child, ParentCandidate candidate)
+    {
+        var score = 0;
+        if (child.Cluster.Length > 0 && string.Equals(child.Cluster, candidate.Cluster, StringComparison.Ordinal))
+        {
+            score += 2;
+        }
+        if (child.Zone.Length > 0 && string.Equals(child.Zone, candidate.Zone, StringComparison.Ordinal))
+        {
+            score += 1;
+        }
+        return score;
+    }
+}
