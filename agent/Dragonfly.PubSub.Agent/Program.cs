@@ -1,1 +1,206 @@
-return 0;
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Client.CommandLine;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Transfer.Storage;
+
+// dfagent: the merged client daemon. Subscribes to topics, downloads from the swarm, verifies,
+// serves pieces to peers, and answers dfpub/dfget on <data-dir>/dfagent.sock.
+
+var config = new Option<string?>("--config") { Description = "JSON config file; keys are the long option names in camelCase (e.g. \"downloadLimit\")." };
+var broker = new Option<string?>("--broker") { Description = "Broker scheduler address HOST[:PORT] (gRPC, default port 8002). Required (flag, DFAGENT_BROKER or config)." };
+var mqtt = new Option<string?>("--mqtt") { Description = "MQTT broker HOST[:PORT] for announcements (default: the broker host on 1883)." };
+var dataDir = new Option<string>("--data-dir") { Description = "Where tasks, content and the API socket live.", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
+var subscribe = new Option<string[]>("--subscribe", "-s") { Description = "Topic filter to receive artifacts from, e.g. releases/# (MQTT + and # wildcards); repeatable.", Arity = ArgumentArity.ZeroOrMore };
+var outputDir = new Option<string?>("--output-dir") { Description = "Where artifacts land, as <output-dir>/<topic>/<name> (default: <data-dir>/downloads)." };
+var peerPort = new Option<int>("--peer-port") { Description = "Port that serves pieces to other agents (0 picks a free one).", DefaultValueFactory = _ => 4000 };
+var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the registry mirror (reserved; the mirror comes with image support).", DefaultValueFactory = _ => 4001 };
+var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one).", DefaultValueFactory = _ => 4002 };
+var listen = new Option<string>("--listen") { Description = "Address to bind.", DefaultValueFactory = _ => "0.0.0.0" };
+var advertise = new Option<string?>("--advertise-addr") { Description = "Address other agents dial to reach this one (default: the bound address, or what the broker sees)." };
+var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap on download bandwidth, e.g. 20MiB (per second). Default: none." };
+var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
+var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task.", DefaultValueFactory = _ => 8 };
+var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents.", DefaultValueFactory = _ => 16 };
+var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
+var zone = new Option<string?>("--zone") { Description = "Zone label." };
+var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
+
+var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget.")
+{
+    config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, httpPort, listen, advertise,
+    downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, verbose,
+};
+
+root.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", parse.GetValue(verbose), async () =>
+{
+    var options = BuildOptions(new SettingSources(parse, parse.GetValue(config), "DFAGENT_"));
+    return await AgentHost.RunAsync(options, parse.GetValue(verbose), ct);
+}));
+
+// dfagent status
+var statusDataDir = new Option<string>("--data-dir") { Description = "The agent's data dir.", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
+var statusJson = new Option<bool>("--json") { Description = "Print the tasks as a JSON array." };
+var status = new Command("status", "Show the agent's tasks: from the running daemon, or from its data dir when none runs.") { statusDataDir, statusJson };
+status.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", false, () => ShowStatusAsync(parse.GetValue(statusDataDir)!, parse.GetValue(statusJson), ct)));
+root.Subcommands.Add(status);
+
+// dfagent config validate FILE
+var configFile = new Argument<string>("FILE") { Description = "The JSON config file to check." };
+var validate = new Command("validate", "Check a config file: prints ok, or one line per problem (exit 2).") { configFile };
+validate.SetAction(parse => ValidateConfig(parse.GetValue(configFile)!));
+var configCommand = new Command("config", "Configuration tools.") { validate };
+root.Subcommands.Add(configCommand);
+
+return await CliRunner.InvokeAsync("dfagent", root, args);
+
+AgentOptions BuildOptions(SettingSources s)
+{
+    var brokerText = s.String(broker) ?? throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT] (or set DFAGENT_BROKER)");
+    var (brokerHost, brokerPort) = ParseEndpoint(brokerText, 8002, "--broker");
+    var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? ParseEndpoint(mqttText, 1883, "--mqtt") : (brokerHost, 1883);
+    var filters = s.List(subscribe);
+    foreach (var filter in filters)
+    {
+        if (TopicName.ValidateFilter(filter) is { } error)
+        {
+            throw UserFacingException.Usage(error);
+        }
+    }
+    var data = Path.GetFullPath(s.WithDefault(dataDir));
+    var options = new AgentOptions
+    {
+        BrokerHost = brokerHost,
+        BrokerGrpcPort = brokerPort,
+        MqttHost = mqttHost,
+        MqttPort = mqttPort,
+        DataDir = data,
+        Subscriptions = filters,
+        OutputDir = Path.GetFullPath(s.String(outputDir) ?? Path.Combine(data, "downloads")),
+        ListenAddress = s.WithDefault(listen),
+        AdvertiseAddress = s.String(advertise) ?? "",
+        PeerPort = Port(s.Int(peerPort), "--peer-port"),
+        ProxyPort = Port(s.Int(proxyPort), "--proxy-port"),
+        HttpPort = Port(s.Int(httpPort), "--http-port"),
+        DownloadLimit = Rate(s.String(downloadLimit), "--download-limit"),
+        UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
+        PiecesInFlight = Positive(s.Int(inFlight), "--pieces-in-flight"),
+        UploadSlots = Positive(s.Int(uploadSlots), "--upload-slots"),
+        Cluster = s.String(cluster) ?? "",
+        Zone = s.String(zone) ?? "",
+    };
+    AgentHost.ParseAddress(options.ListenAddress);
+    return options;
+}
+
+static (string Host, int Port) ParseEndpoint(string text, int defaultPort, string flag)
+{
+    var colon = text.LastIndexOf(':');
+    if (colon < 0 || text.EndsWith(']'))
+    {
+        return (text.Trim('[', ']'), defaultPort);
+    }
+    return int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
+        ? (text[..colon].Trim('[', ']'), port)
+        : throw UserFacingException.Usage($"{flag} '{text}' is not HOST[:PORT]; write e.g. 127.0.0.1:{defaultPort}");
+}
+
+static int Port(int port, string flag) =>
+    port is >= 0 and < 65536 ? port : throw UserFacingException.Usage($"{flag} {port} is not a port (0-65535; 0 picks a free one)");
+
+static int Positive(int value, string flag) =>
+    value > 0 ? value : throw UserFacingException.Usage($"{flag} must be at least 1");
+
+static long Rate(string? text, string flag) =>
+    text is null ? 0 : ByteSize.TryParse(text, out var rate) ? rate : throw UserFacingException.Usage($"{flag} '{text}' is not a rate; write e.g. 20MiB (per second)");
+
+int ValidateConfig(string path)
+{
+    try
+    {
+        var file = SettingSources.LoadFile(path);
+        var known = root.Options.Select(SettingSources.KeyOf).ToHashSet(StringComparer.Ordinal);
+        var problems = file.EnumerateObject().Where(p => !known.Contains(p.Name))
+            .Select(p => $"{path}: unknown key '{p.Name}'").ToList();
+        if (problems.Count == 0)
+        {
+            try
+            {
+                BuildOptions(new SettingSources(root.Parse([]), path, "DFAGENT_CONFIG_VALIDATE_IGNORES_ENV_"));
+            }
+            catch (UserFacingException e)
+            {
+                problems.Add($"{path}: {e.Message}");
+            }
+        }
+        foreach (var problem in problems)
+        {
+            Console.Error.WriteLine(problem);
+        }
+        if (problems.Count == 0)
+        {
+            Console.WriteLine("ok");
+        }
+        return problems.Count == 0 ? ExitCodes.Success : ExitCodes.Usage;
+    }
+    catch (UserFacingException e)
+    {
+        return CliRunner.Fail("dfagent", e.Message, e.ExitCode);
+    }
+}
+
+static async Task<int> ShowStatusAsync(string dataDir, bool json, CancellationToken ct)
+{
+    IReadOnlyList<TaskInfo> tasks;
+    string source;
+    using (var client = new DragonflyClient(new DragonflyClientOptions { DataDir = dataDir }))
+    {
+        try
+        {
+            var agent = await client.GetStatusAsync(ct);
+            tasks = await client.GetTasksAsync(ct);
+            source = $"agent {agent.PeerId} (running; broker {agent.Broker} {(agent.BrokerConnected ? "connected" : "NOT connected")})";
+        }
+        catch (DragonflyClientException)
+        {
+            if (!File.Exists(Path.Combine(dataDir, "agent.db")))
+            {
+                throw new UserFacingException($"no agent data in {dataDir}; pass the --data-dir the agent uses");
+            }
+            using var store = AgentStore.Open(dataDir);
+            tasks = store.All().Select(r => new TaskInfo
+            {
+                Digest = r.Id,
+                Name = r.Name,
+                Topic = r.Topic,
+                State = r.State.ToString().ToLowerInvariant(),
+                Size = r.Size,
+                CompletedPieces = PieceBitmap.FromBytes(r.Bitmap ?? [], r.PieceCount).CountSet,
+                TotalPieces = r.PieceCount,
+                BytesFromPeers = r.BytesFromPeers,
+                BytesFromSource = r.BytesFromSource,
+                Path = r.OutputPath,
+                Error = r.Error,
+            }).ToList();
+            source = $"agent {store.PeerId} (not running; read from {dataDir})";
+        }
+    }
+    if (json)
+    {
+        Console.WriteLine(JsonSerializer.Serialize(tasks.ToList(), ClientJsonContext.Default.ListTaskInfo));
+        return ExitCodes.Success;
+    }
+    Console.WriteLine(source);
+    Console.WriteLine($"{"DIGEST",-19} {"STATE",-10} {"PROGRESS",8} {"SIZE",10}  TOPIC/NAME");
+    foreach (var t in tasks)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{t.Digest[..Math.Min(19, t.Digest.Length)],-19} {t.State,-10} {t.Fraction * 100,7:0.0}% {ByteSize.Format(t.Size),10}  {t.Topic}/{t.Name}{(t.Error is null ? "" : "  error: " + t.Error)}"));
+    }
+    return ExitCodes.Success;
+}

@@ -1,0 +1,146 @@
+using System.Buffers;
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Tasks;
+using Dragonfly.PubSub.Contracts;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Dragonfly.PubSub.Agent.Announcements;
+
+/// <summary>
+/// Listens for announcements on the subscribed topic filters. MQTTnet 5 has no managed client, so
+/// this loop reconnects and resubscribes itself. The client id is the agent's peer id and the
+/// session persists (clean start off, long expiry), so announcements made while the agent was
+/// offline are delivered when it comes back.
+/// </summary>
+public sealed class AnnouncementSubscriber : BackgroundService
+{
+    private static readonly TimeSpan SessionExpiry = TimeSpan.FromDays(7);
+
+    private readonly AgentOptions _options;
+    private readonly AgentRuntime _runtime;
+    private readonly TaskManager _tasks;
+    private readonly ILogger<AnnouncementSubscriber> _logger;
+    private readonly IMqttClient _client;
+
+    public AnnouncementSubscriber(AgentOptions options, AgentRuntime runtime, TaskManager tasks, ILogger<AnnouncementSubscriber> logger)
+    {
+        _options = options;
+        _runtime = runtime;
+        _tasks = tasks;
+        _logger = logger;
+        _client = new MqttClientFactory().CreateMqttClient();
+        _client.ApplicationMessageReceivedAsync += e =>
+        {
+            OnMessage(e.ApplicationMessage.Topic, e.ApplicationMessage.Payload);
+            return Task.CompletedTask;
+        };
+    }
+
+    public bool Connected => _client.IsConnected;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_options.Subscriptions.Count == 0)
+        {
+            return;
+        }
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(_options.MqttHost, _options.MqttPort)
+            .WithClientId(_runtime.PeerId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)SessionExpiry.TotalSeconds)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
+            .WithTimeout(TimeSpan.FromSeconds(5))
+            .Build();
+        var wasConnected = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!_client.IsConnected)
+            {
+                try
+                {
+                    var result = await _client.ConnectAsync(options, stoppingToken).ConfigureAwait(false);
+                    if (result.ResultCode != MqttClientConnectResultCode.Success)
+                    {
+                        throw new InvalidOperationException($"the MQTT broker refused the connection: {result.ResultCode} {result.ReasonString}");
+                    }
+                    // Subscribing again is harmless when the session was kept; when it was lost
+                    // (broker restarted) it is what brings the subscriptions back.
+                    var subscribe = new MqttClientSubscribeOptionsBuilder();
+                    foreach (var filter in _options.Subscriptions)
+                    {
+                        subscribe.WithTopicFilter(TopicName.ToMqttTopic(filter), MqttQualityOfServiceLevel.AtLeastOnce);
+                    }
+                    await _client.SubscribeAsync(subscribe.Build(), stoppingToken).ConfigureAwait(false);
+                    AgentLog.MqttConnected(_logger, $"{_options.MqttHost}:{_options.MqttPort}", string.Join(", ", _options.Subscriptions), result.IsSessionPresent);
+                    wasConnected = true;
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    if (wasConnected)
+                    {
+                        AgentLog.MqttUnavailable(_logger, $"{_options.MqttHost}:{_options.MqttPort}", e.Message);
+                        wasConnected = false;
+                    }
+                }
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(wasConnected ? 1000 : 300), stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private void OnMessage(string mqttTopic, ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsEmpty)
+        {
+            return; // a cleared retained message
+        }
+        var announcement = Announcement.TryParse(payload.ToArray(), out var error);
+        if (announcement is null)
+        {
+            AgentLog.AnnouncementIgnored(_logger, mqttTopic, error ?? "unreadable");
+            return;
+        }
+        if (TopicName.FromMqttTopic(mqttTopic) != announcement.Topic)
+        {
+            AgentLog.AnnouncementIgnored(_logger, mqttTopic, $"it names topic '{announcement.Topic}'");
+            return;
+        }
+        try
+        {
+            _tasks.OnAnnouncement(announcement);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteDB.LiteException)
+        {
+            AgentLog.AnnouncementIgnored(_logger, mqttTopic, e.Message);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_client.IsConnected)
+        {
+            try
+            {
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Shutting down anyway; the broker notices the closed socket.
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _client.Dispose();
+    }
+}

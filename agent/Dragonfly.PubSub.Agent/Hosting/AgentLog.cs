@@ -1,0 +1,44 @@
+namespace Dragonfly.PubSub.Agent.Hosting;
+
+/// <summary>The agent's log lines (event ids 1000–1099), source-generated.</summary>
+internal static partial class AgentLog
+{
+    [LoggerMessage(1000, LogLevel.Information, "dfagent {PeerId} serving pieces on port {PeerPort}, HTTP on port {HttpPort}, data dir {DataDir}")]
+    public static partial void Started(ILogger logger, string peerId, int peerPort, int httpPort, string dataDir);
+
+    [LoggerMessage(1001, LogLevel.Information, "connected to scheduler {Broker}")]
+    public static partial void SchedulerConnected(ILogger logger, string broker);
+
+    [LoggerMessage(1002, LogLevel.Warning, "scheduler {Broker} unavailable ({Reason}); retrying")]
+    public static partial void SchedulerUnavailable(ILogger logger, string broker, string reason);
+
+    [LoggerMessage(1003, LogLevel.Information, "scheduler stream to {Broker} ended; reconnecting")]
+    public static partial void SchedulerStreamEnded(ILogger logger, string broker);
+
+    [LoggerMessage(1004, LogLevel.Debug, "scheduler welcome from broker {BrokerId}")]
+    public static partial void SchedulerWelcome(ILogger logger, string brokerId);
+
+    [LoggerMessage(1010, LogLevel.Information, "connected to MQTT {Mqtt}, subscribed to {Filters} (session kept: {SessionPresent})")]
+    public static partial void MqttConnected(ILogger logger, string mqtt, string filters, bool sessionPresent);
+
+    [LoggerMessage(1011, LogLevel.Warning, "MQTT {Mqtt} unavailable ({Reason}); retrying")]
+    public static partial void MqttUnavailable(ILogger logger, string mqtt, string reason);
+
+    [LoggerMessage(1012, LogLevel.Warning, "ignored announcement on {Topic}: {Reason}")]
+    public static partial void AnnouncementIgnored(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(1020, LogLevel.Information, "announced {Digest} {Name} on {Topic} ({Size}); downloading")]
+    public static partial void Announced(ILogger logger, string digest, string name, string topic, string size);
+
+    [LoggerMessage(1021, LogLevel.Information, "resuming {Digest} {Name}: {Done}/{Total} pieces already verified")]
+    public static partial void TaskResumed(ILogger logger, string digest, string name, int done, int total);
+
+    [LoggerMessage(1022, LogLevel.Information, "task {Digest} {Name} succeeded; placed at {Outputs}")]
+    public static partial void TaskSucceeded(ILogger logger, string digest, string name, string outputs);
+
+    [LoggerMessage(1023, LogLevel.Error, "task {Digest} {Name} failed: {Error}")]
+    public static partial void TaskFailed(ILogger logger, string digest, string name, string error);
+
+    [LoggerMessage(1024, LogLevel.Information, "published {Digest} {Name} on {Topic} ({Size}); seeding")]
+    public static partial void Published(ILogger logger, string digest, string name, string topic, string size);
+}

@@ -1,0 +1,254 @@
+using System.Threading.Channels;
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Dragonfly.PubSub.Agent.Swarm;
+
+/// <summary>
+/// The agent's link to the scheduler: one long-lived <c>Connect</c> stream, re-opened with backoff
+/// whenever the broker goes away. After every (re)connect it says Hello and re-joins every task the
+/// agent holds, so a restarted broker rebuilds its swarm state from the agents.
+/// </summary>
+public sealed class SchedulerSession : BackgroundService, ISwarmReporter
+{
+    private static readonly TimeSpan UnaryDeadline = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+
+    private readonly AgentOptions _options;
+    private readonly AgentRuntime _runtime;
+    private readonly ILogger<SchedulerSession> _logger;
+    private readonly GrpcChannel _channel;
+    private readonly Scheduler.SchedulerClient _client;
+    private volatile Channel<PeerEvent>? _outbound;
+
+    public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
+    {
+        _options = options;
+        _runtime = runtime;
+        _logger = logger;
+        _channel = GrpcChannel.ForAddress($"http://{options.BrokerHost}:{options.BrokerGrpcPort}", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                KeepAlivePingDelay = TimeSpan.FromSeconds(15),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                EnableMultipleHttp2Connections = true,
+            },
+        });
+        _client = new Scheduler.SchedulerClient(_channel);
+    }
+
+    public string BrokerAddress => $"{_options.BrokerHost}:{_options.BrokerGrpcPort}";
+
+    public bool Connected => _outbound is not null;
+
+    /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
+    public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
+
+    public event Action<ParentSet>? ParentsReceived;
+
+    public event Action<PieceAvailable>? PiecesAvailableReceived;
+
+    public void Join(ContentDigest digest, PieceBitmap have, bool publisher) =>
+        Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
+
+    public void Leave(ContentDigest digest) => Send(new PeerEvent { Leave = new LeaveTask { Digest = digest.ToString() } });
+
+    public static JoinTask NewJoin(ContentDigest digest, PieceBitmap have, bool publisher) =>
+        new() { Digest = digest.ToString(), Bitmap = ByteString.CopyFrom(have.ToBytes()), Publisher = publisher };
+
+    void ISwarmReporter.PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes)
+    {
+        var finished = new PiecesFinished { Digest = digest.ToString() };
+        finished.Indexes.AddRange(indexes);
+        Send(new PeerEvent { PiecesFinished = finished });
+    }
+
+    void ISwarmReporter.PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind) =>
+        Send(new PeerEvent { PieceFailed = new PieceFailed { Digest = digest.ToString(), Index = index, ParentId = parentId, Kind = kind } });
+
+    void ISwarmReporter.NeedParents(ContentDigest digest) =>
+        Send(new PeerEvent { NeedParents = new NeedParents { Digest = digest.ToString() } });
+
+    /// <summary>The manifest of <paramref name="digest"/>, or null when the broker does not know it.</summary>
+    /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
+    public async Task<Manifest?> GetManifestAsync(ContentDigest digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.GetManifestAsync(new GetManifestRequest { Digest = digest.ToString() },
+                deadline: DateTime.UtcNow + UnaryDeadline, cancellationToken: cancellationToken);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (RpcException e)
+        {
+            throw Unreachable(e);
+        }
+    }
+
+    /// <exception cref="UserFacingException">The broker refused the manifest or cannot be reached.</exception>
+    public async Task<PublishResponse> PublishAsync(Manifest manifest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.PublishAsync(new PublishRequest { Manifest = manifest },
+                deadline: DateTime.UtcNow + UnaryDeadline, cancellationToken: cancellationToken);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            throw new UserFacingException($"the broker refused the manifest: {e.Status.Detail}");
+        }
+        catch (RpcException e)
+        {
+            throw Unreachable(e);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        var wasConnected = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunSessionAsync(() =>
+                {
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    wasConnected = true;
+                    AgentLog.SchedulerConnected(_logger, BrokerAddress);
+                }, stoppingToken);
+                AgentLog.SchedulerStreamEnded(_logger, BrokerAddress);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (RpcException e)
+            {
+                if (wasConnected)
+                {
+                    AgentLog.SchedulerUnavailable(_logger, BrokerAddress, e.Status.Detail);
+                    wasConnected = false;
+                }
+            }
+            finally
+            {
+                _outbound = null;
+            }
+            await Task.Delay(backoff, stoppingToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+        }
+    }
+
+    private async Task RunSessionAsync(Action onConnected, CancellationToken stoppingToken)
+    {
+        using var call = _client.Connect(cancellationToken: stoppingToken);
+        var outbound = Channel.CreateUnbounded<PeerEvent>(new UnboundedChannelOptions { SingleReader = true });
+        outbound.Writer.TryWrite(new PeerEvent
+        {
+            Hello = new Hello
+            {
+                PeerId = _runtime.PeerId,
+                Host = AdvertisedHost(),
+                PeerPort = _runtime.PeerPort,
+                Cluster = _options.Cluster,
+                Zone = _options.Zone,
+                UploadSlots = _options.UploadSlots,
+            },
+        });
+        // Publish the channel before taking the membership snapshot: a task joined in between is
+        // then sent twice (harmless) rather than not at all.
+        _outbound = outbound;
+        foreach (var join in Membership())
+        {
+            outbound.Writer.TryWrite(new PeerEvent { Join = join });
+        }
+
+        using var sessionEnd = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var writer = WriteAllAsync(call.RequestStream, outbound.Reader, sessionEnd.Token);
+        try
+        {
+            var first = true;
+            await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                if (first)
+                {
+                    onConnected();
+                    first = false;
+                }
+                Dispatch(message);
+            }
+        }
+        finally
+        {
+            _outbound = null;
+            outbound.Writer.TryComplete();
+            await sessionEnd.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await writer.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or RpcException or InvalidOperationException or IOException)
+            {
+                // The stream is gone either way; the next session starts afresh.
+            }
+        }
+    }
+
+    private static async Task WriteAllAsync(IClientStreamWriter<PeerEvent> stream, ChannelReader<PeerEvent> reader, CancellationToken cancellationToken)
+    {
+        await foreach (var message in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Dispatch(SchedulerEvent message)
+    {
+        switch (message.EventCase)
+        {
+            case SchedulerEvent.EventOneofCase.Parents:
+                ParentsReceived?.Invoke(message.Parents);
+                break;
+            case SchedulerEvent.EventOneofCase.PieceAvailable:
+                PiecesAvailableReceived?.Invoke(message.PieceAvailable);
+                break;
+            case SchedulerEvent.EventOneofCase.Welcome:
+                AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
+                break;
+        }
+    }
+
+    private void Send(PeerEvent message) => _outbound?.Writer.TryWrite(message);
+
+    private string AdvertisedHost()
+    {
+        if (_options.AdvertiseAddress.Length > 0)
+        {
+            return _options.AdvertiseAddress;
+        }
+        // A specific listen address is also the address to dial; a wildcard one is not.
+        return _options.ListenAddress is "0.0.0.0" or "::" or "[::]" or "*" ? "" : _options.ListenAddress;
+    }
+
+    private UserFacingException Unreachable(RpcException e) =>
+        new($"broker {BrokerAddress} is unreachable or failed ({e.StatusCode}: {e.Status.Detail}); check --broker and that dfbroker runs", ExitCodes.Failed, e);
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _channel.Dispose();
+    }
+}

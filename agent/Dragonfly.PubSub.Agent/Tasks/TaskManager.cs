@@ -1,0 +1,662 @@
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Swarm;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer;
+using Dragonfly.PubSub.Transfer.Metrics;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Storage;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+/// <summary>
+/// The agent's tasks: what announcements, publishes and download requests turn into. It owns the
+/// table of tasks (one lock, held only for bookkeeping; the work runs outside it), starts a
+/// <see cref="TaskDownloader"/> per task, routes the scheduler's parent sets to it, and places
+/// finished content where it was asked for.
+/// </summary>
+public sealed class TaskManager : IHostedService, IDisposable
+{
+    private readonly AgentOptions _options;
+    private readonly TransferOptions _transfer;
+    private readonly AgentRuntime _runtime;
+    private readonly AgentStore _store;
+    private readonly ContentStore _content;
+    private readonly LocalPieces _pieces;
+    private readonly PieceFetcher _fetcher;
+    private readonly SchedulerSession _scheduler;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger<TaskManager> _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ContentDigest, TaskEntry> _tasks = [];
+    private readonly Dictionary<ContentDigest, ParentSet> _earlyParents = [];
+    private readonly List<Task> _running = [];
+    private readonly CancellationTokenSource _stopping = new();
+
+    public TaskManager(AgentOptions options, TransferOptions transfer, AgentRuntime runtime, AgentStore store, ContentStore content,
+        LocalPieces pieces, PieceFetcher fetcher, SchedulerSession scheduler, ILoggerFactory loggers, TimeProvider time)
+    {
+        _options = options;
+        _transfer = transfer;
+        _runtime = runtime;
+        _store = store;
+        _content = content;
+        _pieces = pieces;
+        _fetcher = fetcher;
+        _scheduler = scheduler;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<TaskManager>();
+        _time = time;
+        scheduler.Membership = Membership;
+        scheduler.ParentsReceived += OnParents;
+        scheduler.PiecesAvailableReceived += OnPiecesAvailable;
+    }
+
+    /// <summary>Raised (outside any lock) whenever a task's reported state or progress changes.</summary>
+    public event Action<TaskInfo>? TaskChanged;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var record in _store.All())
+        {
+            if (!ContentDigest.TryParse(record.Id, out var parsed))
+            {
+                continue;
+            }
+            var digest = parsed.Value;
+            var entry = new TaskEntry(digest, record);
+            if (record.ManifestBytes is { Length: > 0 } bytes)
+            {
+                entry.Manifest = Manifest.Parser.ParseFrom(bytes);
+            }
+            if (record.OutputPath is { Length: > 0 } output && !record.Publisher)
+            {
+                entry.SubscriptionOutputs.Add(output);
+            }
+            switch (record.State)
+            {
+                case TaskState.Succeeded when _content.HasContent(digest):
+                    entry.State = TaskStates.Succeeded;
+                    _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest));
+                    break;
+                case TaskState.Succeeded:
+                    // The content was removed by hand: forget the task rather than advertise it.
+                    _store.Delete(digest);
+                    continue;
+                case TaskState.Failed:
+                    entry.State = TaskStates.Failed;
+                    break;
+                default:
+                    AgentLog.TaskResumed(_logger, digest.ToString(), record.Name, PieceBitmap.FromBytes(record.Bitmap ?? [], record.PieceCount).CountSet, record.PieceCount);
+                    break;
+            }
+            lock (_gate)
+            {
+                _tasks[digest] = entry;
+            }
+            if (entry.State == TaskStates.Pending)
+            {
+                StartRun(entry);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task[] running;
+        lock (_gate)
+        {
+            running = [.. _running];
+        }
+        await Task.WhenAll(running).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public IReadOnlyList<TaskInfo> GetTasks()
+    {
+        lock (_gate)
+        {
+            return _tasks.Values.OrderBy(e => e.Record.CreatedAt).Select(ToInfo).ToList();
+        }
+    }
+
+    public TaskInfo? GetTask(ContentDigest digest)
+    {
+        lock (_gate)
+        {
+            return _tasks.TryGetValue(digest, out var entry) ? ToInfo(entry) : null;
+        }
+    }
+
+    /// <summary>
+    /// A valid announcement arrived on a subscribed topic. The task is recorded before this returns
+    /// (so the MQTT acknowledgement follows a durable record); the download runs in the background.
+    /// </summary>
+    public void OnAnnouncement(Announcement announcement)
+    {
+        var digest = ContentDigest.Parse(announcement.Digest);
+        var output = SubscriptionOutput(announcement.Topic, announcement.Name);
+        TaskEntry entry;
+        bool placeNow;
+        lock (_gate)
+        {
+            if (_tasks.TryGetValue(digest, out var known))
+            {
+                // Already known: the same content announced again (a retained copy after a reconnect)
+                // or on another topic, which only adds a place to put it.
+                if (!known.SubscriptionOutputs.Add(output))
+                {
+                    return;
+                }
+                entry = known;
+                placeNow = known.State == TaskStates.Succeeded;
+            }
+            else
+            {
+                var now = _time.GetUtcNow().UtcDateTime;
+                var record = new TaskRecord
+                {
+                    Id = digest.ToString(),
+                    Name = announcement.Name,
+                    Topic = announcement.Topic,
+                    Size = announcement.Size,
+                    PieceSize = announcement.PieceSize,
+                    PieceCount = announcement.PieceCount,
+                    State = TaskState.Pending,
+                    Bitmap = new PieceBitmap(announcement.PieceCount).ToBytes(),
+                    ManifestBytes = [],
+                    OutputPath = output,
+                    CreatedAt = now,
+                    UpdatedAt = now,
+                };
+                _store.Save(record);
+                entry = new TaskEntry(digest, record);
+                entry.SubscriptionOutputs.Add(output);
+                _tasks[digest] = entry;
+                placeNow = false;
+                AgentLog.Announced(_logger, digest.ToString(), announcement.Name, announcement.Topic, ByteSize.Format(announcement.Size));
+                StartRun(entry);
+            }
+        }
+        if (placeNow)
+        {
+            Track(Task.Run(() => PlaceAsync(entry, output, _stopping.Token)));
+        }
+    }
+
+    /// <summary>Imports a local file, makes this agent its first seed, and has the broker announce it.</summary>
+    /// <exception cref="UserFacingException">Bad input (exit 2) or an unreachable broker (exit 1).</exception>
+    public async Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        if (TopicName.ValidateTopic(request.Topic) is { } topicError)
+        {
+            throw UserFacingException.Usage(topicError);
+        }
+        var name = request.Name ?? Path.GetFileName(request.Path);
+        if (ArtifactName.Validate(name) is { } nameError)
+        {
+            throw UserFacingException.Usage(nameError);
+        }
+        if (!Path.IsPathFullyQualified(request.Path) || !File.Exists(request.Path))
+        {
+            throw UserFacingException.Usage($"{request.Path} does not exist or is not a file the agent can see; give an absolute path to a file");
+        }
+
+        Manifest manifest;
+        try
+        {
+            manifest = await _content.ImportAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw UserFacingException.Usage(e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserFacingException($"cannot read {request.Path}: {e.Message}");
+        }
+        manifest.Topic = request.Topic;
+        manifest.Publisher = _runtime.PeerId;
+        manifest.CreatedAtUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        manifest.Labels.Add(request.Labels);
+
+        var digest = ContentDigest.Parse(manifest.Digest);
+        var layout = manifest.Layout();
+        TaskEntry entry;
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow().UtcDateTime;
+            if (!_tasks.TryGetValue(digest, out entry!) || entry.State != TaskStates.Succeeded)
+            {
+                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now };
+                record.Name = name;
+                record.Topic = request.Topic;
+                record.Size = manifest.Size;
+                record.PieceSize = manifest.PieceSize;
+                record.PieceCount = layout.PieceCount;
+                record.Bitmap = PieceBitmap.Full(layout.PieceCount).ToBytes();
+                entry ??= new TaskEntry(digest, record);
+                entry.State = TaskStates.Succeeded;
+                _tasks[digest] = entry;
+            }
+            entry.Manifest = manifest;
+            entry.Record.ManifestBytes = manifest.ToByteArray();
+            entry.Record.State = TaskState.Succeeded;
+            entry.Record.Publisher = true;
+            entry.Record.UpdatedAt = now;
+            _store.Save(entry.Record);
+        }
+        _pieces.AddComplete(digest, layout, _content.ContentPath(digest));
+        Notify(entry);
+
+        await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);
+        // Joined after Publish: the broker ignores joins of tasks it does not know yet, and when the
+        // publisher joins, the subscribers already waiting get it as their parent of last resort.
+        _scheduler.Join(digest, PieceBitmap.Full(layout.PieceCount), publisher: true);
+        AgentLog.Published(_logger, digest.ToString(), name, request.Topic, ByteSize.Format(manifest.Size));
+        return new PublishResult(digest.ToString(), name, manifest.Size, request.Topic, manifest.PieceSize, layout.PieceCount);
+    }
+
+    /// <summary>
+    /// Downloads <paramref name="digest"/> into <paramref name="output"/>; the returned waiter streams
+    /// snapshots, the last of which is final (succeeded with <c>Path</c> = output, or failed).
+    /// </summary>
+    /// <exception cref="UnknownTaskException">The broker does not know the digest.</exception>
+    /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
+    internal async Task<DownloadWaiter> DownloadAsync(ContentDigest digest, string output, CancellationToken cancellationToken)
+    {
+        TaskEntry? entry;
+        lock (_gate)
+        {
+            _tasks.TryGetValue(digest, out entry);
+        }
+        if (entry is null)
+        {
+            var manifest = await _scheduler.GetManifestAsync(digest, cancellationToken).ConfigureAwait(false)
+                ?? throw new UnknownTaskException($"no task {digest} is known to broker {_scheduler.BrokerAddress}; publish it first or check the digest");
+            CheckManifest(digest, manifest);
+            lock (_gate)
+            {
+                if (!_tasks.TryGetValue(digest, out entry))
+                {
+                    var now = _time.GetUtcNow().UtcDateTime;
+                    var layout = manifest.Layout();
+                    var record = new TaskRecord
+                    {
+                        Id = digest.ToString(),
+                        Name = manifest.Name,
+                        Topic = manifest.Topic,
+                        Size = manifest.Size,
+                        PieceSize = manifest.PieceSize,
+                        PieceCount = layout.PieceCount,
+                        State = TaskState.Pending,
+                        Bitmap = new PieceBitmap(layout.PieceCount).ToBytes(),
+                        ManifestBytes = manifest.ToByteArray(),
+                        CreatedAt = now,
+                        UpdatedAt = now,
+                    };
+                    _store.Save(record);
+                    entry = new TaskEntry(digest, record) { Manifest = manifest };
+                    _tasks[digest] = entry;
+                    StartRun(entry);
+                }
+            }
+        }
+
+        var waiter = new DownloadWaiter(output);
+        bool placeNow;
+        lock (_gate)
+        {
+            placeNow = entry.State == TaskStates.Succeeded;
+            if (!placeNow)
+            {
+                entry.Waiters.Add(waiter);
+                if (entry.State == TaskStates.Failed)
+                {
+                    // A new request retries a failed task.
+                    entry.State = TaskStates.Pending;
+                    StartRun(entry);
+                }
+            }
+        }
+        if (placeNow)
+        {
+            Track(Task.Run(async () => await FinishWaiterAsync(entry, waiter, null, _stopping.Token).ConfigureAwait(false)));
+        }
+        else
+        {
+            waiter.Updates.Writer.TryWrite(ToInfoLocked(entry) with { Path = output });
+        }
+        return waiter;
+    }
+
+    private void StartRun(TaskEntry entry)
+    {
+        Track(Task.Run(() => RunAsync(entry, _stopping.Token)));
+    }
+
+    private void Track(Task task)
+    {
+        lock (_gate)
+        {
+            _running.RemoveAll(t => t.IsCompleted);
+            _running.Add(task);
+        }
+    }
+
+    private async Task RunAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        string? error;
+        try
+        {
+            var manifest = entry.Manifest ?? await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+            if (manifest is null)
+            {
+                error = $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
+            }
+            else
+            {
+                error = await DownloadCoreAsync(entry, manifest, stopping).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return; // shutting down: the persisted state resumes next time
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            error = e.Message;
+        }
+        await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
+    }
+
+    private async Task<string?> DownloadCoreAsync(TaskEntry entry, Manifest manifest, CancellationToken stopping)
+    {
+        var digest = entry.Digest;
+        if (_content.HasContent(digest) && entry.Record.State == TaskState.Succeeded)
+        {
+            return null;
+        }
+        TaskDownloader downloader;
+        ParentSet? early;
+        lock (_gate)
+        {
+            entry.Manifest = manifest;
+            entry.Record.ManifestBytes = manifest.ToByteArray();
+            entry.Record.State = TaskState.Running;
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+            downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
+                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time);
+            entry.Downloader = downloader;
+            entry.State = TaskStates.Running;
+            _earlyParents.Remove(digest, out early);
+        }
+        downloader.ProgressChanged += _ => Notify(entry);
+        if (early is not null)
+        {
+            downloader.UpdateParents(ToParents(early, manifest.Layout().PieceCount));
+        }
+        Notify(entry);
+        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: false);
+        var outcome = await downloader.RunAsync(stopping).ConfigureAwait(false);
+        stopping.ThrowIfCancellationRequested();
+        return outcome.Succeeded ? null : outcome.Error ?? "the download failed";
+    }
+
+    private async Task<Manifest?> FetchManifestAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        // The broker may be down for a while (restart, failover): keep asking, the announcement stands.
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                var manifest = await _scheduler.GetManifestAsync(entry.Digest, stopping).ConfigureAwait(false);
+                if (manifest is not null)
+                {
+                    CheckManifest(entry.Digest, manifest);
+                    if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize || manifest.Name != entry.Record.Name)
+                    {
+                        throw new InvalidDataException($"the broker's manifest of {entry.Digest} differs from its announcement (size, piece size or name)");
+                    }
+                }
+                return manifest;
+            }
+            catch (UserFacingException e) when (e.ExitCode == ExitCodes.Failed && e.InnerException is Grpc.Core.RpcException)
+            {
+                await Task.Delay(delay, stopping).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    private static void CheckManifest(ContentDigest digest, Manifest manifest)
+    {
+        if (manifest.Validate() is { } problem)
+        {
+            throw new InvalidDataException($"the broker's manifest of {digest} is invalid: {problem}");
+        }
+        if (manifest.Digest != digest.ToString())
+        {
+            throw new InvalidDataException($"the broker answered with the manifest of {manifest.Digest} when asked for {digest}");
+        }
+    }
+
+    /// <summary>Places the content everywhere it was asked for, then reports the final state.</summary>
+    private async Task CompleteAsync(TaskEntry entry, string? error, CancellationToken stopping)
+    {
+        DownloadWaiter[] waiters;
+        string[] outputs;
+        lock (_gate)
+        {
+            waiters = [.. entry.Waiters];
+            entry.Waiters.Clear();
+            outputs = [.. entry.SubscriptionOutputs];
+        }
+        if (error is null)
+        {
+            foreach (var output in outputs)
+            {
+                error ??= await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
+            }
+        }
+        lock (_gate)
+        {
+            entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
+            entry.Record.Error = error;
+            if (error is not null)
+            {
+                entry.Record.State = TaskState.Failed;
+            }
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+        }
+        AgentMetrics.Tasks.WithLabels(error is null ? "succeeded" : "failed").Inc();
+        if (error is null)
+        {
+            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name, string.Join(", ", outputs));
+        }
+        else
+        {
+            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+            _scheduler.Leave(entry.Digest);
+        }
+        Notify(entry);
+        foreach (var waiter in waiters)
+        {
+            await FinishWaiterAsync(entry, waiter, error, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
+    {
+        error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
+        TaskInfo info;
+        lock (_gate)
+        {
+            info = ToInfo(entry) with
+            {
+                Path = waiter.Output,
+                State = error is null ? TaskStates.Succeeded : TaskStates.Failed,
+                Error = error,
+            };
+        }
+        waiter.Updates.Writer.TryWrite(info);
+        waiter.Updates.Writer.TryComplete();
+    }
+
+    private async Task PlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
+    {
+        if (await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false) is { } error)
+        {
+            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+        }
+    }
+
+    private async Task<string?> TryPlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
+    {
+        try
+        {
+            await _content.PlaceAsync(entry.Digest, output, stopping).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"could not write {output}: {e.Message}";
+        }
+    }
+
+    private void OnParents(ParentSet set)
+    {
+        if (!ContentDigest.TryParse(set.Digest, out var digest))
+        {
+            return;
+        }
+        TaskDownloader? downloader;
+        int pieceCount;
+        lock (_gate)
+        {
+            if (!_tasks.TryGetValue(digest.Value, out var entry))
+            {
+                return;
+            }
+            downloader = entry.Downloader;
+            pieceCount = entry.Record.PieceCount;
+            if (downloader is null)
+            {
+                // The manifest is still being fetched: keep the newest set for when it starts.
+                _earlyParents[digest.Value] = set;
+                return;
+            }
+        }
+        downloader.UpdateParents(ToParents(set, pieceCount));
+    }
+
+    private void OnPiecesAvailable(PieceAvailable available)
+    {
+        if (!ContentDigest.TryParse(available.Digest, out var digest))
+        {
+            return;
+        }
+        TaskDownloader? downloader;
+        lock (_gate)
+        {
+            downloader = _tasks.TryGetValue(digest.Value, out var entry) ? entry.Downloader : null;
+        }
+        downloader?.PiecesAvailable(available.PeerId, available.Indexes);
+    }
+
+    private static List<ParentPeer> ToParents(ParentSet set, int pieceCount) =>
+        set.Parents.Select(p => new ParentPeer(p.PeerId, p.Host, p.Port, PieceBitmap.FromBytes(p.Bitmap.Span, pieceCount), p.LastResort)).ToList();
+
+    /// <summary>What to tell a (re)connected scheduler: every task held or being fetched.</summary>
+    private IEnumerable<JoinTask> Membership()
+    {
+        lock (_gate)
+        {
+            var joins = new List<JoinTask>();
+            foreach (var entry in _tasks.Values)
+            {
+                if (entry.State == TaskStates.Succeeded)
+                {
+                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.Full(entry.Record.PieceCount), entry.Record.Publisher));
+                }
+                else if (entry.Downloader is not null)
+                {
+                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), publisher: false));
+                }
+            }
+            return joins;
+        }
+    }
+
+    private void Notify(TaskEntry entry)
+    {
+        TaskInfo info;
+        DownloadWaiter[] waiters;
+        lock (_gate)
+        {
+            info = ToInfo(entry);
+            waiters = [.. entry.Waiters];
+        }
+        foreach (var waiter in waiters)
+        {
+            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output });
+        }
+        TaskChanged?.Invoke(info);
+    }
+
+    private TaskInfo ToInfoLocked(TaskEntry entry)
+    {
+        lock (_gate)
+        {
+            return ToInfo(entry);
+        }
+    }
+
+    private static TaskInfo ToInfo(TaskEntry entry)
+    {
+        var record = entry.Record;
+        var progress = entry.Downloader?.Progress;
+        var completed = entry.State == TaskStates.Succeeded
+            ? record.PieceCount
+            : progress?.CompletedPieces ?? PieceBitmap.FromBytes(record.Bitmap ?? [], record.PieceCount).CountSet;
+        return new TaskInfo
+        {
+            Digest = record.Id,
+            Name = record.Name,
+            Topic = record.Topic,
+            State = entry.State,
+            Size = record.Size,
+            CompletedPieces = completed,
+            TotalPieces = record.PieceCount,
+            BytesFromPeers = progress?.BytesFromPeers ?? record.BytesFromPeers,
+            BytesFromSource = record.BytesFromSource,
+            Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath,
+            Error = record.Error,
+        };
+    }
+
+    /// <summary>&lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;, refusing anything that would land outside output-dir.</summary>
+    private string SubscriptionOutput(string topic, string name)
+    {
+        var root = Path.GetFullPath(_options.OutputDir);
+        var path = Path.GetFullPath(Path.Combine(root, Path.Combine(topic.Split('/')), name));
+        if (!path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new IOException($"topic '{topic}' and name '{name}' would land outside the output directory");
+        }
+        return path;
+    }
+
+    public void Dispose() => _stopping.Dispose();
+}
