@@ -1,1 +1,3 @@
-return 0;
+using Dragonfly.PubSub.Broker.Cli;
+
+return await BrokerCli.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
 
@@ -25,20 +24,77 @@ public sealed record BrokerConfigFile
         {
             return (null, [$"cannot read config file '{path}': {e.Message}"]);
         }
-        BrokerConfigFile? config;
+        // Parsed by hand so that every problem (unknown key, wrong type, bad value) is one line of its own.
+        JsonDocument document;
         try
         {
-            config = JsonSerializer.Deserialize(text, BrokerConfigJsonContext.Default.BrokerConfigFile);
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
-            return (null, [$"config file '{path}' is not valid: {e.Message}"]);
+            return (null, [$"config file '{path}' is not valid JSON: {e.Message}"]);
         }
-        if (config is null)
+        using (document)
         {
-            return (null, [$"config file '{path}' holds JSON null; write an object such as {{\"mqttPort\": 1883}}"]);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, [$"config file '{path}' must hold a JSON object such as {{\"mqttPort\": 1883}}"]);
+            }
+            var problems = new List<string>();
+            var config = new BrokerConfigFile();
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                var value = property.Value;
+                switch (property.Name.ToLowerInvariant())
+                {
+                    case "datadir":
+                        config = config with { DataDir = String(property, problems) };
+                        break;
+                    case "listen":
+                        config = config with { Listen = String(property, problems) };
+                        break;
+                    case "mqttport":
+                        config = config with { MqttPort = Int(property, problems) };
+                        break;
+                    case "grpcport":
+                        config = config with { GrpcPort = Int(property, problems) };
+                        break;
+                    case "httpport":
+                        config = config with { HttpPort = Int(property, problems) };
+                        break;
+                    case "maxparents":
+                        config = config with { MaxParents = Int(property, problems) };
+                        break;
+                    default:
+                        problems.Add($"{property.Name}: unknown setting; known are {string.Join(", ", KnownKeys)}");
+                        break;
+                }
+            }
+            problems.AddRange(config.Validate());
+            return (config, problems);
         }
-        return (config, config.Validate());
+    }
+
+    public static readonly IReadOnlyList<string> KnownKeys = ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents"];
+
+    private static string? String(JsonProperty property, List<string> problems)
+    {
+        if (property.Value.ValueKind == JsonValueKind.String)
+        {
+            return property.Value.GetString();
+        }
+        problems.Add($"{property.Name}: must be a string");
+        return null;
+    }
+
+    private static int? Int(JsonProperty property, List<string> problems)
+    {
+        if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt32(out var number))
+        {
+            return number;
+        }
+        problems.Add($"{property.Name}: must be a whole number");
+        return null;
     }
 
     public IReadOnlyList<string> Validate()
@@ -70,12 +126,3 @@ public sealed record BrokerConfigFile
         }
     }
 }
-
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    PropertyNameCaseInsensitive = true,
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    ReadCommentHandling = JsonCommentHandling.Skip,
-    AllowTrailingCommas = true)]
-[JsonSerializable(typeof(BrokerConfigFile))]
-internal sealed partial class BrokerConfigJsonContext : JsonSerializerContext;

@@ -20,4 +20,14 @@ public static class BrokerMetrics
 
     public static readonly Counter SourceBytes = Metrics.CreateCounter(
         "dragonfly_broker_source_bytes_total", "Bytes the seed peer fetched from origins.");
+
+    /// <summary>Touches the fields so every metric is exported (at 0) from the first scrape on.</summary>
+    public static void EnsureRegistered()
+    {
+        _ = Peers;
+        _ = Tasks;
+        _ = Announcements;
+        _ = ScheduleDuration;
+        _ = SourceBytes;
+    }
 }

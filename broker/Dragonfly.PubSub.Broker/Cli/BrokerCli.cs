@@ -1,0 +1,133 @@
+using System.CommandLine;
+using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Broker.Hosting;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Broker.Cli;
+
+/// <summary>The <c>dfbroker</c> command line.</summary>
+public static class BrokerCli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment)
+    {
+        var config = new Option<string?>("--config")
+        {
+            HelpName = "FILE",
+            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents. "
+                + "Flags override DFBROKER_* environment variables, which override the file.",
+        };
+        var dataDir = new Option<string?>("--data-dir")
+        {
+            HelpName = "DIR",
+            Description = "Where the catalogue (broker.db) and broker.json live [env DFBROKER_DATA_DIR; default ~/.dragonfly/broker]",
+        };
+        var listen = new Option<string?>("--listen")
+        {
+            HelpName = "ADDR",
+            Description = "IP address every listener binds [env DFBROKER_LISTEN; default 0.0.0.0]",
+        };
+        var mqttPort = new Option<int?>("--mqtt-port")
+        {
+            CustomParser = ParsePort,
+            HelpName = "PORT",
+            Description = $"MQTT 5 announcements; 0 picks a free port [env DFBROKER_MQTT_PORT; default {BrokerOptions.DefaultMqttPort}]",
+        };
+        var grpcPort = new Option<int?>("--grpc-port")
+        {
+            CustomParser = ParsePort,
+            HelpName = "PORT",
+            Description = $"gRPC scheduler (h2c); 0 picks a free port [env DFBROKER_GRPC_PORT; default {BrokerOptions.DefaultGrpcPort}]",
+        };
+        var httpPort = new Option<int?>("--http-port")
+        {
+            CustomParser = ParsePort,
+            HelpName = "PORT",
+            Description = $"HTTP API, dashboard, /metrics, /healthz; 0 picks a free port [env DFBROKER_HTTP_PORT; default {BrokerOptions.DefaultHttpPort}]",
+        };
+        var verbose = new Option<bool>("--verbose")
+        {
+            Description = "Debug logging, and stack traces with errors",
+        };
+
+        var root = new RootCommand(
+            "dfbroker: the Dragonfly.PubSub supernode. Announces artifacts over MQTT 5 (topic dragonfly/announce/<topic>), "
+            + "schedules agents over gRPC and serves the HTTP API and dashboard. Prints "
+            + "'dfbroker ready mqtt-port=N grpc-port=N http-port=N' and writes <data-dir>/broker.json once listening.")
+        {
+            config, dataDir, listen, mqttPort, grpcPort, httpPort, verbose,
+        };
+
+        var file = new Argument<string>("FILE") { Description = "The JSON config file to check" };
+        var validate = new Command("validate", "Check a config file: prints 'ok' (exit 0) or one line per problem (exit 2)") { file };
+        validate.SetAction(parse =>
+        {
+            var (_, problems) = BrokerConfigFile.Load(parse.GetRequiredValue(file));
+            if (problems.Count == 0)
+            {
+                stdout.WriteLine("ok");
+                return ExitCodes.Success;
+            }
+            foreach (var problem in problems)
+            {
+                stdout.WriteLine(problem);
+            }
+            return ExitCodes.Usage;
+        });
+        root.Subcommands.Add(new Command("config", "Work with dfbroker config files") { validate });
+
+        root.SetAction(async (parse, cancellationToken) =>
+        {
+            var isVerbose = parse.GetValue(verbose);
+            try
+            {
+                var options = BrokerOptionsResolver.Resolve(new BrokerCommandLine
+                {
+                    ConfigFile = parse.GetValue(config),
+                    DataDir = parse.GetValue(dataDir),
+                    Listen = parse.GetValue(listen),
+                    MqttPort = parse.GetValue(mqttPort),
+                    GrpcPort = parse.GetValue(grpcPort),
+                    HttpPort = parse.GetValue(httpPort),
+                    Verbose = isVerbose,
+                }, environment);
+                return await BrokerHost.RunAsync(options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (UserFacingException e)
+            {
+                stderr.WriteLine(isVerbose && e.InnerException is { } inner ? $"dfbroker: {e.Message}{Environment.NewLine}{inner}" : $"dfbroker: {e.Message}");
+                return e.ExitCode;
+            }
+            catch (Exception e) when (!isVerbose)
+            {
+                stderr.WriteLine($"dfbroker: {e.Message} (run with --verbose for details)");
+                return ExitCodes.Failed;
+            }
+        });
+
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            stderr.WriteLine($"dfbroker: {result.Errors[0].Message} (see dfbroker --help)");
+            return ExitCodes.Usage;
+        }
+        // The host handles SIGINT/SIGTERM itself and stops gracefully; no forced exit from the parser.
+        return await result.InvokeAsync(new InvocationConfiguration
+        {
+            ProcessTerminationTimeout = null,
+            Output = stdout,
+            Error = stderr,
+        }).ConfigureAwait(false);
+    }
+
+    private static int? ParsePort(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port <= 65535)
+        {
+            return port;
+        }
+        var option = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "port";
+        result.AddError($"{option} '{text}' is not a port; use 0 (pick a free one) to 65535");
+        return null;
+    }
+}

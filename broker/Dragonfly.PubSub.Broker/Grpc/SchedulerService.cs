@@ -1,0 +1,146 @@
+using Dragonfly.PubSub.Broker.Announcing;
+using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Grpc.Core;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Broker.Grpc;
+
+/// <summary>The gRPC scheduler: maps messages and status codes, and leaves the logic to the catalogue and the coordinator.</summary>
+public sealed class SchedulerService(
+    ManifestCatalogue catalogue,
+    AnnouncementPublisher announcer,
+    SwarmCoordinator coordinator,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<SchedulerService> logger) : Scheduler.SchedulerBase
+{
+    public override async Task<PublishResponse> Publish(PublishRequest request, ServerCallContext context)
+    {
+        var manifest = request.Manifest;
+        if (manifest is null)
+        {
+            BrokerLog.PublishRejected(logger, "no manifest");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "the publish request carries no manifest"));
+        }
+        if (manifest.Validate() is { } problem)
+        {
+            BrokerLog.PublishRejected(logger, problem);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
+        }
+        if (manifest.CreatedAtUnixMs == 0)
+        {
+            // Keep the first publication's time when the same content is announced again.
+            var createdAt = catalogue.Find(manifest.Digest)?.CreatedAtUnixMs ?? time.GetUtcNow().ToUnixTimeMilliseconds();
+            manifest = manifest.Clone();
+            manifest.CreatedAtUnixMs = createdAt;
+        }
+        var alreadyKnown = catalogue.Store(manifest, time.GetUtcNow());
+        await announcer.PublishAsync(manifest, alreadyKnown, context.CancellationToken).ConfigureAwait(false);
+        return new PublishResponse { Digest = manifest.Digest, AlreadyKnown = alreadyKnown };
+    }
+
+    public override Task<Manifest> GetManifest(GetManifestRequest request, ServerCallContext context)
+    {
+        if (!ContentDigest.TryParse(request.Digest, out _))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"'{request.Digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits"));
+        }
+        var manifest = catalogue.Find(request.Digest)
+            ?? throw new RpcException(new Status(StatusCode.NotFound,
+                $"no task {request.Digest} is known to this broker; publish it first"));
+        return Task.FromResult(manifest);
+    }
+
+    public override async Task Connect(
+        IAsyncStreamReader<PeerEvent> requestStream,
+        IServerStreamWriter<SchedulerEvent> responseStream,
+        ServerCallContext context)
+    {
+        if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+        var first = requestStream.Current;
+        if (first.EventCase != PeerEvent.EventOneofCase.Hello)
+        {
+            BrokerLog.StreamRejected(logger, $"first message was {first.EventCase}, not Hello");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on Connect must be a Hello"));
+        }
+        var hello = first.Hello;
+        if (string.IsNullOrWhiteSpace(hello.PeerId))
+        {
+            BrokerLog.StreamRejected(logger, "Hello without a peer id");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "Hello.peer_id is empty; every agent needs a peer id"));
+        }
+        if (hello.PeerPort is < 1 or > 65535)
+        {
+            BrokerLog.StreamRejected(logger, $"Hello from {hello.PeerId} with peer port {hello.PeerPort}");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"Hello.peer_port {hello.PeerPort} is not a port; send the bound peer port"));
+        }
+
+        var session = PeerSession.FromHello(hello, RemoteHost(context));
+        // Welcome goes into the outbound queue before the coordinator can queue anything else.
+        session.Send(SwarmCoordinator.Welcome(coordinator.BrokerId));
+        coordinator.Connect(session);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(
+            context.CancellationToken, session.Closed, lifetime.ApplicationStopping);
+        var writer = WriteAsync(session, responseStream, stop);
+        try
+        {
+            while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
+            {
+                coordinator.Handle(session, requestStream.Current);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException || (e is RpcException && stop.IsCancellationRequested))
+        {
+            // The agent went away, was replaced by a newer session, or the broker is stopping.
+        }
+        finally
+        {
+            coordinator.Disconnect(session);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await writer.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteAsync(PeerSession session, IServerStreamWriter<SchedulerEvent> responseStream, CancellationTokenSource stop)
+    {
+        try
+        {
+            await foreach (var message in session.Outbound.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                await responseStream.WriteAsync(message, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or RpcException)
+        {
+            // The stream is gone; the reader side ends the session.
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static string RemoteHost(ServerCallContext context)
+    {
+        var address = context.GetHttpContext().Connection.RemoteIpAddress;
+        if (address is null)
+        {
+            return "127.0.0.1";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        return address.ToString();
+    }
+}

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Text.Json;
+using Dragonfly.PubSub.Broker.Announcing;
+using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Grpc;
+using Dragonfly.PubSub.Broker.Http;
+using Dragonfly.PubSub.Broker.Scheduling;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Contracts.Cli;
+using LiteDB;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MQTTnet.AspNetCore;
+
+namespace Dragonfly.PubSub.Broker.Hosting;
+
+/// <summary>One Kestrel host: MQTT (TCP), gRPC (h2c) and HTTP/1.1 listeners, plus the coordinator.</summary>
+public static class BrokerHost
+{
+    public const string ReadyFileName = "broker.json";
+
+    private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(15);
+
+    public static async Task<int> RunAsync(BrokerOptions options, CancellationToken cancellationToken)
+    {
+        if (DuplicatePort(options) is { } duplicate)
+        {
+            throw UserFacingException.Usage(duplicate);
+        }
+
+        ManifestCatalogue catalogue;
+        try
+        {
+            Directory.CreateDirectory(options.DataDir);
+            File.Delete(Path.Combine(options.DataDir, ReadyFileName));
+            catalogue = new ManifestCatalogue(options.DataDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteException)
+        {
+            throw new UserFacingException(
+                $"cannot use data directory '{options.DataDir}': {e.Message.TrimEnd('.')}; choose a writable directory with --data-dir", ExitCodes.Failed, e);
+        }
+
+        using var _ = catalogue;
+        BrokerMetrics.EnsureRegistered();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        ConfigureLogging(builder.Logging, options.Verbose);
+
+        ListenOptions? mqttListen = null, grpcListen = null, httpListen = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(options.Listen, options.MqttPort, l =>
+            {
+                mqttListen = l;
+                l.UseMqtt();
+            });
+            kestrel.Listen(options.Listen, options.GrpcPort, l =>
+            {
+                grpcListen = l;
+                l.Protocols = HttpProtocols.Http2;
+            });
+            kestrel.Listen(options.Listen, options.HttpPort, l =>
+            {
+                httpListen = l;
+                l.Protocols = HttpProtocols.Http1;
+            });
+        });
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        AddBroker(builder.Services, options, catalogue);
+
+        await using var app = builder.Build();
+        // Accept every client; one without a client id (mosquitto_sub's default) gets one assigned.
+        app.UseMqttServer(mqtt => mqtt.ValidatingConnectionAsync += AnonymousClientIds.AssignWhenMissing);
+        app.MapGrpcService<SchedulerService>();
+        app.MapBrokerApi();
+
+        var coordinator = app.Services.GetRequiredService<SwarmCoordinator>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        // Scheduler streams are long-lived: end them first so Kestrel can stop promptly.
+        lifetime.ApplicationStopping.Register(coordinator.CloseAllSessions);
+
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new UserFacingException(
+                $"cannot listen: {e.Message.TrimEnd('.')}; free the port or choose another with --mqtt-port/--grpc-port/--http-port (0 picks a free one)",
+                ExitCodes.Failed, e);
+        }
+
+        var ports = app.Services.GetRequiredService<BoundPorts>();
+        ports.Set(mqttListen!.IPEndPoint!.Port, grpcListen!.IPEndPoint!.Port, httpListen!.IPEndPoint!.Port);
+
+        var announcer = app.Services.GetRequiredService<AnnouncementPublisher>();
+        using (var replayTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping))
+        {
+            replayTimeout.CancelAfter(ReplayTimeout);
+            try
+            {
+                await announcer.ReplayAsync(catalogue, replayTimeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new UserFacingException("the embedded MQTT server did not start within 15 s", ExitCodes.Failed);
+            }
+        }
+
+        app.Services.GetRequiredService<BrokerHealth>().MarkListening();
+        var readyFile = Path.Combine(options.DataDir, ReadyFileName);
+        WriteReadyFile(readyFile, ports);
+        Console.Out.WriteLine($"dfbroker ready mqtt-port={ports.Mqtt} grpc-port={ports.Grpc} http-port={ports.Http}");
+        Console.Out.Flush();
+
+        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        TryDelete(readyFile);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Registers the broker's services (everything but the Kestrel listeners).</summary>
+    public static IServiceCollection AddBroker(IServiceCollection services, BrokerOptions options, ManifestCatalogue catalogue)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(catalogue);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<BoundPorts>();
+        services.AddSingleton(sp => new ParentSelectionPolicy(sp.GetRequiredService<TimeProvider>(), new Random(), options.MaxParents));
+        services.AddSingleton(sp => new SwarmCoordinator(
+            catalogue.BrokerId,
+            catalogue.Find,
+            sp.GetRequiredService<ParentSelectionPolicy>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SwarmCoordinator>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
+        services.AddSingleton<AnnouncementPublisher>();
+        services.AddSingleton<BrokerHealth>();
+
+        services.AddHostedMqttServer(mqtt => mqtt
+            .WithoutDefaultEndpoint()
+            .WithPersistentSessions()
+            .WithMaxPendingMessagesPerClient(100_000));
+        services.AddMqttConnectionHandler();
+        services.AddHostedService<MqttShutdown>();
+        services.AddConnections();
+
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = 64 * 1024 * 1024;
+            grpc.EnableDetailedErrors = options.Verbose;
+        });
+        return services;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, bool verbose)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.UseUtcTimestamp = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+        logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
+        logging.AddFilter("Microsoft", verbose ? LogLevel.Information : LogLevel.Warning);
+        logging.AddFilter("Grpc", verbose ? LogLevel.Information : LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // A failed start (port in use) is reported as one line by the CLI, not as a logged stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", verbose ? LogLevel.Information : LogLevel.Critical);
+    }
+
+    private static string? DuplicatePort(BrokerOptions options)
+    {
+        (string Flag, int Port)[] ports = [("--mqtt-port", options.MqttPort), ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
+        for (var i = 0; i < ports.Length; i++)
+        {
+            for (var j = i + 1; j < ports.Length; j++)
+            {
+                if (ports[i].Port != 0 && ports[i].Port == ports[j].Port)
+                {
+                    return $"{ports[i].Flag} and {ports[j].Flag} are both {ports[i].Port}; each listener needs its own port";
+                }
+            }
+        }
+        return null;
+    }
+
+    private static void WriteReadyFile(string path, BoundPorts ports)
+    {
+        var temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("pid", Environment.ProcessId);
+            json.WriteNumber("mqttPort", ports.Mqtt);
+            json.WriteNumber("grpcPort", ports.Grpc);
+            json.WriteNumber("httpPort", ports.Http);
+            json.WriteEndObject();
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the next start removes it before binding anyway.
+        }
+    }
+}

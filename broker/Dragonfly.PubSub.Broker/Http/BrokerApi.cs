@@ -1,0 +1,67 @@
+using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Hosting;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Prometheus;
+
+namespace Dragonfly.PubSub.Broker.Http;
+
+/// <summary>The broker's HTTP surface: health, metrics, the task API and the dashboard.</summary>
+public static class BrokerApi
+{
+    public static IEndpointRouteBuilder MapBrokerApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", (BrokerHealth health) => health.Problem() is { } problem
+            ? Results.Text(problem, "text/plain", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ok", "text/plain"));
+
+        app.MapMetrics("/metrics");
+
+        app.MapGet("/api/v1/tasks", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>
+        {
+            var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
+            var tasks = catalogue.All().Select(m => Summary(m, snapshot.PeersOf(m.Digest))).ToList();
+            return Results.Json(tasks, BrokerJsonContext.Default.ListTaskSummary);
+        });
+
+        app.MapGet("/api/v1/tasks/{digest}", async (string digest, ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>
+        {
+            if (!ContentDigest.TryParse(digest, out _))
+            {
+                return Results.Json(new ApiError($"'{digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits"),
+                    BrokerJsonContext.Default.ApiError, statusCode: StatusCodes.Status400BadRequest);
+            }
+            if (catalogue.Find(digest) is not { } manifest)
+            {
+                return Results.Json(new ApiError($"no task {digest} is known to this broker; publish it first"),
+                    BrokerJsonContext.Default.ApiError, statusCode: StatusCodes.Status404NotFound);
+            }
+            var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
+            var peers = snapshot.PeersOf(digest);
+            return Results.Json(new TaskDetail(
+                manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,
+                manifest.Publisher, DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtUnixMs),
+                new Dictionary<string, string>(manifest.Labels), peers, peers.Count(p => p.Seeder)),
+                BrokerJsonContext.Default.TaskDetail);
+        });
+
+        app.MapGet("/api/v1/status", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, BoundPorts ports, CancellationToken ct) =>
+        {
+            var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
+            return Results.Json(new BrokerStatus(coordinator.BrokerId, snapshot.Peers, snapshot.TaskPeers.Count,
+                ports.Mqtt, ports.Grpc, ports.Http), BrokerJsonContext.Default.BrokerStatus);
+        });
+
+        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        return app;
+    }
+
+    private static TaskSummary Summary(Manifest manifest, IReadOnlyList<SwarmPeerView> peers) => new(
+        manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,
+        manifest.Publisher, DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtUnixMs),
+        peers.Count, peers.Count(p => p.Seeder));
+}

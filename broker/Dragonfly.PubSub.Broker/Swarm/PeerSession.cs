@@ -1,0 +1,56 @@
+using System.Threading.Channels;
+using Dragonfly.PubSub.Contracts.Scheduler;
+
+namespace Dragonfly.PubSub.Broker.Swarm;
+
+/// <summary>
+/// One agent's scheduler stream. The gRPC adapter drains <see cref="Outbound"/> into the response stream;
+/// only the <see cref="SwarmCoordinator"/> writes to it and touches <see cref="Tasks"/>.
+/// </summary>
+public sealed class PeerSession
+{
+    private readonly Channel<SchedulerEvent> _outbound =
+        Channel.CreateUnbounded<SchedulerEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _closed = new();
+
+    public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0)
+    {
+        PeerId = peerId;
+        Host = host;
+        Port = port;
+        Cluster = cluster;
+        Zone = zone;
+        UploadSlots = uploadSlots;
+    }
+
+    public string PeerId { get; }
+    public string Host { get; }
+    public int Port { get; }
+    public string Cluster { get; }
+    public string Zone { get; }
+    public int UploadSlots { get; }
+
+    public ChannelReader<SchedulerEvent> Outbound => _outbound.Reader;
+
+    /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    /// <summary>Digests this session has joined; owned by the coordinator.</summary>
+    internal HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
+
+    public static PeerSession FromHello(Hello hello, string remoteHost) => new(
+        hello.PeerId,
+        string.IsNullOrWhiteSpace(hello.Host) ? remoteHost : hello.Host,
+        hello.PeerPort,
+        hello.Cluster,
+        hello.Zone,
+        hello.UploadSlots);
+
+    internal bool Send(SchedulerEvent message) => _outbound.Writer.TryWrite(message);
+
+    internal void Close()
+    {
+        _outbound.Writer.TryComplete();
+        _closed.Cancel();
+    }
+}

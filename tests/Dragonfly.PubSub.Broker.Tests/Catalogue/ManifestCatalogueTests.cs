@@ -1,0 +1,75 @@
+using Dragonfly.PubSub.Broker.Catalogue;
+
+namespace Dragonfly.PubSub.Broker.Tests.Catalogue;
+
+public sealed class ManifestCatalogueTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dfbroker-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly DateTimeOffset _now = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Store_ThenReopen_KeepsManifestsTopicsAndBrokerId()
+    {
+        var first = TestManifests.Create("one", 3, topic: "releases/app");
+        var second = TestManifests.Create("two", 2, topic: "releases/app");
+        var other = TestManifests.Create("three", 1, topic: "tools/x");
+        string brokerId;
+        using (var catalogue = new ManifestCatalogue(_dir))
+        {
+            catalogue.Store(first, _now);
+            catalogue.Store(second, _now);
+            catalogue.Store(other, _now);
+            brokerId = catalogue.BrokerId;
+        }
+
+        using var reopened = new ManifestCatalogue(_dir);
+
+        Assert.Equal(brokerId, reopened.BrokerId);
+        Assert.Equal(first, reopened.Find(first.Digest));
+        Assert.Equal(3, reopened.All().Count);
+        Assert.Equal(
+            [(second.Digest, "releases/app"), (other.Digest, "tools/x")],
+            reopened.LatestPerTopic().Select(m => (m.Digest, m.Topic)).OrderBy(t => t.Topic));
+        Assert.True(reopened.IsHealthy());
+    }
+
+    [Fact]
+    public void Store_WhenDigestKnown_ReportsAlreadyKnown()
+    {
+        using var catalogue = new ManifestCatalogue(_dir);
+        var manifest = TestManifests.Create("one", 3);
+
+        Assert.False(catalogue.Store(manifest, _now));
+        Assert.True(catalogue.Store(manifest, _now));
+    }
+
+    [Fact]
+    public void Store_SameContentOnAnotherTopic_IsRetainedUnderThatTopic()
+    {
+        using var catalogue = new ManifestCatalogue(_dir);
+        var manifest = TestManifests.Create("one", 3, topic: "a/b");
+        var elsewhere = manifest.Clone();
+        elsewhere.Topic = "c/d";
+
+        catalogue.Store(manifest, _now);
+        Assert.True(catalogue.Store(elsewhere, _now));
+
+        Assert.Equal(["a/b", "c/d"], catalogue.LatestPerTopic().Select(m => m.Topic).Order());
+    }
+
+    [Fact]
+    public void Find_WhenUnknown_ReturnsNull()
+    {
+        using var catalogue = new ManifestCatalogue(_dir);
+
+        Assert.Null(catalogue.Find(TestManifests.Create("missing", 1).Digest));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Broker.Tests.Configuration;
+
+public sealed class BrokerOptionsResolverTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dfbroker-config-").FullName;
+    private readonly Dictionary<string, string> _environment = [];
+
+    private string? Env(string name) => _environment.GetValueOrDefault(name);
+
+    [Fact]
+    public void Resolve_WithNothingGiven_UsesDefaults()
+    {
+        _environment["DFBROKER_DATA_DIR"] = _dir;
+
+        var options = BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env);
+
+        Assert.Equal((_dir, IPAddress.Any, 1883, 8002, 8080, 6), (options.DataDir, options.Listen, options.MqttPort, options.GrpcPort, options.HttpPort, options.MaxParents));
+    }
+
+    [Fact]
+    public void Resolve_FlagsBeatEnvironment_WhichBeatsTheFile()
+    {
+        var file = Path.Combine(_dir, "broker.json");
+        File.WriteAllText(file, """{ "dataDir": "/from/file", "mqttPort": 1, "grpcPort": 2, "httpPort": 3, "listen": "10.0.0.1", "maxParents": 3 }""");
+        _environment["DFBROKER_GRPC_PORT"] = "20";
+        _environment["DFBROKER_HTTP_PORT"] = "30";
+        _environment["DFBROKER_LISTEN"] = "127.0.0.1";
+
+        var options = BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file, HttpPort = 300 }, Env);
+
+        Assert.Equal(("/from/file", 1, 20, 300, 3), (options.DataDir, options.MqttPort, options.GrpcPort, options.HttpPort, options.MaxParents));
+        Assert.Equal(IPAddress.Loopback, options.Listen);
+    }
+
+    [Fact]
+    public void Resolve_WhenEnvironmentPortIsNotANumber_IsAUsageError()
+    {
+        _environment["DFBROKER_MQTT_PORT"] = "lots";
+
+        var error = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine { DataDir = _dir }, Env));
+
+        Assert.Equal(ExitCodes.Usage, error.ExitCode);
+        Assert.Contains("DFBROKER_MQTT_PORT", error.Message);
+    }
+
+    [Fact]
+    public void Validate_ReportsEveryProblemOnItsOwnLine()
+    {
+        var file = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(file, """{ "mqttPort": 70000, "listen": "nowhere", "colour": "red", "httpPort": "x" }""");
+
+        var (_, problems) = BrokerConfigFile.Load(file);
+
+        Assert.Equal(4, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("colour:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("mqttPort:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("listen:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("httpPort:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_AcceptsAGoodFile()
+    {
+        var file = Path.Combine(_dir, "good.json");
+        File.WriteAllText(file, """{ "mqttPort": 0, "listen": "0.0.0.0", "maxParents": 4 }""");
+
+        Assert.Empty(BrokerConfigFile.Load(file).Problems);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

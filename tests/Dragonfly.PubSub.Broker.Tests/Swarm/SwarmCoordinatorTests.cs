@@ -1,0 +1,257 @@
+using Dragonfly.PubSub.Broker.Scheduling;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dragonfly.PubSub.Broker.Tests.Swarm;
+
+/// <summary>Drives the coordinator's command handler directly: no network, no background loop.</summary>
+public sealed class SwarmCoordinatorTests
+{
+    private const int Pieces = 8;
+    private readonly Manifest _manifest = TestManifests.Create("artifact", Pieces);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly SwarmCoordinator _coordinator;
+
+    public SwarmCoordinatorTests()
+    {
+        _coordinator = new SwarmCoordinator(
+            "broker-test",
+            digest => digest == _manifest.Digest ? _manifest : null,
+            new ParentSelectionPolicy(_time, new Random(7), maxParents: 2),
+            _time,
+            NullLogger<SwarmCoordinator>.Instance);
+    }
+
+    [Fact]
+    public void Join_WhenIncomplete_SendsParentSetWithPublisherAsLastResort()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var child = Connect("a", 4100);
+
+        Join(child, new PieceBitmap(Pieces));
+
+        var set = Assert.Single(Drain(child)).Parents;
+        var parent = Assert.Single(set.Parents);
+        Assert.Equal(("pub", "10.0.0.1", 4000, true), (parent.PeerId, parent.Host, parent.Port, parent.LastResort));
+        Assert.Equal(PieceBitmap.Full(Pieces).ToBytes(), parent.Bitmap.ToByteArray());
+        Assert.Empty(Drain(publisher));
+    }
+
+    [Fact]
+    public void Join_WhenDigestUnknown_IsIgnored()
+    {
+        var peer = Connect("a", 4100);
+
+        _coordinator.Apply(new SwarmCommand.Event(peer, new PeerEvent
+        {
+            Join = new JoinTask { Digest = TestManifests.Create("other", 2).Digest },
+        }));
+
+        Assert.Empty(Drain(peer));
+        Assert.Empty(Snapshot().TaskPeers);
+    }
+
+    [Fact]
+    public void Join_WhenSeedJoinsLate_IncompletePeersGetItAtOnce()
+    {
+        var child = Connect("a", 4100);
+        Join(child, new PieceBitmap(Pieces));
+        Assert.Empty(Assert.Single(Drain(child)).Parents.Parents);
+
+        var seed = Connect("seed", 4200);
+        Join(seed, PieceBitmap.Full(Pieces), isPublisher: true);
+
+        var set = Assert.Single(Drain(child)).Parents;
+        Assert.Equal("seed", Assert.Single(set.Parents).PeerId);
+    }
+
+    [Fact]
+    public void PiecesFinished_SendsPieceAvailableToIncompletePeers_AndOffersTheReporterAsParent()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, new PieceBitmap(Pieces));
+        var b = Connect("b", 4200);
+        Join(b, new PieceBitmap(Pieces));
+        Drain(a);
+        Drain(b);
+
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent
+        {
+            PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 0, 1 } },
+        }));
+
+        var toB = Drain(b);
+        Assert.Equal(2, toB.Count);
+        Assert.Equal("a", toB[0].PieceAvailable.PeerId);
+        Assert.Equal([0, 1], toB[0].PieceAvailable.Indexes);
+        Assert.Equal(["a", "pub"], toB[1].Parents.Parents.Select(p => p.PeerId));
+        Assert.Empty(Drain(publisher)); // complete peers need no news
+        Assert.Equal(2, Snapshot().PeersOf(_manifest.Digest).Single(p => p.PeerId == "a").CompletedPieces);
+    }
+
+    [Fact]
+    public void PiecesFinished_OffersTheReporterToAtMostMaxParentsPeers()
+    {
+        var peers = new[] { "a", "b", "c", "d" }.Select((id, i) => Connect(id, 4100 + i)).ToList();
+        foreach (var peer in peers)
+        {
+            Join(peer, new PieceBitmap(Pieces));
+            Drain(peer);
+        }
+
+        _coordinator.Apply(new SwarmCommand.Event(peers[0], new PeerEvent
+        {
+            PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 5 } },
+        }));
+
+        var others = peers.Skip(1).Select(Drain).ToList();
+        Assert.All(others, messages => Assert.Equal(SchedulerEvent.EventOneofCase.PieceAvailable, messages[0].EventCase));
+        Assert.Equal(2, others.Count(messages => messages.Any(m => m.EventCase == SchedulerEvent.EventOneofCase.Parents)));
+    }
+
+    [Fact]
+    public void PieceFailed_WhenCorrupt_RepliesWithParentSetThatNeverContainsTheParentAgain()
+    {
+        var a = Connect("a", 4100);
+        Join(a, PieceBitmap.Full(Pieces));
+        var b = Connect("b", 4200);
+        Join(b, new PieceBitmap(Pieces));
+        Assert.Equal("a", Assert.Single(Assert.Single(Drain(b)).Parents.Parents).PeerId);
+
+        _coordinator.Apply(new SwarmCommand.Event(b, new PeerEvent
+        {
+            PieceFailed = new PieceFailed { Digest = _manifest.Digest, Index = 3, ParentId = "a", Kind = FailureKind.Corrupt },
+        }));
+        Assert.Empty(Assert.Single(Drain(b)).Parents.Parents);
+
+        _time.Advance(TimeSpan.FromMinutes(5));
+        _coordinator.Apply(new SwarmCommand.Event(b, new PeerEvent { NeedParents = new NeedParents { Digest = _manifest.Digest } }));
+        Assert.Empty(Assert.Single(Drain(b)).Parents.Parents);
+    }
+
+    [Fact]
+    public void PieceFailed_WhenUnreachable_KeepsTheParentButRanksItLower()
+    {
+        var a = Connect("a", 4100);
+        Join(a, PieceBitmap.Full(Pieces));
+        var b = Connect("b", 4200);
+        Join(b, PieceBitmap.Full(Pieces));
+        var c = Connect("c", 4300);
+        Join(c, new PieceBitmap(Pieces));
+        Drain(c);
+
+        _coordinator.Apply(new SwarmCommand.Event(c, new PeerEvent
+        {
+            PieceFailed = new PieceFailed { Digest = _manifest.Digest, Index = 0, ParentId = "a", Kind = FailureKind.Unreachable },
+        }));
+
+        // maxParents is 2: both stay, the failing one second.
+        Assert.Equal(["b", "a"], Assert.Single(Drain(c)).Parents.Parents.Select(p => p.PeerId));
+    }
+
+    [Fact]
+    public void Connect_WithSamePeerId_ClosesThePreviousSessionAndItsMemberships()
+    {
+        var old = Connect("a", 4100);
+        Join(old, TestManifests.Bitmap(Pieces, 0));
+
+        var fresh = Connect("a", 4101);
+
+        Assert.True(old.Closed.IsCancellationRequested);
+        Drain(old);
+        Assert.True(old.Outbound.Completion.IsCompleted);
+        Assert.False(fresh.Closed.IsCancellationRequested);
+        Assert.Empty(Snapshot().PeersOf(_manifest.Digest));
+
+        // The old stream's late Disconnect must not remove the new session.
+        _coordinator.Apply(new SwarmCommand.Disconnect(old));
+        Assert.Equal(1, Snapshot().Peers);
+    }
+
+    [Fact]
+    public void Disconnect_LeavesAllTasks_AndChildrenOfTheLeaverGetFreshParents()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, PieceBitmap.Full(Pieces));
+        var b = Connect("b", 4200);
+        Join(b, new PieceBitmap(Pieces));
+        Assert.Equal(["a", "pub"], Assert.Single(Drain(b)).Parents.Parents.Select(p => p.PeerId));
+
+        _coordinator.Apply(new SwarmCommand.Disconnect(a));
+
+        Assert.Equal(["pub"], Assert.Single(Drain(b)).Parents.Parents.Select(p => p.PeerId));
+        Assert.Equal(["b", "pub"], Snapshot().PeersOf(_manifest.Digest).Select(p => p.PeerId));
+        Assert.Equal(2, Snapshot().Peers);
+    }
+
+    [Fact]
+    public void Snapshot_CountsChildrenFromTheLatestParentSets()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        Join(Connect("a", 4100), new PieceBitmap(Pieces));
+        Join(Connect("b", 4200), new PieceBitmap(Pieces));
+
+        var pub = Snapshot().PeersOf(_manifest.Digest).Single(p => p.PeerId == "pub");
+
+        Assert.Equal(2, pub.Children);
+        Assert.True(pub.Seeder);
+    }
+
+    [Fact]
+    public async Task RunningCoordinator_AnswersSnapshotsThroughItsCommandLoop()
+    {
+        await _coordinator.StartAsync(CancellationToken.None);
+        try
+        {
+            var session = new PeerSession("a", "10.0.0.1", 4100);
+            _coordinator.Connect(session);
+            var snapshot = await _coordinator.SnapshotAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(1, snapshot.Peers);
+            Assert.True(_coordinator.IsRunning);
+        }
+        finally
+        {
+            await _coordinator.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private PeerSession Connect(string peerId, int port)
+    {
+        var session = new PeerSession(peerId, "10.0.0.1", port, uploadSlots: 4);
+        _coordinator.Apply(new SwarmCommand.Connect(session));
+        return session;
+    }
+
+    private void Join(PeerSession session, PieceBitmap bitmap, bool isPublisher = false) =>
+        _coordinator.Apply(new SwarmCommand.Event(session, new PeerEvent
+        {
+            Join = new JoinTask { Digest = _manifest.Digest, Bitmap = ByteString.CopyFrom(bitmap.ToBytes()), Publisher = isPublisher },
+        }));
+
+    private SwarmSnapshot Snapshot()
+    {
+        var reply = new TaskCompletionSource<SwarmSnapshot>();
+        _coordinator.Apply(new SwarmCommand.Snapshot(reply));
+        return reply.Task.Result;
+    }
+
+    private static List<SchedulerEvent> Drain(PeerSession session)
+    {
+        var messages = new List<SchedulerEvent>();
+        while (session.Outbound.TryRead(out var message))
+        {
+            messages.Add(message);
+        }
+        return messages;
+    }
+}
