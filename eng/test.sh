@@ -6,12 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real third-party components the integration tests start or call.
+# A key is a command on PATH or, for packages without one, a path the package installs.
 declare -A packages=(
   [mosquitto_pub]=mosquitto-clients   # a foreign MQTT client publishing malformed announcements
+  [/usr/sbin/nginx]=nginx             # HTTP/HTTPS origin for the origin tests
+  [/usr/lib/python3/dist-packages/pyftpdlib]=python3-pyftpdlib   # FTP origin (run with /usr/bin/python3)
+  [node]=nodejs                       # runs s3rver, the S3 origin
+  [npm]=npm                           # installs s3rver below
 )
 missing=()
 for cmd in "${!packages[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || missing+=("${packages[$cmd]}")
 done
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -21,6 +26,13 @@ if ((${#missing[@]})); then
   echo "eng/test.sh: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# s3rver, an S3-compatible server from npm, into a git-ignored folder of the repo.
+s3rver_dir=.tools/s3rver
+if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
+  echo "eng/test.sh: installing s3rver into $s3rver_dir"
+  npm install --prefix "$s3rver_dir" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
 
 configuration=Release

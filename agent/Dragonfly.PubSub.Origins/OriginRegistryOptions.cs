@@ -1,0 +1,16 @@
+using Dragonfly.PubSub.Origins.Ftp;
+using Dragonfly.PubSub.Origins.Http;
+using Dragonfly.PubSub.Origins.S3;
+
+namespace Dragonfly.PubSub.Origins;
+
+/// <summary>Settings of the origins that <see cref="OriginRegistry.CreateDefault"/> registers.</summary>
+public sealed record OriginRegistryOptions
+{
+    public HttpOriginOptions Http { get; init; } = new();
+
+    public FtpOriginOptions Ftp { get; init; } = new();
+
+    /// <summary>Null: read from the environment when the registry is created (<see cref="S3OriginOptions.FromEnvironment"/>).</summary>
+    public S3OriginOptions? S3 { get; init; }
+}

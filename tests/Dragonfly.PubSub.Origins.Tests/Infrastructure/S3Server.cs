@@ -1,0 +1,102 @@
+using System.Text.RegularExpressions;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Dragonfly.PubSub.Origins.S3;
+
+namespace Dragonfly.PubSub.Origins.Tests.Infrastructure;
+
+/// <summary>
+/// A real S3-compatible server (s3rver on node, installed by eng/test.sh) on 127.0.0.1 with one
+/// bucket. It knows one access key, <see cref="AccessKey"/>, and refuses others; it does not verify
+/// SigV4 signatures themselves.
+/// </summary>
+internal sealed partial class S3Server : IDisposable
+{
+    public const string Bucket = "artifacts";
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private readonly ServerProcess _process;
+
+    private S3Server(string root, ServerProcess process, Uri endpoint)
+    {
+        Root = root;
+        _process = process;
+        Endpoint = endpoint;
+    }
+
+    public string Root { get; }
+
+    public Uri Endpoint { get; }
+
+    /// <summary>Options of an S3 origin that talks to this server.</summary>
+    public S3OriginOptions Options(string accessKey = AccessKey, string secretKey = SecretKey) => new()
+    {
+        Endpoint = Endpoint,
+        ForcePathStyle = true,
+        AccessKeyId = accessKey,
+        SecretAccessKey = secretKey,
+    };
+
+    public static async Task<S3Server> StartAsync()
+    {
+        if (!File.Exists(TestPaths.S3rverScript))
+        {
+            throw new FileNotFoundException(
+                $"s3rver is not installed at {TestPaths.S3rverScript}; run eng/test.sh, or: npm install --prefix .tools/s3rver s3rver@3.7.1");
+        }
+        var root = Directory.CreateTempSubdirectory("dragonfly-s3-").FullName;
+        var process = ServerProcess.Start("s3rver", TestPaths.Node,
+            [TestPaths.S3rverScript, "-d", root, "-a", "127.0.0.1", "-p", "0", "--silent", "--no-vhost-buckets", "--configure-bucket", Bucket], root);
+        try
+        {
+            var ready = await process.WaitForLineAsync(line => line.Contains("S3rver listening on", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+            var port = int.Parse(ListeningPort().Match(ready).Groups[1].Value);
+            return new S3Server(root, process, new Uri($"http://127.0.0.1:{port}"));
+        }
+        catch
+        {
+            process.Dispose();
+            TempDirectory.Delete(root);
+            throw;
+        }
+    }
+
+    /// <summary>Uploads <paramref name="size"/> deterministic bytes as <paramref name="key"/> and returns them.</summary>
+    public async Task<byte[]> PutAsync(string key, int size, int seed)
+    {
+        var bytes = TestData.Bytes(size, seed);
+        using var client = new AmazonS3Client(new BasicAWSCredentials(AccessKey, SecretKey), new AmazonS3Config
+        {
+            ServiceURL = Endpoint.ToString(),
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        });
+        await client.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = Bucket,
+            Key = key,
+            InputStream = new MemoryStream(bytes),
+            UseChunkEncoding = false, // s3rver stores aws-chunked bodies verbatim
+        });
+        return bytes;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            _process.Dispose();
+        }
+        finally
+        {
+            TempDirectory.Delete(Root);
+        }
+    }
+
+    [GeneratedRegex(@"listening on [^:]+:(\d+)")]
+    private static partial Regex ListeningPort();
+}
