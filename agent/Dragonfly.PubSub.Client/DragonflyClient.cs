@@ -82,19 +82,20 @@ public sealed class DragonflyClient : IDisposable
         {
             Content = JsonContent.Create(request, ClientJsonContext.Default.DownloadRequest),
         };
-        var task = await SendAsync(message, ClientJsonContext.Default.TaskInfo, cancellationToken).ConfigureAwait(false);
-        progress?.Report(task);
-        if (!task.IsFinished)
+        // The agent answers with a stream of snapshots (one JSON object per line); the last is final.
+        TaskInfo? task = null;
+        await foreach (var update in ReadLinesAsync(message, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var update in WatchTasksAsync(digest, cancellationToken).ConfigureAwait(false))
+            task = update;
+            progress?.Report(task);
+            if (task.IsFinished)
             {
-                task = update;
-                progress?.Report(task);
-                if (task.IsFinished)
-                {
-                    break;
-                }
+                break;
             }
+        }
+        if (task is not { IsFinished: true })
+        {
+            throw new DragonflyClientException($"the agent stopped answering before the download of {digest} finished; see its log", ApiError.Failed);
         }
         if (task.State == TaskStates.Failed)
         {
@@ -116,10 +117,16 @@ public sealed class DragonflyClient : IDisposable
         return WatchCore(digest, cancellationToken);
     }
 
-    private async IAsyncEnumerable<TaskInfo> WatchCore(string? digest, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private IAsyncEnumerable<TaskInfo> WatchCore(string? digest, CancellationToken cancellationToken)
     {
         var uri = digest is null ? "api/v1/events" : $"api/v1/events?digest={Uri.EscapeDataString(digest)}";
-        using var response = await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, uri), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        return ReadLinesAsync(new HttpRequestMessage(HttpMethod.Get, uri), cancellationToken);
+    }
+
+    /// <summary>Sends <paramref name="request"/> and yields each NDJSON line of the answer as it arrives.</summary>
+    private async IAsyncEnumerable<TaskInfo> ReadLinesAsync(HttpRequestMessage request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream);
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Dragonfly.PubSub.Client;
 
 /// <summary>
@@ -19,8 +21,10 @@ public sealed record TaskInfo
     public string? Path { get; init; }
     public string? Error { get; init; }
 
+    [JsonIgnore]
     public bool IsFinished => State is TaskStates.Succeeded or TaskStates.Failed;
 
     /// <summary>0..1, by pieces.</summary>
+    [JsonIgnore]
     public double Fraction => TotalPieces == 0 ? (State == TaskStates.Succeeded ? 1 : 0) : (double)CompletedPieces / TotalPieces;
 }

@@ -34,7 +34,7 @@ root.SetAction((parse, ct) => CliRunner.RunAsync("dfpub", parse.GetValue(verbose
         Topic = parse.GetValue(topic)!,
         Name = parse.GetValue(name) ?? Path.GetFileName(path),
         Labels = ParseLabels(parse.GetValue(labels) ?? []),
-        PieceSize = parse.GetValue(pieceSize) is { } size ? checked((int)ParseSize(size)) : null,
+        PieceSize = parse.GetValue(pieceSize) is { } size ? ParsePieceSize(size) : null,
     };
     if (TopicName.ValidateTopic(request.Topic) is { } topicError)
     {
@@ -70,7 +70,9 @@ static Dictionary<string, string> ParseLabels(string[] pairs)
     return result;
 }
 
-static long ParseSize(string text) =>
-    ByteSize.TryParse(text, out var bytes)
-        ? bytes
-        : throw UserFacingException.Usage($"--piece-size '{text}' is not a size; write e.g. 4MiB");
+static int ParsePieceSize(string text) =>
+    !ByteSize.TryParse(text, out var bytes)
+        ? throw UserFacingException.Usage($"--piece-size '{text}' is not a size; write e.g. 4MiB")
+        : bytes is < PieceLayout.MinPieceSize or > PieceLayout.MaxPieceSize
+            ? throw UserFacingException.Usage($"--piece-size must be between {ByteSize.Format(PieceLayout.MinPieceSize)} and {ByteSize.Format(PieceLayout.MaxPieceSize)}")
+            : (int)bytes;

@@ -60,7 +60,7 @@ public sealed record Announcement
         {
             return topicError;
         }
-        if (Size < 0 || PieceSize < PieceLayout.MinPieceSize || PieceSize > PieceLayout.MaxPieceSize)
+        if (!new PieceLayout(Size, PieceSize).IsSupported)
         {
             return $"size {Size} or piece size {PieceSize} is out of range";
         }

@@ -24,7 +24,7 @@ public static class Manifests
         {
             return topicError;
         }
-        if (manifest.Size < 0 || manifest.PieceSize < PieceLayout.MinPieceSize || manifest.PieceSize > PieceLayout.MaxPieceSize)
+        if (!manifest.Layout().IsSupported)
         {
             return $"size {manifest.Size} or piece size {manifest.PieceSize} is out of range";
         }

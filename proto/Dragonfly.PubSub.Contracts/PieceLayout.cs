@@ -11,7 +11,14 @@ public readonly record struct PieceLayout(long Size, int PieceSize)
     public const int MinPieceSize = 64 * 1024;
     public const int MaxPieceSize = 64 * 1024 * 1024;
 
-    public int PieceCount => Size == 0 ? 0 : (int)((Size + PieceSize - 1) / PieceSize);
+    public int PieceCount => Size == 0 ? 0 : checked((int)((Size + PieceSize - 1) / PieceSize));
+
+    /// <summary>Whether the layout is one a peer can hold: sane piece size and a piece count that fits.</summary>
+    public bool IsSupported =>
+        Size >= 0 && PieceSize is >= MinPieceSize and <= MaxPieceSize && Size / PieceSize < MaxSupportedPieceCount;
+
+    /// <summary>Far above what <see cref="For"/> produces (<see cref="MaxPieceCount"/>); only a bound for foreign input.</summary>
+    public const int MaxSupportedPieceCount = 1 << 20;
 
     public long OffsetOf(int index) => (long)index * PieceSize;
 

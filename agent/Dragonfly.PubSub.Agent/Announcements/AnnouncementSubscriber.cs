@@ -116,8 +116,9 @@ public sealed class AnnouncementSubscriber : BackgroundService
         {
             _tasks.OnAnnouncement(announcement);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteDB.LiteException)
+        catch (Exception e)
         {
+            // Logged and dropped: one bad announcement must not stop the subscription.
             AgentLog.AnnouncementIgnored(_logger, mqttTopic, e.Message);
         }
     }

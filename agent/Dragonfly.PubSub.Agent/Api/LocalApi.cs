@@ -61,7 +61,7 @@ public static class LocalApi
             {
                 return FromException(e);
             }
-        });
+        }).AddEndpointFilter(SocketOnly);
 
         api.MapPost("/download", async (HttpContext http, TaskManager tasks) =>
         {
@@ -87,9 +87,16 @@ public static class LocalApi
             {
                 return Error(e.Message, ApiError.Failed, StatusCodes.Status502BadGateway);
             }
-            await StreamAsync(http, waiter.Updates.Reader);
+            try
+            {
+                await StreamAsync(http, waiter.Updates.Reader);
+            }
+            finally
+            {
+                tasks.CancelWaiter(digest.Value, waiter);
+            }
             return Results.Empty;
-        });
+        }).AddEndpointFilter(SocketOnly);
 
         api.MapGet("/events", async (HttpContext http, TaskManager tasks, string? digest) =>
         {
@@ -123,8 +130,18 @@ public static class LocalApi
                 tasks.TaskChanged -= OnChanged;
             }
             return Results.Empty;
-        });
+        }).AddEndpointFilter(SocketOnly);
     }
+
+    /// <summary>
+    /// Publishing reads any file the agent can read and downloading writes wherever it can write:
+    /// only local users (the unix socket, guarded by file permissions) may ask for that, never the
+    /// network on the HTTP port.
+    /// </summary>
+    private static ValueTask<object?> SocketOnly(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        context.HttpContext.Connection.LocalIpAddress is null
+            ? next(context)
+            : ValueTask.FromResult<object?>(Error("this endpoint is served only on the agent's unix socket (<data-dir>/dfagent.sock); use dfpub/dfget or the SDK on the agent's machine", ApiError.Usage, StatusCodes.Status403Forbidden));
 
     /// <summary>Writes each snapshot as one JSON line until the reader completes or the client leaves.</summary>
     private static async Task StreamAsync(HttpContext http, ChannelReader<TaskInfo> reader)

@@ -66,9 +66,11 @@ public static class AgentHost
         services.AddSingleton<PieceServer>();
         services.AddSingleton<PieceFetcher>();
         services.AddSingleton<SchedulerSession>();
-        services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
         services.AddSingleton<TaskManager>();
+        // The task manager loads the tasks before the scheduler session starts, so the first Hello
+        // already re-joins every task this agent holds.
         services.AddHostedService(sp => sp.GetRequiredService<TaskManager>());
+        services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
         services.AddSingleton<AnnouncementSubscriber>();
         services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
 

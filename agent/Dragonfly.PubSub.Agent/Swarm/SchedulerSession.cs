@@ -27,6 +27,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     private readonly GrpcChannel _channel;
     private readonly Scheduler.SchedulerClient _client;
     private volatile Channel<PeerEvent>? _outbound;
+    private volatile bool _connected;
 
     public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
     {
@@ -48,7 +49,8 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     public string BrokerAddress => $"{_options.BrokerHost}:{_options.BrokerGrpcPort}";
 
-    public bool Connected => _outbound is not null;
+    /// <summary>True once the broker answered on the current stream.</summary>
+    public bool Connected => _connected;
 
     /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
     public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
@@ -185,6 +187,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
             {
                 if (first)
                 {
+                    _connected = true;
                     onConnected();
                     first = false;
                 }
@@ -194,6 +197,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         finally
         {
             _outbound = null;
+            _connected = false;
             outbound.Writer.TryComplete();
             await sessionEnd.CancelAsync().ConfigureAwait(false);
             try

@@ -21,6 +21,9 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// <summary>Where the task lands for a subscription: &lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;.</summary>
     public HashSet<string> SubscriptionOutputs { get; } = [];
 
+    /// <summary>When the newest announcement of this task was made (orders versions at one output path).</summary>
+    public DateTimeOffset AnnouncedAt { get; set; }
+
     /// <summary>dfget requests waiting for the task to finish.</summary>
     public List<DownloadWaiter> Waiters { get; } = [];
 }

@@ -85,6 +85,11 @@ public sealed class TaskManager : IHostedService, IDisposable
                 case TaskState.Succeeded when _content.HasContent(digest):
                     entry.State = TaskStates.Succeeded;
                     _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest));
+                    // Killed between "succeeded" and placing the copy: place it now.
+                    foreach (var missing in entry.SubscriptionOutputs.Where(o => !File.Exists(o)).ToList())
+                    {
+                        Track(Task.Run(() => PlaceAsync(entry, missing, _stopping.Token)));
+                    }
                     break;
                 case TaskState.Succeeded:
                     // The content was removed by hand: forget the task rather than advertise it.
@@ -148,10 +153,28 @@ public sealed class TaskManager : IHostedService, IDisposable
         bool placeNow;
         lock (_gate)
         {
+            // One output path shows the newest version announced for it: an older task still
+            // downloading must not overwrite it when it finishes later.
+            foreach (var other in _tasks.Values)
+            {
+                if (other.Digest != digest && other.AnnouncedAt > announcement.CreatedAt && other.SubscriptionOutputs.Contains(output))
+                {
+                    AgentLog.AnnouncementIgnored(_logger, announcement.Topic, $"{digest} is older than {other.Digest}, already announced for {output}");
+                    return;
+                }
+            }
+            foreach (var other in _tasks.Values)
+            {
+                if (other.Digest != digest)
+                {
+                    other.SubscriptionOutputs.Remove(output);
+                }
+            }
             if (_tasks.TryGetValue(digest, out var known))
             {
                 // Already known: the same content announced again (a retained copy after a reconnect)
                 // or on another topic, which only adds a place to put it.
+                known.AnnouncedAt = announcement.CreatedAt > known.AnnouncedAt ? announcement.CreatedAt : known.AnnouncedAt;
                 if (!known.SubscriptionOutputs.Add(output))
                 {
                     return;
@@ -178,7 +201,7 @@ public sealed class TaskManager : IHostedService, IDisposable
                     UpdatedAt = now,
                 };
                 _store.Save(record);
-                entry = new TaskEntry(digest, record);
+                entry = new TaskEntry(digest, record) { AnnouncedAt = announcement.CreatedAt };
                 entry.SubscriptionOutputs.Add(output);
                 _tasks[digest] = entry;
                 placeNow = false;
@@ -226,7 +249,7 @@ public sealed class TaskManager : IHostedService, IDisposable
         manifest.Topic = request.Topic;
         manifest.Publisher = _runtime.PeerId;
         manifest.CreatedAtUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        manifest.Labels.Add(request.Labels);
+        manifest.Labels.Add(request.Labels ?? []);
 
         var digest = ContentDigest.Parse(manifest.Digest);
         var layout = manifest.Layout();
@@ -371,8 +394,10 @@ public sealed class TaskManager : IHostedService, IDisposable
         {
             return; // shutting down: the persisted state resumes next time
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e)
         {
+            // Whatever went wrong, the task ends visibly (failed, logged, waiters answered)
+            // instead of hanging in "running".
             error = e.Message;
         }
         await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
@@ -424,9 +449,11 @@ public sealed class TaskManager : IHostedService, IDisposable
                 if (manifest is not null)
                 {
                     CheckManifest(entry.Digest, manifest);
-                    if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize || manifest.Name != entry.Record.Name)
+                    // The name may differ (same bytes published under another name); it only decides
+                    // the output path, which comes from the announcement. The layout must match.
+                    if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
                     {
-                        throw new InvalidDataException($"the broker's manifest of {entry.Digest} differs from its announcement (size, piece size or name)");
+                        throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
                     }
                 }
                 return manifest;
@@ -454,23 +481,20 @@ public sealed class TaskManager : IHostedService, IDisposable
     /// <summary>Places the content everywhere it was asked for, then reports the final state.</summary>
     private async Task CompleteAsync(TaskEntry entry, string? error, CancellationToken stopping)
     {
-        DownloadWaiter[] waiters;
-        string[] outputs;
-        lock (_gate)
-        {
-            waiters = [.. entry.Waiters];
-            entry.Waiters.Clear();
-            outputs = [.. entry.SubscriptionOutputs];
-        }
+        var placed = new HashSet<string>(StringComparer.Ordinal);
         if (error is null)
         {
-            foreach (var output in outputs)
+            // Outputs announced while copying are picked up by the next round, until none is new.
+            while (error is null && NextUnplaced(entry, placed) is { } output)
             {
-                error ??= await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
+                error = await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
+                placed.Add(output);
             }
         }
+        DownloadWaiter[] waiters;
         lock (_gate)
         {
+            // From here on new requests see the final state and are answered directly.
             entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
             entry.Record.Error = error;
             if (error is not null)
@@ -479,11 +503,21 @@ public sealed class TaskManager : IHostedService, IDisposable
             }
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
+            waiters = [.. entry.Waiters];
+            entry.Waiters.Clear();
+        }
+        if (error is null)
+        {
+            // An output announced in the last instant before the state flipped.
+            foreach (var output in NextUnplacedAll(entry, placed))
+            {
+                await PlaceAsync(entry, output, stopping).ConfigureAwait(false);
+            }
         }
         AgentMetrics.Tasks.WithLabels(error is null ? "succeeded" : "failed").Inc();
         if (error is null)
         {
-            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name, string.Join(", ", outputs));
+            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name, string.Join(", ", placed));
         }
         else
         {
@@ -495,6 +529,35 @@ public sealed class TaskManager : IHostedService, IDisposable
         {
             await FinishWaiterAsync(entry, waiter, error, stopping).ConfigureAwait(false);
         }
+    }
+
+    private string? NextUnplaced(TaskEntry entry, HashSet<string> placed)
+    {
+        lock (_gate)
+        {
+            return entry.SubscriptionOutputs.FirstOrDefault(o => !placed.Contains(o));
+        }
+    }
+
+    private List<string> NextUnplacedAll(TaskEntry entry, HashSet<string> placed)
+    {
+        lock (_gate)
+        {
+            return entry.SubscriptionOutputs.Where(o => !placed.Contains(o)).ToList();
+        }
+    }
+
+    /// <summary>A download request went away (client gone, timed out): nothing is placed for it.</summary>
+    internal void CancelWaiter(ContentDigest digest, DownloadWaiter waiter)
+    {
+        lock (_gate)
+        {
+            if (_tasks.TryGetValue(digest, out var entry))
+            {
+                entry.Waiters.Remove(waiter);
+            }
+        }
+        waiter.Updates.Writer.TryComplete();
     }
 
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)

@@ -32,6 +32,14 @@ public sealed class SchedulerService(
             BrokerLog.PublishRejected(logger, problem);
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
+        if (catalogue.Find(manifest.Digest) is { } known && known.PieceSize != manifest.PieceSize)
+        {
+            // Peers of one task must agree on its pieces: a second layout of the same bytes would
+            // make every piece fail verification between the two groups.
+            var message = $"{manifest.Digest} is already published with {known.PieceSize}-byte pieces; publish it again without --piece-size or with the same piece size";
+            BrokerLog.PublishRejected(logger, message);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, message));
+        }
         if (manifest.CreatedAtUnixMs == 0)
         {
             // Keep the first publication's time when the same content is announced again.
