@@ -1,0 +1,94 @@
+using System.Net;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Grpc.Net.Client;
+
+namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
+
+/// <summary>A running <c>dfbroker</c> on 127.0.0.1.</summary>
+public sealed class BrokerProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private BrokerProcess(ProcessHandle process, string dataDir, BrokerPorts ports)
+    {
+        Process = process;
+        DataDir = dataDir;
+        Ports = ports;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports.Http}/"), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public ProcessHandle Process { get; }
+
+    public string DataDir { get; }
+
+    public BrokerPorts Ports { get; }
+
+    /// <summary>A client for the broker's HTTP API (base address <c>http://127.0.0.1:&lt;http-port&gt;/</c>).</summary>
+    public HttpClient Http { get; }
+
+    /// <summary>
+    /// Starts <c>dfbroker</c> on port 0 (or on <paramref name="ports"/>, for a restart) and waits for
+    /// a <c>broker.json</c> written by this process. A stale <c>broker.json</c> is removed first.
+    /// </summary>
+    public static async Task<BrokerProcess> StartAsync(ProcessLauncher launcher, string dataDir, BrokerPorts? ports = null, string name = "broker")
+    {
+        ports ??= BrokerPorts.Any;
+        Directory.CreateDirectory(dataDir);
+        var readyFile = Path.Combine(dataDir, "broker.json");
+        File.Delete(readyFile);
+        var process = launcher.Start(name, Product.Broker,
+        [
+            "--data-dir", dataDir, "--listen", "127.0.0.1",
+            "--mqtt-port", Port(ports.Mqtt), "--grpc-port", Port(ports.Grpc), "--http-port", Port(ports.Http),
+        ]);
+        try
+        {
+            var info = await ReadyFile.WaitAsync<BrokerInfo>(readyFile, process, StartTimeout, i => i.Pid);
+            var bound = new BrokerPorts(info.MqttPort, info.GrpcPort, info.HttpPort);
+            if (ports != BrokerPorts.Any && bound != ports)
+            {
+                throw new Xunit.Sdk.XunitException($"broker was asked for ports {ports} but reports {bound}");
+            }
+            if (!process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={bound.Mqtt} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal)))
+            {
+                // The ready line is written before or with broker.json; give stdout a moment to arrive.
+                await Wait.UntilAsync("the dfbroker ready line on stdout", TimeSpan.FromSeconds(5), () => Task.FromResult(
+                    process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={bound.Mqtt} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal))));
+            }
+            launcher.Log($"{process.Name} ready: mqtt={bound.Mqtt} grpc={bound.Grpc} http={bound.Http}");
+            return new BrokerProcess(process, dataDir, bound);
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    public GrpcChannel CreateChannel() =>
+        GrpcChannel.ForAddress($"http://{Ports.GrpcAddress}", new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+
+    /// <summary>The manifest the broker stores for <paramref name="digest"/> (gRPC <c>GetManifest</c>).</summary>
+    public async Task<Manifest> GetManifestAsync(string digest)
+    {
+        using var channel = CreateChannel();
+        var client = new Scheduler.SchedulerClient(channel);
+        return await client.GetManifestAsync(new GetManifestRequest { Digest = digest }, deadline: DateTime.UtcNow.AddSeconds(15));
+    }
+
+    public async Task<PrometheusMetrics> GetMetricsAsync() => PrometheusMetrics.Parse(await Http.GetStringAsync("metrics"));
+
+    public async Task<HttpStatusCode> GetHealthAsync()
+    {
+        using var response = await Http.GetAsync("healthz");
+        return response.StatusCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Process.DisposeAsync();
+    }
+
+    private static string Port(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,6 @@
+namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
+
+public static class Sizes
+{
+    public const long MiB = 1024 * 1024;
+}
