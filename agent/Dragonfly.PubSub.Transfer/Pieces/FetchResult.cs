@@ -1,0 +1,8 @@
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>How one piece request ended.</summary>
+/// <param name="Detail">Why, for logs, when not <see cref="FetchStatus.Ok"/>.</param>
+internal readonly record struct FetchResult(FetchStatus Status, string? Detail = null)
+{
+    public static FetchResult Ok => new(FetchStatus.Ok);
+}

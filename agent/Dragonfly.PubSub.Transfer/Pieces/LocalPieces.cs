@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Dragonfly.PubSub.Contracts;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// What this agent can serve right now: complete artifacts and the verified pieces of downloads
+/// in progress. Thread-safe and lock-free on the read path the <see cref="PieceServer"/> uses.
+/// </summary>
+public sealed class LocalPieces
+{
+    private readonly ConcurrentDictionary<DigestKey, Entry> _entries = new();
+
+    public int Count => _entries.Count;
+
+    public void AddComplete(ContentDigest digest, PieceLayout layout, string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _entries[DigestKey.From(digest)] = new Entry(layout, path, null);
+    }
+
+    /// <summary>Serves the pieces set in <paramref name="have"/> from <paramref name="path"/>; more follow with <see cref="MarkPiece"/>.</summary>
+    public void AddPartial(ContentDigest digest, PieceLayout layout, string path, PieceBitmap have)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(have);
+        var bits = new int[(layout.PieceCount + 31) / 32];
+        for (var i = 0; i < Math.Min(have.PieceCount, layout.PieceCount); i++)
+        {
+            if (have[i])
+            {
+                bits[i >> 5] |= 1 << (i & 31);
+            }
+        }
+        _entries[DigestKey.From(digest)] = new Entry(layout, path, bits);
+    }
+
+    /// <summary>A piece of a partial download was written and may be served. Unknown digests are ignored.</summary>
+    public void MarkPiece(ContentDigest digest, int index)
+    {
+        if (_entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is { } bits && (uint)index < (uint)entry.Layout.PieceCount)
+        {
+            Interlocked.Or(ref bits[index >> 5], 1 << (index & 31));
+        }
+    }
+
+    /// <summary>A piece turned out damaged on disk: stop serving it until it is written again.</summary>
+    public void UnmarkPiece(ContentDigest digest, int index)
+    {
+        if (_entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is { } bits && (uint)index < (uint)entry.Layout.PieceCount)
+        {
+            Interlocked.And(ref bits[index >> 5], ~(1 << (index & 31)));
+        }
+    }
+
+    /// <summary>The download finished and its file now lives at <paramref name="path"/>: serve all of it.</summary>
+    public void MoveToComplete(ContentDigest digest, string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var key = DigestKey.From(digest);
+        if (_entries.TryGetValue(key, out var entry))
+        {
+            _entries[key] = new Entry(entry.Layout, path, null);
+        }
+    }
+
+    public void Remove(ContentDigest digest) => _entries.TryRemove(DigestKey.From(digest), out _);
+
+    public bool Contains(ContentDigest digest) => _entries.ContainsKey(DigestKey.From(digest));
+
+    public bool IsComplete(ContentDigest digest) => _entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is null;
+
+    /// <summary>
+    /// The file holding bytes [offset, offset+length) of an artifact, when every piece that range
+    /// touches is here. Ranges are in bytes so a requester's piece size does not matter.
+    /// </summary>
+    internal bool TryResolve(in DigestKey key, long offset, int length, out string path) =>
+        TryResolve(key, offset, length, out path, out _);
+
+    /// <param name="complete">The artifact is complete here (this agent seeds it).</param>
+    internal bool TryResolve(in DigestKey key, long offset, int length, out string path, out bool complete)
+    {
+        path = "";
+        complete = false;
+        if (!_entries.TryGetValue(key, out var entry) || length <= 0 || offset < 0 || offset > entry.Layout.Size - length)
+        {
+            return false;
+        }
+        if (entry.Bits is { } bits)
+        {
+            var first = (int)(offset / entry.Layout.PieceSize);
+            var last = (int)((offset + length - 1) / entry.Layout.PieceSize);
+            for (var i = first; i <= last; i++)
+            {
+                if ((Volatile.Read(ref bits[i >> 5]) & (1 << (i & 31))) == 0)
+                {
+                    return false;
+                }
+            }
+        }
+        path = entry.Path;
+        complete = entry.Bits is null;
+        return true;
+    }
+
+    /// <param name="Bits">Null when the artifact is complete.</param>
+    private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits);
+}

@@ -1,0 +1,314 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// The client side of <see cref="PieceProtocol"/>, shared by all downloads of an agent: keeps idle
+/// connections per parent for reuse, owns the pool of piece buffers, and applies
+/// <see cref="TransferOptions.DownloadLimit"/> over everything it receives. Bytes are hashed while
+/// they arrive, so a piece is verified the moment its last byte is in.
+/// </summary>
+public sealed class PieceFetcher : IAsyncDisposable
+{
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(20);
+    private const int MaxIdlePerParent = 8;
+
+    /// <summary>Idle connections older than this are closed rather than reused (servers drop them after two minutes).</summary>
+    internal static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(60);
+
+    private const int UnlimitedReceiveChunk = 1024 * 1024;
+    private const int LimitedReceiveChunk = 128 * 1024;
+
+    private readonly ILogger<PieceFetcher> _logger;
+    private readonly TokenBucket _limiter;
+    private readonly ArrayPool<byte> _buffers;
+    private readonly ConcurrentDictionary<(string Host, int Port), ConcurrentBag<PeerConnection>> _idle = new();
+    private int _disposed;
+    private long _lastSweep = Environment.TickCount64;
+
+    public PieceFetcher(TransferOptions options, ILogger<PieceFetcher> logger)
+        : this(options, logger, TimeProvider.System)
+    {
+    }
+
+    internal PieceFetcher(TransferOptions options, ILogger<PieceFetcher> logger, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _logger = logger;
+        _limiter = new TokenBucket(options.DownloadLimit, time);
+        // Piece buffers come from a pool of their own, sized for the pieces in flight of two
+        // downloads at once, so memory stays flat however many pieces pass through.
+        _buffers = ArrayPool<byte>.Create(Contracts.PieceLayout.MaxPieceSize, Math.Max(4, options.PiecesInFlight * 2 + 2));
+    }
+
+    internal byte[] RentBuffer(int pieceSize) => _buffers.Rent(pieceSize);
+
+    internal void ReturnBuffer(byte[] buffer) => _buffers.Return(buffer);
+
+    /// <summary>
+    /// Fetches bytes [offset, offset + destination.Length) of an artifact from one parent into
+    /// <paramref name="destination"/> and checks them against <paramref name="expectedSha256"/>.
+    /// Never throws for network trouble or bad data: the status says what happened.
+    /// </summary>
+    internal async ValueTask<FetchResult> FetchAsync(
+        string host, int port, DigestKey content, long offset, Memory<byte> destination,
+        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return new FetchResult(FetchStatus.Canceled, "the fetcher is disposed");
+        }
+        var endpoint = (host, port);
+        for (var attempt = 0; ; attempt++)
+        {
+            var connection = TakeIdle(endpoint);
+            var reused = connection is not null;
+            if (connection is null)
+            {
+                (connection, var error) = await ConnectAsync(host, port, ct).ConfigureAwait(false);
+                if (connection is null)
+                {
+                    var status = ct.IsCancellationRequested ? FetchStatus.Canceled : FetchStatus.Unreachable;
+                    TransferLog.FetchFailed(_logger, $"{host}:{port}", offset, destination.Length, status.ToString(), error);
+                    return new FetchResult(status, error);
+                }
+            }
+            var result = await connection.RequestAsync(content, offset, destination, expectedSha256, _limiter, ct).ConfigureAwait(false);
+            if (connection.Healthy && Volatile.Read(ref _disposed) == 0)
+            {
+                ReturnIdle(endpoint, connection);
+            }
+            else
+            {
+                connection.Dispose();
+            }
+            // An idle connection the parent closed in the meantime fails before any answer: retry on a fresh one.
+            if (result.Status == FetchStatus.Unreachable && reused && !connection.GotResponse && attempt == 0)
+            {
+                continue;
+            }
+            if (result.Status is not (FetchStatus.Ok or FetchStatus.Busy or FetchStatus.Full))
+            {
+                TransferLog.FetchFailed(_logger, $"{host}:{port}", offset, destination.Length, result.Status.ToString(), result.Detail);
+            }
+            return result;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            foreach (var bag in _idle.Values)
+            {
+                while (bag.TryTake(out var connection))
+                {
+                    connection.Dispose();
+                }
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private PeerConnection? TakeIdle((string, int) endpoint)
+    {
+        if (!_idle.TryGetValue(endpoint, out var bag))
+        {
+            return null;
+        }
+        while (bag.TryTake(out var connection))
+        {
+            if (!connection.IsStale)
+            {
+                return connection;
+            }
+            connection.Dispose();
+        }
+        return null;
+    }
+
+    private void ReturnIdle((string, int) endpoint, PeerConnection connection)
+    {
+        var bag = _idle.GetOrAdd(endpoint, static _ => []);
+        if (bag.Count >= MaxIdlePerParent)
+        {
+            connection.Dispose();
+        }
+        else
+        {
+            connection.MarkIdle();
+            bag.Add(connection);
+        }
+        SweepNowAndThen();
+    }
+
+    /// <summary>Closes connections to parents not used for a while, so departed parents do not keep sockets.</summary>
+    private void SweepNowAndThen()
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastSweep);
+        if (now - last < MaxIdle.TotalMilliseconds || Interlocked.CompareExchange(ref _lastSweep, now, last) != last)
+        {
+            return;
+        }
+        foreach (var bag in _idle.Values)
+        {
+            var keep = new List<PeerConnection>();
+            while (bag.TryTake(out var connection))
+            {
+                if (connection.IsStale)
+                {
+                    connection.Dispose();
+                }
+                else
+                {
+                    keep.Add(connection);
+                }
+            }
+            foreach (var connection in keep)
+            {
+                bag.Add(connection);
+            }
+        }
+    }
+
+    private static async ValueTask<(PeerConnection?, string?)> ConnectAsync(string host, int port, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ConnectTimeout);
+        Socket? socket = null;
+        try
+        {
+            EndPoint endpoint = IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port);
+            socket = ip is not null
+                ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+                : new Socket(SocketType.Stream, ProtocolType.Tcp);
+            PieceProtocol.Configure(socket);
+            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            await PieceProtocol.SendAllAsync(socket, PieceProtocol.Magic.ToArray(), timeout.Token).ConfigureAwait(false);
+            return (new PeerConnection(socket), null);
+        }
+        catch (OperationCanceledException)
+        {
+            socket?.Dispose();
+            return (null, ct.IsCancellationRequested ? "cancelled" : $"no connection within {ConnectTimeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            socket?.Dispose();
+            return (null, e.Message);
+        }
+    }
+
+    /// <summary>One persistent connection to a parent; used by one request at a time.</summary>
+    private sealed class PeerConnection(Socket socket) : IDisposable
+    {
+        private readonly byte[] _request = new byte[PieceProtocol.RequestLength];
+        private readonly byte[] _header = new byte[PieceProtocol.ResponseHeaderLength];
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly byte[] _digest = new byte[SHA256.HashSizeInBytes];
+
+        /// <summary>False once the stream is out of step or broken: the connection must not be reused.</summary>
+        public bool Healthy { get; private set; } = true;
+
+        /// <summary>The last request got at least a response header.</summary>
+        public bool GotResponse { get; private set; }
+
+        private long _idleSince = Environment.TickCount64;
+
+        public bool IsStale => Environment.TickCount64 - Volatile.Read(ref _idleSince) > MaxIdle.TotalMilliseconds;
+
+        public void MarkIdle() => Volatile.Write(ref _idleSince, Environment.TickCount64);
+
+        public async ValueTask<FetchResult> RequestAsync(
+            DigestKey content, long offset, Memory<byte> destination, ReadOnlyMemory<byte> expectedSha256,
+            TokenBucket limiter, CancellationToken ct)
+        {
+            GotResponse = false;
+            Healthy = false;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            try
+            {
+                timeout.CancelAfter(StallTimeout);
+                PieceProtocol.WriteRequest(_request, content, offset, destination.Length);
+                await PieceProtocol.SendAllAsync(socket, _request, timeout.Token).ConfigureAwait(false);
+                if (!await PieceProtocol.ReceiveExactlyAsync(socket, _header, timeout.Token).ConfigureAwait(false))
+                {
+                    return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection");
+                }
+                GotResponse = true;
+                var (status, length) = PieceProtocol.ReadResponseHeader(_header);
+                switch (status)
+                {
+                    case PieceStatus.Missing:
+                        Healthy = true;
+                        return new FetchResult(FetchStatus.Missing);
+                    case PieceStatus.Busy:
+                        Healthy = true;
+                        return new FetchResult(FetchStatus.Busy);
+                    case PieceStatus.Full:
+                        Healthy = true;
+                        return new FetchResult(FetchStatus.Full);
+                    case PieceStatus.Ok when length == destination.Length:
+                        break;
+                    case PieceStatus.Ok:
+                        return new FetchResult(FetchStatus.Corrupt, $"the parent announced {length} bytes, {destination.Length} were asked for");
+                    default:
+                        return new FetchResult(FetchStatus.Missing, $"the parent refused the request (status {(byte)status})");
+                }
+
+                var chunk = limiter.IsUnlimited ? UnlimitedReceiveChunk : LimitedReceiveChunk;
+                var received = 0;
+                while (received < length)
+                {
+                    var n = await socket.ReceiveAsync(destination.Slice(received, Math.Min(chunk, length - received)), SocketFlags.None, timeout.Token)
+                        .ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection in the middle of a piece");
+                    }
+                    // Hash what just arrived while the kernel keeps receiving the rest.
+                    _hash.AppendData(destination.Span.Slice(received, n));
+                    received += n;
+                    timeout.CancelAfter(StallTimeout);
+                    await limiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
+                }
+                Healthy = true;
+                _hash.GetHashAndReset(_digest);
+                return _digest.AsSpan().SequenceEqual(expectedSha256.Span)
+                    ? FetchResult.Ok
+                    : new FetchResult(FetchStatus.Corrupt, "the bytes do not match the piece digest");
+            }
+            catch (OperationCanceledException)
+            {
+                return ct.IsCancellationRequested
+                    ? new FetchResult(FetchStatus.Canceled)
+                    : new FetchResult(FetchStatus.Unreachable, $"the parent sent nothing for {StallTimeout.TotalSeconds:0} s");
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+            {
+                return new FetchResult(FetchStatus.Unreachable, e.Message);
+            }
+            finally
+            {
+                if (!Healthy)
+                {
+                    // A half-read hash must not leak into the next request (the connection is dropped anyway).
+                    _hash.GetHashAndReset(_digest);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            socket.Dispose();
+            _hash.Dispose();
+        }
+    }
+}

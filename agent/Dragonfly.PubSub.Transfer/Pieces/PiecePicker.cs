@@ -1,0 +1,523 @@
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer.Swarm;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// Decides which piece to request next and from which parent. Owned by one download's loop
+/// (not thread-safe). Policy:
+/// <list type="bullet">
+/// <item>rarest piece first, counted over the bitmaps of all parents not banned;</item>
+/// <item>ties go in order from a random start when there are several parents, so agents of
+///   one swarm spread over the file while each still fetches long in-order runs; with a single
+///   parent they go in order from the first piece, so the whole-file hash keeps up as pieces
+///   arrive instead of reading most of the file back at the end;</item>
+/// <item>a last-resort parent (publisher, seed) only serves pieces no other usable parent holds.
+///   While other parents exist it gets one request at a time, for a piece chosen at random
+///   among those only it holds: every agent keeps the publisher busy with a different piece
+///   instead of many asking it for the same one. Alone, it gets a few requests in order;</item>
+/// <item>at most a few requests per parent, so a slow parent cannot hold most of the window;</item>
+/// <item>endgame: once every missing piece is requested, free parents duplicate the
+///   outstanding ones (first verified copy wins);</item>
+/// <item>a parent that sent corrupt bytes is banned for the task; one that could not be reached
+///   is backed off for a few seconds, longer when it keeps failing; a piece a seed is busy
+///   sending to someone else is not asked of that seed again for a second, and a parent whose
+///   upload slots are full gets no new request for a quarter of a second.</item>
+/// </list>
+/// </summary>
+internal sealed class PiecePicker
+{
+    public const int DefaultParentLimit = 3;
+    public const int DefaultLastResortLimit = 3;
+    public const int EndgameCopies = 2;
+    public static readonly TimeSpan BaseBackoff = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a piece a seed answered "busy" for is not asked of that seed again.</summary>
+    public static readonly TimeSpan BusyDefer = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a parent that answered "full" gets no new requests (it still counts as holding its pieces).</summary>
+    public static readonly TimeSpan FullDefer = TimeSpan.FromMilliseconds(250);
+
+    private readonly int _pieceCount;
+    private readonly int _maxInFlight;
+    private readonly int _parentLimit;
+    private readonly int _lastResortLimit;
+    private readonly int _randomStart;
+    private int _start;
+    private readonly Random _random;
+    private readonly bool[] _done;
+    private readonly int[] _attempts;
+    private readonly int[] _count;
+    private readonly HashSet<int> _requested = [];
+    private readonly Dictionary<string, Parent> _parents = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _banned = new(StringComparer.Ordinal);
+    private readonly List<Parent> _active = [];
+    private int[] _histogram = new int[4];
+    private int _doneCount;
+    private int _scanFrom;
+
+    public PiecePicker(int pieceCount, int maxInFlight, Random random, PieceBitmap? done = null,
+        int parentLimit = DefaultParentLimit, int lastResortLimit = DefaultLastResortLimit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(pieceCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
+        _pieceCount = pieceCount;
+        _maxInFlight = maxInFlight;
+        _parentLimit = Math.Max(1, parentLimit);
+        _lastResortLimit = Math.Max(1, lastResortLimit);
+        _random = random;
+        _randomStart = pieceCount == 0 ? 0 : random.Next(pieceCount);
+        _done = new bool[pieceCount];
+        _attempts = new int[pieceCount];
+        _count = new int[pieceCount];
+        for (var i = 0; i < pieceCount; i++)
+        {
+            if (done is not null && i < done.PieceCount && done[i])
+            {
+                _done[i] = true;
+                _doneCount++;
+            }
+        }
+        _histogram[0] = pieceCount - _doneCount;
+    }
+
+    public int PieceCount => _pieceCount;
+    public int DoneCount => _doneCount;
+    public bool AllDone => _doneCount == _pieceCount;
+
+    /// <summary>Requests outstanding, duplicates included.</summary>
+    public int InFlight { get; private set; }
+
+    /// <summary>The first piece index ties are broken from while there are several parents.</summary>
+    public int RandomStart => _randomStart;
+
+    public int ActiveParents => _active.Count;
+
+    public bool IsDone(int index) => _done[index];
+
+    public bool IsBanned(string peerId) => _banned.Contains(peerId);
+
+    /// <summary>Replaces the parent set; bans and back-offs of known peers carry over.</summary>
+    public void SetParents(IEnumerable<ParentPeer> parents)
+    {
+        var incoming = new Dictionary<string, ParentPeer>(StringComparer.Ordinal);
+        foreach (var p in parents)
+        {
+            incoming[p.PeerId] = p;
+        }
+        foreach (var parent in _active)
+        {
+            if (!incoming.ContainsKey(parent.PeerId))
+            {
+                SetHolding(parent, false);
+                parent.Active = false;
+            }
+        }
+        foreach (var (id, peer) in incoming)
+        {
+            if (!_parents.TryGetValue(id, out var parent))
+            {
+                parent = new Parent(id, _pieceCount);
+                _parents[id] = parent;
+            }
+            SetHolding(parent, false);
+            parent.Host = peer.Host;
+            parent.Port = peer.Port;
+            parent.LastResort = peer.LastResort;
+            Array.Clear(parent.Has);
+            for (var i = 0; i < Math.Min(_pieceCount, peer.Bitmap.PieceCount); i++)
+            {
+                parent.Has[i] = peer.Bitmap[i];
+            }
+            parent.Active = true;
+            SetHolding(parent, true);
+        }
+        _active.Clear();
+        foreach (var parent in _parents.Values.ToList())
+        {
+            if (parent.Active)
+            {
+                _active.Add(parent);
+            }
+            else if (parent.InFlight == 0)
+            {
+                _parents.Remove(parent.PeerId);
+            }
+        }
+    }
+
+    /// <summary>A parent gained pieces; unknown parents are ignored (their set comes with the next parent set).</summary>
+    public void AddAvailable(string peerId, IEnumerable<int> indexes)
+    {
+        if (!_parents.TryGetValue(peerId, out var parent) || !parent.Active)
+        {
+            return;
+        }
+        var counts = !_banned.Contains(peerId);
+        foreach (var i in indexes)
+        {
+            if ((uint)i < (uint)_pieceCount && !parent.Has[i])
+            {
+                parent.Has[i] = true;
+                if (counts)
+                {
+                    ChangeCount(i, +1);
+                }
+            }
+        }
+    }
+
+    /// <summary>The piece is verified and written.</summary>
+    public void MarkDone(int index)
+    {
+        if (_done[index])
+        {
+            return;
+        }
+        _done[index] = true;
+        _doneCount++;
+        _histogram[_count[index]]--;
+    }
+
+    /// <summary>A piece once done turned out damaged on disk: fetch it again.</summary>
+    public void MarkNotDone(int index)
+    {
+        if (!_done[index])
+        {
+            return;
+        }
+        _done[index] = false;
+        _doneCount--;
+        _histogram[_count[index]]++;
+        _scanFrom = 0;
+    }
+
+    /// <summary>Picks the next request, or false when nothing may be requested now.</summary>
+    public bool TryPick(TimeSpan now, out int index, out ParentRef parent)
+    {
+        index = -1;
+        parent = default;
+        if (InFlight >= _maxInFlight || _active.Count == 0 || AllDone)
+        {
+            return false;
+        }
+        var start = _active.Count > 1 ? _randomStart : 0;
+        if (start != _start)
+        {
+            _start = start;
+            _scanFrom = 0; // positions are relative to the start
+        }
+        var best = PickForLastResort(now, out index) ?? PickRarest(now, out index);
+        if (best is null && _requested.Count == _pieceCount - _doneCount)
+        {
+            best = PickEndgame(now, out index);
+        }
+        if (best is null)
+        {
+            return false;
+        }
+        _attempts[index]++;
+        _requested.Add(index);
+        best.InFlight++;
+        best.Pieces.Add(index);
+        InFlight++;
+        parent = new ParentRef(best.PeerId, best.Host, best.Port, best.LastResort);
+        return true;
+    }
+
+    /// <summary>A piece only a last-resort parent holds, when one has room for it.</summary>
+    private Parent? PickForLastResort(TimeSpan now, out int index)
+    {
+        index = -1;
+        Parent? lastResort = null;
+        var withPeers = false;
+        foreach (var p in _active)
+        {
+            if (_banned.Contains(p.PeerId))
+            {
+                continue;
+            }
+            if (!p.LastResort)
+            {
+                withPeers = true;
+            }
+            else if (p.BackoffUntil <= now && p.FullUntil <= now && (lastResort is null || p.InFlight < lastResort.InFlight))
+            {
+                lastResort = p;
+            }
+        }
+        if (lastResort is null || lastResort.InFlight >= (withPeers ? 1 : _lastResortLimit))
+        {
+            return null;
+        }
+        // Alone with the publisher: in order. With peers: at random, so agents do not ask for the same piece.
+        var seen = 0;
+        for (var p = _scanFrom; p < _pieceCount; p++)
+        {
+            var i = Rotate(p);
+            if (_done[i] || _attempts[i] > 0 || !lastResort.Has[i] || lastResort.IsDeferred(i, now) || OthersHold(i, now))
+            {
+                continue;
+            }
+            if (!withPeers)
+            {
+                index = i;
+                return lastResort;
+            }
+            if (_random.Next(++seen) == 0)
+            {
+                index = i;
+            }
+        }
+        return index >= 0 ? lastResort : null;
+    }
+
+    /// <summary>The rarest piece a parent other than the last resort can send now; ties in rotation order.</summary>
+    private Parent? PickRarest(TimeSpan now, out int index)
+    {
+        index = -1;
+        var floor = 1;
+        while (floor < _histogram.Length && _histogram[floor] == 0)
+        {
+            floor++;
+        }
+        Parent? best = null;
+        var bestCount = int.MaxValue;
+        var advancing = true;
+        for (var p = _scanFrom; p < _pieceCount; p++)
+        {
+            var i = Rotate(p);
+            if (_done[i])
+            {
+                if (advancing)
+                {
+                    _scanFrom = p + 1;
+                }
+                continue;
+            }
+            advancing = false;
+            var count = _count[i];
+            if (_attempts[i] > 0 || count == 0 || count >= bestCount)
+            {
+                continue;
+            }
+            var candidate = ChooseParent(i, now);
+            if (candidate is null || candidate.LastResort)
+            {
+                continue;
+            }
+            best = candidate;
+            bestCount = count;
+            index = i;
+            if (count <= floor)
+            {
+                break;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>A usable parent other than a last resort holds the piece (whether or not it has room now).</summary>
+    private bool OthersHold(int index, TimeSpan now)
+    {
+        foreach (var p in _active)
+        {
+            if (!p.LastResort && p.Has[index] && p.BackoffUntil <= now && !_banned.Contains(p.PeerId))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Records how a request ended and what it says about the parent.</summary>
+    public void Finished(int index, string peerId, FetchStatus status, TimeSpan now)
+    {
+        InFlight--;
+        if (--_attempts[index] == 0)
+        {
+            _requested.Remove(index);
+        }
+        if (!_parents.TryGetValue(peerId, out var parent))
+        {
+            return;
+        }
+        parent.InFlight--;
+        parent.Pieces.Remove(index);
+        switch (status)
+        {
+            case FetchStatus.Ok:
+                parent.Failures = 0;
+                break;
+            case FetchStatus.Corrupt:
+                if (_banned.Add(peerId) && parent.Active)
+                {
+                    SetHolding(parent, false, ignoreBan: true);
+                }
+                break;
+            case FetchStatus.Missing:
+                if (parent.Has[index])
+                {
+                    parent.Has[index] = false;
+                    if (parent.Active && !_banned.Contains(peerId))
+                    {
+                        ChangeCount(index, -1);
+                    }
+                }
+                break;
+            case FetchStatus.Busy:
+                parent.Deferred[index] = now + BusyDefer;
+                break;
+            case FetchStatus.Full:
+                parent.FullUntil = now + FullDefer;
+                break;
+            case FetchStatus.Unreachable:
+                parent.Failures++;
+                var backoff = BaseBackoff * Math.Pow(2, Math.Min(parent.Failures - 1, 4));
+                parent.BackoffUntil = now + (backoff < MaxBackoff ? backoff : MaxBackoff);
+                break;
+        }
+        if (!parent.Active && parent.InFlight == 0)
+        {
+            _parents.Remove(peerId);
+        }
+    }
+
+    private int Rotate(int position)
+    {
+        var i = _start + position;
+        return i >= _pieceCount ? i - _pieceCount : i;
+    }
+
+    /// <summary>
+    /// The least loaded usable parent holding the piece; the last resort only when no other usable
+    /// parent holds it at all (one at its request limit is waited for).
+    /// </summary>
+    private Parent? ChooseParent(int index, TimeSpan now)
+    {
+        Parent? normal = null;
+        Parent? lastResort = null;
+        var otherHolds = false;
+        foreach (var parent in _active)
+        {
+            if (!parent.Has[index] || parent.BackoffUntil > now || _banned.Contains(parent.PeerId))
+            {
+                continue;
+            }
+            if (!parent.LastResort)
+            {
+                otherHolds = true;
+            }
+            if (parent.InFlight >= (parent.LastResort ? _lastResortLimit : _parentLimit) || parent.FullUntil > now
+                || parent.Pieces.Contains(index) || parent.IsDeferred(index, now))
+            {
+                continue;
+            }
+            if (parent.LastResort)
+            {
+                if (lastResort is null || parent.InFlight < lastResort.InFlight)
+                {
+                    lastResort = parent;
+                }
+            }
+            else if (normal is null || parent.InFlight < normal.InFlight)
+            {
+                normal = parent;
+            }
+        }
+        return normal ?? (otherHolds ? null : lastResort);
+    }
+
+    private Parent? PickEndgame(TimeSpan now, out int index)
+    {
+        index = -1;
+        Parent? best = null;
+        var fewest = EndgameCopies;
+        foreach (var i in _requested)
+        {
+            if (_done[i] || _attempts[i] >= fewest)
+            {
+                continue;
+            }
+            var candidate = ChooseParent(i, now);
+            if (candidate is not null)
+            {
+                best = candidate;
+                index = i;
+                fewest = _attempts[i];
+            }
+        }
+        return best;
+    }
+
+    private void SetHolding(Parent parent, bool holding, bool ignoreBan = false)
+    {
+        if (!parent.Active || (!ignoreBan && _banned.Contains(parent.PeerId)))
+        {
+            return;
+        }
+        var delta = holding ? 1 : -1;
+        for (var i = 0; i < _pieceCount; i++)
+        {
+            if (parent.Has[i])
+            {
+                ChangeCount(i, delta);
+            }
+        }
+    }
+
+    private void ChangeCount(int index, int delta)
+    {
+        var old = _count[index];
+        var now = old + delta;
+        _count[index] = now;
+        if (_done[index])
+        {
+            return;
+        }
+        if (now >= _histogram.Length)
+        {
+            Array.Resize(ref _histogram, Math.Max(now + 1, _histogram.Length * 2));
+        }
+        _histogram[old]--;
+        _histogram[now]++;
+    }
+
+    /// <summary>What a download needs to send one request.</summary>
+    public readonly record struct ParentRef(string PeerId, string Host, int Port, bool LastResort);
+
+    private sealed class Parent(string peerId, int pieceCount)
+    {
+        public string PeerId { get; } = peerId;
+        public string Host { get; set; } = "";
+        public int Port { get; set; }
+        public bool LastResort { get; set; }
+        public bool Active { get; set; }
+        public bool[] Has { get; } = new bool[pieceCount];
+        public int InFlight { get; set; }
+        public HashSet<int> Pieces { get; } = [];
+        public int Failures { get; set; }
+        public TimeSpan BackoffUntil { get; set; }
+
+        /// <summary>Until when the parent said its upload slots and queue are full.</summary>
+        public TimeSpan FullUntil { get; set; }
+
+        /// <summary>Pieces this parent said it is busy sending elsewhere, until when.</summary>
+        public Dictionary<int, TimeSpan> Deferred { get; } = [];
+
+        public bool IsDeferred(int index, TimeSpan now)
+        {
+            if (Deferred.Count == 0 || !Deferred.TryGetValue(index, out var until))
+            {
+                return false;
+            }
+            if (until > now)
+            {
+                return true;
+            }
+            Deferred.Remove(index);
+            return false;
+        }
+    }
+}

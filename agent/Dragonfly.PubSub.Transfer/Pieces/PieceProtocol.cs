@@ -1,0 +1,102 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Dragonfly.PubSub.Contracts;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// The peer piece protocol, spoken on the agent's peer port (default 4000). Raw TCP because the
+/// framework alternatives were measured slower on this machine kind (Kestrel range GETs 0.86-1.06
+/// GiB/s, gRPC streams 0.65-0.78, against 1.8-1.9 for nginx sendfile): the server hands file bytes
+/// to the kernel (sendfile) and the client reads them straight into its piece buffer.
+/// <code>
+/// connection  client sends the 4-byte magic "DFP1" once, then any number of requests,
+///             one at a time; the connection stays open between requests (clients keep a few
+///             per parent to have several pieces in flight).
+/// request     44 bytes, big-endian:
+///               [32] content hash: the raw SHA-256 of the whole artifact (the content id)
+///               [8]  int64 offset of the first byte wanted
+///               [4]  int32 length, 1 .. 64 MiB
+/// response    [1]  status: 0 ok, 1 missing, 2 bad request, 3 busy, 4 full
+///             [4]  int32 length: the requested length when ok, otherwise 0
+///             [length] the bytes, when ok
+/// </code>
+/// Requests name byte ranges, not piece indexes, so peers need not agree on a piece size: a peer
+/// answers "missing" unless it holds every piece the range touches. A peer holding the complete
+/// artifact (the publisher, a seed) answers "busy" for a range it is sending to someone else right
+/// now or sent within the last second: the requester takes another piece and gets this one from
+/// the swarm, so the seed's upload goes to pieces the swarm does not have yet. Any peer answers
+/// "full" when all its upload slots are taken and as many requests already wait: a short queue
+/// keeps its link busy, a long one only delays requesters that other parents could serve. The requester verifies the bytes
+/// against its manifest's piece digest; the server never vouches for content. A server closes a
+/// connection after a bad magic, a bad request, or two minutes without a request.
+/// </summary>
+internal static class PieceProtocol
+{
+    public const int MagicLength = 4;
+    public const int RequestLength = DigestKey.Size + 8 + 4;
+    public const int ResponseHeaderLength = 1 + 4;
+    public const int MaxRangeLength = PieceLayout.MaxPieceSize;
+
+    /// <summary>"DFP1": Dragonfly pieces, version 1.</summary>
+    public static ReadOnlySpan<byte> Magic => "DFP1"u8;
+
+    /// <summary>Socket buffers asked for on both ends: several pieces' worth keeps the pipe full.</summary>
+    public const int SocketBufferSize = 4 * 1024 * 1024;
+
+    public static void WriteRequest(Span<byte> destination, in DigestKey key, long offset, int length)
+    {
+        key.WriteTo(destination);
+        BinaryPrimitives.WriteInt64BigEndian(destination[DigestKey.Size..], offset);
+        BinaryPrimitives.WriteInt32BigEndian(destination[(DigestKey.Size + 8)..], length);
+    }
+
+    public static (DigestKey Key, long Offset, int Length) ReadRequest(ReadOnlySpan<byte> source) => (
+        DigestKey.FromBytes(source),
+        BinaryPrimitives.ReadInt64BigEndian(source[DigestKey.Size..]),
+        BinaryPrimitives.ReadInt32BigEndian(source[(DigestKey.Size + 8)..]));
+
+    public static void WriteResponseHeader(Span<byte> destination, PieceStatus status, int length)
+    {
+        destination[0] = (byte)status;
+        BinaryPrimitives.WriteInt32BigEndian(destination[1..], length);
+    }
+
+    public static (PieceStatus Status, int Length) ReadResponseHeader(ReadOnlySpan<byte> source) =>
+        ((PieceStatus)source[0], BinaryPrimitives.ReadInt32BigEndian(source[1..]));
+
+    public static void Configure(Socket socket)
+    {
+        socket.NoDelay = true;
+        socket.ReceiveBufferSize = SocketBufferSize;
+        socket.SendBufferSize = SocketBufferSize;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="buffer"/>; false when the peer closed the connection before the first
+    /// byte (a clean end), <see cref="EndOfStreamException"/> when it closed in the middle.
+    /// </summary>
+    public static async ValueTask<bool> ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken ct)
+    {
+        var received = 0;
+        while (received < buffer.Length)
+        {
+            var n = await socket.ReceiveAsync(buffer[received..], SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return received == 0 ? false : throw new EndOfStreamException("the peer closed the connection in the middle of a message");
+            }
+            received += n;
+        }
+        return true;
+    }
+
+    public static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> buffer, CancellationToken ct)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = await socket.SendAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+            buffer = buffer[n..];
+        }
+    }
+}

@@ -1,0 +1,35 @@
+namespace Dragonfly.PubSub.Transfer.Storage;
+
+/// <summary>
+/// One task as kept in LiteDB (collection <c>tasks</c>, key = content id). A plain document so the
+/// mapper can read and write it; while a <see cref="Pieces.TaskDownloader"/> runs, it is the only
+/// writer of the instance it was given (bitmap, byte counters, state).
+/// </summary>
+public sealed class TaskRecord
+{
+    /// <summary>The content id, <c>sha256:&lt;hex&gt;</c>.</summary>
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Topic { get; set; } = "";
+    public long Size { get; set; }
+    public int PieceSize { get; set; }
+    public int PieceCount { get; set; }
+    public TaskState State { get; set; }
+
+    /// <summary>Pieces persisted as done, in <see cref="Contracts.PieceBitmap"/> wire form.</summary>
+    public byte[] Bitmap { get; set; } = [];
+
+    /// <summary>The proto <c>Manifest</c>, serialized.</summary>
+    public byte[] ManifestBytes { get; set; } = [];
+
+    public long BytesFromPeers { get; set; }
+    public long BytesFromSource { get; set; }
+    public string? OutputPath { get; set; }
+    public string? Error { get; set; }
+
+    /// <summary>This agent published the artifact (or seeds it): it is a parent of last resort.</summary>
+    public bool Publisher { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}

@@ -1,0 +1,233 @@
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Swarm;
+
+namespace Dragonfly.PubSub.Agent.Tests.Pieces;
+
+public sealed class PiecePickerTests
+{
+    private static readonly TimeSpan Now = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public void TryPick_WithOneParent_GoesInOrderFromTheFirstPiece()
+    {
+        var picker = new PiecePicker(10, maxInFlight: 8, new Random(3), Bits(10, 1), parentLimit: 8);
+        picker.SetParents([Parent("a", Full(10))]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal([0, 2, 3, 4, 5, 6, 7, 8], picked.Select(p => p.Index));
+    }
+
+    [Fact]
+    public void TryPick_WithSeveralParents_GoesInOrderFromARandomStart()
+    {
+        var picker = new PiecePicker(10, maxInFlight: 6, new Random(3), parentLimit: 3);
+        picker.SetParents([Parent("a", Full(10)), Parent("b", Full(10))]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal(Enumerable.Range(0, 6).Select(k => (picker.RandomStart + k) % 10), picked.Select(p => p.Index));
+        var starts = Enumerable.Range(0, 20).Select(seed => new PiecePicker(100, 1, new Random(seed)).RandomStart).Distinct().Count();
+        Assert.True(starts >= 15, $"only {starts} distinct starts over 20 agents");
+    }
+
+    [Fact]
+    public void TryPick_PrefersTheRarestPiece()
+    {
+        var picker = new PiecePicker(4, maxInFlight: 1, new Random(1));
+        picker.SetParents([Parent("a", Bits(4, 0, 1, 2, 3)), Parent("b", Bits(4, 0, 1, 3)), Parent("c", Bits(4, 0, 3))]);
+
+        Assert.True(picker.TryPick(Now, out var index, out var parent));
+
+        Assert.Equal(2, index);
+        Assert.Equal("a", parent.PeerId);
+    }
+
+    [Fact]
+    public void TryPick_UsesLastResortOnlyForPiecesNoOtherParentHolds()
+    {
+        var picker = new PiecePicker(6, maxInFlight: 8, new Random(5));
+        picker.SetParents([Parent("pub", Full(6), lastResort: true), Parent("peer", Bits(6, 0, 1, 2, 3))]);
+
+        var picked = PickAll(picker);
+
+        // With another parent around, the publisher gets one request at a time.
+        var fromPublisher = Assert.Single(picked, p => p.PeerId == "pub");
+        Assert.True(fromPublisher.Index >= 4);
+        Assert.All(picked.Where(p => p.PeerId == "peer"), p => Assert.True(p.Index < 4));
+        Assert.Equal(3, picked.Count(p => p.PeerId == "peer"));
+    }
+
+    [Fact]
+    public void TryPick_WithPeers_SpreadsLastResortRequestsAtRandom()
+    {
+        var chosen = new HashSet<int>();
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var picker = new PiecePicker(64, maxInFlight: 8, new Random(seed));
+            picker.SetParents([Parent("pub", Full(64), lastResort: true), Parent("peer", new PieceBitmap(64))]);
+            var picked = Assert.Single(PickAll(picker));
+            Assert.Equal("pub", picked.PeerId);
+            chosen.Add(picked.Index);
+        }
+
+        Assert.True(chosen.Count >= 15, $"only {chosen.Count} distinct pieces over 20 agents");
+    }
+
+    [Fact]
+    public void TryPick_AloneWithTheLastResort_AsksItForAFewPiecesInOrder()
+    {
+        var picker = new PiecePicker(10, maxInFlight: 8, new Random(3));
+        picker.SetParents([Parent("pub", Full(10), lastResort: true)]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal(Enumerable.Range(0, PiecePicker.DefaultLastResortLimit), picked.Select(p => p.Index));
+        Assert.All(picked, p => Assert.Equal("pub", p.PeerId));
+    }
+
+    [Fact]
+    public void TryPick_WhenTheOnlyOtherHolderIsBackedOff_FallsBackToLastResort()
+    {
+        var picker = new PiecePicker(2, maxInFlight: 8, new Random(5));
+        picker.SetParents([Parent("pub", Full(2), lastResort: true), Parent("peer", Full(2))]);
+        Assert.True(picker.TryPick(Now, out var first, out var firstParent));
+        Assert.Equal("peer", firstParent.PeerId);
+        picker.Finished(first, "peer", FetchStatus.Unreachable, Now);
+
+        var picked = PickAll(picker);
+
+        var fromPublisher = Assert.Single(picked);
+        Assert.Equal("pub", fromPublisher.PeerId);
+        // Once the back-off is over, the peer serves the other piece again.
+        Assert.False(picker.TryPick(Now + PiecePicker.BaseBackoff - TimeSpan.FromMilliseconds(1), out _, out _));
+        Assert.True(picker.TryPick(Now + PiecePicker.BaseBackoff, out var again, out var peer));
+        Assert.Equal("peer", peer.PeerId);
+        Assert.NotEqual(fromPublisher.Index, again);
+    }
+
+    [Fact]
+    public void TryPick_InEndgame_DuplicatesOutstandingPiecesToAnotherParent()
+    {
+        var picker = new PiecePicker(2, maxInFlight: 8, new Random(1), parentLimit: 1);
+        picker.SetParents([Parent("a", Full(2)), Parent("b", Full(2))]);
+        var first = PickAll(picker);
+        Assert.Equal(2, first.Count);
+        Assert.NotEqual(first[0].PeerId, first[1].PeerId);
+        picker.Finished(first[0].Index, first[0].PeerId, FetchStatus.Ok, Now);
+        picker.MarkDone(first[0].Index);
+
+        var endgame = PickAll(picker);
+
+        // The parent that finished now also asks for the piece still outstanding at the other.
+        var duplicate = Assert.Single(endgame);
+        Assert.Equal(first[1].Index, duplicate.Index);
+        Assert.Equal(first[0].PeerId, duplicate.PeerId);
+    }
+
+    [Fact]
+    public void Finished_Corrupt_BansTheParentForTheTask()
+    {
+        var picker = new PiecePicker(4, maxInFlight: 8, new Random(2));
+        picker.SetParents([Parent("bad", Full(4))]);
+        Assert.True(picker.TryPick(Now, out var index, out _));
+        picker.Finished(index, "bad", FetchStatus.Corrupt, Now);
+
+        Assert.False(picker.TryPick(Now, out _, out _));
+        picker.SetParents([Parent("bad", Full(4))]);
+        Assert.True(picker.IsBanned("bad"));
+        Assert.False(picker.TryPick(Now, out _, out _));
+    }
+
+    [Fact]
+    public void Finished_Missing_ForgetsThatTheParentHasThePiece()
+    {
+        var picker = new PiecePicker(1, maxInFlight: 8, new Random(2));
+        picker.SetParents([Parent("a", Full(1))]);
+        Assert.True(picker.TryPick(Now, out var index, out _));
+        picker.Finished(index, "a", FetchStatus.Missing, Now);
+
+        Assert.False(picker.TryPick(Now, out _, out _));
+        picker.AddAvailable("a", [0]);
+        Assert.True(picker.TryPick(Now, out _, out _));
+    }
+
+    [Fact]
+    public void Finished_Busy_DefersThatPieceAtThatParentForAMoment()
+    {
+        var picker = new PiecePicker(2, maxInFlight: 8, new Random(2));
+        picker.SetParents([Parent("seed", Full(2))]);
+        var first = PickAll(picker);
+        Assert.Equal(2, first.Count);
+        picker.Finished(first[0].Index, "seed", FetchStatus.Busy, Now);
+
+        Assert.Empty(PickAll(picker));
+        var later = Now + PiecePicker.BusyDefer;
+        Assert.True(picker.TryPick(later, out var index, out _));
+        Assert.Equal(first[0].Index, index);
+    }
+
+    [Fact]
+    public void Finished_Full_PausesThatParentButItStillCountsAsHolder()
+    {
+        var picker = new PiecePicker(4, maxInFlight: 8, new Random(2));
+        picker.SetParents([Parent("pub", Full(4), lastResort: true), Parent("peer", Full(4))]);
+        Assert.True(picker.TryPick(Now, out var index, out var parent));
+        Assert.Equal("peer", parent.PeerId);
+        picker.Finished(index, "peer", FetchStatus.Full, Now);
+
+        // The publisher is not asked for what the paused peer holds.
+        Assert.Empty(PickAll(picker));
+        Assert.Equal(3, PickAll(picker, Now + PiecePicker.FullDefer).Count);
+    }
+
+    [Fact]
+    public void TryPick_RespectsThePerParentLimitAndTheWindow()
+    {
+        var picker = new PiecePicker(20, maxInFlight: 4, new Random(2), parentLimit: 3);
+        picker.SetParents([Parent("a", Full(20)), Parent("b", Full(20))]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal(4, picked.Count);
+        Assert.Equal(2, picked.Count(p => p.PeerId == "a"));
+        Assert.Equal(4, picked.Select(p => p.Index).Distinct().Count());
+    }
+
+    [Fact]
+    public void TryPick_SkipsPiecesAlreadyDone()
+    {
+        var done = Bits(5, 0, 1, 2, 4);
+        var picker = new PiecePicker(5, maxInFlight: 8, new Random(2), done);
+        picker.SetParents([Parent("a", Full(5))]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal([3], picked.Select(p => p.Index));
+    }
+
+    private static List<(int Index, string PeerId)> PickAll(PiecePicker picker, TimeSpan? at = null)
+    {
+        var picked = new List<(int, string)>();
+        while (picker.TryPick(at ?? Now, out var index, out var parent))
+        {
+            picked.Add((index, parent.PeerId));
+        }
+        return picked;
+    }
+
+    private static ParentPeer Parent(string id, PieceBitmap bitmap, bool lastResort = false) => new(id, "127.0.0.1", 1, bitmap, lastResort);
+
+    private static PieceBitmap Full(int count) => PieceBitmap.Full(count);
+
+    private static PieceBitmap Bits(int count, params int[] set)
+    {
+        var bitmap = new PieceBitmap(count);
+        foreach (var i in set)
+        {
+            bitmap.Set(i);
+        }
+        return bitmap;
+    }
+}

@@ -1,0 +1,48 @@
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dragonfly.PubSub.Agent.Tests.Support;
+
+/// <summary>The download side of an agent (store, content, fetcher) in a temp data directory.</summary>
+public sealed class DownloadingAgent : IAsyncDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public DownloadingAgent(TransferOptions? options = null)
+    {
+        Options = options ?? new TransferOptions { DataDir = _dir.Path };
+        Store = AgentStore.Open(_dir.Path);
+        Content = new ContentStore(_dir.Path);
+        Fetcher = new PieceFetcher(Options, NullLogger<PieceFetcher>.Instance);
+    }
+
+    public TransferOptions Options { get; }
+    public AgentStore Store { get; }
+    public ContentStore Content { get; }
+    public LocalPieces Pieces { get; } = new();
+    public PieceFetcher Fetcher { get; }
+    public RecordingReporter Reporter { get; } = new();
+    public string DataDir => _dir.Path;
+
+    public TaskRecord NewRecord(TestArtifact artifact) => new()
+    {
+        Id = artifact.Manifest.Digest,
+        Name = artifact.Manifest.Name,
+        Topic = artifact.Manifest.Topic,
+        State = TaskState.Pending,
+    };
+
+    public TaskDownloader CreateDownloader(TestArtifact artifact, TaskRecord? record = null, int seed = 7) =>
+        new(artifact.Manifest, record ?? NewRecord(artifact), Store, Content, Pieces, Fetcher, Reporter, Options,
+            NullLogger.Instance, TimeProvider.System, new Random(seed));
+
+    public async ValueTask DisposeAsync()
+    {
+        await Fetcher.DisposeAsync();
+        Store.Dispose();
+        _dir.Dispose();
+    }
+}
