@@ -26,7 +26,7 @@ var advertise = new Option<string?>("--advertise-addr") { Description = "Address
 var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap on download bandwidth, e.g. 20MiB (per second). Default: none." };
 var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
 var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task.", DefaultValueFactory = _ => 8 };
-var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents.", DefaultValueFactory = _ => 16 };
+var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
 var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
 var zone = new Option<string?>("--zone") { Description = "Zone label." };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };

@@ -9,7 +9,7 @@ public sealed record TransferOptions
     public int PiecesInFlight { get; init; } = 8;
 
     /// <summary>Concurrent piece uploads served; requests beyond wait.</summary>
-    public int UploadSlots { get; init; } = 16;
+    public int UploadSlots { get; init; } = 4;
 
     /// <summary>Bytes per second over all downloads; 0 = unlimited.</summary>
     public long DownloadLimit { get; init; }

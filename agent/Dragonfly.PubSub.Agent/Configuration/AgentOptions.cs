@@ -36,7 +36,7 @@ public sealed record AgentOptions
     /// <summary>Pieces in flight per task (each holds one piece buffer).</summary>
     public int PiecesInFlight { get; init; } = 8;
     /// <summary>Concurrent piece uploads this agent serves.</summary>
-    public int UploadSlots { get; init; } = 16;
+    public int UploadSlots { get; init; } = 4;
 
     public string SocketPath => Path.Combine(DataDir, "dfagent.sock");
 }
