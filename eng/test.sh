@@ -24,15 +24,19 @@ if ((${#missing[@]})); then
     exit 1
   fi
   echo "eng/test.sh: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Wait for another apt (unattended upgrades, a parallel job) rather than fail at once.
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# s3rver, an S3-compatible server from npm, into a git-ignored folder of the repo.
+# s3rver, an S3-compatible server from npm, into a git-ignored folder of the repo; the versions of
+# it and of its dependencies are pinned by eng/s3rver/package-lock.json.
 s3rver_dir=.tools/s3rver
-if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
+if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ] || ! cmp -s eng/s3rver/package-lock.json "$s3rver_dir/package-lock.json"; then
   echo "eng/test.sh: installing s3rver into $s3rver_dir"
-  npm install --prefix "$s3rver_dir" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
+  mkdir -p "$s3rver_dir"
+  cp eng/s3rver/package.json eng/s3rver/package-lock.json "$s3rver_dir/"
+  npm ci --prefix "$s3rver_dir" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 configuration=Release

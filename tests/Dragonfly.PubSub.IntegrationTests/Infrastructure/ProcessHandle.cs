@@ -142,23 +142,19 @@ public sealed class ProcessHandle : IAsyncDisposable
             return;
         }
         _log($"SIGTERM {Name} pid={Pid}");
-        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-        {
-            UseShellExecute = false,
-            RedirectStandardError = true,
-        }))
-        {
-            if (kill is not null)
-            {
-                await kill.WaitForExitAsync();
-            }
-        }
+        // SIGTERM through libc: no dependency on a kill program being installed.
+        _ = SendSignal(Pid, SigTerm);
         if (!await WaitForExitCoreAsync(grace ?? TimeSpan.FromSeconds(10)))
         {
             _log($"{Name} did not exit within the grace period after SIGTERM");
             await KillAsync();
         }
     }
+
+    private const int SigTerm = 15;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>Waits until the process exits on its own; false on timeout.</summary>
     public Task<bool> WaitForExitAsync(TimeSpan timeout) => WaitForExitCoreAsync(timeout);
