@@ -81,13 +81,18 @@ public sealed class OriginClientTests
     [Fact]
     public async Task AStalledBody_TimesOutAndResumes()
     {
+        var time = new FakeTimeProvider();
         var origin = new ScriptedOrigin(Data) { StallAfter = open => open == 0 ? 2000 : null };
         var logger = new TestLogger<OriginClient>();
-        var client = new OriginClient(Registry(origin), logger: logger);
+        var client = new OriginClient(Registry(origin), time, logger);
         var options = NoWait with { IdleTimeout = TimeSpan.FromMilliseconds(50) };
 
         var piece = new byte[6000];
-        var read = await client.ReadRangeAsync(Url, 1000, piece, options).WaitAsync(Timeouts.Test);
+        var reading = client.ReadRangeAsync(Url, 1000, piece, options);
+        // The idle timer is armed before each read, so once the read waits at the stall it is due in 50 ms.
+        await origin.Stalled.WaitAsync(Timeouts.Test);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        var read = await reading.WaitAsync(Timeouts.Test);
 
         Assert.Equal(6000, read);
         Assert.Equal(Data.AsSpan(1000, 6000).ToArray(), piece);
@@ -98,13 +103,14 @@ public sealed class OriginClientTests
     [Fact]
     public async Task AnOriginIgnoringRanges_IsNotTimedOutWhileItsBytesBeforeTheOffsetAreSkipped()
     {
-        // 9 reads of 1000 bytes, 25 ms each, before the piece: longer than the idle timeout in
-        // total, but each read is well within it.
-        var origin = new ScriptedOrigin(Data) { IgnoresRanges = true, ReadChunk = 1000, ReadDelay = TimeSpan.FromMilliseconds(25) };
+        // 9 reads of 1000 bytes, 25 ms each (of the fake clock), before the piece: longer than the
+        // idle timeout in total, but each read is well within it.
+        var time = new FakeTimeProvider();
+        var origin = new ScriptedOrigin(Data) { IgnoresRanges = true, ReadChunk = 1000, OnRead = () => time.Advance(TimeSpan.FromMilliseconds(25)) };
         var options = NoWait with { IdleTimeout = TimeSpan.FromMilliseconds(150) };
 
         var piece = new byte[500];
-        var read = await Client(origin).ReadRangeAsync(Url, 9000, piece, options).WaitAsync(Timeouts.Test);
+        var read = await new OriginClient(Registry(origin), time).ReadRangeAsync(Url, 9000, piece, options).WaitAsync(Timeouts.Test);
 
         Assert.Equal(500, read);
         Assert.Equal(Data.AsSpan(9000, 500).ToArray(), piece);
@@ -125,7 +131,7 @@ public sealed class OriginClientTests
     [Fact]
     public async Task Retries_WaitTheBackoffOfTheInjectedClock()
     {
-        var time = new FakeTimeProvider();
+        var time = new TimerCountingTimeProvider();
         var origin = new ScriptedOrigin(Data) { FailStat = stat => stat < 2 ? new IOException("connection refused") : null };
         var client = new OriginClient(Registry(origin), time);
         var options = new OriginRequestOptions
@@ -133,11 +139,14 @@ public sealed class OriginClientTests
             Retry = new OriginRetryPolicy { MaxAttempts = 5, InitialDelay = TimeSpan.FromSeconds(1), Jitter = 0 },
         };
 
+        // Each failed attempt arms one backoff timer; advancing before it exists would be lost.
         var stat = client.StatAsync(Url, options);
+        await time.WaitForTimersAsync(1);
         time.Advance(TimeSpan.FromMilliseconds(999));
         Assert.Equal(1, origin.StatCalls);
         time.Advance(TimeSpan.FromMilliseconds(1));
-        await WaitUntilAsync(() => origin.StatCalls == 2);
+        await time.WaitForTimersAsync(2);
+        Assert.Equal(2, origin.StatCalls);
         time.Advance(TimeSpan.FromMilliseconds(1999)); // the second delay is twice the first
         Assert.Equal(2, origin.StatCalls);
         time.Advance(TimeSpan.FromMilliseconds(1));
@@ -217,15 +226,5 @@ public sealed class OriginClientTests
         var registry = new OriginRegistry();
         registry.Register(origin);
         return registry;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeouts.Test;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(5);
-        }
     }
 }

@@ -60,7 +60,11 @@ public sealed class HttpOriginFailureTests(ITestOutputHelper output) : IAsyncLif
         var url = _nginx.Http("slow/data.bin");
         var patient = Timeouts.FastRetries with
         {
-            Retry = Timeouts.FastRetries.Retry with { MaxAttempts = 30, InitialDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(200) },
+            // Enough attempts to outlast a restart slowed down by a loaded machine.
+            Retry = Timeouts.FastRetries.Retry with
+            {
+                MaxAttempts = 1000, InitialDelay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromMilliseconds(200), MaxElapsed = Timeouts.Test,
+            },
         };
         await using var stream = await _client.OpenRangeAsync(url, 0, Size, patient).WaitAsync(Timeouts.Test);
         var copy = new MemoryStream();
@@ -71,8 +75,8 @@ public sealed class HttpOriginFailureTests(ITestOutputHelper output) : IAsyncLif
         }
 
         _nginx.Kill();
-        var rest = stream.CopyToAsync(copy); // meets the dead origin, retries
-        await Task.Delay(300);
+        var rest = stream.CopyToAsync(copy);
+        await _logger.WaitForLineAsync("cannot reach origin"); // a retry met the dead origin
         _nginx.SlowRate = null;
         await _nginx.RestartAsync().WaitAsync(Timeouts.Test);
         await rest.WaitAsync(Timeouts.Test);

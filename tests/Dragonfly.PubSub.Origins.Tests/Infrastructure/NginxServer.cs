@@ -111,7 +111,7 @@ internal sealed class NginxServer : IDisposable
     /// </summary>
     public async Task<IReadOnlyList<AccessLogEntry>> RequestsAsync(string uriPath, int atLeast)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var deadline = DateTime.UtcNow + Timeouts.Test;
         while (Requests(uriPath).Count < atLeast && DateTime.UtcNow < deadline)
         {
             await Task.Delay(10);

@@ -4,10 +4,12 @@ namespace Dragonfly.PubSub.Origins.Tests.Infrastructure;
 
 /// <summary>
 /// An in-memory origin whose failures a test scripts: failed opens, connections cut after some
-/// bytes, bodies that stall. Records every open.
+/// bytes, bodies that stall. Records every open. Never waits on the real clock: a test that needs
+/// time to pass advances its fake clock in <see cref="OnRead"/> or once <see cref="Stalled"/> completes.
 /// </summary>
 internal sealed class ScriptedOrigin(byte[] data) : IOrigin
 {
+    private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _opens;
     private int _stats;
 
@@ -29,10 +31,17 @@ internal sealed class ScriptedOrigin(byte[] data) : IOrigin
     /// <summary>Like an HTTP origin answering 200 to a range request: sends from byte 0, the window skips ahead.</summary>
     public bool IgnoresRanges { get; init; }
 
-    /// <summary>Each read of a body returns at most this many bytes, after <see cref="ReadDelay"/>.</summary>
+    /// <summary>Each read of a body returns at most this many bytes.</summary>
     public int ReadChunk { get; init; } = int.MaxValue;
 
-    public TimeSpan ReadDelay { get; init; }
+    /// <summary>
+    /// Called before every chunk a body returns (a test advances its fake clock here to model a slow
+    /// origin); like a socket, the read then fails if its token was cancelled meanwhile.
+    /// </summary>
+    public Action? OnRead { get; init; }
+
+    /// <summary>Completes when a body first reaches its <see cref="StallAfter"/> point (its read is then waiting).</summary>
+    public Task Stalled => _stalled.Task;
 
     /// <summary>Given the stat's index, the exception it throws, or null.</summary>
     public Func<int, Exception?> FailStat { get; init; } = _ => null;
@@ -55,14 +64,14 @@ internal sealed class ScriptedOrigin(byte[] data) : IOrigin
         }
         if (IgnoresRanges)
         {
-            var whole = new ScriptedStream(data, CutAfter(index), StallAfter(index), ReadChunk, ReadDelay);
+            var whole = new ScriptedStream(this, data, CutAfter(index), StallAfter(index));
             return Task.FromResult<Stream>(new Streams.RangeWindowStream(whole, offset, length, _ => new InvalidOperationException("beyond the end")));
         }
         var end = length is { } n ? Math.Min(data.Length, offset + n) : data.Length;
-        return Task.FromResult<Stream>(new ScriptedStream(data.AsMemory((int)offset, (int)(end - offset)), CutAfter(index), StallAfter(index), ReadChunk, ReadDelay));
+        return Task.FromResult<Stream>(new ScriptedStream(this, data.AsMemory((int)offset, (int)(end - offset)), CutAfter(index), StallAfter(index)));
     }
 
-    private sealed class ScriptedStream(ReadOnlyMemory<byte> bytes, long? cutAfter, long? stallAfter, int chunk, TimeSpan delay) : Stream
+    private sealed class ScriptedStream(ScriptedOrigin origin, ReadOnlyMemory<byte> bytes, long? cutAfter, long? stallAfter) : Stream
     {
         private int _position;
 
@@ -80,13 +89,12 @@ internal sealed class ScriptedOrigin(byte[] data) : IOrigin
             }
             if (_position == stallAfter)
             {
+                origin._stalled.TrySetResult();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
-            if (delay > TimeSpan.Zero)
-            {
-                await Task.Delay(delay, cancellationToken);
-            }
-            var limit = Math.Min(chunk, bytes.Length - _position);
+            origin.OnRead?.Invoke();
+            cancellationToken.ThrowIfCancellationRequested();
+            var limit = Math.Min(origin.ReadChunk, bytes.Length - _position);
             if (cutAfter is { } cut)
             {
                 limit = (int)Math.Min(limit, cut - _position);

@@ -11,6 +11,20 @@ internal sealed class TestLogger<T>(ITestOutputHelper? output = null) : ILogger<
 
     public IReadOnlyCollection<string> Lines => _lines;
 
+    /// <summary>Completes when a logged line contains <paramref name="text"/>; fails after <see cref="Timeouts.Test"/>.</summary>
+    public async Task WaitForLineAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Test;
+        while (!_lines.Any(line => line.Contains(text, StringComparison.Ordinal)))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"nothing containing '{text}' was logged within {Timeouts.Test.TotalSeconds} s");
+            }
+            await Task.Delay(5); // polls a condition; the interval does not matter
+        }
+    }
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => true;
