@@ -184,22 +184,8 @@ public sealed class TaskManager : IHostedService, IDisposable
             }
             else
             {
-                var now = _time.GetUtcNow().UtcDateTime;
-                var record = new TaskRecord
-                {
-                    Id = digest.ToString(),
-                    Name = announcement.Name,
-                    Topic = announcement.Topic,
-                    Size = announcement.Size,
-                    PieceSize = announcement.PieceSize,
-                    PieceCount = announcement.PieceCount,
-                    State = TaskState.Pending,
-                    Bitmap = new PieceBitmap(announcement.PieceCount).ToBytes(),
-                    ManifestBytes = [],
-                    OutputPath = output,
-                    CreatedAt = now,
-                    UpdatedAt = now,
-                };
+                var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), manifest: null);
+                record.OutputPath = output;
                 _store.Save(record);
                 entry = new TaskEntry(digest, record) { AnnouncedAt = announcement.CreatedAt };
                 entry.SubscriptionOutputs.Add(output);
@@ -310,22 +296,7 @@ public sealed class TaskManager : IHostedService, IDisposable
             {
                 if (!_tasks.TryGetValue(digest, out entry))
                 {
-                    var now = _time.GetUtcNow().UtcDateTime;
-                    var layout = manifest.Layout();
-                    var record = new TaskRecord
-                    {
-                        Id = digest.ToString(),
-                        Name = manifest.Name,
-                        Topic = manifest.Topic,
-                        Size = manifest.Size,
-                        PieceSize = manifest.PieceSize,
-                        PieceCount = layout.PieceCount,
-                        State = TaskState.Pending,
-                        Bitmap = new PieceBitmap(layout.PieceCount).ToBytes(),
-                        ManifestBytes = manifest.ToByteArray(),
-                        CreatedAt = now,
-                        UpdatedAt = now,
-                    };
+                    var record = NewPendingRecord(digest, manifest.Name, manifest.Topic, manifest.Layout(), manifest);
                     _store.Save(record);
                     entry = new TaskEntry(digest, record) { Manifest = manifest };
                     _tasks[digest] = entry;
@@ -359,6 +330,25 @@ public sealed class TaskManager : IHostedService, IDisposable
             waiter.Updates.Writer.TryWrite(ToInfoLocked(entry) with { Path = output });
         }
         return waiter;
+    }
+
+    private TaskRecord NewPendingRecord(ContentDigest digest, string name, string topic, PieceLayout layout, Manifest? manifest)
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        return new TaskRecord
+        {
+            Id = digest.ToString(),
+            Name = name,
+            Topic = topic,
+            Size = layout.Size,
+            PieceSize = layout.PieceSize,
+            PieceCount = layout.PieceCount,
+            State = TaskState.Pending,
+            Bitmap = new PieceBitmap(layout.PieceCount).ToBytes(),
+            ManifestBytes = manifest?.ToByteArray() ?? [],
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
     }
 
     private void StartRun(TaskEntry entry)
