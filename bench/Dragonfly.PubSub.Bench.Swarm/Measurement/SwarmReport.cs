@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Dragonfly.PubSub.Bench.Swarm.Measurement;
+
+/// <summary>result.json: the scenario, the machine, D_min and each system's figures.</summary>
+internal sealed record SwarmReport
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public required SwarmScenario Scenario { get; init; }
+
+    public required DateTimeOffset Date { get; init; }
+
+    public required MachineInfo Machine { get; init; }
+
+    public required double DMinSeconds { get; init; }
+
+    public required double ClientServerSeconds { get; init; }
+
+    /// <summary>Per system, its median run by all-finished time.</summary>
+    public required IReadOnlyList<SystemResult> Systems { get; init; }
+
+    public required IReadOnlyList<SystemResult> Runs { get; init; }
+
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public static IReadOnlyList<SystemResult> MedianRuns(IEnumerable<SystemResult> runs) =>
+        runs.GroupBy(r => r.Name)
+            .Select(g =>
+            {
+                var sorted = g.OrderBy(r => r.AllFinishedSeconds).ToArray();
+                return sorted[(sorted.Length - 1) / 2];
+            })
+            .ToArray();
+
+    public string Table()
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"{"system",-11} {"run",3} {"all done s",10} {"x D_min",8} {"p50 s",8} {"p99 s",8} {"origin/F",9} {"pub/F",7} {"CPU s/GB",9} {"peak RSS",9} {"verified",8}");
+        foreach (var r in Runs)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{r.Name,-11} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
+        }
+        text.Append(CultureInfo.InvariantCulture, $"D_min {DMinSeconds:0.00} s; one origin serving everyone {ClientServerSeconds:0.00} s");
+        return text.ToString();
+    }
+}
+
+internal sealed record SwarmScenario(int Agents, long SizeBytes, string Rate, long RateBitsPerSecond, string Mode, int Runs,
+    long? PieceSize, int? PiecesInFlight, string Testbed);
+
+internal sealed record MachineInfo(string Host, int Cpus, string Os, string Kernel, long MemoryBytes, string Runtime, string Configuration,
+    bool FilesOnTmpfs, string LoadAverageAtStart, string LoadAverageAtEnd)
+{
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    public static string KernelRelease()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            return Environment.OSVersion.VersionString;
+        }
+    }
+}

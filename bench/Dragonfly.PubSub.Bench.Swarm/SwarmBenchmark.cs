@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Dragonfly.PubSub.Bench.Swarm.Measurement;
+using Dragonfly.PubSub.Bench.Swarm.Processes;
+using Dragonfly.PubSub.Bench.Swarm.Systems;
+using Dragonfly.PubSub.Bench.Swarm.Testbed;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Bench.Swarm;
+
+/// <summary>
+/// Builds the testbed (origin, publisher and N receiver nodes), runs our swarm and the baselines on
+/// it, each --runs times, and writes result.json, timelines.json and cdf.svg. Everything it made
+/// (processes, namespaces, the workspace unless --keep) is removed at the end, also on failure.
+/// </summary>
+internal sealed class SwarmBenchmark(SwarmOptions options)
+{
+    private const int Seed = 20240601;
+    private const string TmpfsRoot = "/dev/shm";
+
+    public async Task<SwarmReport> RunAsync(CancellationToken cancel)
+    {
+        if (Environment.UserName != "root" && geteuid() != 0)
+        {
+            throw new UserFacingException("dfbench swarm needs root (it creates network namespaces and tc qdiscs); run it with sudo", ExitCodes.Usage);
+        }
+        // Fail before building anything when a tool or an executable is missing.
+        _ = Executables.System("ip", "iproute2");
+        _ = Executables.System("tc", "iproute2");
+        _ = (Executables.Broker, Executables.Agent, Executables.Publish);
+        if (options.Baselines.Contains("direct"))
+        {
+            _ = (Executables.System("nginx", "nginx"), Executables.System("curl", "curl"));
+        }
+        if (options.Baselines.Contains("bittorrent"))
+        {
+            _ = (Executables.System("aria2c", "aria2"), Executables.System("opentracker", "opentracker"),
+                Executables.System("mktorrent", "mktorrent"), Executables.System("curl", "curl"));
+        }
+
+        var swept = await NetworkTestbed.SweepStale(cancel);
+        if (swept > 0)
+        {
+            options.Say($"removed {swept} network namespace(s) left by an earlier dfbench swarm run");
+        }
+        var date = DateTimeOffset.UtcNow;
+        var loadAtStart = MachineInfo.LoadAverage();
+        var clock = Stopwatch.StartNew();
+        var (workspace, onTmpfs) = CreateWorkspace();
+        try
+        {
+            var source = Path.Combine(Directory.CreateDirectory(Path.Combine(workspace, "source")).FullName, $"swarm-{options.Size}.bin");
+            options.Say($"dfbench swarm: {options.Agents} agents x {ByteSize.Format(options.Size)} at {options.Rate} per link, files in {workspace}{(onTmpfs ? " (tmpfs)" : "")}, {Executables.Configuration} build, load {loadAtStart}");
+            var digest = await FileDigest.WriteAsync(source, options.Size, Seed, cancel);
+            var plan = new TestbedPlan(Environment.ProcessId.ToString(CultureInfo.InvariantCulture), options.Agents + 2, options.Rate);
+            await using var testbed = await NetworkTestbed.CreateAsync(plan, cancel);
+            var context = new SwarmContext(options, testbed, workspace, source, digest, clock);
+            var dMin = LowerBound.DMinSeconds(options.Size, options.Agents, options.Rate.BytesPerSecond);
+            var clientServer = LowerBound.ClientServerSeconds(options.Size, options.Agents, options.Rate.BytesPerSecond);
+            options.Say($"testbed: {plan.Nodes} namespaces {plan.NodeNamespace(0)}..{plan.NodeNamespace(plan.Nodes - 1)} on bridge {plan.BridgeNamespace}, tbf {options.Rate} each way; D_min {dMin:0.00} s, client-server {clientServer:0.00} s");
+
+            var results = new List<SystemResult>();
+            var timelines = new List<object>();
+            for (var run = 1; run <= options.Runs; run++)
+            {
+                foreach (var system in new[] { "dragonfly" }.Concat(options.Baselines))
+                {
+                    options.Say($"run {run}: {system} ...");
+                    var measurement = system switch
+                    {
+                        "dragonfly" => await new DragonflySystem(context).RunAsync(run, cancel),
+                        "direct" => await new DirectSystem(context).RunAsync(run, cancel),
+                        "bittorrent" => await new BitTorrentSystem(context).RunAsync(run, cancel),
+                        _ => throw new UnreachableException(system),
+                    };
+                    var result = SystemResult.From(measurement, run, options.Size, dMin);
+                    results.Add(result);
+                    if (measurement.Timelines.Count > 0)
+                    {
+                        timelines.Add(new { system, run, receivers = measurement.Timelines });
+                    }
+                    options.Say(string.Create(CultureInfo.InvariantCulture,
+                        $"run {run}: {system} all finished in {result.AllFinishedSeconds:0.00} s ({result.RatioToDMin:0.000} x D_min), p50 {result.P50Seconds:0.00} s, origin/F {result.OriginEgressRatio:0.000}, verified {result.Verified}"));
+                }
+            }
+
+            var report = new SwarmReport
+            {
+                Scenario = new SwarmScenario(options.Agents, options.Size, options.Rate.ToString(), options.Rate.BitsPerSecond, options.Mode, options.Runs,
+                    options.PieceSize, options.PiecesInFlight,
+                    $"one network namespace per node, veth pairs into a bridge, tbf {options.Rate} on both ends of every link (upload and download); no latency or loss emulation (netem is not available on this kernel); node 0 origin (broker, nginx, tracker), node 1 publisher/seed, nodes 2..{options.Agents + 1} receivers"),
+                Date = date,
+                Machine = new MachineInfo(Environment.MachineName, Environment.ProcessorCount, RuntimeInformation.OSDescription, MachineInfo.KernelRelease(),
+                    GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, RuntimeInformation.FrameworkDescription, Executables.Configuration, onTmpfs,
+                    loadAtStart, MachineInfo.LoadAverage()),
+                DMinSeconds = dMin,
+                ClientServerSeconds = clientServer,
+                Systems = SwarmReport.MedianRuns(results),
+                Runs = results,
+                Notes = results.SelectMany(r => r.Notes.Select(n => $"{r.Name} run {r.Run}: {n}")).ToArray(),
+            };
+            Directory.CreateDirectory(options.Out);
+            await File.WriteAllTextAsync(Path.Combine(options.Out, "result.json"), JsonSerializer.Serialize(report, SwarmReport.Json), cancel);
+            await File.WriteAllTextAsync(Path.Combine(options.Out, "timelines.json"), JsonSerializer.Serialize(timelines, SwarmReport.Json), cancel);
+            await File.WriteAllTextAsync(Path.Combine(options.Out, "cdf.svg"),
+                CdfPlot.Svg($"{options.Agents} x {ByteSize.Format(options.Size)} at {options.Rate} per link: completion-time CDF", report.Systems, dMin), cancel);
+            options.Say("");
+            options.Say(report.Table());
+            options.Say($"wrote result.json, timelines.json and cdf.svg to {Path.GetFullPath(options.Out)}");
+            return report;
+        }
+        finally
+        {
+            if (options.Keep)
+            {
+                options.Say($"kept the workspace {workspace} (--keep)");
+            }
+            else
+            {
+                try
+                {
+                    Directory.Delete(workspace, recursive: true);
+                }
+                catch (IOException e)
+                {
+                    Console.Error.WriteLine($"dfbench swarm: could not remove {workspace}: {e.Message}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// tmpfs when it holds the source, a store and an output copy per agent with room to spare
+    /// (the runs are sequential and each deletes its copies), so the disk is not what is measured.
+    /// </summary>
+    private (string Path, bool OnTmpfs) CreateWorkspace()
+    {
+        var needed = (3L * options.Agents + 4) * options.Size + (1L << 30);
+        var onTmpfs = Directory.Exists(TmpfsRoot) && new DriveInfo(TmpfsRoot).AvailableFreeSpace > needed;
+        var root = onTmpfs ? TmpfsRoot : Path.GetTempPath();
+        if (!onTmpfs && new DriveInfo(root).AvailableFreeSpace < needed)
+        {
+            throw new UserFacingException($"neither {TmpfsRoot} nor {root} has {ByteSize.Format(needed)} free; use a smaller --size or fewer --agents");
+        }
+        var path = Path.Combine(root, $"dfbench-swarm-{Environment.ProcessId}");
+        return (WorldReadable.CreateDirectory(path), onTmpfs);
+    }
+
+    [DllImport("libc")]
+    private static extern uint geteuid();
+}

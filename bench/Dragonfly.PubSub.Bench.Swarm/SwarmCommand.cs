@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Dragonfly.PubSub.Bench.Swarm.Testbed;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Bench.Swarm;
+
+/// <summary>
+/// <c>dfbench swarm</c>: N agents in network namespaces behind tbf-shaped links, against nginx+curl
+/// and aria2c+opentracker on the same testbed, as ratios to D_min. Add it to a root command with
+/// <c>root.Add(SwarmCommand.Create())</c>; it handles Ctrl-C and SIGTERM itself (everything it
+/// started is stopped and every namespace deleted) and reports usage and user errors as
+/// <see cref="UserFacingException"/>.
+/// </summary>
+public static class SwarmCommand
+{
+    private static readonly string[] KnownBaselines = ["direct", "bittorrent"];
+
+    public static Command Create()
+    {
+        var agents = new Option<int>("--agents") { Description = "Receiving agents, each in its own network namespace", DefaultValueFactory = _ => 16 };
+        var size = new Option<string>("--size") { Description = "File size, e.g. 256MiB", DefaultValueFactory = _ => "256MiB" };
+        var rate = new Option<string>("--rate") { Description = "Upload and download cap of every node's link (tc units: 100mbit, 1gbit)", DefaultValueFactory = _ => "100mbit" };
+        var mode = new Option<string>("--mode") { Description = "How the file enters the swarm: publish (dfpub on the publisher node)", DefaultValueFactory = _ => "publish" };
+        var baselines = new Option<string>("--baselines") { Description = "Comma-separated: direct (nginx + curl), bittorrent (aria2c + opentracker); 'none' for none", DefaultValueFactory = _ => "direct,bittorrent" };
+        var output = new Option<string>("--out") { Description = "Folder for result.json, timelines.json and cdf.svg", DefaultValueFactory = _ => "." };
+        var runs = new Option<int>("--runs") { Description = "Runs of every system (result.json's systems hold the median run)", DefaultValueFactory = _ => 1 };
+        var keep = new Option<bool>("--keep") { Description = "Keep the workspace (logs, copies) instead of deleting it" };
+        var pieceSize = new Option<string?>("--piece-size") { Description = "dfpub --piece-size (default: dfpub's)" };
+        var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
+        var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
+        {
+            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var options = new SwarmOptions
+            {
+                Agents = parse.GetValue(agents) is var n and >= 1 and <= 200 ? n : throw UserFacingException.Usage("--agents must be between 1 and 200"),
+                Size = ParseSize(parse.GetValue(size)!),
+                Rate = LinkRate.Parse(parse.GetValue(rate)!),
+                Mode = parse.GetValue(mode) is "publish" ? "publish"
+                    : throw UserFacingException.Usage($"--mode {parse.GetValue(mode)} is not supported; use --mode publish (url mode needs URL tasks in dfagent)"),
+                Baselines = ParseBaselines(parse.GetValue(baselines)!),
+                Out = parse.GetValue(output)!,
+                Runs = parse.GetValue(runs) is var r and >= 1 and <= 20 ? r : throw UserFacingException.Usage("--runs must be between 1 and 20"),
+                Keep = parse.GetValue(keep),
+                PieceSize = parse.GetValue(pieceSize) is { } p ? ParseSize(p) : null,
+                PiecesInFlight = parse.GetValue(piecesInFlight) is { } f ? (f is >= 1 and <= 256 ? f : throw UserFacingException.Usage("--pieces-in-flight must be between 1 and 256")) : null,
+                Say = parse.InvocationConfiguration.Output.WriteLine,
+            };
+            // Our own Ctrl-C/SIGTERM handling, whatever the host does: cancel, unwind, clean up.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            try
+            {
+                await new SwarmBenchmark(options).RunAsync(stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                throw new UserFacingException("interrupted; every process it started was stopped and its network namespaces deleted");
+            }
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static long ParseSize(string text) =>
+        ByteSize.TryParse(text, out var bytes) && bytes > 0 ? bytes : throw UserFacingException.Usage($"'{text}' is not a size; write e.g. 4MiB or 256MiB");
+
+    private static IReadOnlyList<string> ParseBaselines(string text)
+    {
+        if (text.Trim() is "none" or "")
+        {
+            return [];
+        }
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
+        var unknown = names.FirstOrDefault(n => !KnownBaselines.Contains(n));
+        return unknown is null ? names : throw UserFacingException.Usage($"unknown baseline '{unknown}'; choose from {string.Join(", ", KnownBaselines)} or none");
+    }
+}

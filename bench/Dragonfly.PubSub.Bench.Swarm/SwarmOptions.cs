@@ -1,0 +1,33 @@
+using Dragonfly.PubSub.Bench.Swarm.Testbed;
+
+namespace Dragonfly.PubSub.Bench.Swarm;
+
+/// <summary>What <c>dfbench swarm</c> was asked to do.</summary>
+internal sealed record SwarmOptions
+{
+    public required int Agents { get; init; }
+
+    public required long Size { get; init; }
+
+    public required LinkRate Rate { get; init; }
+
+    public string Mode { get; init; } = "publish";
+
+    public IReadOnlyList<string> Baselines { get; init; } = ["direct", "bittorrent"];
+
+    public required string Out { get; init; }
+
+    public int Runs { get; init; } = 1;
+
+    /// <summary>Keep the workspace (logs, copies) instead of deleting it.</summary>
+    public bool Keep { get; init; }
+
+    /// <summary>dfpub --piece-size; null: dfpub's default.</summary>
+    public long? PieceSize { get; init; }
+
+    /// <summary>dfagent --pieces-in-flight; null: the agent's default.</summary>
+    public int? PiecesInFlight { get; init; }
+
+    /// <summary>Where progress lines go (the console, or a test's log).</summary>
+    public Action<string> Say { get; init; } = Console.WriteLine;
+}

@@ -1,0 +1,42 @@
+using System.Globalization;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Bench.Swarm.Testbed;
+
+/// <summary>
+/// A link rate in bits per second, written as tc writes it: <c>100mbit</c>, <c>1gbit</c>,
+/// <c>500kbit</c> (decimal units: 1 mbit = 10^6 bit/s, as tc means it).
+/// </summary>
+internal readonly record struct LinkRate(long BitsPerSecond)
+{
+    private static readonly (string Suffix, long Factor)[] Units =
+        [("gbit", 1_000_000_000), ("mbit", 1_000_000), ("kbit", 1_000), ("bit", 1)];
+
+    public double BytesPerSecond => BitsPerSecond / 8.0;
+
+    /// <summary>The argument tc takes, in bits per second so nothing is lost to rounding.</summary>
+    public string TcText => BitsPerSecond.ToString(CultureInfo.InvariantCulture) + "bit";
+
+    public static LinkRate Parse(string text)
+    {
+        var trimmed = text.Trim().ToLowerInvariant();
+        foreach (var (suffix, factor) in Units)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.Ordinal)
+                && double.TryParse(trimmed[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                && value > 0 && value * factor >= 8_000 && value * factor <= 100e9)
+            {
+                return new LinkRate((long)Math.Round(value * factor));
+            }
+        }
+        throw UserFacingException.Usage($"'{text}' is not a link rate; write it as tc does, e.g. 100mbit, 1gbit or 500kbit (at least 8kbit)");
+    }
+
+    public override string ToString() => BitsPerSecond switch
+    {
+        >= 1_000_000_000 when BitsPerSecond % 1_000_000_000 == 0 => $"{BitsPerSecond / 1_000_000_000}gbit",
+        >= 1_000_000 when BitsPerSecond % 1_000_000 == 0 => $"{BitsPerSecond / 1_000_000}mbit",
+        >= 1_000 when BitsPerSecond % 1_000 == 0 => $"{BitsPerSecond / 1_000}kbit",
+        _ => $"{BitsPerSecond}bit",
+    };
+}
