@@ -3,12 +3,18 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// <summary>
 /// Ranges of complete artifacts this agent is sending now or sent a moment ago. A seed answers
 /// "busy" to a second requester of such a range, so its upload goes to pieces the swarm lacks
-/// rather than to copies of one it is already handing out. Thread-safe.
+/// rather than to copies of one it is already handing out. The pause before a range may go out
+/// again grows with how long its last send took (on a slow link the receiver needs longer before
+/// others can take the piece from it) and doubles with every repeat, like BitTorrent super-seeding:
+/// a range the swarm already has should come from the swarm. Thread-safe.
 /// </summary>
 internal sealed class SeedSends(TimeProvider time)
 {
     /// <summary>After a send ends, the time the requester needs to report the piece so others can take it from there.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest pause, so a piece whose receivers all vanished is offered again.</summary>
+    public static readonly TimeSpan MaxGrace = TimeSpan.FromSeconds(30);
 
     private const int PruneAbove = 1024;
     private readonly Lock _lock = new();
@@ -26,14 +32,15 @@ internal sealed class SeedSends(TimeProvider time)
             }
             if (_sends.TryGetValue((key, offset), out var send))
             {
-                if (send.Active > 0 || time.GetElapsedTime(send.EndedAt, now) < Grace)
+                if (send.Active > 0 || time.GetElapsedTime(send.EndedAt, now) < send.Pause)
                 {
                     return false;
                 }
                 send.Active++;
+                send.StartedAt = now;
                 return true;
             }
-            _sends[(key, offset)] = new Send { Active = 1 };
+            _sends[(key, offset)] = new Send { Active = 1, StartedAt = now };
             return true;
         }
     }
@@ -52,6 +59,10 @@ internal sealed class SeedSends(TimeProvider time)
             if (sent)
             {
                 send.EndedAt = now;
+                send.Sent++;
+                var took = time.GetElapsedTime(send.StartedAt, now);
+                var pause = TimeSpan.FromTicks(Math.Max(Grace.Ticks, 2 * took.Ticks) << Math.Min(send.Sent - 1, 5));
+                send.Pause = pause < MaxGrace ? pause : MaxGrace;
             }
             else if (send.Active == 0 && send.EndedAt == 0)
             {
@@ -64,7 +75,7 @@ internal sealed class SeedSends(TimeProvider time)
     {
         foreach (var (range, send) in _sends.ToList())
         {
-            if (send.Active == 0 && time.GetElapsedTime(send.EndedAt, now) >= Grace)
+            if (send.Active == 0 && time.GetElapsedTime(send.EndedAt, now) >= send.Pause)
             {
                 _sends.Remove(range);
             }
@@ -74,6 +85,9 @@ internal sealed class SeedSends(TimeProvider time)
     private sealed class Send
     {
         public int Active { get; set; }
+        public long StartedAt { get; set; }
         public long EndedAt { get; set; }
+        public int Sent { get; set; }
+        public TimeSpan Pause { get; set; } = Grace;
     }
 }

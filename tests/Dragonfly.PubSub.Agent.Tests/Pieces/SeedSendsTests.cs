@@ -34,4 +34,24 @@ public sealed class SeedSendsTests
 
         Assert.True(sends.TryBegin(Key, 0));
     }
+
+    [Fact]
+    public void ThePause_GrowsWithTheSendTime_AndDoublesWithEveryRepeat()
+    {
+        var sends = new SeedSends(_time);
+
+        Assert.True(sends.TryBegin(Key, 0));
+        _time.Advance(TimeSpan.FromSeconds(3)); // a slow link: the receiver needs time to pass it on
+        sends.End(Key, 0, sent: true);
+        _time.Advance(TimeSpan.FromSeconds(5.9));
+        Assert.False(sends.TryBegin(Key, 0));
+        _time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.True(sends.TryBegin(Key, 0)); // 2 × 3 s after the first send
+
+        sends.End(Key, 0, sent: true); // instant second send: max(1 s, 0) doubled once
+        _time.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.False(sends.TryBegin(Key, 0));
+        _time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.True(sends.TryBegin(Key, 0));
+    }
 }
