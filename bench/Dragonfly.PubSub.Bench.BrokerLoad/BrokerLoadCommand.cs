@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
+using Dragonfly.PubSub.Contracts.Cli;
+
+namespace Dragonfly.PubSub.Bench.BrokerLoad;
+
+/// <summary>
+/// <c>dfbench broker</c>: N simulated agents (scheduler streams and MQTT subscribers from this one
+/// process) against one dfbroker on 127.0.0.1: schedule latency p50/p99 and the broker's RSS. Add it
+/// with <c>root.Add(BrokerLoadCommand.Create())</c>; it handles Ctrl-C and SIGTERM itself (the broker
+/// is stopped by PID and every connection closed) and reports user errors as <see cref="UserFacingException"/>.
+/// </summary>
+public static class BrokerLoadCommand
+{
+    public static Command Create()
+    {
+        var defaults = new BrokerLoadOptions();
+        var agents = new Option<int>("--agents") { Description = "Simulated agents (one scheduler stream and one MQTT client each)", DefaultValueFactory = _ => defaults.Agents };
+        var tasks = new Option<int>("--tasks") { Description = "Tasks the agents are spread over", DefaultValueFactory = _ => defaults.Tasks };
+        var publishers = new Option<int>("--publishers") { Description = "Agents per task that join as publisher with every piece", DefaultValueFactory = _ => defaults.PublishersPerTask };
+        var pieces = new Option<int>("--pieces") { Description = "Pieces per task", DefaultValueFactory = _ => defaults.Pieces };
+        var fill = new Option<double>("--fill") { Description = "Fraction of the pieces an ordinary agent holds when it joins (0 = empty bitmap)", DefaultValueFactory = _ => defaults.Fill };
+        var duration = new Option<double>("--duration") { Description = "Seconds of measured load", DefaultValueFactory = _ => defaults.Duration.TotalSeconds };
+        var need = new Option<double>("--need-interval") { Description = "Each agent sends NeedParents every S..2S seconds", DefaultValueFactory = _ => defaults.NeedInterval.TotalSeconds };
+        var report = new Option<double>("--report-interval") { Description = "Each agent reports a finished piece every S..2S seconds (0 = never)", DefaultValueFactory = _ => defaults.ReportInterval.TotalSeconds };
+        var broker = new Option<string?>("--broker") { Description = "dfbroker executable (default: the one built in this repository)" };
+        var output = new Option<string>("--out") { Description = "Folder for result.json", DefaultValueFactory = _ => defaults.Out };
+        var command = new Command("broker", "Many simulated agents against one dfbroker on loopback: schedule latency p50/p99 and the broker's RSS")
+        {
+            agents, tasks, publishers, pieces, fill, duration, need, report, broker, output,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var say = parse.InvocationConfiguration.Output;
+            var options = new BrokerLoadOptions
+            {
+                Agents = parse.GetValue(agents) is var n and >= 1 and <= 20_000 ? n : throw UserFacingException.Usage("--agents must be between 1 and 20000"),
+                Tasks = parse.GetValue(tasks) is var t and >= 1 and <= 1000 ? t : throw UserFacingException.Usage("--tasks must be between 1 and 1000"),
+                PublishersPerTask = parse.GetValue(publishers) is var p and >= 1 and <= 100 ? p : throw UserFacingException.Usage("--publishers must be between 1 and 100"),
+                Pieces = parse.GetValue(pieces) is var c and >= 1 and <= 4096 ? c : throw UserFacingException.Usage("--pieces must be between 1 and 4096"),
+                Fill = parse.GetValue(fill) is var f and >= 0 and < 1 ? f : throw UserFacingException.Usage("--fill must be at least 0 and below 1"),
+                Duration = Seconds(parse.GetValue(duration), "--duration", 1, 3600),
+                NeedInterval = Seconds(parse.GetValue(need), "--need-interval", 0.01, 600),
+                ReportInterval = parse.GetValue(report) is 0 ? TimeSpan.Zero : Seconds(parse.GetValue(report), "--report-interval", 0.01, 600),
+                BrokerPath = parse.GetValue(broker),
+                Out = parse.GetValue(output)!,
+                Say = line => say.WriteLine(line),
+            };
+            if (options.Agents <= options.Tasks * options.PublishersPerTask)
+            {
+                throw UserFacingException.Usage($"--agents {options.Agents} leaves no ordinary agent beside {options.Tasks} × {options.PublishersPerTask} publishers; raise --agents or lower --tasks/--publishers");
+            }
+            // Our own Ctrl-C/SIGTERM handling, whatever the host does: cancel, unwind, stop the broker.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            BrokerLoadReport result;
+            try
+            {
+                result = await new BrokerLoadBenchmark(options).RunAsync(stop.Token);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                throw new UserFacingException("interrupted; the broker was stopped and every connection closed");
+            }
+            say.Write(ReportTable.Format(result));
+            say.WriteLine($"wrote {BrokerLoadBenchmark.Write(result, options.Out)}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static TimeSpan Seconds(double value, string flag, double min, double max) =>
+        value >= min && value <= max
+            ? TimeSpan.FromSeconds(value)
+            : throw UserFacingException.Usage(string.Create(CultureInfo.InvariantCulture, $"{flag} must be between {min} and {max} seconds"));
+}

@@ -1,0 +1,47 @@
+namespace Dragonfly.PubSub.Bench.BrokerLoad;
+
+/// <summary>One run of <c>dfbench broker</c>. Immutable; validated by <see cref="BrokerLoadCommand"/>.</summary>
+public sealed record BrokerLoadOptions
+{
+    /// <summary>Simulated agents: each has one scheduler stream and one MQTT client.</summary>
+    public int Agents { get; init; } = 5000;
+
+    /// <summary>Tasks (manifests) the agents are spread over, round robin.</summary>
+    public int Tasks { get; init; } = 10;
+
+    /// <summary>Agents per task that join as publisher with a full bitmap (counted in <see cref="Agents"/>).</summary>
+    public int PublishersPerTask { get; init; } = 2;
+
+    /// <summary>Pieces per task (the synthetic manifest uses 64 KiB pieces).</summary>
+    public int Pieces { get; init; } = 1024;
+
+    /// <summary>
+    /// Fraction of the pieces an ordinary agent holds when it joins (random). 0.5 models a swarm in
+    /// mid-download: every peer is a useful parent of every other, so each answer ranks the whole task.
+    /// </summary>
+    public double Fill { get; init; } = 0.5;
+
+    /// <summary>Length of the measured load phase.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Each agent sends NeedParents at a random interval between this and twice this.</summary>
+    public TimeSpan NeedInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Each agent reports one newly finished piece at a random interval between this and twice this; zero: never.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Scheduler streams per HTTP/2 connection (Kestrel allows 100 by default).</summary>
+    public int StreamsPerConnection { get; init; } = 90;
+
+    /// <summary>Connections or streams opened at the same time during set-up.</summary>
+    public int ConnectConcurrency { get; init; } = 64;
+
+    /// <summary>Folder for result.json.</summary>
+    public string Out { get; init; } = ".";
+
+    /// <summary>The dfbroker executable; null: the one built next to this repository.</summary>
+    public string? BrokerPath { get; init; }
+
+    /// <summary>Progress lines for people.</summary>
+    public Action<string> Say { get; init; } = _ => { };
+}

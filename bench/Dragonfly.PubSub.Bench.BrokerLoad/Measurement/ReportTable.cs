@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Text;
+
+namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
+
+/// <summary>The report as a table for people.</summary>
+internal static class ReportTable
+{
+    public static string Format(BrokerLoadReport r)
+    {
+        var s = r.Settings;
+        var text = new StringBuilder();
+        void Row(string name, string value) => text.Append(CultureInfo.InvariantCulture, $"  {name,-34} {value}\n");
+        static string Ms(double value) => value.ToString(value < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) + " ms";
+        static string MiB(long bytes) => (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
+        static string Lat(LatencySummary l) => l.Count == 0
+            ? "no samples"
+            : $"p50 {Ms(l.P50Ms)}  p90 {Ms(l.P90Ms)}  p99 {Ms(l.P99Ms)}  max {Ms(l.MaxMs)}  (n={l.Count})";
+        static string AtMost(double? seconds) => seconds is double v ? (double.IsInfinity(v) ? "> last bucket" : "≤ " + Ms(v * 1000)) : "n/a";
+
+        text.Append(CultureInfo.InvariantCulture,
+            $"dfbench broker: {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"  NeedParents every {s.NeedIntervalSeconds:0.##}–{2 * s.NeedIntervalSeconds:0.##} s, a piece report every {(s.ReportIntervalSeconds > 0 ? $"{s.ReportIntervalSeconds:0.##}–{2 * s.ReportIntervalSeconds:0.##} s" : "never")}; {s.GrpcChannels} gRPC channels; ulimit -n {s.MaxOpenFiles}\n");
+        Row("scheduler streams connected", $"{r.Setup.ConnectedAgents}/{s.Agents} in {r.Setup.SchedulerConnectSeconds:0.00} s");
+        Row("MQTT clients connected", $"{r.Setup.MqttConnected}/{s.Agents} in {r.Setup.MqttConnectSeconds:0.00} s; {r.Setup.MqttConnectedAtEnd} still connected after the load{(r.Setup.MqttDisconnectReason is { } why ? $" (lost: {why})" : "")}");
+        Row("join → ParentSet (set-up)", Lat(r.Setup.JoinLatency));
+        Row("NeedParents → ParentSet (load)", Lat(r.Schedule.Latency));
+        Row("schedule throughput", $"{r.Schedule.RequestsPerSecond:0} requests/s ({r.Schedule.Requests} sent, {r.Schedule.Skipped} skipped while waiting, {r.Schedule.Unanswered} unanswered)");
+        Row("unsolicited ParentSets", r.Schedule.Unsolicited.ToString(CultureInfo.InvariantCulture));
+        Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s)");
+        Row("streams dropped during load", r.Schedule.StreamsFailed.ToString(CultureInfo.InvariantCulture));
+        Row("server compute per ParentSet", $"mean {Ms(r.ServerCompute.MeanMs)}  p50 {AtMost(r.ServerCompute.P50MsAtMost)}  p99 {AtMost(r.ServerCompute.P99MsAtMost)}  (n={r.ServerCompute.Count}, {r.ServerCompute.BusySeconds:0.00} s busy)");
+        Row("announcement → all subscribers", r.Announcement.Received == 0
+            ? $"0/{r.Announcement.Subscribers} received"
+            : $"{r.Announcement.Received}/{r.Announcement.Subscribers}: first {Ms(r.Announcement.FirstMs)}  p50 {Ms(r.Announcement.P50Ms)}  p99 {Ms(r.Announcement.P99Ms)}  all {Ms(r.Announcement.AllMs)}");
+        Row("broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
+        Row("broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
+        Row("bench RSS peak / CPU during load", $"{MiB(r.Bench.PeakRssBytes)} / {r.Bench.CpuSecondsDuringLoad:0.0} s (same machine)");
+        Row("target: schedule p99 ≤ 20 ms", r.Target.Met ? "met" : $"MISSED ({Ms(r.Schedule.Latency.P99Ms)})");
+        return text.ToString();
+    }
+}

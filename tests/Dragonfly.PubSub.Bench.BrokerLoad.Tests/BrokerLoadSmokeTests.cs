@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Dragonfly.PubSub.Bench.BrokerLoad.Broker;
+using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
+
+namespace Dragonfly.PubSub.Bench.BrokerLoad.Tests;
+
+public sealed class BrokerLoadSmokeTests
+{
+    [Fact]
+    public async Task FiftyAgentsConnectGetParentSetsAndTheReportIsSane()
+    {
+        var output = Directory.CreateTempSubdirectory("dfbench-broker-test-").FullName;
+        try
+        {
+            var options = new BrokerLoadOptions
+            {
+                Agents = 50,
+                Tasks = 2,
+                PublishersPerTask = 1,
+                Pieces = 64,
+                Duration = TimeSpan.FromSeconds(2),
+                NeedInterval = TimeSpan.FromMilliseconds(100),
+                ReportInterval = TimeSpan.FromMilliseconds(200),
+                Out = output,
+            };
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+            var report = await new BrokerLoadBenchmark(options).RunAsync(timeout.Token);
+            var path = BrokerLoadBenchmark.Write(report, output);
+
+            Assert.Equal(50, report.Setup.ConnectedAgents);
+            Assert.Equal(50, report.Setup.MqttConnected);
+            Assert.Equal(48, report.Setup.JoinLatency.Count);
+            Assert.True(report.Schedule.Latency.Count > 48, $"only {report.Schedule.Latency.Count} NeedParents answered");
+            Assert.True(report.Schedule.Latency.P50Ms > 0);
+            Assert.True(report.Schedule.Latency.P99Ms >= report.Schedule.Latency.P50Ms);
+            Assert.True(report.Schedule.Latency.MaxMs >= report.Schedule.Latency.P99Ms);
+            Assert.Equal(0, report.Schedule.StreamsFailed);
+            Assert.True(report.Schedule.PiecesReported > 0);
+            Assert.True(report.Schedule.PieceAvailableReceived > 0);
+            Assert.True(report.ServerCompute.Count >= report.Schedule.Latency.Count, "the broker's histogram saw fewer parent sets than we received");
+            Assert.Equal(50, report.Announcement.Received);
+            Assert.True(report.Announcement.AllMs >= report.Announcement.FirstMs && report.Announcement.FirstMs > 0);
+            Assert.True(report.Broker.RssBytes > 0 && report.Broker.PeakRssBytes >= report.Broker.RssBytes);
+
+            using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(path));
+            Assert.Equal(50, json.RootElement.GetProperty("settings").GetProperty("agents").GetInt32());
+            Assert.True(json.RootElement.GetProperty("schedule").GetProperty("latency").GetProperty("p99Ms").GetDouble() > 0);
+            Assert.Contains("NeedParents → ParentSet", ReportTable.Format(report));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void HistogramDeltaGivesTheBucketOfAQuantile()
+    {
+        const string before = """
+            dragonfly_broker_schedule_duration_seconds_sum 0.5
+            dragonfly_broker_schedule_duration_seconds_count 10
+            dragonfly_broker_schedule_duration_seconds_bucket{le="0.001"} 10
+            dragonfly_broker_schedule_duration_seconds_bucket{le="0.01"} 10
+            dragonfly_broker_schedule_duration_seconds_bucket{le="+Inf"} 10
+            """;
+        const string after = """
+            dragonfly_broker_schedule_duration_seconds_sum 1.5
+            dragonfly_broker_schedule_duration_seconds_count 110
+            dragonfly_broker_schedule_duration_seconds_bucket{le="0.001"} 108
+            dragonfly_broker_schedule_duration_seconds_bucket{le="0.01"} 109
+            dragonfly_broker_schedule_duration_seconds_bucket{le="+Inf"} 110
+            """;
+        const string name = "dragonfly_broker_schedule_duration_seconds";
+
+        var delta = HistogramSnapshot.Parse(after, name).Minus(HistogramSnapshot.Parse(before, name));
+
+        Assert.Equal(100, delta.Count);
+        Assert.Equal(1.0, delta.Sum, 6);
+        Assert.Equal(0.001, delta.QuantileUpperBound(50));
+        Assert.Equal(0.01, delta.QuantileUpperBound(99));
+        Assert.Equal(double.PositiveInfinity, delta.QuantileUpperBound(100));
+        Assert.Null(HistogramSnapshot.Empty.QuantileUpperBound(50));
+    }
+
+    [Fact]
+    public void PercentilesAreNearestRank()
+    {
+        var summary = LatencySummary.Of(Enumerable.Range(1, 100).Select(i => (double)i));
+
+        Assert.Equal((100, 50.0, 90.0, 99.0, 100.0), (summary.Count, summary.P50Ms, summary.P90Ms, summary.P99Ms, summary.MaxMs));
+        Assert.Equal(LatencySummary.None, LatencySummary.Of([]));
+    }
+}
