@@ -278,9 +278,12 @@ public sealed class SwarmCoordinator : BackgroundService
         {
             PieceAvailable = new PieceAvailable { Digest = task.Digest, PeerId = session.PeerId, Indexes = { added } },
         };
+        // Only the reporter's children can use the news (agents fetch from their parents alone);
+        // telling every member would cost O(members) messages per piece, O(N²) per task.
+        var reporter = session.PeerId;
         foreach (var other in task.Members.Values)
         {
-            if (!ReferenceEquals(other, member) && !other.IsComplete)
+            if (!ReferenceEquals(other, member) && !other.IsComplete && other.Parents.Exists(p => p.PeerId == reporter))
             {
                 other.Session.Send(available);
             }

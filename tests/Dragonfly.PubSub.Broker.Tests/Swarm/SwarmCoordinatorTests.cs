@@ -71,7 +71,7 @@ public sealed class SwarmCoordinatorTests
     }
 
     [Fact]
-    public void PiecesFinished_SendsPieceAvailableToIncompletePeers_AndOffersTheReporterAsParent()
+    public void PiecesFinished_OffersTheReporterAsParent_ThenSendsPieceAvailableToItsChildrenOnly()
     {
         var publisher = Connect("pub", 4000);
         Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
@@ -87,13 +87,21 @@ public sealed class SwarmCoordinatorTests
             PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 0, 1 } },
         }));
 
-        var toB = Drain(b);
-        Assert.Equal(2, toB.Count);
-        Assert.Equal("a", toB[0].PieceAvailable.PeerId);
-        Assert.Equal([0, 1], toB[0].PieceAvailable.Indexes);
-        Assert.Equal(["a", "pub"], toB[1].Parents.Parents.Select(p => p.PeerId));
+        // b was not a's child: no piece news, but a fresh parent set that carries a's bitmap.
+        var parents = Assert.Single(Drain(b)).Parents;
+        Assert.Equal(["a", "pub"], parents.Parents.Select(p => p.PeerId));
+        Assert.Equal(PieceBitmap.FromBytes(parents.Parents[0].Bitmap.Span, Pieces).SetIndexes(), [0, 1]);
         Assert.Empty(Drain(publisher)); // complete peers need no news
         Assert.Equal(2, Snapshot().PeersOf(_manifest.Digest).Single(p => p.PeerId == "a").CompletedPieces);
+
+        // Now b is a's child: the next piece reaches it as news.
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent
+        {
+            PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 2 } },
+        }));
+        var news = Assert.Single(Drain(b)).PieceAvailable;
+        Assert.Equal("a", news.PeerId);
+        Assert.Equal([2], news.Indexes);
     }
 
     [Fact]
@@ -112,7 +120,7 @@ public sealed class SwarmCoordinatorTests
         }));
 
         var others = peers.Skip(1).Select(Drain).ToList();
-        Assert.All(others, messages => Assert.Equal(SchedulerEvent.EventOneofCase.PieceAvailable, messages[0].EventCase));
+        Assert.All(others, messages => Assert.DoesNotContain(messages, m => m.EventCase == SchedulerEvent.EventOneofCase.PieceAvailable));
         Assert.Equal(2, others.Count(messages => messages.Any(m => m.EventCase == SchedulerEvent.EventOneofCase.Parents)));
     }
 
