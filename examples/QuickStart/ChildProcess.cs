@@ -77,6 +77,14 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    public void ThrowIfExited()
+    {
+        if (_process.HasExited)
+        {
+            throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode}: {LastLine()}");
+        }
+    }
+
     /// <summary>The last thing the process printed, for error messages.</summary>
     public string LastLine()
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Json;
+using Dragonfly.PubSub.Client;
 
 namespace QuickStart;
 
@@ -7,8 +8,8 @@ namespace QuickStart;
 internal static class LocalApi
 {
     /// <summary><c>GET /api/v1/tasks</c> on an agent.</summary>
-    public static async Task<IReadOnlyList<AgentTask>> GetTasksAsync(HttpClient http, int port, CancellationToken cancel) =>
-        await http.GetFromJsonAsync<List<AgentTask>>($"http://127.0.0.1:{port}/api/v1/tasks", cancel) ?? [];
+    public static async Task<IReadOnlyList<TaskInfo>> GetTasksAsync(HttpClient http, int port, CancellationToken cancel) =>
+        await http.GetFromJsonAsync<List<TaskInfo>>($"http://127.0.0.1:{port}/api/v1/tasks", cancel) ?? [];
 
     /// <summary>
     /// Reads one metric from <c>GET /metrics</c> (Prometheus text), summed over its label sets;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 
 namespace QuickStart;
@@ -12,6 +13,7 @@ internal sealed class ProgressDisplay
 {
     private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(1);
     private readonly bool _inPlace = !Console.IsOutputRedirected;
+    private readonly DateTime _started = DateTime.UtcNow;
     private int _drawnLines;
     private DateTime _lastPlainDraw = DateTime.MinValue;
 
@@ -33,23 +35,24 @@ internal sealed class ProgressDisplay
         }
         else if (final || DateTime.UtcNow - _lastPlainDraw >= PlainInterval)
         {
+            var elapsed = (DateTime.UtcNow - _started).TotalSeconds;
             foreach (var line in lines)
             {
-                Console.WriteLine(line);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{elapsed,5:0.0} s] {line}"));
             }
             _lastPlainDraw = DateTime.UtcNow;
         }
     }
 
     /// <summary><c>agent-2  subscriber  running    9/16 pieces [###########.........]  56%  36 MiB from peers</c></summary>
-    public static string Row(RunningAgent agent, AgentTask? task)
+    public static string Row(RunningAgent agent, TaskInfo? task)
     {
         var who = $"{agent.Name,-8} {agent.Role,-10}";
         if (task is null)
         {
             return $"{who} waiting for the announcement";
         }
-        var fraction = task.TotalPieces == 0 ? 0 : (double)task.CompletedPieces / task.TotalPieces;
+        var fraction = task.Fraction;
         var filled = (int)Math.Round(fraction * 20);
         var bar = new string('#', filled) + new string('.', 20 - filled);
         return string.Create(CultureInfo.InvariantCulture,

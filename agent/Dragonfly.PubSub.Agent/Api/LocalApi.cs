@@ -148,6 +148,8 @@ public static class LocalApi
     {
         http.Response.ContentType = "application/x-ndjson";
         await http.Response.StartAsync(http.RequestAborted);
+        // Headers out now: the client knows it is attached before the first change arrives.
+        await http.Response.Body.FlushAsync(http.RequestAborted);
         try
         {
             await foreach (var info in reader.ReadAllAsync(http.RequestAborted))

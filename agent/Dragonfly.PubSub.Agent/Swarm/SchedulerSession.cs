@@ -133,9 +133,9 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 }, stoppingToken);
                 AgentLog.SchedulerStreamEnded(_logger, BrokerAddress);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
             {
-                break;
+                break; // shutting down
             }
             catch (RpcException e)
             {

@@ -4,17 +4,18 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// Ranges of complete artifacts this agent is sending now or sent a moment ago. A seed answers
 /// "busy" to a second requester of such a range, so its upload goes to pieces the swarm lacks
 /// rather than to copies of one it is already handing out. The pause before a range may go out
-/// again grows with how long its last send took (on a slow link the receiver needs longer before
-/// others can take the piece from it) and doubles with every repeat, like BitTorrent super-seeding:
-/// a range the swarm already has should come from the swarm. Thread-safe.
+/// again grows with how long its last send took: on a slow link the receiver needs longer before
+/// others can take the piece from it. It does not grow with repeats: when the seed is the only
+/// source left (earlier receivers gone), a longer pause would only stall the next downloader.
+/// Thread-safe.
 /// </summary>
 internal sealed class SeedSends(TimeProvider time)
 {
     /// <summary>After a send ends, the time the requester needs to report the piece so others can take it from there.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest pause, so a piece whose receivers all vanished is offered again.</summary>
-    public static readonly TimeSpan MaxGrace = TimeSpan.FromSeconds(30);
+    /// <summary>The longest pause, so a piece whose receivers all vanished is offered again soon.</summary>
+    public static readonly TimeSpan MaxGrace = TimeSpan.FromSeconds(5);
 
     private const int PruneAbove = 1024;
     private readonly Lock _lock = new();
@@ -59,9 +60,8 @@ internal sealed class SeedSends(TimeProvider time)
             if (sent)
             {
                 send.EndedAt = now;
-                send.Sent++;
                 var took = time.GetElapsedTime(send.StartedAt, now);
-                var pause = TimeSpan.FromTicks(Math.Max(Grace.Ticks, 2 * took.Ticks) << Math.Min(send.Sent - 1, 5));
+                var pause = TimeSpan.FromTicks(Math.Max(Grace.Ticks, 2 * took.Ticks));
                 send.Pause = pause < MaxGrace ? pause : MaxGrace;
             }
             else if (send.Active == 0 && send.EndedAt == 0)
@@ -87,7 +87,6 @@ internal sealed class SeedSends(TimeProvider time)
         public int Active { get; set; }
         public long StartedAt { get; set; }
         public long EndedAt { get; set; }
-        public int Sent { get; set; }
         public TimeSpan Pause { get; set; } = Grace;
     }
 }

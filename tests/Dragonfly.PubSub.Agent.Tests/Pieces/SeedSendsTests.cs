@@ -36,22 +36,37 @@ public sealed class SeedSendsTests
     }
 
     [Fact]
-    public void ThePause_GrowsWithTheSendTime_AndDoublesWithEveryRepeat()
+    public void ThePause_GrowsWithTheSendTime_ButNotWithRepeats()
     {
         var sends = new SeedSends(_time);
 
         Assert.True(sends.TryBegin(Key, 0));
-        _time.Advance(TimeSpan.FromSeconds(3)); // a slow link: the receiver needs time to pass it on
+        _time.Advance(TimeSpan.FromSeconds(2)); // a slow link: the receiver needs time to pass it on
         sends.End(Key, 0, sent: true);
-        _time.Advance(TimeSpan.FromSeconds(5.9));
+        _time.Advance(TimeSpan.FromSeconds(3.9));
         Assert.False(sends.TryBegin(Key, 0));
         _time.Advance(TimeSpan.FromSeconds(0.1));
-        Assert.True(sends.TryBegin(Key, 0)); // 2 × 3 s after the first send
+        Assert.True(sends.TryBegin(Key, 0)); // 2 × 2 s after the first send
 
-        sends.End(Key, 0, sent: true); // instant second send: max(1 s, 0) doubled once
-        _time.Advance(TimeSpan.FromSeconds(1.9));
-        Assert.False(sends.TryBegin(Key, 0));
-        _time.Advance(TimeSpan.FromSeconds(0.1));
+        // A quick repeat send: back to the base pause, however often the range went out before
+        // (the seed may be the only source left).
+        sends.End(Key, 0, sent: true);
+        _time.Advance(SeedSends.Grace);
+        Assert.True(sends.TryBegin(Key, 0));
+        sends.End(Key, 0, sent: true);
+        _time.Advance(SeedSends.Grace);
+        Assert.True(sends.TryBegin(Key, 0));
+    }
+
+    [Fact]
+    public void ThePause_IsCapped()
+    {
+        var sends = new SeedSends(_time);
+
+        Assert.True(sends.TryBegin(Key, 0));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        sends.End(Key, 0, sent: true);
+        _time.Advance(SeedSends.MaxGrace);
         Assert.True(sends.TryBegin(Key, 0));
     }
 }

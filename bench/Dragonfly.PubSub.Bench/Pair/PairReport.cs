@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dragonfly.PubSub.Contracts;
+
+namespace Dragonfly.PubSub.Bench.Pair;
+
+/// <summary>Everything <c>dfbench pair</c> measured; written as result.json and printed as a table.</summary>
+internal sealed record PairReport
+{
+    public const double RatioTarget = 0.75;
+    public const long PeakRssTarget = 100L << 20;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public string Benchmark => "pair";
+
+    public required DateTimeOffset StartedAt { get; init; }
+
+    public required long SizeBytes { get; init; }
+
+    public required string Workspace { get; init; }
+
+    public required bool OnTmpfs { get; init; }
+
+    /// <summary>"default", or the value passed to the pulling agent.</summary>
+    public required string PiecesInFlight { get; init; }
+
+    public required string Configuration { get; init; }
+
+    /// <summary>Median time of <c>dfget --help</c>: the CLI's own start-up, included in every dfget time.</summary>
+    public required double? DfgetStartupSeconds { get; init; }
+
+    /// <summary>Load averages when the benchmark started and ended; other work on the machine skews the figures.</summary>
+    public required string LoadAverageAtStart { get; init; }
+
+    public required string LoadAverageAtEnd { get; init; }
+
+    public required IReadOnlyList<PairFigures> Runs { get; init; }
+
+    public required PairFigures Median { get; init; }
+
+    /// <summary>The targets, judged on the medians of each way of pulling that was measured.</summary>
+    public IReadOnlyDictionary<string, PairTargets> Targets =>
+        new[] { ("dfget", Median.Dfget), ("subscribe", Median.Subscribe) }
+            .Where(m => m.Item2 is not null)
+            .ToDictionary(m => m.Item1, m => new PairTargets(RatioTarget, PeakRssTarget,
+                m.Item2!.Ratio >= RatioTarget, m.Item2.AgentPeakRssBytes <= PeakRssTarget));
+
+    public PairMachine Machine => PairMachine.Current;
+
+    public async Task WriteJsonAsync(string path, CancellationToken cancel)
+    {
+        await using var stream = File.Create(path);
+        await JsonSerializer.SerializeAsync(stream, this, Json, cancel);
+    }
+
+    public static string Header
+    {
+        get
+        {
+            const string cells = "     s   GiB/s  ratio  peak RSS (idle RSS)  CPU B/A s  "; // as wide as Cells()
+            return $"{"",-4} {"nginx→curl",-14}  | {"dfget: start → exit",-55} | subscribed: announcement → file\n" +
+                $"{"run",-4} {"s",6} {"GiB/s",7}  | {cells} | {cells}";
+        }
+    }
+
+    public static string Row(string label, PairFigures f) => string.Create(CultureInfo.InvariantCulture,
+        $"{label,-4} {f.CurlSeconds,6:0.000} {f.CurlGiBPerSecond,7:0.00}  | {Cells(f.Dfget)} | {Cells(f.Subscribe)}");
+
+    [JsonIgnore]
+    public IEnumerable<string> TargetLines => Targets.Select(t => string.Create(CultureInfo.InvariantCulture,
+        $"target ({t.Key}): ratio ≥ {RatioTarget:0.00} {(t.Value.RatioMet ? "met" : "NOT met")}, agent peak RSS ≤ {ByteSize.Format(PeakRssTarget)} {(t.Value.PeakRssMet ? "met" : "NOT met")}"));
+
+    private static string Cells(AgentTransfer? t) => t is null
+        ? $"{"(not measured)",-55}"
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{t.Seconds,6:0.000} {t.GiBPerSecond,7:0.00} {t.Ratio,6:0.00} {ByteSize.Format(t.AgentPeakRssBytes),9} ({ByteSize.Format(t.AgentIdleRssBytes),8})  {t.AgentCpuSeconds,4:0.00}/{t.PublisherCpuSeconds,4:0.00}  ");
+}

@@ -1,0 +1,59 @@
+// dfbench: benchmarks of Dragonfly.PubSub against baselines measured in the same run
+// (design/performance.md). They report figures and targets; they do not fail on speed.
+//
+//   dotnet run -c Release --project bench/Dragonfly.PubSub.Bench -- pair [--size 1GiB] [--out DIR] [--runs 3]
+//   sudo dfbench swarm --agents 16 --size 256MiB --rate 100mbit [--baselines direct,bittorrent] [--out DIR]
+//   dfbench broker --agents 5000 [--out DIR]
+
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Dragonfly.PubSub.Bench.BrokerLoad;
+using Dragonfly.PubSub.Bench.Pair;
+using Dragonfly.PubSub.Bench.Swarm;
+using Dragonfly.PubSub.Contracts.Cli;
+
+// Ctrl-C and SIGTERM cancel the benchmark, which then stops everything it started (by PID).
+using var stop = new CancellationTokenSource();
+using var onCtrlC = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var onSigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+var verbose = new Option<bool>("--verbose") { Description = "Show stack traces on errors", Recursive = true };
+var root = new RootCommand("dfbench: Dragonfly.PubSub benchmarks against same-run baselines")
+{
+    PairCommand.Create(stop.Token),
+    SwarmCommand.Create(),
+    BrokerLoadCommand.Create(),
+    verbose,
+};
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    Console.Error.WriteLine($"dfbench: {parse.Errors[0].Message} (see dfbench --help)");
+    return ExitCodes.Usage;
+}
+try
+{
+    // Our own signal handling and error lines, not System.CommandLine's.
+    return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+}
+catch (Exception) when (stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("dfbench: interrupted; everything it started was stopped");
+    return ExitCodes.Failed;
+}
+catch (UserFacingException e)
+{
+    Console.Error.WriteLine($"dfbench: {e.Message}");
+    return e.ExitCode;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine(parse.GetValue(verbose) ? $"dfbench: {e}" : $"dfbench: {e.Message} (--verbose shows where)");
+    return ExitCodes.Failed;
+}
+
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    stop.Cancel();
+}
