@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Contracts.Cli;
 
 namespace Dragonfly.PubSub.Bench.BrokerLoad;
@@ -53,14 +53,7 @@ public static class BrokerLoadCommand
                 throw UserFacingException.Usage($"--agents {options.Agents} leaves no ordinary agent beside {options.Tasks} × {options.PublishersPerTask} publishers; raise --agents or lower --tasks/--publishers");
             }
             // Our own Ctrl-C/SIGTERM handling, whatever the host does: cancel, unwind, stop the broker.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var stop = Interruption.Watch(cancel);
             BrokerLoadReport result;
             try
             {

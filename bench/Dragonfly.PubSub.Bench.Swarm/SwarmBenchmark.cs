@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Measurement;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Systems;
@@ -28,17 +30,17 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
             throw new UserFacingException("dfbench swarm needs root (it creates network namespaces and tc qdiscs); run it with sudo", ExitCodes.Usage);
         }
         // Fail before building anything when a tool or an executable is missing.
-        _ = Executables.System("ip", "iproute2");
-        _ = Executables.System("tc", "iproute2");
+        _ = Executables.System("ip", "iproute2", "dfbench swarm");
+        _ = Executables.System("tc", "iproute2", "dfbench swarm");
         _ = (Executables.Broker, Executables.Agent, Executables.Publish);
         if (options.Baselines.Contains("direct"))
         {
-            _ = (Executables.System("nginx", "nginx"), Executables.System("curl", "curl"));
+            _ = (Executables.System("nginx", "nginx", "dfbench swarm"), Executables.System("curl", "curl", "dfbench swarm"));
         }
         if (options.Baselines.Contains("bittorrent"))
         {
-            _ = (Executables.System("aria2c", "aria2"), Executables.System("opentracker", "opentracker"),
-                Executables.System("mktorrent", "mktorrent"), Executables.System("curl", "curl"));
+            _ = (Executables.System("aria2c", "aria2", "dfbench swarm"), Executables.System("opentracker", "opentracker", "dfbench swarm"),
+                Executables.System("mktorrent", "mktorrent", "dfbench swarm"), Executables.System("curl", "curl", "dfbench swarm"));
         }
 
         var swept = await NetworkTestbed.SweepStale(cancel);

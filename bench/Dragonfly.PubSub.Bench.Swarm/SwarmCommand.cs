@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Swarm.Testbed;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
@@ -51,14 +51,7 @@ public static class SwarmCommand
                 Say = parse.InvocationConfiguration.Output.WriteLine,
             };
             // Our own Ctrl-C/SIGTERM handling, whatever the host does: cancel, unwind, clean up.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            void Stop(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var stop = Interruption.Watch(cancel);
             try
             {
                 await new SwarmBenchmark(options).RunAsync(stop.Token);

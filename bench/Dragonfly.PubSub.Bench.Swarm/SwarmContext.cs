@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Testbed;
 using Dragonfly.PubSub.Contracts;
 
@@ -24,7 +25,7 @@ internal sealed record SwarmContext(SwarmOptions Options, NetworkTestbed Testbed
     /// <summary>A fresh folder under the workspace, world-readable (nginx, opentracker drop privileges).</summary>
     public string Folder(params string[] parts)
     {
-        return Processes.WorldReadable.CreateDirectory(Path.Combine([Workspace, .. parts]));
+        return WorldReadable.CreateDirectory(Path.Combine([Workspace, .. parts]));
     }
 
     /// <summary>Long enough for a system 10 times slower than plain client-server, never below a minute.</summary>

@@ -6,16 +6,14 @@
 //   dfbench broker --agents 5000 [--out DIR]
 
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Dragonfly.PubSub.Bench.BrokerLoad;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Pair;
 using Dragonfly.PubSub.Bench.Swarm;
 using Dragonfly.PubSub.Contracts.Cli;
 
 // Ctrl-C and SIGTERM cancel the benchmark, which then stops everything it started (by PID).
-using var stop = new CancellationTokenSource();
-using var onCtrlC = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-using var onSigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+using var stop = Interruption.Watch();
 
 var verbose = new Option<bool>("--verbose") { Description = "Show stack traces on errors", Recursive = true };
 var root = new RootCommand("dfbench: Dragonfly.PubSub benchmarks against same-run baselines")
@@ -52,8 +50,3 @@ catch (Exception e)
     return ExitCodes.Failed;
 }
 
-void Stop(PosixSignalContext context)
-{
-    context.Cancel = true;
-    stop.Cancel();
-}

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Contracts.Cli;
 
 namespace Dragonfly.PubSub.Bench.BrokerLoad.Broker;
@@ -34,14 +34,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public long OutputLines => Interlocked.Read(ref _lines);
 
     /// <summary>The dfbroker apphost built next to this assembly's repository, in the same configuration.</summary>
-    public static string DefaultExecutable()
-    {
-        var metadata = typeof(BrokerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToList();
-        var root = metadata.FirstOrDefault(a => a.Key == "RepoRoot")?.Value
-            ?? throw new UserFacingException("this build does not know its repository; pass --broker PATH to dfbroker");
-        var configuration = metadata.FirstOrDefault(a => a.Key == "Configuration")?.Value ?? "Release";
-        return Path.Combine(root, "broker", "Dragonfly.PubSub.Broker", "bin", configuration, "net10.0", "dfbroker");
-    }
+    public static string DefaultExecutable() =>
+        Path.Combine(Executables.RepoRoot, "broker", "Dragonfly.PubSub.Broker", "bin", Executables.Configuration, "net10.0", "dfbroker");
 
     public static async Task<BrokerProcess> StartAsync(string executable, string dataDir, CancellationToken cancellationToken)
     {
@@ -49,17 +43,10 @@ internal sealed class BrokerProcess : IAsyncDisposable
         {
             throw new UserFacingException($"dfbroker not found at {executable}; build it with 'dotnet build -c Release broker/Dragonfly.PubSub.Broker' or pass --broker PATH");
         }
-        var start = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir])
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = ProcessRunner.RedirectedStartInfo(executable,
+            ["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir]);
         var process = Process.Start(start) ?? throw new UserFacingException($"cannot start {executable}");
+        LiveProcesses.KillAllOnProcessExit();
         LiveProcesses.Add(process.Id);
         var broker = new BrokerProcess(process, new BrokerPorts(process.Id, 0, 0, 0));
         process.OutputDataReceived += (_, e) => broker.Keep(e.Data);
@@ -146,20 +133,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         _stopped = true;
         try
         {
-            if (!_process.HasExited)
-            {
-                _ = LiveProcesses.Signal(_process.Id, LiveProcesses.Sigterm);
-                using var timeout = new CancellationTokenSource(StopTimeout);
-                try
-                {
-                    await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    _process.Kill();
-                    await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-            }
+            await ProcessStop.StopAsync(_process, StopTimeout, entireProcessTree: false).ConfigureAwait(false);
         }
         finally
         {

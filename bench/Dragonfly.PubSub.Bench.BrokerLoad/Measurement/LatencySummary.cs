@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Bench.Common.Measurement;
+
 namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 
 /// <summary>Percentiles of a set of latencies in milliseconds (nearest rank: never an interpolated value nobody saw).</summary>
@@ -14,16 +16,11 @@ internal sealed record LatencySummary(int Count, double P50Ms, double P90Ms, dou
         }
         return new LatencySummary(
             sorted.Length,
-            Rank(sorted, 50),
-            Rank(sorted, 90),
-            Rank(sorted, 99),
+            Statistics.NearestRank(sorted, 50),
+            Statistics.NearestRank(sorted, 90),
+            Statistics.NearestRank(sorted, 99),
             sorted[^1],
             sorted.Average());
     }
 
-    private static double Rank(double[] sorted, double percent)
-    {
-        var rank = (int)Math.Ceiling(percent / 100 * sorted.Length);
-        return sorted[Math.Clamp(rank, 1, sorted.Length) - 1];
-    }
 }

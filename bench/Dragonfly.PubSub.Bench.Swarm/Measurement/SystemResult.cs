@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Bench.Common.Measurement;
+
 namespace Dragonfly.PubSub.Bench.Swarm.Measurement;
 
 /// <summary>One system's figures as result.json and the table show them.</summary>
@@ -38,8 +40,8 @@ internal sealed record SystemResult
             Name = m.Name,
             Run = run,
             AllFinishedSeconds = all,
-            P50Seconds = Percentile.Of([.. m.CompletionSeconds], 50),
-            P99Seconds = Percentile.Of([.. m.CompletionSeconds], 99),
+            P50Seconds = Statistics.Percentile([.. m.CompletionSeconds], 50),
+            P99Seconds = Statistics.Percentile([.. m.CompletionSeconds], 99),
             RatioToDMin = all / dMinSeconds,
             OriginEgressRatio = m.OriginEgressBytes / (double)fileBytes,
             PublisherUploadRatio = m.PublisherUploadBytes / (double)fileBytes,

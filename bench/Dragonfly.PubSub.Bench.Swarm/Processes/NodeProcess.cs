@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dragonfly.PubSub.Bench.Common.Processes;
 
 namespace Dragonfly.PubSub.Bench.Swarm.Processes;
 
@@ -41,11 +42,7 @@ internal sealed class NodeProcess : IAsyncDisposable
     public static NodeProcess Start(string name, string netns, string executable, IEnumerable<string> arguments, string logPath,
         Stopwatch clock, Action<string>? onLine = null)
     {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "netns", "exec", netns, executable }.Concat(arguments))
-        {
-            info.ArgumentList.Add(argument);
-        }
+        var info = ProcessRunner.RedirectedStartInfo("ip", new[] { "netns", "exec", netns, executable }.Concat(arguments));
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         var child = new NodeProcess(name, process, log, onLine) { StartedAt = clock.Elapsed };
@@ -59,9 +56,9 @@ internal sealed class NodeProcess : IAsyncDisposable
         return child;
     }
 
-    public double? CpuSeconds() => HasExited ? null : ProcStat.CpuSeconds(Pid);
+    public double? CpuSeconds() => HasExited ? null : ProcFs.CpuSeconds(Pid);
 
-    public long? PeakRssBytes() => HasExited ? null : ProcStat.PeakRssBytes(Pid);
+    public long? PeakRssBytes() => HasExited ? null : ProcFs.PeakRssBytes(Pid);
 
     public async Task WaitForExitAsync(CancellationToken cancel) => await _process.WaitForExitAsync(cancel);
 
@@ -85,17 +82,7 @@ internal sealed class NodeProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _ = LiveProcesses.Signal(Pid, LiveProcesses.Sigterm);
-            using var grace = new CancellationTokenSource(StopGrace);
-            try
-            {
-                await _process.WaitForExitAsync(grace.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync(CancellationToken.None);
-            }
+            await ProcessStop.StopAsync(_process, StopGrace, entireProcessTree: true);
         }
         else
         {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Dragonfly.PubSub.Bench.Common.Measurement;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 
@@ -18,10 +20,10 @@ internal sealed class BitTorrentSystem(SwarmContext context)
 
     public async Task<SystemMeasurement> RunAsync(int run, CancellationToken cancel)
     {
-        var aria2c = Executables.System("aria2c", "aria2");
-        var opentracker = Executables.System("opentracker", "opentracker");
-        var mktorrent = Executables.System("mktorrent", "mktorrent");
-        var curl = Executables.System("curl", "curl");
+        var aria2c = Executables.System("aria2c", "aria2", "dfbench swarm");
+        var opentracker = Executables.System("opentracker", "opentracker", "dfbench swarm");
+        var mktorrent = Executables.System("mktorrent", "mktorrent", "dfbench swarm");
+        var curl = Executables.System("curl", "curl", "dfbench swarm");
         var root = context.Folder($"bittorrent-{run}");
         var processes = new List<NodeProcess>();
         try

@@ -1,4 +1,5 @@
-using System.Globalization;
+using Dragonfly.PubSub.Bench.Common.Measurement;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 
@@ -14,16 +15,15 @@ internal sealed class DirectSystem(SwarmContext context)
 
     public async Task<SystemMeasurement> RunAsync(int run, CancellationToken cancel)
     {
-        var curl = Executables.System("curl", "curl");
-        var nginxPath = Executables.System("nginx", "nginx");
+        var curl = Executables.System("curl", "curl", "dfbench swarm");
+        var nginxPath = Executables.System("nginx", "nginx", "dfbench swarm");
         var root = context.Folder($"direct-{run}");
         var processes = new List<NodeProcess>();
         try
         {
-            var config = Path.Combine(root, "nginx.conf");
-            await File.WriteAllTextAsync(config, NginxConfig(root, Path.GetDirectoryName(context.SourceFile)!), cancel);
+            var nginxArguments = await Common.Nginx.NginxConfig.WriteAsync(root, NginxConfig(root, Path.GetDirectoryName(context.SourceFile)!), cancel);
             var nginx = NodeProcess.Start("nginx", context.Testbed.Plan.NodeNamespace(SwarmContext.OriginNode), nginxPath,
-                ["-c", config, "-p", root, "-e", Path.Combine(root, "error.log")], Path.Combine(root, "nginx.log"), context.Clock);
+                nginxArguments, Path.Combine(root, "nginx.log"), context.Clock);
             processes.Add(nginx);
             var url = $"http://{context.OriginAddress}/{Uri.EscapeDataString(context.FileName)}";
             await WaitServingAsync(nginx, curl, url, cancel);
@@ -84,29 +84,8 @@ internal sealed class DirectSystem(SwarmContext context)
     }
 
     /// <summary>One process (no master), so its PID is the one serving and its CPU is all of nginx's.</summary>
-    internal static string NginxConfig(string prefix, string servedFolder) => string.Create(CultureInfo.InvariantCulture, $$"""
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid {{prefix}}/nginx.pid;
-        error_log {{prefix}}/error.log warn;
-        events { worker_connections 1024; }
-        http {
-            access_log off;
-            sendfile on;
-            tcp_nopush on;
-            default_type application/octet-stream;
-            client_body_temp_path {{prefix}}/client_body;
-            proxy_temp_path {{prefix}}/proxy;
-            fastcgi_temp_path {{prefix}}/fastcgi;
-            uwsgi_temp_path {{prefix}}/uwsgi;
-            scgi_temp_path {{prefix}}/scgi;
-            server {
-                listen 0.0.0.0:80;
-                root {{servedFolder}};
-            }
-        }
-        """);
+    internal static string NginxConfig(string prefix, string servedFolder) =>
+        Common.Nginx.NginxConfig.Render(prefix, servedFolder, listen: "0.0.0.0:80", workerConnections: 1024, singleProcess: true);
 
     private async Task WaitServingAsync(NodeProcess nginx, string curl, string url, CancellationToken cancel)
     {

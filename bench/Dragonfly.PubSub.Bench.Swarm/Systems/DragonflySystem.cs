@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Measurement;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Client;

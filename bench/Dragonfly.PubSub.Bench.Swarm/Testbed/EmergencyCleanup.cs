@@ -1,3 +1,4 @@
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 
 namespace Dragonfly.PubSub.Bench.Swarm.Testbed;

@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Dragonfly.PubSub.Bench.Common.Nginx;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Processes;
 
 namespace Dragonfly.PubSub.Bench.Baselines;
@@ -27,14 +28,11 @@ internal sealed class NginxOrigin : IAsyncDisposable
 
     public static async Task<NginxOrigin> StartAsync(string prefix, string servedFolder, CancellationToken cancel)
     {
-        var nginx = Executables.System("nginx", "nginx");
+        var nginx = Executables.System("nginx", "nginx", "the baseline");
         Directory.CreateDirectory(prefix);
         var port = FreeLoopbackPort();
-        var config = Path.Combine(prefix, "nginx.conf");
-        await File.WriteAllTextAsync(config, Config(prefix, servedFolder, port), cancel);
-
-        // -e: the error log before the config is read (else nginx opens its compiled-in path).
-        var process = ChildProcess.Start("nginx", nginx, ["-c", config, "-p", prefix, "-e", Path.Combine(prefix, "error.log")]);
+        var arguments = await NginxConfig.WriteAsync(prefix, Config(prefix, servedFolder, port), cancel);
+        var process = ChildProcess.Start("nginx", nginx, arguments);
         var origin = new NginxOrigin(process, port);
         try
         {
@@ -50,28 +48,8 @@ internal sealed class NginxOrigin : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _process.DisposeAsync();
 
-    private static string Config(string prefix, string servedFolder, int port) => string.Create(CultureInfo.InvariantCulture, $$"""
-        daemon off;
-        worker_processes 1;
-        pid {{prefix}}/nginx.pid;
-        error_log {{prefix}}/error.log warn;
-        events { worker_connections 64; }
-        http {
-            access_log off;
-            sendfile on;
-            tcp_nopush on;
-            default_type application/octet-stream;
-            client_body_temp_path {{prefix}}/client_body;
-            proxy_temp_path {{prefix}}/proxy;
-            fastcgi_temp_path {{prefix}}/fastcgi;
-            uwsgi_temp_path {{prefix}}/uwsgi;
-            scgi_temp_path {{prefix}}/scgi;
-            server {
-                listen 127.0.0.1:{{port}};
-                root {{servedFolder}};
-            }
-        }
-        """);
+    private static string Config(string prefix, string servedFolder, int port) =>
+        NginxConfig.Render(prefix, servedFolder, listen: $"127.0.0.1:{port}", workerConnections: 64, singleProcess: false);
 
     private async Task WaitUntilServingAsync(CancellationToken cancel)
     {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Dragonfly.PubSub.Bench.Baselines;
+using Dragonfly.PubSub.Bench.Common.Measurement;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Measurement;
 using Dragonfly.PubSub.Bench.Processes;
 using Dragonfly.PubSub.Bench.Swarm;
@@ -30,8 +32,8 @@ internal sealed class PairBenchmark(PairOptions options)
     public async Task<PairReport> RunAsync(CancellationToken cancel)
     {
         // Fail early, with one line, when a tool or an executable is missing.
-        var curl = Executables.System("curl", "curl");
-        _ = Executables.System("nginx", "nginx");
+        var curl = Executables.System("curl", "curl", "the baseline");
+        _ = Executables.System("nginx", "nginx", "the baseline");
         var dfget = Executables.Get;
         var dfpub = Executables.Publish;
         var startedAt = DateTimeOffset.UtcNow;
@@ -46,7 +48,7 @@ internal sealed class PairBenchmark(PairOptions options)
             $"--pieces-in-flight {PiecesInFlightText}, {Executables.Configuration} build, load average {loadAtStart}");
 
         Say($"writing {ByteSize.Format(options.Size)} of seeded random bytes ...");
-        var digest = await TestFile.WriteAsync(source, options.Size, Seed, cancel);
+        var digest = await FileDigest.WriteAsync(source, options.Size, Seed, cancel);
 
         await using var nginx = await NginxOrigin.StartAsync(workspace.Folder("nginx"), Path.GetDirectoryName(source)!, cancel);
         // The processes' output goes next to result.json, for a look afterwards.
@@ -121,7 +123,7 @@ internal sealed class PairBenchmark(PairOptions options)
     /// <summary>The baseline: curl from our nginx; timed from curl's start to its exit.</summary>
     private async Task<double> RunCurlAsync(string curl, string url, string output, ContentDigest digest, CancellationToken cancel)
     {
-        var result = await ChildProcess.RunAsync(curl, ["-s", "-f", "-o", output, url], _transferTimeout, cancel);
+        var result = await ProcessRunner.RunAsync(curl, ["-s", "-f", "-o", output, url], _transferTimeout, cancel);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException($"curl {url} exited with code {result.ExitCode}: {result.Reason}");
@@ -140,13 +142,13 @@ internal sealed class PairBenchmark(PairOptions options)
         var publisher = await StartPublisherAsync(swarm, $"agent-a{run}-dfget", cancel);
         await PublishAsync(dfpub, publisher, source, Topic, digest, cancel);
         var puller = await StartPullerAsync(swarm, $"agent-b{run}-dfget", [], cancel);
-        var idleRss = ProcStatus.RssBytes(puller.Process.Id);
+        var idleRss = ProcFs.StatusBytes(puller.Process.Id, "VmRSS");
         var publisherCpu = publisher.Process.CpuTime;
         var pullerCpu = puller.Process.CpuTime;
         CommandResult result;
         try
         {
-            result = await ChildProcess.RunAsync(dfget, [digest.ToString(), "-O", output, "--data-dir", puller.DataDir], _transferTimeout, cancel);
+            result = await ProcessRunner.RunAsync(dfget, [digest.ToString(), "-O", output, "--data-dir", puller.DataDir], _transferTimeout, cancel);
         }
         catch (TimeoutException e)
         {
@@ -174,7 +176,7 @@ internal sealed class PairBenchmark(PairOptions options)
         var topic = $"{Topic}/run-{run}";
         var publisher = await StartPublisherAsync(swarm, $"agent-a{run}-subscribe", cancel);
         var puller = await StartPullerAsync(swarm, $"agent-b{run}-subscribe", ["--subscribe", topic], cancel);
-        var idleRss = ProcStatus.RssBytes(puller.Process.Id);
+        var idleRss = ProcFs.StatusBytes(puller.Process.Id, "VmRSS");
         await using var events = new TaskEventStream(puller.Ready.Socket, digest.ToString());
         await Task.Delay(TimeSpan.FromMilliseconds(250), cancel); // let the request reach B before A announces
         await PublishAsync(dfpub, publisher, source, topic, digest, cancel);
@@ -269,7 +271,7 @@ internal sealed class PairBenchmark(PairOptions options)
             Seconds = seconds,
             GiBPerSecond = GiBPerSecond(seconds),
             Ratio = curlSeconds / seconds,
-            AgentPeakRssBytes = ProcStatus.PeakRssBytes(puller.Process.Id),
+            AgentPeakRssBytes = ProcFs.StatusBytes(puller.Process.Id, "VmHWM"),
             AgentIdleRssBytes = idleRss,
             AgentCpuSeconds = (puller.Process.CpuTime - pullerCpuBefore).TotalSeconds,
             PublisherCpuSeconds = (publisher.Process.CpuTime - publisherCpuBefore).TotalSeconds,
@@ -278,7 +280,7 @@ internal sealed class PairBenchmark(PairOptions options)
 
     private async Task PublishAsync(string dfpub, AgentHandle publisher, string source, string topic, ContentDigest digest, CancellationToken cancel)
     {
-        var published = await ChildProcess.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir], _transferTimeout, cancel);
+        var published = await ProcessRunner.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir], _transferTimeout, cancel);
         if (published.ExitCode != 0)
         {
             throw new InvalidOperationException($"dfpub exited with code {published.ExitCode}: {published.Reason}");
@@ -295,7 +297,7 @@ internal sealed class PairBenchmark(PairOptions options)
         var times = new List<double>();
         for (var i = 0; i < 3; i++)
         {
-            var result = await ChildProcess.RunAsync(dfget, ["--help"], TimeSpan.FromSeconds(30), cancel);
+            var result = await ProcessRunner.RunAsync(dfget, ["--help"], TimeSpan.FromSeconds(30), cancel);
             times.Add(result.Elapsed.TotalSeconds);
         }
         return Statistics.Median(times);
@@ -307,7 +309,7 @@ internal sealed class PairBenchmark(PairOptions options)
         {
             throw new InvalidOperationException($"{who} reported success but there is no file at {path}");
         }
-        var actual = await TestFile.HashAsync(path, cancel);
+        var actual = await FileDigest.HashAsync(path, cancel);
         File.Delete(path);
         if (actual != expected)
         {

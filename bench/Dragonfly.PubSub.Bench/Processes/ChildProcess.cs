@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using Dragonfly.PubSub.Bench.Common.Processes;
 
 namespace Dragonfly.PubSub.Bench.Processes;
 
@@ -10,7 +10,6 @@ namespace Dragonfly.PubSub.Bench.Processes;
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable
 {
-    private const int Sigterm = 15;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
     private readonly Process _process;
     private readonly Queue<string> _lastLines = new();
@@ -43,7 +42,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     /// <summary>Starts a process; everything it prints also goes to <paramref name="logPath"/> when given.</summary>
     public static ChildProcess Start(string name, string executable, IEnumerable<string> arguments, string? logPath = null)
     {
-        var process = new Process { StartInfo = StartInfo(executable, arguments) };
+        var process = new Process { StartInfo = ProcessRunner.RedirectedStartInfo(executable, arguments) };
         var log = logPath is null ? null : new StreamWriter(logPath, append: true) { AutoFlush = true };
         var child = new ChildProcess(name, process, log);
         process.OutputDataReceived += (_, e) => child.Remember(e.Data);
@@ -52,34 +51,6 @@ internal sealed class ChildProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
-    }
-
-    /// <summary>
-    /// Runs a command to its end and measures it from just before the start to the exit; kills it
-    /// (and its children) when <paramref name="timeout"/> passes or <paramref name="cancel"/> fires.
-    /// </summary>
-    public static async Task<CommandResult> RunAsync(string executable, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancel)
-    {
-        using var process = new Process { StartInfo = StartInfo(executable, arguments) };
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        limit.CancelAfter(timeout);
-        var clock = Stopwatch.StartNew();
-        process.Start();
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            cancel.ThrowIfCancellationRequested();
-            throw new TimeoutException($"{Path.GetFileName(executable)} did not finish within {timeout.TotalSeconds:0} s");
-        }
-        var elapsed = clock.Elapsed;
-        return new CommandResult(process.ExitCode, elapsed, await stdout, await stderr);
     }
 
     public void ThrowIfExited()
@@ -100,25 +71,9 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>SIGTERM, then SIGKILL of the tree after <paramref name="grace"/>.</summary>
-    public async Task StopAsync(TimeSpan grace)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
-        _ = SendSignal(_process.Id, Sigterm);
-        using var timeout = new CancellationTokenSource(grace);
-        try
-        {
-            await _process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine($"{Name} (pid {_process.Id}) did not stop within {grace.TotalSeconds:0} s of SIGTERM; killing it");
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync(CancellationToken.None);
-        }
-    }
+    public Task StopAsync(TimeSpan grace) =>
+        ProcessStop.StopAsync(_process, grace, entireProcessTree: true,
+            () => Console.Error.WriteLine($"{Name} (pid {_process.Id}) did not stop within {grace.TotalSeconds:0} s of SIGTERM; killing it"));
 
     public async ValueTask DisposeAsync()
     {
@@ -129,21 +84,6 @@ internal sealed class ChildProcess : IAsyncDisposable
             _logClosed = true;
             _log?.Dispose();
         }
-    }
-
-    private static ProcessStartInfo StartInfo(string executable, IEnumerable<string> arguments)
-    {
-        var info = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        return info;
     }
 
     private void Remember(string? line)
@@ -166,6 +106,4 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
 }

@@ -1,3 +1,4 @@
+using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 
 namespace Dragonfly.PubSub.Bench.Tests.Swarm;
@@ -5,28 +6,36 @@ namespace Dragonfly.PubSub.Bench.Tests.Swarm;
 public sealed class StatisticsTests
 {
     [Fact]
+    public void Median_IsTheMiddleOrTheMeanOfTheTwoMiddleValues()
+    {
+        Assert.Equal(2, Statistics.Median([3.0, 1, 2]));
+        Assert.Equal(2.5, Statistics.Median([4.0, 1, 3, 2]));
+        Assert.Throws<ArgumentException>(() => Statistics.Median([]));
+    }
+
+    [Fact]
     public void Percentile_IsNearestRank()
     {
         double[] values = [5, 1, 4, 2, 3];
-        Assert.Equal(3, Percentile.Of(values, 50));
-        Assert.Equal(5, Percentile.Of(values, 99));
-        Assert.Equal(1, Percentile.Of(values, 1));
-        Assert.Equal(5, Percentile.Of(values, 100));
+        Assert.Equal(3, Statistics.Percentile(values, 50));
+        Assert.Equal(5, Statistics.Percentile(values, 99));
+        Assert.Equal(1, Statistics.Percentile(values, 1));
+        Assert.Equal(5, Statistics.Percentile(values, 100));
     }
 
     [Fact]
     public void Percentile_Of16_P99IsTheLargestAndP50TheEighth()
     {
         var values = Enumerable.Range(1, 16).Select(i => (double)i).Reverse().ToArray();
-        Assert.Equal(16, Percentile.Of(values, 99));
-        Assert.Equal(8, Percentile.Of(values, 50));
+        Assert.Equal(16, Statistics.Percentile(values, 99));
+        Assert.Equal(8, Statistics.Percentile(values, 50));
     }
 
     [Fact]
     public void Percentile_RejectsEmptyAndOutOfRange()
     {
-        Assert.Throws<ArgumentException>(() => Percentile.Of(Array.Empty<double>(), 50));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Percentile.Of([1.0], 0));
+        Assert.Throws<ArgumentException>(() => Statistics.Percentile(Array.Empty<double>(), 50));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Statistics.Percentile([1.0], 0));
     }
 
     [Fact]

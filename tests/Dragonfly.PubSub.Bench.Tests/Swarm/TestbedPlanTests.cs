@@ -1,3 +1,4 @@
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Systems;
 using Dragonfly.PubSub.Bench.Swarm.Testbed;
@@ -103,8 +104,8 @@ public sealed class TestbedPlanTests
     {
         // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
         const string stat = "123 (a (b) c) S 1 123 123 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 1000 100000 200";
-        Assert.Equal(3.0, ProcStat.ParseCpuSeconds(stat), 6);
-        Assert.Equal(81236, ProcStat.ParseKiB(["Name:\tx", "VmHWM:\t   81236 kB", "VmRSS:\t 1 kB"], "VmHWM"));
+        Assert.Equal(3.0, ProcFs.ParseCpuSeconds(stat), 6);
+        Assert.Equal(81236, ProcFs.ParseKiB(["Name:\tx", "VmHWM:\t   81236 kB", "VmRSS:\t 1 kB"], "VmHWM"));
     }
 
     [Fact]
@@ -116,4 +117,15 @@ public sealed class TestbedPlanTests
         Assert.Contains("listen 0.0.0.0:80;", config, StringComparison.Ordinal);
         Assert.Contains("root /srv;", config, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void NginxConfig_ForThePairKeepsTheMasterAndListensOnLoopback()
+    {
+        var config = Common.Nginx.NginxConfig.Render("/p", "/srv", "127.0.0.1:8080", 64, singleProcess: false);
+        Assert.DoesNotContain("master_process", config, StringComparison.Ordinal);
+        Assert.Contains("daemon off;\nworker_processes 1;", config.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("listen 127.0.0.1:8080;", config, StringComparison.Ordinal);
+        Assert.Contains("events { worker_connections 64; }", config, StringComparison.Ordinal);
+    }
+
 }

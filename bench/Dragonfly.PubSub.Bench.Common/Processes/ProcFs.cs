@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Dragonfly.PubSub.Bench.Swarm.Processes;
+namespace Dragonfly.PubSub.Bench.Common.Processes;
 
-/// <summary>CPU time and peak RSS of a running process, from /proc (Linux).</summary>
-internal static class ProcStat
+/// <summary>CPU time and memory of a process, from <c>/proc/&lt;pid&gt;/stat</c> and <c>/proc/&lt;pid&gt;/status</c> (Linux).</summary>
+public static class ProcFs
 {
     // USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux ABI we run on.
     private const double TicksPerSecond = 100;
@@ -39,6 +39,9 @@ internal static class ProcStat
         }
     }
 
+    /// <summary>A kB field of the status file (VmRSS: now, VmHWM: peak) in bytes; throws when the process is gone.</summary>
+    public static long StatusBytes(int pid, string field) => ParseKiB(File.ReadLines($"/proc/{pid}/status"), field) * 1024;
+
     /// <summary>Fields 14 and 15 (utime, stime) of a stat line; the command name may hold spaces and parentheses.</summary>
     public static double ParseCpuSeconds(string statLine)
     {
@@ -49,7 +52,11 @@ internal static class ProcStat
         return (utime + stime) / TicksPerSecond;
     }
 
-    public static long ParseKiB(IEnumerable<string> statusLines, string field)
+    /// <summary>The number of a line such as <c>VmHWM:	   81236 kB</c>; throws when there is none.</summary>
+    public static long ParseKiB(IEnumerable<string> statusLines, string field) =>
+        TryParseKiB(statusLines, field) ?? throw new InvalidDataException($"no {field} line in /proc/<pid>/status");
+
+    public static long? TryParseKiB(IEnumerable<string> statusLines, string field)
     {
         foreach (var line in statusLines)
         {
@@ -58,6 +65,6 @@ internal static class ProcStat
                 return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
             }
         }
-        throw new InvalidDataException($"no {field} line in /proc/<pid>/status");
+        return null;
     }
 }

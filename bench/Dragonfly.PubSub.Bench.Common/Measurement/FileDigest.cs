@@ -1,12 +1,17 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Contracts;
 
-namespace Dragonfly.PubSub.Bench.Swarm.Measurement;
+namespace Dragonfly.PubSub.Bench.Common.Measurement;
 
 /// <summary>Writes the seeded test file and checks copies against its SHA-256.</summary>
-internal static class FileDigest
+public static class FileDigest
 {
-    /// <summary>Seeded random bytes, so every run moves the same incompressible content; world-readable.</summary>
+    /// <summary>
+    /// Seeded random bytes, so every run moves the same incompressible content; world-readable,
+    /// because nginx's worker runs as an unprivileged user.
+    /// </summary>
     public static async Task<ContentDigest> WriteAsync(string path, long size, int seed, CancellationToken cancel)
     {
         var random = new Random(seed);
@@ -22,14 +27,20 @@ internal static class FileDigest
                 await stream.WriteAsync(chunk, cancel);
             }
         }
-        Processes.WorldReadable.File644(path);
+        WorldReadable.File644(path);
         return ContentDigest.FromHash(sha.GetHashAndReset());
+    }
+
+    public static async Task<ContentDigest> HashAsync(string path, CancellationToken cancel)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 20, FileOptions.SequentialScan);
+        return ContentDigest.FromHash(await SHA256.HashDataAsync(stream, cancel));
     }
 
     /// <summary>True when every file exists and hashes to <paramref name="expected"/>; two at a time (2 cores).</summary>
     public static async Task<(bool Verified, IReadOnlyList<string> Problems)> VerifyAllAsync(IEnumerable<string> paths, ContentDigest expected, CancellationToken cancel)
     {
-        var problems = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var problems = new ConcurrentBag<string>();
         await Parallel.ForEachAsync(paths, new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = cancel }, async (path, ct) =>
         {
             if (!File.Exists(path))
@@ -37,8 +48,7 @@ internal static class FileDigest
                 problems.Add($"{path} is missing");
                 return;
             }
-            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 20, FileOptions.SequentialScan);
-            var actual = ContentDigest.FromHash(await SHA256.HashDataAsync(stream, ct));
+            var actual = await HashAsync(path, ct);
             if (actual != expected)
             {
                 problems.Add($"{path} has digest {actual}, expected {expected}");

@@ -1,7 +1,7 @@
-namespace Dragonfly.PubSub.Bench.Swarm.Processes;
+namespace Dragonfly.PubSub.Bench.Common.Processes;
 
 /// <summary>Folders and files that nginx and opentracker can read after they drop to an unprivileged user.</summary>
-internal static class WorldReadable
+public static class WorldReadable
 {
     public static string CreateDirectory(string path)
     {

@@ -1,9 +1,0 @@
-namespace Dragonfly.PubSub.Bench.Processes;
-
-/// <summary>How a command ended and how long it ran, from start to exit.</summary>
-internal sealed record CommandResult(int ExitCode, TimeSpan Elapsed, string Stdout, string Stderr)
-{
-    /// <summary>The last line of stderr, else of stdout: what to show when the command failed.</summary>
-    public string Reason =>
-        (Stderr.Trim().Length > 0 ? Stderr : Stdout).Trim().Split('\n')[^1].Trim() is { Length: > 0 } line ? line : "(no output)";
-}
