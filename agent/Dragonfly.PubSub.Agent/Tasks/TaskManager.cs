@@ -507,7 +507,8 @@ public sealed class TaskManager : IHostedService, IDisposable
         AgentMetrics.Tasks.WithLabels(error is null ? "succeeded" : "failed").Inc();
         if (error is null)
         {
-            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name, string.Join(", ", placed));
+            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name,
+                string.Join(", ", placed.Concat(waiters.Select(w => w.Output)).DefaultIfEmpty("the content store only")));
         }
         else
         {
