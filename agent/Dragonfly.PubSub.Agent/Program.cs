@@ -20,7 +20,7 @@ var subscribe = new Option<string[]>("--subscribe", "-s") { Description = "Topic
 var outputDir = new Option<string?>("--output-dir") { Description = "Where artifacts land, as <output-dir>/<topic>/<name> (default: <data-dir>/downloads)." };
 var peerPort = new Option<int>("--peer-port") { Description = "Port that serves pieces to other agents (0 picks a free one).", DefaultValueFactory = _ => 4000 };
 var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the registry mirror (reserved; the mirror comes with image support).", DefaultValueFactory = _ => 4001 };
-var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one).", DefaultValueFactory = _ => 4002 };
+var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one, -1 = none: the unix socket only).", DefaultValueFactory = _ => 4002 };
 var listen = new Option<string>("--listen") { Description = "Address to bind.", DefaultValueFactory = _ => "0.0.0.0" };
 var advertise = new Option<string?>("--advertise-addr") { Description = "Address other agents dial to reach this one (default: the bound address, or what the broker sees)." };
 var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap on download bandwidth, e.g. 20MiB (per second). Default: none." };
@@ -29,12 +29,17 @@ var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces dow
 var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
 var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
 var zone = new Option<string?>("--zone") { Description = "Zone label." };
+var seed = new Option<bool>("--seed") { Description = "Run as a seed peer: the scheduler's preferred source of URL tasks. It fetches from origins (HTTP(S), FTP, S3, file) what the broker assigns it, keeps it in its store (no output files) and serves it to the swarm." };
+var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible endpoint URL for s3:// origins (default: AWS_ENDPOINT_URL, else AWS)." };
+var s3Region = new Option<string?>("--s3-region") { Description = "S3 region (default: AWS_REGION, else us-east-1)." };
+var s3AccessKey = new Option<string?>("--s3-access-key") { Description = "S3 access key id (default: AWS_ACCESS_KEY_ID; none = anonymous requests)." };
+var s3SecretKey = new Option<string?>("--s3-secret-key") { Description = "S3 secret key (default: AWS_SECRET_ACCESS_KEY). Prefer the environment or the config file over the command line." };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
 
-var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget.")
+var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. Settings come from flags, then DFAGENT_* environment variables (DFAGENT_SEED, DFAGENT_S3_ENDPOINT, ...), then the --config file; S3 settings fall back to AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.")
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, httpPort, listen, advertise,
-    downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, verbose,
+    downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
 };
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", parse.GetValue(verbose), async () =>
@@ -62,8 +67,8 @@ return await CliRunner.InvokeAsync("dfagent", root, args);
 AgentOptions BuildOptions(SettingSources s)
 {
     var brokerText = s.String(broker) ?? throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT] (or set DFAGENT_BROKER)");
-    var (brokerHost, brokerPort) = ParseEndpoint(brokerText, 8002, "--broker");
-    var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? ParseEndpoint(mqttText, 1883, "--mqtt") : (brokerHost, 1883);
+    var (brokerHost, brokerPort) = HostPort.Parse(brokerText, 8002, "--broker");
+    var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? HostPort.Parse(mqttText, 1883, "--mqtt") : (brokerHost, 1883);
     var filters = s.List(subscribe);
     foreach (var filter in filters)
     {
@@ -86,28 +91,28 @@ AgentOptions BuildOptions(SettingSources s)
         AdvertiseAddress = s.String(advertise) ?? "",
         PeerPort = Port(s.Int(peerPort), "--peer-port"),
         ProxyPort = Port(s.Int(proxyPort), "--proxy-port"),
-        HttpPort = Port(s.Int(httpPort), "--http-port"),
+        HttpPort = s.Int(httpPort) is -1 ? -1 : Port(s.Int(httpPort), "--http-port"),
         DownloadLimit = Rate(s.String(downloadLimit), "--download-limit"),
         UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
         PiecesInFlight = Positive(s.Int(inFlight), "--pieces-in-flight"),
         UploadSlots = Positive(s.Int(uploadSlots), "--upload-slots"),
         Cluster = s.String(cluster) ?? "",
         Zone = s.String(zone) ?? "",
+        Seed = s.Bool(seed),
+        Origins = new OriginSettings
+        {
+            S3Endpoint = s.String(s3Endpoint) is { } endpoint
+                ? Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+                    ? url
+                    : throw UserFacingException.Usage($"--s3-endpoint '{endpoint}' is not an http:// or https:// URL")
+                : null,
+            S3Region = s.String(s3Region),
+            S3AccessKey = s.String(s3AccessKey),
+            S3SecretKey = s.String(s3SecretKey),
+        },
     };
     AgentHost.ParseAddress(options.ListenAddress);
     return options;
-}
-
-static (string Host, int Port) ParseEndpoint(string text, int defaultPort, string flag)
-{
-    var colon = text.LastIndexOf(':');
-    if (colon < 0 || text.EndsWith(']'))
-    {
-        return (text.Trim('[', ']'), defaultPort);
-    }
-    return int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
-        ? (text[..colon].Trim('[', ']'), port)
-        : throw UserFacingException.Usage($"{flag} '{text}' is not HOST[:PORT]; write e.g. 127.0.0.1:{defaultPort}");
 }
 
 static int Port(int port, string flag) =>

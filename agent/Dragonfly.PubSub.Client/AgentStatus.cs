@@ -11,4 +11,6 @@ public sealed record AgentStatus
     public int HttpPort { get; init; }
     public IReadOnlyList<string> Subscriptions { get; init; } = [];
     public string OutputDir { get; init; } = "";
+    /// <summary>A seed peer (<c>dfagent --seed</c>): the preferred source of URL tasks.</summary>
+    public bool Seed { get; init; }
 }

@@ -46,7 +46,11 @@ public sealed class DragonflyClient : IDisposable
     public async Task<IReadOnlyList<TaskInfo>> GetTasksAsync(CancellationToken cancellationToken = default) =>
         await SendAsync(new HttpRequestMessage(HttpMethod.Get, "api/v1/tasks"), ClientJsonContext.Default.ListTaskInfo, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Imports <see cref="PublishRequest.Path"/> into the agent and announces it.</summary>
+    /// <summary>
+    /// Publishes on <see cref="PublishRequest.Topic"/>: imports <see cref="PublishRequest.Path"/> into
+    /// the agent, or registers <see cref="PublishRequest.Url"/> as a URL task, and announces it.
+    /// </summary>
+    /// <exception cref="DragonflyClientException">Bad input (kind usage), no agent, or a failure.</exception>
     public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -58,29 +62,79 @@ public sealed class DragonflyClient : IDisposable
         {
             throw new DragonflyClientException(nameError, ApiError.Usage);
         }
+        if ((request.Path is null) == (request.Url is null))
+        {
+            throw new DragonflyClientException("give either a file path or a URL to publish, not both", ApiError.Usage);
+        }
+        if (request.Url is not null)
+        {
+            CheckUrlRequest(request.Url, request.Headers, request.Digest);
+        }
+        var body = request.Path is null ? request : request with { Path = System.IO.Path.GetFullPath(request.Path) };
         var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/publish")
         {
-            Content = JsonContent.Create(request with { Path = System.IO.Path.GetFullPath(request.Path) }, ClientJsonContext.Default.PublishRequest),
+            Content = JsonContent.Create(body, ClientJsonContext.Default.PublishRequest),
         };
         return SendAsync(message, ClientJsonContext.Default.PublishResult, cancellationToken);
     }
+
+    /// <summary>Announces the object at <paramref name="url"/> on <paramref name="topic"/> as a URL task; returns its task id.</summary>
+    public Task<PublishResult> PublishUrlAsync(string url, string topic, CancellationToken cancellationToken = default) =>
+        PublishAsync(new PublishRequest { Url = url, Topic = topic }, cancellationToken);
 
     /// <summary>
     /// Downloads <paramref name="digest"/> through the swarm into <paramref name="outputPath"/>, reporting
     /// progress as the agent makes it. The file appears only once complete and verified.
     /// </summary>
-    public async Task<TaskInfo> DownloadAsync(string digest, string outputPath, IProgress<TaskInfo>? progress = null,
+    public Task<TaskInfo> DownloadAsync(string digest, string outputPath, IProgress<TaskInfo>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        if (!ContentDigest.TryParse(digest, out _))
-        {
-            throw new DragonflyClientException($"'{digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits", ApiError.Usage);
-        }
         ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
-        var request = new DownloadRequest { Digest = digest, Output = System.IO.Path.GetFullPath(outputPath) };
+        return DownloadAsync(new DownloadRequest { Digest = digest, Output = outputPath }, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Downloads the object at <paramref name="url"/> through the swarm (its origin is read once per
+    /// swarm, by a seed or one agent) into <paramref name="outputPath"/>. The file appears only once
+    /// complete and verified.
+    /// </summary>
+    public Task<TaskInfo> DownloadUrlAsync(string url, string outputPath, IProgress<TaskInfo>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
+        return DownloadAsync(new DownloadRequest { Url = url, Output = outputPath }, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Downloads by content id or by URL (<see cref="DownloadRequest"/>), reporting each snapshot the
+    /// agent sends; returns the final one. The output file appears only once complete and verified.
+    /// </summary>
+    /// <exception cref="DragonflyClientException">Bad input (kind usage), no agent, or the download failed.</exception>
+    public async Task<TaskInfo> DownloadAsync(DownloadRequest request, IProgress<TaskInfo>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.Output);
+        string what;
+        if (request.Url is null)
+        {
+            if (!ContentDigest.TryParse(request.Digest, out _))
+            {
+                throw new DragonflyClientException($"'{request.Digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits", ApiError.Usage);
+            }
+            what = request.Digest!;
+        }
+        else
+        {
+            what = CheckUrlRequest(request.Url, request.Headers, request.Digest);
+        }
+        if (request.Limit is <= 0)
+        {
+            throw new DragonflyClientException("the download limit must be a positive number of bytes per second", ApiError.Usage);
+        }
         var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/download")
         {
-            Content = JsonContent.Create(request, ClientJsonContext.Default.DownloadRequest),
+            Content = JsonContent.Create(request with { Output = System.IO.Path.GetFullPath(request.Output) }, ClientJsonContext.Default.DownloadRequest),
         };
         // The agent answers with a stream of snapshots (one JSON object per line); the last is final.
         TaskInfo? task = null;
@@ -95,13 +149,45 @@ public sealed class DragonflyClient : IDisposable
         }
         if (task is not { IsFinished: true })
         {
-            throw new DragonflyClientException($"the agent stopped answering before the download of {digest} finished; see its log", ApiError.Failed);
+            throw new DragonflyClientException($"the agent stopped answering before the download of {what} finished; see its log", ApiError.Failed);
         }
         if (task.State == TaskStates.Failed)
         {
-            throw new DragonflyClientException($"download of {digest} failed: {task.Error ?? "unknown error"}", ApiError.Failed);
+            var error = task.Error ?? "unknown error";
+            // Errors about a URL usually name it already.
+            throw new DragonflyClientException(error.Contains(what, StringComparison.Ordinal) ? error : $"download of {what} failed: {error}", ApiError.Failed);
         }
         return task;
+    }
+
+    /// <summary>Checks what the SDK can check of a URL request; returns the URL as messages may show it (no query, no user info).</summary>
+    private static string CheckUrlRequest(string url, IReadOnlyList<string>? headers, string? expectedDigest)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme.Length == 0)
+        {
+            throw new DragonflyClientException("the URL is not an absolute URL; expected http://, https://, ftp://, s3://bucket/key or file:///path", ApiError.Usage);
+        }
+        foreach (var header in headers ?? [])
+        {
+            var colon = header.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || header[..colon].Trim().Length == 0 || header[..colon].Trim().Any(c => c <= ' ' || c >= 127))
+            {
+                // The value may be a secret: never echo it.
+                throw new DragonflyClientException($"header '{(colon > 0 ? header[..colon] : "...")}' is malformed; write 'Name: value'", ApiError.Usage);
+            }
+        }
+        if (expectedDigest is not null && !ContentDigest.TryParse(expectedDigest, out _))
+        {
+            throw new DragonflyClientException($"--digest '{expectedDigest}' is not a content id; expected sha256: followed by 64 lowercase hex digits", ApiError.Usage);
+        }
+        return WithoutQuery(parsed);
+    }
+
+    /// <summary>scheme://host/path: what messages may show of a URL (no user info, query or fragment).</summary>
+    public static string WithoutQuery(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        return url.IsAbsoluteUri ? $"{url.Scheme}://{url.Authority}{url.AbsolutePath}" : url.OriginalString.Split('?', '#')[0];
     }
 
     /// <summary>
@@ -129,7 +215,7 @@ public sealed class DragonflyClient : IDisposable
         using var response = await SendRawAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        while (await ReadLineAsync(reader, cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
             {
@@ -140,6 +226,18 @@ public sealed class DragonflyClient : IDisposable
             {
                 yield return info;
             }
+        }
+    }
+
+    private async Task<string?> ReadLineAsync(StreamReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new DragonflyClientException($"the agent at {_options.DataDir} stopped answering (did it exit?); see its log", ApiError.Failed, e);
         }
     }
 
@@ -161,7 +259,7 @@ public sealed class DragonflyClient : IDisposable
         {
             throw new DragonflyClientException(
                 $"no dfagent is running at {_options.DataDir} (socket {_options.SocketPath}); start one with 'dfagent --broker HOST --data-dir {_options.DataDir}' or pass the right --data-dir",
-                ApiError.Failed, e);
+                ApiError.Unreachable, e);
         }
         if (response.IsSuccessStatusCode)
         {

@@ -21,6 +21,12 @@ public sealed record TaskInfo
     public string? Path { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>
+    /// The sha256:&lt;hex&gt; of the content when it differs from <see cref="Digest"/> and is known: a URL
+    /// task's <see cref="Digest"/> is its task id, and its content digest is learned once fetched.
+    /// </summary>
+    public string? ContentDigest { get; init; }
+
     [JsonIgnore]
     public bool IsFinished => State is TaskStates.Succeeded or TaskStates.Failed;
 

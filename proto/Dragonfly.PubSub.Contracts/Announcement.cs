@@ -22,6 +22,17 @@ public sealed record Announcement
     public DateTimeOffset CreatedAt { get; init; }
     public Dictionary<string, string> Labels { get; init; } = [];
 
+    /// <summary>
+    /// A URL task (back-to-source): <see cref="Digest"/> is the task id, not the content's hash; the piece
+    /// digests arrive from the scheduler as the source fetches them. Omitted from the JSON when false.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool UrlTask { get; init; }
+
+    /// <summary>The sha256:&lt;hex&gt; of the whole file of a URL task, when known. Omitted from the JSON when unknown.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ContentDigest { get; init; }
+
     public byte[] ToJsonUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, ContractsJsonContext.Default.Announcement);
 
     /// <summary>Parses and validates; on failure returns null and says why in <paramref name="error"/>.</summary>
@@ -48,9 +59,13 @@ public sealed record Announcement
         {
             return $"announcement version {Version} is not supported (this agent reads version {CurrentVersion})";
         }
-        if (!ContentDigest.TryParse(Digest, out _))
+        if (!Contracts.ContentDigest.TryParse(Digest, out _))
         {
             return $"digest '{Digest}' is not a sha256: content id";
+        }
+        if (ContentDigest is not null && !Contracts.ContentDigest.TryParse(ContentDigest, out _))
+        {
+            return $"contentDigest '{ContentDigest}' is not a sha256: content id";
         }
         if (ArtifactName.Validate(Name) is { } nameError)
         {

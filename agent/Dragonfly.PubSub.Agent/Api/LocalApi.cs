@@ -35,6 +35,7 @@ public static class LocalApi
                 HttpPort = runtime.HttpPort,
                 Subscriptions = options.Subscriptions,
                 OutputDir = options.OutputDir,
+                Seed = options.Seed,
             }, ClientJsonContext.Default.AgentStatus));
 
         api.MapGet("/tasks", (TaskManager tasks) => Results.Json(tasks.GetTasks().ToList(), ClientJsonContext.Default.ListTaskInfo));
@@ -66,14 +67,24 @@ public static class LocalApi
         api.MapPost("/download", async (HttpContext http, TaskManager tasks) =>
         {
             var request = await ReadAsync(http, ClientJsonContext.Default.DownloadRequest);
-            if (request is null || !ContentDigest.TryParse(request.Digest, out var digest) || !Path.IsPathFullyQualified(request.Output))
+            if (request is null || string.IsNullOrEmpty(request.Output) || !Path.IsPathFullyQualified(request.Output)
+                || (request.Url is null && !ContentDigest.TryParse(request.Digest, out _)) || request.Limit is <= 0)
             {
-                return Error("the body must be {\"digest\": \"sha256:<hex>\", \"output\": \"/absolute/path\"}", ApiError.Usage, StatusCodes.Status400BadRequest);
+                return Error("the body must be {\"digest\": \"sha256:<hex>\", \"output\": \"/absolute/path\"} or {\"url\": \"...\", \"output\": \"/absolute/path\"}, with a positive limit if any", ApiError.Usage, StatusCodes.Status400BadRequest);
             }
+            ContentDigest digest;
             DownloadWaiter waiter;
             try
             {
-                waiter = await tasks.DownloadAsync(digest.Value, request.Output, http.RequestAborted);
+                if (request.Url is not null)
+                {
+                    (digest, waiter) = await tasks.DownloadUrlAsync(request, http.RequestAborted);
+                }
+                else
+                {
+                    digest = ContentDigest.Parse(request.Digest!);
+                    waiter = await tasks.DownloadAsync(digest, request.Output, request.Limit ?? 0, http.RequestAborted);
+                }
             }
             catch (UserFacingException e)
             {
@@ -93,7 +104,7 @@ public static class LocalApi
             }
             finally
             {
-                tasks.CancelWaiter(digest.Value, waiter);
+                tasks.CancelWaiter(digest, waiter);
             }
             return Results.Empty;
         }).AddEndpointFilter(SocketOnly);

@@ -1,21 +1,37 @@
+using Dragonfly.PubSub.Contracts.Cli;
+
 namespace Dragonfly.PubSub.Agent.Configuration;
 
 /// <summary>
-/// Everything an agent is told at start (flags over environment over config file). Immutable:
-/// runtime state lives in the components, not here.
+/// Everything an agent is told at start (flags over environment over config file, or set by a
+/// process that hosts an agent in-process). Immutable: runtime state lives in the components.
 /// </summary>
 public sealed record AgentOptions
 {
-    /// <summary>Broker gRPC endpoint as host:port (default port 8002).</summary>
-    public required string BrokerHost { get; init; }
+    private readonly string? _mqttHost;
+    private readonly string? _outputDir;
+
+    /// <summary>Broker gRPC host (see <see cref="Broker"/> to set host and port at once).</summary>
+    public string BrokerHost { get; init; } = "";
     public int BrokerGrpcPort { get; init; } = 8002;
-    public required string MqttHost { get; init; }
+
+    /// <summary>The broker's scheduler as <c>HOST[:PORT]</c> (default port 8002).</summary>
+    /// <exception cref="UserFacingException">(on init) Not HOST[:PORT].</exception>
+    public string Broker
+    {
+        get => $"{BrokerHost}:{BrokerGrpcPort}";
+        init => (BrokerHost, BrokerGrpcPort) = HostPort.Parse(value, 8002, "--broker");
+    }
+
+    /// <summary>MQTT host for announcements; defaults to the broker host.</summary>
+    public string MqttHost { get => _mqttHost ?? BrokerHost; init => _mqttHost = value; }
     public int MqttPort { get; init; } = 1883;
 
     public required string DataDir { get; init; }
     public IReadOnlyList<string> Subscriptions { get; init; } = [];
-    /// <summary>Where completed artifacts land as &lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;.</summary>
-    public required string OutputDir { get; init; }
+
+    /// <summary>Where completed artifacts land as &lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt; (default &lt;data-dir&gt;/downloads).</summary>
+    public string OutputDir { get => _outputDir ?? Path.Combine(DataDir, "downloads"); init => _outputDir = value; }
 
     /// <summary>Address the agent's servers bind to; port 0 picks a free port.</summary>
     public string ListenAddress { get; init; } = "0.0.0.0";
@@ -23,6 +39,7 @@ public sealed record AgentOptions
     public string AdvertiseAddress { get; init; } = "";
     public int PeerPort { get; init; } = 4000;
     public int ProxyPort { get; init; } = 4001;
+    /// <summary>TCP port of the local HTTP API; 0 picks one, negative = none (the unix socket only).</summary>
     public int HttpPort { get; init; } = 4002;
 
     /// <summary>Bytes per second; 0 = unlimited.</summary>
@@ -31,12 +48,23 @@ public sealed record AgentOptions
 
     public string Cluster { get; init; } = "";
     public string Zone { get; init; } = "";
+
+    /// <summary>
+    /// A seed peer: the scheduler's preferred source of URL tasks. It fetches from origins what it is
+    /// told to (into its store, no output file) and serves it to the swarm.
+    /// </summary>
     public bool Seed { get; init; }
 
     /// <summary>Pieces in flight per task (each holds one piece buffer).</summary>
     public int PiecesInFlight { get; init; } = 8;
     /// <summary>Concurrent piece uploads this agent serves.</summary>
     public int UploadSlots { get; init; } = 4;
+
+    /// <summary>Origins (S3-compatible servers) the agent fetches URL tasks from when it is their source.</summary>
+    public OriginSettings Origins { get; init; } = new();
+
+    /// <summary>How the agent behaves inside its process: daemon (console, signals) or in-process guest.</summary>
+    public AgentHosting Hosting { get; init; } = new();
 
     public string SocketPath => Path.Combine(DataDir, "dfagent.sock");
 }

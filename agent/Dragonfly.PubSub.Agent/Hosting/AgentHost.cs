@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
 using Dragonfly.PubSub.Agent.Announcements;
 using Dragonfly.PubSub.Agent.Api;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Agent.Tasks;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Origins;
+using Dragonfly.PubSub.Origins.S3;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -15,95 +16,188 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace Dragonfly.PubSub.Agent.Hosting;
 
-/// <summary>Wires the agent's components into one host and runs it until SIGTERM/Ctrl-C.</summary>
+/// <summary>
+/// Wires the agent's components into one host. <see cref="StartAsync"/> runs an agent inside any
+/// process (dfbroker's seed, dfget's one-shot agent); <see cref="RunAsync"/> is the dfagent daemon
+/// on top of it, until SIGTERM/Ctrl-C.
+/// </summary>
 public static class AgentHost
 {
+    /// <summary>The daemon: console logging, ready line, and runs until SIGTERM/Ctrl-C or <paramref name="cancellationToken"/>.</summary>
     public static async Task<int> RunAsync(AgentOptions options, bool verbose, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(options.DataDir);
-        using var store = AgentStore.Open(options.DataDir);
-        var runtime = new AgentRuntime(store.PeerId);
-        var transfer = new TransferOptions
+        var agent = await StartAsync(options with { Hosting = AgentHosting.Daemon(verbose) }, cancellationToken).ConfigureAwait(false);
+        await using (agent.ConfigureAwait(false))
         {
-            DataDir = options.DataDir,
-            PiecesInFlight = options.PiecesInFlight,
-            UploadSlots = options.UploadSlots,
-            DownloadLimit = options.DownloadLimit,
-            UploadLimit = options.UploadLimit,
-        };
-
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
-        builder.Logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft", verbose ? LogLevel.Information : LogLevel.Warning);
-        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
-        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
-
-        // The data dir is ours (the store is open): a socket file left by a crashed agent is stale.
-        if (File.Exists(options.SocketPath))
-        {
-            File.Delete(options.SocketPath);
+            await agent.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            await agent.StopAsync().ConfigureAwait(false);
         }
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Starts an agent: opens its data dir, binds the peer port, the unix socket and (unless
+    /// <see cref="AgentOptions.HttpPort"/> is negative) the HTTP port, and connects to the broker in
+    /// the background. Returns once the servers are bound; stop it with <see cref="RunningAgent.StopAsync"/>.
+    /// </summary>
+    /// <exception cref="UserFacingException">Bad options, a data dir in use, or ports that cannot be bound.</exception>
+    public static async Task<RunningAgent> StartAsync(AgentOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.BrokerHost.Length == 0)
         {
-            kestrel.Listen(ParseAddress(options.ListenAddress), options.HttpPort);
-            kestrel.ListenUnixSocket(options.SocketPath);
-        });
-
-        var services = builder.Services;
-        services.AddSingleton(options);
-        services.AddSingleton(transfer);
-        services.AddSingleton(runtime);
-        services.AddSingleton(store);
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(new ContentStore(options.DataDir));
-        services.AddSingleton<LocalPieces>();
-        services.AddSingleton<PieceServer>();
-        services.AddSingleton<PieceFetcher>();
-        services.AddSingleton<SchedulerSession>();
-        services.AddSingleton<TaskManager>();
-        // The task manager loads the tasks before the scheduler session starts, so the first Hello
-        // already re-joins every task this agent holds.
-        services.AddHostedService(sp => sp.GetRequiredService<TaskManager>());
-        services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
-        services.AddSingleton<AnnouncementSubscriber>();
-        services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
-
-        await using var app = builder.Build();
-        app.MapLocalApi();
-
-        var pieceServer = app.Services.GetRequiredService<PieceServer>();
+            throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT]");
+        }
+        var hosting = options.Hosting;
+        var store = AgentStore.Open(options.DataDir);
+        OriginRegistry? registry = null;
+        WebApplication? app = null;
+        RunningAgent? agent = null;
         try
         {
-            runtime.PeerPort = await pieceServer.StartAsync(ParseAddress(options.ListenAddress), options.PeerPort, cancellationToken).ConfigureAwait(false);
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins) });
+            var runtime = new AgentRuntime(store.PeerId);
+            var transfer = new TransferOptions
+            {
+                DataDir = options.DataDir,
+                PiecesInFlight = options.PiecesInFlight,
+                UploadSlots = options.UploadSlots,
+                DownloadLimit = options.DownloadLimit,
+                UploadLimit = options.UploadLimit,
+            };
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            if (hosting.ConsoleLogging)
+            {
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                });
+            }
+            if (hosting.Logging is { } hostLogging)
+            {
+                builder.Logging.AddProvider(new ForwardingLoggerProvider(hostLogging));
+            }
+            builder.Logging.SetMinimumLevel(hosting.Verbose ? LogLevel.Debug : LogLevel.Information);
+            builder.Logging.AddFilter("Microsoft", hosting.Verbose ? LogLevel.Information : LogLevel.Warning);
+            builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+            if (!hosting.HandleShutdownSignals)
+            {
+                // A guest in another program: its Ctrl-C and console belong to that program.
+                builder.Services.AddSingleton<IHostLifetime, GuestLifetime>();
+            }
+
+            // The data dir is ours (the store is open): a socket file left by a crashed agent is stale.
+            if (File.Exists(options.SocketPath))
+            {
+                File.Delete(options.SocketPath);
+            }
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                if (options.HttpPort >= 0)
+                {
+                    kestrel.Listen(ParseAddress(options.ListenAddress), options.HttpPort);
+                }
+                kestrel.ListenUnixSocket(options.SocketPath);
+            });
+
+            var services = builder.Services;
+            services.AddSingleton(options);
+            services.AddSingleton(transfer);
+            services.AddSingleton(runtime);
+            services.AddSingleton(store);
+            services.AddSingleton(TimeProvider.System);
+            services.AddSingleton(new ContentStore(options.DataDir));
+            services.AddSingleton(sp => new OriginClient(registry, TimeProvider.System, sp.GetRequiredService<ILogger<OriginClient>>()));
+            services.AddSingleton<LocalPieces>();
+            services.AddSingleton<PieceServer>();
+            services.AddSingleton<PieceFetcher>();
+            services.AddSingleton<SchedulerSession>();
+            services.AddSingleton<TaskManager>();
+            // The task manager loads the tasks before the scheduler session starts, so the first Hello
+            // already re-joins every task this agent holds.
+            services.AddHostedService(sp => sp.GetRequiredService<TaskManager>());
+            services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
+            services.AddSingleton<AnnouncementSubscriber>();
+            services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
+
+            app = builder.Build();
+            app.MapLocalApi();
+
+            var pieceServer = app.Services.GetRequiredService<PieceServer>();
+            try
+            {
+                runtime.PeerPort = await pieceServer.StartAsync(ParseAddress(options.ListenAddress), options.PeerPort, cancellationToken).ConfigureAwait(false);
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException && e is not FileNotFoundException)
+            {
+                var http = options.HttpPort >= 0 ? $", http port {options.HttpPort}" : "";
+                throw new UserFacingException($"cannot listen on {options.ListenAddress} (peer port {options.PeerPort}{http}): {e.Message}; pick free ports with --peer-port/--http-port (0 picks one)");
+            }
+
+            runtime.HttpPort = options.HttpPort >= 0 ? BoundTcpPort(app) : -1;
+            agent = new RunningAgent(app, pieceServer, store, registry, options, runtime);
+            await agent.WriteReadyFileAsync().ConfigureAwait(false);
+            if (hosting.PrintReadyLine)
+            {
+                Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort}");
+            }
+            AgentLog.Started(agent.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Agent"),
+                runtime.PeerId, runtime.PeerPort, runtime.HttpPort, options.DataDir, options.Seed ? " as a seed" : "");
+            return agent;
         }
-        catch (Exception e) when (e is SocketException or IOException && e is not FileNotFoundException)
+        catch
         {
-            throw new UserFacingException($"cannot listen on {options.ListenAddress} (peer port {options.PeerPort}, http port {options.HttpPort}): {e.Message}; pick free ports with --peer-port/--http-port (0 picks one)");
+            if (agent is not null)
+            {
+                await agent.StopAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                if (app is not null)
+                {
+                    await app.DisposeAsync().ConfigureAwait(false);
+                }
+                registry?.Dispose();
+                store.Dispose();
+            }
+            throw;
         }
-
-        runtime.HttpPort = BoundTcpPort(app);
-        await WriteReadyFileAsync(options, runtime).ConfigureAwait(false);
-        Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort}");
-        AgentLog.Started(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Agent"),
-            runtime.PeerId, runtime.PeerPort, runtime.HttpPort, options.DataDir);
-
-        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-        await pieceServer.DisposeAsync().ConfigureAwait(false);
-        File.Delete(Path.Combine(options.DataDir, "agent.json"));
-        return ExitCodes.Success;
     }
 
     public static IPAddress ParseAddress(string address) =>
         address is "*" or "" ? IPAddress.Any
         : IPAddress.TryParse(address.Trim('[', ']'), out var ip) ? ip
         : throw UserFacingException.Usage($"--listen '{address}' is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1");
+
+    /// <summary>The AWS_* environment, overridden by what the agent's config or flags say.</summary>
+    private static S3OriginOptions S3Options(OriginSettings settings)
+    {
+        S3OriginOptions s3;
+        try
+        {
+            s3 = S3OriginOptions.FromEnvironment();
+        }
+        catch (FormatException e)
+        {
+            throw UserFacingException.Usage(e.Message);
+        }
+        if (settings.S3Endpoint is { } endpoint)
+        {
+            s3 = s3 with { Endpoint = endpoint, ForcePathStyle = Environment.GetEnvironmentVariable("DRAGONFLY_S3_PATH_STYLE") is not { Length: > 0 } || s3.ForcePathStyle };
+        }
+        return s3 with
+        {
+            Region = settings.S3Region ?? s3.Region,
+            AccessKeyId = settings.S3AccessKey ?? s3.AccessKeyId,
+            SecretAccessKey = settings.S3SecretKey ?? s3.SecretAccessKey,
+            SessionToken = settings.S3AccessKey is null ? s3.SessionToken : null,
+        };
+    }
 
     private static int BoundTcpPort(WebApplication app)
     {
@@ -119,18 +213,21 @@ public static class AgentHost
         throw new InvalidOperationException("Kestrel reported no TCP address");
     }
 
-    private static async Task WriteReadyFileAsync(AgentOptions options, AgentRuntime runtime)
+    /// <summary>Logs into the hosting program's factory without owning (disposing) it.</summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory target) : ILoggerProvider
     {
-        var path = Path.Combine(options.DataDir, "agent.json");
-        var temp = path + ".tmp";
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new
+        public ILogger CreateLogger(string categoryName) => target.CreateLogger(categoryName);
+
+        public void Dispose()
         {
-            pid = Environment.ProcessId,
-            peerId = runtime.PeerId,
-            peerPort = runtime.PeerPort,
-            httpPort = runtime.HttpPort,
-            socket = options.SocketPath,
-        })).ConfigureAwait(false);
-        File.Move(temp, path, overwrite: true);
+        }
+    }
+
+    /// <summary>A host lifetime that leaves the process's signals alone: only StopAsync ends the agent.</summary>
+    private sealed class GuestLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

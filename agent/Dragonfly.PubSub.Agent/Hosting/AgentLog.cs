@@ -3,8 +3,8 @@ namespace Dragonfly.PubSub.Agent.Hosting;
 /// <summary>The agent's log lines (event ids 1000–1099), source-generated.</summary>
 internal static partial class AgentLog
 {
-    [LoggerMessage(1000, LogLevel.Information, "dfagent {PeerId} serving pieces on port {PeerPort}, HTTP on port {HttpPort}, data dir {DataDir}")]
-    public static partial void Started(ILogger logger, string peerId, int peerPort, int httpPort, string dataDir);
+    [LoggerMessage(1000, LogLevel.Information, "dfagent {PeerId} serving pieces on port {PeerPort}, HTTP on port {HttpPort}, data dir {DataDir}{Role}")]
+    public static partial void Started(ILogger logger, string peerId, int peerPort, int httpPort, string dataDir, string role);
 
     [LoggerMessage(1001, LogLevel.Information, "connected to scheduler {Broker}")]
     public static partial void SchedulerConnected(ILogger logger, string broker);
@@ -17,6 +17,9 @@ internal static partial class AgentLog
 
     [LoggerMessage(1004, LogLevel.Debug, "scheduler welcome from broker {BrokerId}")]
     public static partial void SchedulerWelcome(ILogger logger, string brokerId);
+
+    [LoggerMessage(1005, LogLevel.Error, "could not act on scheduler event {Event}: {Reason}")]
+    public static partial void SchedulerEventFailed(ILogger logger, string @event, string reason);
 
     [LoggerMessage(1010, LogLevel.Information, "connected to MQTT {Mqtt}, subscribed to {Filters} (session kept: {SessionPresent})")]
     public static partial void MqttConnected(ILogger logger, string mqtt, string filters, bool sessionPresent);
@@ -41,4 +44,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(1024, LogLevel.Information, "published {Digest} {Name} on {Topic} ({Size}); seeding")]
     public static partial void Published(ILogger logger, string digest, string name, string topic, string size);
+
+    [LoggerMessage(1025, LogLevel.Information, "URL task {TaskId} for {Url} ({Size})")]
+    public static partial void UrlRegistered(ILogger logger, string taskId, string url, string size);
+
+    [LoggerMessage(1026, LogLevel.Information, "announced URL task {TaskId} for {Url} on {Topic} ({Size})")]
+    public static partial void UrlPublished(ILogger logger, string taskId, string url, string topic, string size);
 }

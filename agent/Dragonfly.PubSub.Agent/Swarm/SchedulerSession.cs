@@ -19,6 +19,8 @@ namespace Dragonfly.PubSub.Agent.Swarm;
 public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 {
     private static readonly TimeSpan UnaryDeadline = TimeSpan.FromSeconds(15);
+    // The broker stats the origin (with its own retries and backoff) before it answers.
+    private static readonly TimeSpan RegisterDeadline = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
     private readonly AgentOptions _options;
@@ -59,6 +61,18 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     public event Action<PieceAvailable>? PiecesAvailableReceived;
 
+    /// <summary>Piece digests of a URL task, learned by its source.</summary>
+    public event Action<PieceDigests>? PieceDigestsReceived;
+
+    /// <summary>This agent is to fetch a URL task from its origin.</summary>
+    public event Action<FetchSource>? FetchSourceReceived;
+
+    /// <summary>Every piece of a URL task is in the swarm; its content digest is known.</summary>
+    public event Action<TaskSourced>? TaskSourcedReceived;
+
+    /// <summary>A URL task failed for good.</summary>
+    public event Action<TaskFailed>? TaskFailedReceived;
+
     public void Join(ContentDigest digest, PieceBitmap have, bool publisher) =>
         Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
 
@@ -79,6 +93,69 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     void ISwarmReporter.NeedParents(ContentDigest digest) =>
         Send(new PeerEvent { NeedParents = new NeedParents { Digest = digest.ToString() } });
+
+    void ISwarmReporter.PiecesSourced(ContentDigest task, IReadOnlyList<int> indexes, IReadOnlyList<byte[]> digests)
+    {
+        var finished = new PiecesFinished { Digest = task.ToString() };
+        finished.Indexes.AddRange(indexes);
+        finished.Digests.AddRange(digests.Select(ByteString.CopyFrom));
+        Send(new PeerEvent { PiecesFinished = finished });
+    }
+
+    void ISwarmReporter.SourceDone(ContentDigest task, ContentDigest content) =>
+        Send(new PeerEvent { SourceDone = new SourceDone { Digest = task.ToString(), ContentDigest = content.ToString() } });
+
+    void ISwarmReporter.SourceFailed(ContentDigest task, string error, bool permanent) =>
+        Send(new PeerEvent { SourceFailed = new SourceFailed { Digest = task.ToString(), Error = error, Permanent = permanent } });
+
+    /// <summary>Registers a URL task with the broker (which stats the origin once) and returns its manifest.</summary>
+    /// <exception cref="UserFacingException">
+    /// Usage (exit 2): the broker refused the URL (bad URL or scheme). Failed (exit 1): the origin has
+    /// no such object, refuses, cannot be reached, or the broker cannot be reached.
+    /// </exception>
+    public async Task<Manifest> RegisterUrlTaskAsync(RegisterUrlTaskRequest request, string shownUrl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.RegisterUrlTaskAsync(request, deadline: DateTime.UtcNow + RegisterDeadline, cancellationToken: cancellationToken);
+        }
+        catch (RpcException e) when (FromBroker(e))
+        {
+            var detail = e.Status.Detail is { Length: > 0 } text ? text : $"broker {BrokerAddress} refused the URL task ({e.StatusCode})";
+            throw e.StatusCode switch
+            {
+                StatusCode.InvalidArgument => UserFacingException.Usage(detail),
+                StatusCode.NotFound => new UserFacingException(NotFoundMessage(shownUrl, detail), ExitCodes.Failed, e),
+                StatusCode.DeadlineExceeded => new UserFacingException($"broker {BrokerAddress} did not register the URL within {RegisterDeadline.TotalMinutes:0} minutes (it reaches the origin first); check that the origin answers", ExitCodes.Failed, e),
+                StatusCode.FailedPrecondition or StatusCode.Unavailable or StatusCode.PermissionDenied
+                    or StatusCode.ResourceExhausted or StatusCode.Aborted => new UserFacingException(detail, ExitCodes.Failed, e),
+                StatusCode.Unimplemented => new UserFacingException($"broker {BrokerAddress} does not support URL tasks; upgrade dfbroker", ExitCodes.Failed, e),
+                _ => Unreachable(e),
+            };
+        }
+        catch (RpcException e)
+        {
+            throw Unreachable(e);
+        }
+    }
+
+    /// <summary>"the origin has no object at URL: HTTP 404", whatever words the broker chose.</summary>
+    private static string NotFoundMessage(string shownUrl, string detail)
+    {
+        if (detail.StartsWith("the origin has no object", StringComparison.Ordinal))
+        {
+            return detail;
+        }
+        var status = System.Text.RegularExpressions.Regex.Match(detail, @"\b(HTTP|FTP) \d{3}\b");
+        var code = status.Success ? status.Value
+            : shownUrl.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? "HTTP 404"
+            : detail.Length > 0 ? detail : "not found";
+        return $"the origin has no object at {shownUrl}: {code}";
+    }
+
+    /// <summary>An answer the broker itself sent (as opposed to a connection that failed on our side).</summary>
+    private static bool FromBroker(RpcException e) =>
+        e.Status.DebugException is null && e.StatusCode is not (StatusCode.Cancelled or StatusCode.Internal or StatusCode.Unknown);
 
     /// <summary>The manifest of <paramref name="digest"/>, or null when the broker does not know it.</summary>
     /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
@@ -168,6 +245,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 Cluster = _options.Cluster,
                 Zone = _options.Zone,
                 UploadSlots = _options.UploadSlots,
+                Seed = _options.Seed,
             },
         });
         // Publish the channel before taking the membership snapshot: a task joined in between is
@@ -221,6 +299,19 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     private void Dispatch(SchedulerEvent message)
     {
+        try
+        {
+            DispatchCore(message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // One event the agent could not act on must not end the session (and with it every task).
+            AgentLog.SchedulerEventFailed(_logger, message.EventCase.ToString(), e.Message);
+        }
+    }
+
+    private void DispatchCore(SchedulerEvent message)
+    {
         switch (message.EventCase)
         {
             case SchedulerEvent.EventOneofCase.Parents:
@@ -228,6 +319,18 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 break;
             case SchedulerEvent.EventOneofCase.PieceAvailable:
                 PiecesAvailableReceived?.Invoke(message.PieceAvailable);
+                break;
+            case SchedulerEvent.EventOneofCase.PieceDigests:
+                PieceDigestsReceived?.Invoke(message.PieceDigests);
+                break;
+            case SchedulerEvent.EventOneofCase.FetchSource:
+                FetchSourceReceived?.Invoke(message.FetchSource);
+                break;
+            case SchedulerEvent.EventOneofCase.TaskSourced:
+                TaskSourcedReceived?.Invoke(message.TaskSourced);
+                break;
+            case SchedulerEvent.EventOneofCase.TaskFailed:
+                TaskFailedReceived?.Invoke(message.TaskFailed);
                 break;
             case SchedulerEvent.EventOneofCase.Welcome:
                 AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);

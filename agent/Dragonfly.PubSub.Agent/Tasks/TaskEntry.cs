@@ -13,10 +13,30 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     public ContentDigest Digest { get; } = digest;
     public TaskRecord Record { get; } = record;
     public Manifest? Manifest { get; set; }
+
+    /// <summary>The downloader of the current run; null between runs (and before the first).</summary>
     public TaskDownloader? Downloader { get; set; }
 
     /// <summary>What the API reports; Succeeded only once every requested output is in place.</summary>
     public string State { get; set; } = TaskStates.Pending;
+
+    /// <summary>A URL task: <see cref="Digest"/> is its task id, not the hash of its bytes.</summary>
+    public bool IsUrlTask => Manifest?.UrlTask ?? UrlTaskAnnounced;
+
+    /// <summary>Announced as a URL task before its manifest is known.</summary>
+    public bool UrlTaskAnnounced { get; set; }
+
+    /// <summary>The whole file's sha256 of a URL task once known (TaskSourced, --digest, or hashed here).</summary>
+    public ContentDigest? Content { get; set; }
+
+    /// <summary>
+    /// The manifest was handed over by the broker in this process (RegisterUrlTask or FetchSource),
+    /// so the broker knows the task; a URL task resumed from the store must first check that.
+    /// </summary>
+    public bool Registered { get; set; }
+
+    /// <summary>Per-task download cap in bytes per second (dfget --limit); 0 = none.</summary>
+    public long DownloadLimit { get; set; }
 
     /// <summary>Where the task lands for a subscription: &lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;.</summary>
     public HashSet<string> SubscriptionOutputs { get; } = [];
@@ -26,12 +46,29 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
 
     /// <summary>dfget requests waiting for the task to finish.</summary>
     public List<DownloadWaiter> Waiters { get; } = [];
+
+    // What the scheduler said before the current run had its downloader; handed over when it does.
+    public ParentSet? EarlyParents { get; set; }
+    public List<PieceDigests> EarlyDigests { get; } = [];
+    public FetchSource? PendingSource { get; set; }
+    public string? PendingFailure { get; set; }
+
+    public void ClearEarly()
+    {
+        EarlyParents = null;
+        EarlyDigests.Clear();
+        PendingSource = null;
+        PendingFailure = null;
+    }
 }
 
 /// <summary>One download request: its output and the stream of snapshots sent back to it.</summary>
-internal sealed class DownloadWaiter(string output)
+internal sealed class DownloadWaiter(string output, ContentDigest? expected = null)
 {
     public string Output { get; } = output;
+
+    /// <summary>--digest: what the content must hash to, or null.</summary>
+    public ContentDigest? Expected { get; } = expected;
 
     // Progress snapshots may be dropped when the reader is slow; the newest (the final one) never is.
     public Channel<TaskInfo> Updates { get; } = Channel.CreateBounded<TaskInfo>(

@@ -5,6 +5,7 @@ using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
@@ -16,12 +17,13 @@ using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
 namespace Dragonfly.PubSub.Agent.Tasks;
 
 /// <summary>
-/// The agent's tasks: what announcements, publishes and download requests turn into. It owns the
-/// table of tasks (one lock, held only for bookkeeping; the work runs outside it), starts a
-/// <see cref="TaskDownloader"/> per task, routes the scheduler's parent sets to it, and places
-/// finished content where it was asked for.
+/// The agent's tasks: what announcements, publishes and download requests (by content id or by
+/// URL) turn into. It owns the table of tasks (one lock, held only for bookkeeping; the work runs
+/// outside it), starts a <see cref="TaskDownloader"/> per task, routes the scheduler's events to it
+/// (parents, piece news, and for URL tasks piece digests, FetchSource, TaskSourced, TaskFailed),
+/// and places finished content where it was asked for.
 /// </summary>
-public sealed class TaskManager : IHostedService, IDisposable
+public sealed partial class TaskManager : IHostedService, IDisposable
 {
     private readonly AgentOptions _options;
     private readonly TransferOptions _transfer;
@@ -31,17 +33,17 @@ public sealed class TaskManager : IHostedService, IDisposable
     private readonly LocalPieces _pieces;
     private readonly PieceFetcher _fetcher;
     private readonly SchedulerSession _scheduler;
+    private readonly OriginClient _origins;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<TaskManager> _logger;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly Dictionary<ContentDigest, TaskEntry> _tasks = [];
-    private readonly Dictionary<ContentDigest, ParentSet> _earlyParents = [];
     private readonly List<Task> _running = [];
     private readonly CancellationTokenSource _stopping = new();
 
     public TaskManager(AgentOptions options, TransferOptions transfer, AgentRuntime runtime, AgentStore store, ContentStore content,
-        LocalPieces pieces, PieceFetcher fetcher, SchedulerSession scheduler, ILoggerFactory loggers, TimeProvider time)
+        LocalPieces pieces, PieceFetcher fetcher, SchedulerSession scheduler, OriginClient origins, ILoggerFactory loggers, TimeProvider time)
     {
         _options = options;
         _transfer = transfer;
@@ -51,12 +53,17 @@ public sealed class TaskManager : IHostedService, IDisposable
         _pieces = pieces;
         _fetcher = fetcher;
         _scheduler = scheduler;
+        _origins = origins;
         _loggers = loggers;
         _logger = loggers.CreateLogger<TaskManager>();
         _time = time;
         scheduler.Membership = Membership;
         scheduler.ParentsReceived += OnParents;
         scheduler.PiecesAvailableReceived += OnPiecesAvailable;
+        scheduler.PieceDigestsReceived += OnPieceDigests;
+        scheduler.FetchSourceReceived += OnFetchSource;
+        scheduler.TaskSourcedReceived += OnTaskSourced;
+        scheduler.TaskFailedReceived += OnTaskFailed;
     }
 
     /// <summary>Raised (outside any lock) whenever a task's reported state or progress changes.</summary>
@@ -75,6 +82,7 @@ public sealed class TaskManager : IHostedService, IDisposable
             if (record.ManifestBytes is { Length: > 0 } bytes)
             {
                 entry.Manifest = Manifest.Parser.ParseFrom(bytes);
+                entry.Content = ContentDigest.TryParse(entry.Manifest.ContentDigest, out var content) ? content : null;
             }
             if (record.OutputPath is { Length: > 0 } output && !record.Publisher)
             {
@@ -187,7 +195,12 @@ public sealed class TaskManager : IHostedService, IDisposable
                 var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), manifest: null);
                 record.OutputPath = output;
                 _store.Save(record);
-                entry = new TaskEntry(digest, record) { AnnouncedAt = announcement.CreatedAt };
+                entry = new TaskEntry(digest, record)
+                {
+                    AnnouncedAt = announcement.CreatedAt,
+                    UrlTaskAnnounced = announcement.UrlTask,
+                    Content = ContentDigest.TryParse(announcement.ContentDigest, out var content) ? content : null,
+                };
                 entry.SubscriptionOutputs.Add(output);
                 _tasks[digest] = entry;
                 placeNow = false;
@@ -208,6 +221,16 @@ public sealed class TaskManager : IHostedService, IDisposable
         if (TopicName.ValidateTopic(request.Topic) is { } topicError)
         {
             throw UserFacingException.Usage(topicError);
+        }
+        if (request.Url is not null)
+        {
+            return request.Path is null
+                ? await PublishUrlAsync(request, cancellationToken).ConfigureAwait(false)
+                : throw UserFacingException.Usage("give either a file path or a URL to publish, not both");
+        }
+        if (request.Path is null)
+        {
+            throw UserFacingException.Usage("give the absolute path of a file (path) or a URL (url) to publish");
         }
         var name = request.Name ?? Path.GetFileName(request.Path);
         if (ArtifactName.Validate(name) is { } nameError)
@@ -280,8 +303,12 @@ public sealed class TaskManager : IHostedService, IDisposable
     /// </summary>
     /// <exception cref="UnknownTaskException">The broker does not know the digest.</exception>
     /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
-    internal async Task<DownloadWaiter> DownloadAsync(ContentDigest digest, string output, CancellationToken cancellationToken)
+    internal async Task<DownloadWaiter> DownloadAsync(ContentDigest digest, string output, long limit, CancellationToken cancellationToken)
     {
+        if (!Path.IsPathFullyQualified(output))
+        {
+            throw UserFacingException.Usage($"{output} is not an absolute path");
+        }
         TaskEntry? entry;
         lock (_gate)
         {
@@ -298,14 +325,18 @@ public sealed class TaskManager : IHostedService, IDisposable
                 {
                     var record = NewPendingRecord(digest, manifest.Name, manifest.Topic, manifest.Layout(), manifest);
                     _store.Save(record);
-                    entry = new TaskEntry(digest, record) { Manifest = manifest };
+                    entry = new TaskEntry(digest, record) { Manifest = manifest, DownloadLimit = limit };
                     _tasks[digest] = entry;
                     StartRun(entry);
                 }
             }
         }
+        return AddWaiter(entry, new DownloadWaiter(output), fresh: null, limit);
+    }
 
-        var waiter = new DownloadWaiter(output);
+    /// <summary>Adds a download request to a task: answered at once when it is done, restarts it when it failed.</summary>
+    private DownloadWaiter AddWaiter(TaskEntry entry, DownloadWaiter waiter, Manifest? fresh, long limit)
+    {
         bool placeNow;
         lock (_gate)
         {
@@ -316,7 +347,8 @@ public sealed class TaskManager : IHostedService, IDisposable
                 if (entry.State == TaskStates.Failed)
                 {
                     // A new request retries a failed task.
-                    entry.State = TaskStates.Pending;
+                    ResetForRetry(entry, fresh);
+                    entry.DownloadLimit = limit;
                     StartRun(entry);
                 }
             }
@@ -327,9 +359,38 @@ public sealed class TaskManager : IHostedService, IDisposable
         }
         else
         {
-            waiter.Updates.Writer.TryWrite(ToInfoLocked(entry) with { Path = output });
+            waiter.Updates.Writer.TryWrite(ToInfoLocked(entry) with { Path = waiter.Output });
         }
         return waiter;
+    }
+
+    /// <summary>
+    /// Readies a failed task for another run (under the lock). A URL task starts afresh: the broker
+    /// forgot it when it failed, so the pieces held were verified against digests nobody vouches for now.
+    /// </summary>
+    private void ResetForRetry(TaskEntry entry, Manifest? fresh)
+    {
+        entry.State = TaskStates.Pending;
+        entry.Downloader = null;
+        entry.ClearEarly();
+        var record = entry.Record;
+        record.Error = null;
+        record.State = TaskState.Pending;
+        if (entry.IsUrlTask || fresh is { UrlTask: true })
+        {
+            // Without a fresh registration the run first asks the broker whether it still knows the task.
+            entry.Registered = fresh is not null;
+            entry.Manifest = fresh ?? entry.Manifest;
+            entry.Content = entry.Manifest is { } m && ContentDigest.TryParse(m.ContentDigest, out var content) ? content : null;
+            record.Bitmap = new PieceBitmap(record.PieceCount).ToBytes();
+            record.BytesFromPeers = 0;
+            record.BytesFromSource = 0;
+            record.ManifestBytes = entry.Manifest?.ToByteArray() ?? [];
+            _pieces.Remove(entry.Digest);
+            _content.DeletePartial(entry.Digest);
+        }
+        record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+        _store.Save(record);
     }
 
     private TaskRecord NewPendingRecord(ContentDigest digest, string name, string topic, PieceLayout layout, Manifest? manifest)
@@ -370,10 +431,12 @@ public sealed class TaskManager : IHostedService, IDisposable
         string? error;
         try
         {
-            var manifest = entry.Manifest ?? await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+            var manifest = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
             if (manifest is null)
             {
-                error = $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
+                error = entry.IsUrlTask
+                    ? $"broker {_scheduler.BrokerAddress} no longer knows URL task {entry.Digest} (restarted or failed); download the URL again"
+                    : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
             }
             else
             {
@@ -393,6 +456,45 @@ public sealed class TaskManager : IHostedService, IDisposable
         await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The manifest to run with: the one at hand, or the broker's. A URL task resumed from the store
+    /// is checked with the broker first (it keeps URL tasks in memory only until they are sourced),
+    /// keeping the piece digests this agent already learned.
+    /// </summary>
+    private async Task<Manifest?> ManifestForRunAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        Manifest? held;
+        bool registered;
+        lock (_gate)
+        {
+            held = entry.Manifest;
+            registered = entry.Registered;
+        }
+        if (held is not null && (registered || !held.UrlTask || _content.HasContent(entry.Digest)))
+        {
+            return held;
+        }
+        var fetched = await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+        if (fetched is null || held is null)
+        {
+            return fetched;
+        }
+        // Digests learned before the restart still hold: the task id pins URL, piece size and tag.
+        var merged = fetched.Clone();
+        for (var i = 0; i < merged.PieceDigests.Count && i < held.PieceDigests.Count; i++)
+        {
+            if (merged.PieceDigests[i].IsEmpty)
+            {
+                merged.PieceDigests[i] = held.PieceDigests[i];
+            }
+        }
+        if (merged.ContentDigest.Length == 0)
+        {
+            merged.ContentDigest = held.ContentDigest;
+        }
+        return merged;
+    }
+
     private async Task<string?> DownloadCoreAsync(TaskEntry entry, Manifest manifest, CancellationToken stopping)
     {
         var digest = entry.Digest;
@@ -402,28 +504,71 @@ public sealed class TaskManager : IHostedService, IDisposable
         }
         TaskDownloader downloader;
         ParentSet? early;
+        PieceDigests[] digests;
+        FetchSource? source;
+        string? failure;
+        ContentDigest? content;
         lock (_gate)
         {
             entry.Manifest = manifest;
-            entry.Record.ManifestBytes = manifest.ToByteArray();
+            if (!manifest.UrlTask || entry.Record.ManifestBytes is not { Length: > 0 })
+            {
+                // A URL task's record holds the digests an earlier run learned; the downloader merges
+                // them with this manifest, so overwriting them would re-fetch every kept piece.
+                entry.Record.ManifestBytes = manifest.ToByteArray();
+            }
             entry.Record.State = TaskState.Running;
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
-                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time);
+                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit);
             entry.Downloader = downloader;
             entry.State = TaskStates.Running;
-            _earlyParents.Remove(digest, out early);
+            early = entry.EarlyParents;
+            digests = [.. entry.EarlyDigests];
+            source = entry.PendingSource;
+            failure = entry.PendingFailure;
+            content = entry.IsUrlTask ? entry.Content : null;
+            entry.ClearEarly();
         }
         downloader.ProgressChanged += _ => Notify(entry);
+        foreach (var known in digests)
+        {
+            LearnDigests(downloader, known);
+        }
+        if (content is { } learned)
+        {
+            downloader.ContentDigestLearned(learned);
+        }
         if (early is not null)
         {
             downloader.UpdateParents(ToParents(early, manifest.Layout().PieceCount));
         }
+        if (failure is not null)
+        {
+            downloader.FailFromSwarm(failure);
+        }
         Notify(entry);
-        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: false);
+        // Joined before the source starts: the scheduler takes piece digests only from members.
+        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: entry.Record.Publisher);
+        if (source is not null)
+        {
+            BecomeSource(entry, downloader, source);
+        }
         var outcome = await downloader.RunAsync(stopping).ConfigureAwait(false);
         stopping.ThrowIfCancellationRequested();
+        if (outcome.Succeeded && entry.IsUrlTask && outcome.Content is { } hashed)
+        {
+            lock (_gate)
+            {
+                entry.Content = hashed;
+                // The downloader kept the learned digests in the record; add the content digest.
+                var stored = entry.Record.ManifestBytes is { Length: > 0 } bytes ? Manifest.Parser.ParseFrom(bytes) : manifest.Clone();
+                stored.ContentDigest = hashed.ToString();
+                entry.Manifest = stored;
+                entry.Record.ManifestBytes = stored.ToByteArray();
+            }
+        }
         return outcome.Succeeded ? null : outcome.Error ?? "the download failed";
     }
 
@@ -456,9 +601,13 @@ public sealed class TaskManager : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Checks a manifest from the broker. A URL task's may list piece digests partially (empty =
+    /// not fetched yet) or not at all; it is padded to one entry per piece.
+    /// </summary>
     private static void CheckManifest(ContentDigest digest, Manifest manifest)
     {
-        if (manifest.Validate() is { } problem)
+        if ((manifest.UrlTask ? ValidateUrlManifest(manifest) : manifest.Validate()) is { } problem)
         {
             throw new InvalidDataException($"the broker's manifest of {digest} is invalid: {problem}");
         }
@@ -553,6 +702,7 @@ public sealed class TaskManager : IHostedService, IDisposable
 
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
     {
+        error ??= CheckExpected(entry, waiter);
         error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
         TaskInfo info;
         lock (_gate)
@@ -608,7 +758,7 @@ public sealed class TaskManager : IHostedService, IDisposable
             if (downloader is null)
             {
                 // The manifest is still being fetched: keep the newest set for when it starts.
-                _earlyParents[digest.Value] = set;
+                entry.EarlyParents = set;
                 return;
             }
         }
@@ -644,9 +794,9 @@ public sealed class TaskManager : IHostedService, IDisposable
                 {
                     joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.Full(entry.Record.PieceCount), entry.Record.Publisher));
                 }
-                else if (entry.Downloader is not null)
+                else if (entry.Downloader is not null && entry.State == TaskStates.Running)
                 {
-                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), publisher: false));
+                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher));
                 }
             }
             return joins;
@@ -694,9 +844,11 @@ public sealed class TaskManager : IHostedService, IDisposable
             CompletedPieces = completed,
             TotalPieces = record.PieceCount,
             BytesFromPeers = progress?.BytesFromPeers ?? record.BytesFromPeers,
-            BytesFromSource = record.BytesFromSource,
+            BytesFromSource = progress?.BytesFromSource ?? record.BytesFromSource,
             Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath,
             Error = record.Error,
+            // A failed task's expected digest may be exactly what the content did not hash to.
+            ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,
         };
     }
 

@@ -1,9 +1,15 @@
+using Dragonfly.PubSub.Contracts;
+
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>How a download ended; <paramref name="Error"/> is one line a user can read when it failed.</summary>
-public sealed record DownloadOutcome(bool Succeeded, string? Error)
+/// <param name="Content">
+/// The SHA-256 of the whole file when it succeeded: the content id of a content task, the hash a
+/// URL task's file turned out to have. Null when it failed.
+/// </param>
+public sealed record DownloadOutcome(bool Succeeded, string? Error, ContentDigest? Content = null)
 {
-    public static DownloadOutcome Success { get; } = new(true, null);
+    public static DownloadOutcome Success(ContentDigest content) => new(true, null, content);
 
     public static DownloadOutcome Failure(string error) => new(false, error);
 }

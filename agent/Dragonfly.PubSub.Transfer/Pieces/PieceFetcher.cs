@@ -51,14 +51,18 @@ public sealed class PieceFetcher : IAsyncDisposable
 
     internal void ReturnBuffer(byte[] buffer) => _buffers.Return(buffer);
 
+    /// <summary>The agent-wide download limit, which back-to-source reads take from too.</summary>
+    internal TokenBucket Limiter => _limiter;
+
     /// <summary>
     /// Fetches bytes [offset, offset + destination.Length) of an artifact from one parent into
     /// <paramref name="destination"/> and checks them against <paramref name="expectedSha256"/>.
     /// Never throws for network trouble or bad data: the status says what happened.
     /// </summary>
+    /// <param name="taskLimiter">A limit of this download's own (<c>dfget --limit</c>), on top of the agent's; null = none.</param>
     internal async ValueTask<FetchResult> FetchAsync(
         string host, int port, DigestKey content, long offset, Memory<byte> destination,
-        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct)
+        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct, TokenBucket? taskLimiter = null)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
@@ -79,7 +83,7 @@ public sealed class PieceFetcher : IAsyncDisposable
                     return new FetchResult(status, error);
                 }
             }
-            var result = await connection.RequestAsync(content, offset, destination, expectedSha256, _limiter, ct).ConfigureAwait(false);
+            var result = await connection.RequestAsync(content, offset, destination, expectedSha256, _limiter, taskLimiter, ct).ConfigureAwait(false);
             if (connection.Healthy && Volatile.Read(ref _disposed) == 0)
             {
                 ReturnIdle(endpoint, connection);
@@ -228,7 +232,7 @@ public sealed class PieceFetcher : IAsyncDisposable
 
         public async ValueTask<FetchResult> RequestAsync(
             DigestKey content, long offset, Memory<byte> destination, ReadOnlyMemory<byte> expectedSha256,
-            TokenBucket limiter, CancellationToken ct)
+            TokenBucket limiter, TokenBucket? taskLimiter, CancellationToken ct)
         {
             GotResponse = false;
             Healthy = false;
@@ -263,7 +267,7 @@ public sealed class PieceFetcher : IAsyncDisposable
                         return new FetchResult(FetchStatus.Missing, $"the parent refused the request (status {(byte)status})");
                 }
 
-                var chunk = limiter.IsUnlimited ? UnlimitedReceiveChunk : LimitedReceiveChunk;
+                var chunk = limiter.IsUnlimited && taskLimiter is not { IsUnlimited: false } ? UnlimitedReceiveChunk : LimitedReceiveChunk;
                 var received = 0;
                 while (received < length)
                 {
@@ -278,6 +282,10 @@ public sealed class PieceFetcher : IAsyncDisposable
                     received += n;
                     timeout.CancelAfter(StallTimeout);
                     await limiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
+                    if (taskLimiter is not null)
+                    {
+                        await taskLimiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
+                    }
                 }
                 Healthy = true;
                 _hash.GetHashAndReset(_digest);

@@ -22,7 +22,13 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// <item>a parent that sent corrupt bytes is banned for the task; one that could not be reached
 ///   is backed off for a few seconds, longer when it keeps failing; a piece a seed is busy
 ///   sending to someone else is not asked of that seed again for a second, and a parent whose
-///   upload slots are full gets no new request for a quarter of a second.</item>
+///   upload slots are full gets no new request for a quarter of a second;</item>
+/// <item>a piece whose digest is not known yet (URL tasks learn them as the source fetches) is
+///   never asked of a peer: nothing could verify it;</item>
+/// <item>the origin, when this download is the task's source (<see cref="SetSource"/>), comes
+///   after every peer: it gets, in order, the pieces no usable parent holds (or none holds with
+///   a known digest), up to the whole window at once so several ranged reads overlap. It is
+///   never used for endgame duplicates.</item>
 /// </list>
 /// </summary>
 internal sealed class PiecePicker
@@ -30,6 +36,9 @@ internal sealed class PiecePicker
     public const int DefaultParentLimit = 3;
     public const int DefaultLastResortLimit = 3;
     public const int EndgameCopies = 2;
+
+    /// <summary>The peer id of the origin pseudo-parent (<see cref="SetSource"/>).</summary>
+    public const string SourceId = "source";
     public static readonly TimeSpan BaseBackoff = TimeSpan.FromSeconds(3);
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -49,6 +58,9 @@ internal sealed class PiecePicker
     private readonly bool[] _done;
     private readonly int[] _attempts;
     private readonly int[] _count;
+    private readonly bool[] _unknown;
+    private Parent? _source;
+    private int _sourceScanFrom;
     private readonly HashSet<int> _requested = [];
     private readonly Dictionary<string, Parent> _parents = new(StringComparer.Ordinal);
     private readonly HashSet<string> _banned = new(StringComparer.Ordinal);
@@ -57,8 +69,9 @@ internal sealed class PiecePicker
     private int _doneCount;
     private int _scanFrom;
 
+    /// <param name="unknown">Pieces whose digest is not known yet; null = all known.</param>
     public PiecePicker(int pieceCount, int maxInFlight, Random random, PieceBitmap? done = null,
-        int parentLimit = DefaultParentLimit, int lastResortLimit = DefaultLastResortLimit)
+        int parentLimit = DefaultParentLimit, int lastResortLimit = DefaultLastResortLimit, IReadOnlyList<bool>? unknown = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(pieceCount);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 1);
@@ -71,8 +84,10 @@ internal sealed class PiecePicker
         _done = new bool[pieceCount];
         _attempts = new int[pieceCount];
         _count = new int[pieceCount];
+        _unknown = new bool[pieceCount];
         for (var i = 0; i < pieceCount; i++)
         {
+            _unknown[i] = unknown is not null && i < unknown.Count && unknown[i];
             if (done is not null && i < done.PieceCount && done[i])
             {
                 _done[i] = true;
@@ -94,6 +109,39 @@ internal sealed class PiecePicker
 
     public int ActiveParents => _active.Count;
 
+    /// <summary>The origin is a parent (this download is the task's source).</summary>
+    public bool HasSource => _source is { Active: true };
+
+    /// <summary>Requests outstanding at the origin.</summary>
+    public int SourceInFlight => _source?.InFlight ?? 0;
+
+    /// <summary>Makes the origin a parent of last resort, or drops it (its requests in flight still finish).</summary>
+    public void SetSource(bool active)
+    {
+        if (active)
+        {
+            _source ??= new Parent(SourceId, 0) { LastResort = true };
+            _source.Active = true;
+            _sourceScanFrom = 0;
+        }
+        else if (_source is not null)
+        {
+            _source.Active = false;
+        }
+    }
+
+    /// <summary>The digest of a piece became known: peers may be asked for it now.</summary>
+    public void DigestKnown(int index)
+    {
+        if ((uint)index < (uint)_pieceCount && _unknown[index])
+        {
+            _unknown[index] = false;
+            _scanFrom = 0;
+        }
+    }
+
+    public bool IsDigestUnknown(int index) => _unknown[index];
+
     public bool IsDone(int index) => _done[index];
 
     public bool IsBanned(string peerId) => _banned.Contains(peerId);
@@ -104,7 +152,10 @@ internal sealed class PiecePicker
         var incoming = new Dictionary<string, ParentPeer>(StringComparer.Ordinal);
         foreach (var p in parents)
         {
-            incoming[p.PeerId] = p;
+            if (p.PeerId != SourceId)
+            {
+                incoming[p.PeerId] = p;
+            }
         }
         foreach (var parent in _active)
         {
@@ -191,6 +242,7 @@ internal sealed class PiecePicker
         _doneCount--;
         _histogram[_count[index]]++;
         _scanFrom = 0;
+        _sourceScanFrom = 0;
     }
 
     /// <summary>Picks the next request, or false when nothing may be requested now.</summary>
@@ -198,7 +250,7 @@ internal sealed class PiecePicker
     {
         index = -1;
         parent = default;
-        if (InFlight >= _maxInFlight || _active.Count == 0 || AllDone)
+        if (InFlight >= _maxInFlight || (_active.Count == 0 && !HasSource) || AllDone)
         {
             return false;
         }
@@ -208,7 +260,7 @@ internal sealed class PiecePicker
             _start = start;
             _scanFrom = 0; // positions are relative to the start
         }
-        var best = PickForLastResort(now, out index) ?? PickRarest(now, out index);
+        var best = PickForLastResort(now, out index) ?? PickRarest(now, out index) ?? PickForSource(now, out index);
         if (best is null && _requested.Count == _pieceCount - _doneCount)
         {
             best = PickEndgame(now, out index);
@@ -222,8 +274,55 @@ internal sealed class PiecePicker
         best.InFlight++;
         best.Pieces.Add(index);
         InFlight++;
-        parent = new ParentRef(best.PeerId, best.Host, best.Port, best.LastResort);
+        parent = new ParentRef(best.PeerId, best.Host, best.Port, best.LastResort, ReferenceEquals(best, _source));
         return true;
+    }
+
+    /// <summary>The first piece in order that no usable parent can send, when the origin has room.</summary>
+    private Parent? PickForSource(TimeSpan now, out int index)
+    {
+        index = -1;
+        if (_source is not { Active: true } source || source.InFlight >= _maxInFlight)
+        {
+            return null;
+        }
+        var advancing = true;
+        for (var i = _sourceScanFrom; i < _pieceCount; i++)
+        {
+            if (_done[i])
+            {
+                if (advancing)
+                {
+                    _sourceScanFrom = i + 1;
+                }
+                continue;
+            }
+            advancing = false;
+            if (_attempts[i] > 0 || AnyParentCanSend(i, now))
+            {
+                continue;
+            }
+            index = i;
+            return source;
+        }
+        return null;
+    }
+
+    /// <summary>A usable parent (last resorts included) holds the piece and its digest is known.</summary>
+    private bool AnyParentCanSend(int index, TimeSpan now)
+    {
+        if (_unknown[index])
+        {
+            return false;
+        }
+        foreach (var p in _active)
+        {
+            if (p.Has[index] && p.BackoffUntil <= now && !_banned.Contains(p.PeerId))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>A piece only a last-resort parent holds, when one has room for it.</summary>
@@ -256,7 +355,7 @@ internal sealed class PiecePicker
         for (var p = _scanFrom; p < _pieceCount; p++)
         {
             var i = Rotate(p);
-            if (_done[i] || _attempts[i] > 0 || !lastResort.Has[i] || lastResort.IsDeferred(i, now) || OthersHold(i, now))
+            if (_done[i] || _attempts[i] > 0 || _unknown[i] || !lastResort.Has[i] || lastResort.IsDeferred(i, now) || OthersHold(i, now))
             {
                 continue;
             }
@@ -298,7 +397,7 @@ internal sealed class PiecePicker
             }
             advancing = false;
             var count = _count[i];
-            if (_attempts[i] > 0 || count == 0 || count >= bestCount)
+            if (_attempts[i] > 0 || count == 0 || count >= bestCount || _unknown[i])
             {
                 continue;
             }
@@ -338,6 +437,15 @@ internal sealed class PiecePicker
         if (--_attempts[index] == 0)
         {
             _requested.Remove(index);
+        }
+        if (peerId == SourceId)
+        {
+            if (_source is not null)
+            {
+                _source.InFlight--;
+                _source.Pieces.Remove(index);
+            }
+            return;
         }
         if (!_parents.TryGetValue(peerId, out var parent))
         {
@@ -399,6 +507,10 @@ internal sealed class PiecePicker
         Parent? normal = null;
         Parent? lastResort = null;
         var otherHolds = false;
+        if (_unknown[index])
+        {
+            return null;
+        }
         foreach (var parent in _active)
         {
             if (!parent.Has[index] || parent.BackoffUntil > now || _banned.Contains(parent.PeerId))
@@ -485,7 +597,8 @@ internal sealed class PiecePicker
     }
 
     /// <summary>What a download needs to send one request.</summary>
-    public readonly record struct ParentRef(string PeerId, string Host, int Port, bool LastResort);
+    /// <param name="Source">The origin, not a peer (<see cref="SetSource"/>).</param>
+    public readonly record struct ParentRef(string PeerId, string Host, int Port, bool LastResort, bool Source = false);
 
     private sealed class Parent(string peerId, int pieceCount)
     {

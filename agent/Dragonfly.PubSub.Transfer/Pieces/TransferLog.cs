@@ -25,8 +25,8 @@ internal static partial class TransferLog
     [LoggerMessage(4020, LogLevel.Information, "Download of {Digest} started: {Done}/{Total} pieces already here")]
     public static partial void DownloadStarted(ILogger logger, ContentDigest digest, int done, int total);
 
-    [LoggerMessage(4021, LogLevel.Information, "Download of {Digest} finished: {Size} bytes, {FromPeers} from peers, in {Seconds:0.00} s")]
-    public static partial void DownloadFinished(ILogger logger, ContentDigest digest, long size, long fromPeers, double seconds);
+    [LoggerMessage(4021, LogLevel.Information, "Download of {Digest} finished: {Size} bytes, {FromPeers} from peers, {FromSource} from the source, in {Seconds:0.00} s")]
+    public static partial void DownloadFinished(ILogger logger, ContentDigest digest, long size, long fromPeers, long fromSource, double seconds);
 
     [LoggerMessage(4022, LogLevel.Warning, "Download of {Digest} failed: {Error}")]
     public static partial void DownloadFailed(ILogger logger, ContentDigest digest, string error);
@@ -48,4 +48,19 @@ internal static partial class TransferLog
 
     [LoggerMessage(4027, LogLevel.Warning, "A progress listener of {Digest} threw")]
     public static partial void ProgressListenerFailed(ILogger logger, ContentDigest digest, Exception exception);
+
+    [LoggerMessage(4030, LogLevel.Information, "Download of {Digest} is the task's source: fetching what no parent has from {Source}")]
+    public static partial void SourceStarted(ILogger logger, ContentDigest digest, string source);
+
+    [LoggerMessage(4031, LogLevel.Warning, "Back-to-source of {Digest} from {Source} gave up (permanent: {Permanent}): {Error}")]
+    public static partial void SourceGaveUp(ILogger logger, ContentDigest digest, string source, bool permanent, string error);
+
+    [LoggerMessage(4032, LogLevel.Information, "Back-to-source of {Digest} from {Source} is complete: the file hashes to {Content}")]
+    public static partial void SourceFinished(ILogger logger, ContentDigest digest, string source, ContentDigest content);
+
+    [LoggerMessage(4033, LogLevel.Warning, "Piece {Index} of {Digest}: the scheduler sent a digest other than the one already known; keeping the first")]
+    public static partial void DigestConflict(ILogger logger, ContentDigest digest, int index);
+
+    [LoggerMessage(4034, LogLevel.Warning, "The stored copy of {Digest} is out of date ({Reason}); downloading it again")]
+    public static partial void StoredContentStale(ILogger logger, ContentDigest digest, string reason);
 }

@@ -12,12 +12,17 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// one when written is hashed from its buffer; any other is read back from the partial file once
 /// all before it are in. Pieces kept from an earlier run are checked against their own digest as
 /// they are read back, since a crash may have lost bytes the database already counted.
+/// <para>
+/// The digests are the download's shared array, which URL tasks fill in while they run: it is
+/// read when a kept piece is checked, never copied. A piece is written only once its digest is
+/// in the array, so only a kept piece can lack one, and such a piece counts as damaged.
+/// </para>
 /// </summary>
 internal sealed class WholeFileHasher : IDisposable
 {
     private readonly PieceLayout _layout;
     private readonly SafeFileHandle _file;
-    private readonly IReadOnlyList<ReadOnlyMemory<byte>> _pieceDigests;
+    private readonly byte[]?[] _pieceDigests;
     private readonly Action<byte[]> _return;
     private readonly bool[] _unverified;
     private const int ReadBackChunk = 1024 * 1024;
@@ -28,7 +33,8 @@ internal sealed class WholeFileHasher : IDisposable
     private int _next;
 
     /// <param name="unverified">Pieces already on disk from an earlier run.</param>
-    public WholeFileHasher(PieceLayout layout, SafeFileHandle file, IReadOnlyList<ReadOnlyMemory<byte>> pieceDigests,
+    /// <param name="pieceDigests">Shared with the download; a null entry is a digest not known yet.</param>
+    public WholeFileHasher(PieceLayout layout, SafeFileHandle file, byte[]?[] pieceDigests,
         Action<byte[]> @return, PieceBitmap unverified)
     {
         _layout = layout;
@@ -104,7 +110,7 @@ internal sealed class WholeFileHasher : IDisposable
                     {
                         readBack ??= ArrayPool<byte>.Shared.Rent(ReadBackChunk);
                         // A piece kept from an earlier run is checked on its own before it joins the whole.
-                        if (_unverified[index] && !HashPiece(index, readBack, null).SequenceEqual(_pieceDigests[index].Span))
+                        if (_unverified[index] && !Matches(index, HashPiece(index, readBack, null)))
                         {
                             _unverified[index] = false;
                             ready[index] = false;
@@ -140,6 +146,9 @@ internal sealed class WholeFileHasher : IDisposable
             }
         }
     }
+
+    private bool Matches(int index, byte[] hash) =>
+        Volatile.Read(ref _pieceDigests[index]) is { } expected && hash.AsSpan().SequenceEqual(expected);
 
     /// <summary>
     /// Reads a piece back from the partial file in chunks, into <paramref name="into"/> when given,

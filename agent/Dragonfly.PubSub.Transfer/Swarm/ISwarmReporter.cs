@@ -15,4 +15,20 @@ public interface ISwarmReporter
 
     /// <summary>The download has nothing it can fetch from its current parents.</summary>
     void NeedParents(ContentDigest digest);
+
+    /// <summary>
+    /// The source of a URL task has these pieces (fetched from the origin, or held when it became
+    /// the source): <c>PiecesFinished</c> with their SHA-256 digests, parallel to <paramref name="indexes"/>.
+    /// </summary>
+    void PiecesSourced(ContentDigest task, IReadOnlyList<int> indexes, IReadOnlyList<byte[]> digests);
+
+    /// <summary>The source of a URL task has every piece; <paramref name="content"/> is the whole file's SHA-256.</summary>
+    void SourceDone(ContentDigest task, ContentDigest content);
+
+    /// <summary>
+    /// The source of a URL task gave up. <paramref name="permanent"/>: the task fails for everyone
+    /// (not found, access denied, the content changed or does not match the expected digest);
+    /// otherwise the scheduler may pick another source.
+    /// </summary>
+    void SourceFailed(ContentDigest task, string error, bool permanent);
 }

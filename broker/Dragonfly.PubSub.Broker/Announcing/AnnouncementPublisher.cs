@@ -34,6 +34,11 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
         var count = 0;
         foreach (var manifest in catalogue.LatestPerTopic())
         {
+            if (manifest.UrlTask && catalogue.Find(manifest.Digest) is null)
+            {
+                // A URL task whose source had not finished: its URL was in memory only, so it cannot be fetched now.
+                continue;
+            }
             await InjectAsync(manifest, cancellationToken).ConfigureAwait(false);
             count++;
         }
@@ -50,11 +55,18 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
         }
     }
 
+    /// <summary>The announcement of a manifest; a URL task's carries <c>urlTask</c> and, once known, <c>contentDigest</c>.</summary>
+    public static Announcement ToAnnouncement(Manifest manifest) => manifest.ToAnnouncement() with
+    {
+        UrlTask = manifest.UrlTask,
+        ContentDigest = manifest.UrlTask && manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null,
+    };
+
     private Task InjectAsync(Manifest manifest, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(TopicName.ToMqttTopic(manifest.Topic))
-            .WithPayload(manifest.ToAnnouncement().ToJsonUtf8())
+            .WithPayload(ToAnnouncement(manifest).ToJsonUtf8())
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag()
             .WithContentType("application/json")

@@ -8,7 +8,8 @@ namespace Dragonfly.PubSub.Broker.Catalogue;
 /// <summary>
 /// The durable catalogue in <c>&lt;data-dir&gt;/broker.db</c>: manifests (proto bytes, keyed by digest) and
 /// the latest digest of each topic. One <see cref="LiteDatabase"/> per process; LiteDB is thread-safe, and
-/// manifests never change once stored, so reads are cached.
+/// manifests never change once stored (a URL task's is stored once, when its source finished), so reads
+/// are cached.
 /// </summary>
 public sealed class ManifestCatalogue : IDisposable
 {
@@ -62,6 +63,54 @@ public sealed class ManifestCatalogue : IDisposable
                 ["updatedAt"] = now.UtcDateTime,
             });
             return alreadyKnown;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="manifest"/> (a URL task that was just announced, its piece digests perhaps
+    /// still unknown) the topic's latest announcement, without storing it as a task: that happens once
+    /// its source has fetched it (<see cref="StoreSourced"/>).
+    /// </summary>
+    public void StoreAnnounced(Manifest manifest, DateTimeOffset now)
+    {
+        lock (_writeLock)
+        {
+            _topics.Upsert(new BsonDocument
+            {
+                ["_id"] = manifest.Topic,
+                ["digest"] = manifest.Digest,
+                ["bytes"] = manifest.ToByteArray(),
+                ["updatedAt"] = now.UtcDateTime,
+            });
+        }
+    }
+
+    /// <summary>
+    /// Stores the complete manifest of a URL task whose source finished (every piece digest and the
+    /// content digest known), replacing an older one of the same task id, and completes the topics'
+    /// latest announcements of it, so a replay after a restart carries the content digest.
+    /// </summary>
+    public void StoreSourced(Manifest manifest, DateTimeOffset now)
+    {
+        lock (_writeLock)
+        {
+            _manifests.Upsert(new BsonDocument
+            {
+                ["_id"] = manifest.Digest,
+                ["topic"] = manifest.Topic,
+                ["bytes"] = manifest.ToByteArray(),
+                ["storedAt"] = now.UtcDateTime,
+            });
+            _cache[manifest.Digest] = manifest.Clone();
+            foreach (var topic in _topics.Find(Query.EQ("digest", manifest.Digest)).ToList())
+            {
+                var announced = Manifest.Parser.ParseFrom(topic["bytes"].AsBinary);
+                announced.PieceDigests.Clear();
+                announced.PieceDigests.Add(manifest.PieceDigests);
+                announced.ContentDigest = manifest.ContentDigest;
+                topic["bytes"] = announced.ToByteArray();
+                _topics.Update(topic);
+            }
         }
     }
 

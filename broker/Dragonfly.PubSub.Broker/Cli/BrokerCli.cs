@@ -13,8 +13,9 @@ public static class BrokerCli
         var config = new Option<string?>("--config")
         {
             HelpName = "FILE",
-            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents. "
-                + "Flags override DFBROKER_* environment variables, which override the file.",
+            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
+                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey. Flags override DFBROKER_* environment variables, which override the file; "
+                + "s3* keys override the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).",
         };
         var dataDir = new Option<string?>("--data-dir")
         {
@@ -44,6 +45,18 @@ public static class BrokerCli
             HelpName = "PORT",
             Description = $"HTTP API, dashboard, /metrics, /healthz; 0 picks a free port [env DFBROKER_HTTP_PORT; default {BrokerOptions.DefaultHttpPort}]",
         };
+        var seedPort = new Option<int?>("--seed-port")
+        {
+            CustomParser = ParsePort,
+            HelpName = "PORT",
+            Description = $"Peer port of the in-process seed peer, which fetches URL tasks from their origins once and serves them to the swarm; "
+                + $"0 picks a free port [env DFBROKER_SEED_PORT; default {BrokerOptions.DefaultSeedPort}]",
+        };
+        var noSeed = new Option<bool>("--no-seed")
+        {
+            Description = "Run without the in-process seed peer (config: \"seed\": false); URL tasks are then fetched by dfagent --seed peers, "
+                + "or by exactly one agent of the task",
+        };
         var verbose = new Option<bool>("--verbose")
         {
             Description = "Debug logging, and stack traces with errors",
@@ -51,10 +64,10 @@ public static class BrokerCli
 
         var root = new RootCommand(
             "dfbroker: the Dragonfly.PubSub supernode. Announces artifacts over MQTT 5 (topic dragonfly/announce/<topic>), "
-            + "schedules agents over gRPC and serves the HTTP API and dashboard. Prints "
-            + "'dfbroker ready mqtt-port=N grpc-port=N http-port=N' and writes <data-dir>/broker.json once listening.")
+            + "schedules agents over gRPC, hosts a seed peer for URL tasks (data in <data-dir>/seed) and serves the HTTP API and dashboard. Prints "
+            + "'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N' (seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, grpcPort, httpPort, verbose,
+            config, dataDir, listen, mqttPort, grpcPort, httpPort, seedPort, noSeed, verbose,
         };
 
         var file = new Argument<string>("FILE") { Description = "The JSON config file to check" };
@@ -88,6 +101,8 @@ public static class BrokerCli
                     MqttPort = parse.GetValue(mqttPort),
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
+                    SeedPort = parse.GetValue(seedPort),
+                    NoSeed = parse.GetValue(noSeed),
                     Verbose = isVerbose,
                 }, environment);
                 return await BrokerHost.RunAsync(options, cancellationToken).ConfigureAwait(false);

@@ -9,5 +9,7 @@ public sealed record BrokerCommandLine
     public int? MqttPort { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
+    public int? SeedPort { get; init; }
+    public bool NoSeed { get; init; }
     public bool Verbose { get; init; }
 }

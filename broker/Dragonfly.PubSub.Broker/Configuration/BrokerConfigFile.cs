@@ -11,6 +11,12 @@ public sealed record BrokerConfigFile
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? MaxParents { get; init; }
+    public bool? Seed { get; init; }
+    public int? SeedPort { get; init; }
+    public string? S3Endpoint { get; init; }
+    public string? S3Region { get; init; }
+    public string? S3AccessKey { get; init; }
+    public string? S3SecretKey { get; init; }
 
     /// <summary>Reads and checks a config file; problems are one line each (empty when it is fine).</summary>
     public static (BrokerConfigFile? Config, IReadOnlyList<string> Problems) Load(string path)
@@ -65,6 +71,24 @@ public sealed record BrokerConfigFile
                     case "maxparents":
                         config = config with { MaxParents = Int(property, problems) };
                         break;
+                    case "seed":
+                        config = config with { Seed = Bool(property, problems) };
+                        break;
+                    case "seedport":
+                        config = config with { SeedPort = Int(property, problems) };
+                        break;
+                    case "s3endpoint":
+                        config = config with { S3Endpoint = String(property, problems) };
+                        break;
+                    case "s3region":
+                        config = config with { S3Region = String(property, problems) };
+                        break;
+                    case "s3accesskey":
+                        config = config with { S3AccessKey = String(property, problems) };
+                        break;
+                    case "s3secretkey":
+                        config = config with { S3SecretKey = String(property, problems) };
+                        break;
                     default:
                         problems.Add($"{property.Name}: unknown setting; known are {string.Join(", ", KnownKeys)}");
                         break;
@@ -75,7 +99,8 @@ public sealed record BrokerConfigFile
         }
     }
 
-    public static readonly IReadOnlyList<string> KnownKeys = ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents"];
+    public static readonly IReadOnlyList<string> KnownKeys =
+        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey"];
 
     private static string? String(JsonProperty property, List<string> problems)
     {
@@ -84,6 +109,16 @@ public sealed record BrokerConfigFile
             return property.Value.GetString();
         }
         problems.Add($"{property.Name}: must be a string");
+        return null;
+    }
+
+    private static bool? Bool(JsonProperty property, List<string> problems)
+    {
+        if (property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return property.Value.GetBoolean();
+        }
+        problems.Add($"{property.Name}: must be true or false");
         return null;
     }
 
@@ -107,6 +142,20 @@ public sealed record BrokerConfigFile
         CheckPort("mqttPort", MqttPort, problems);
         CheckPort("grpcPort", GrpcPort, problems);
         CheckPort("httpPort", HttpPort, problems);
+        CheckPort("seedPort", SeedPort, problems);
+        if (S3Endpoint is not null
+            && (!Uri.TryCreate(S3Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"s3Endpoint: '{S3Endpoint}' is not an http:// or https:// URL; give e.g. http://127.0.0.1:9000");
+        }
+        if (S3Region is not null && string.IsNullOrWhiteSpace(S3Region))
+        {
+            problems.Add("s3Region: is empty; give a region such as us-east-1 or leave it out");
+        }
+        if ((S3AccessKey is null) != (S3SecretKey is null))
+        {
+            problems.Add("s3AccessKey and s3SecretKey: give both or neither");
+        }
         if (MaxParents is < 1 or > 64)
         {
             problems.Add($"maxParents: {MaxParents} is out of range; use 1 to 64");

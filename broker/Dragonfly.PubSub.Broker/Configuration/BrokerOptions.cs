@@ -1,4 +1,5 @@
 using System.Net;
+using Dragonfly.PubSub.Origins.S3;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
 
@@ -9,6 +10,10 @@ public sealed record BrokerOptions
     public const int DefaultGrpcPort = 8002;
     public const int DefaultHttpPort = 8080;
     public const int DefaultMaxParents = 6;
+    public const int DefaultSeedPort = 8003;
+
+    /// <summary>The broker's seed lives in &lt;data-dir&gt;/seed.</summary>
+    public const string SeedDirectoryName = "seed";
 
     public required string DataDir { get; init; }
     public IPAddress Listen { get; init; } = IPAddress.Any;
@@ -17,6 +22,17 @@ public sealed record BrokerOptions
     public int HttpPort { get; init; } = DefaultHttpPort;
     public int MaxParents { get; init; } = DefaultMaxParents;
     public bool Verbose { get; init; }
+
+    /// <summary>Host the in-process seed peer, the preferred source of URL tasks (off: --no-seed, config seed: false).</summary>
+    public bool Seed { get; init; } = true;
+
+    /// <summary>The seed's peer port (pieces are served there); 0 picks a free one.</summary>
+    public int SeedPort { get; init; } = DefaultSeedPort;
+
+    /// <summary>The S3 endpoint and credentials for s3:// URL tasks (config s3* keys over the AWS_* environment).</summary>
+    public S3OriginOptions S3 { get; init; } = new();
+
+    public string SeedDataDir => Path.Combine(DataDir, SeedDirectoryName);
 
     /// <summary><c>$DFBROKER_DATA_DIR</c> or <c>~/.dragonfly/broker</c>.</summary>
     public static string DefaultDataDir(Func<string, string?> environment)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Origins.S3;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
 
@@ -40,6 +41,35 @@ public static class BrokerOptionsResolver
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
             Verbose = flags.Verbose || Env(environment, "DFBROKER_VERBOSE") is "1" or "true",
+            Seed = !flags.NoSeed && (file.Seed ?? true),
+            SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),
+            S3 = S3(file, environment),
+        };
+    }
+
+    /// <summary>The config file's s3* keys over the AWS_* (and DRAGONFLY_S3_*) environment.</summary>
+    private static S3OriginOptions S3(BrokerConfigFile file, Func<string, string?> environment)
+    {
+        S3OriginOptions fromEnvironment;
+        try
+        {
+            fromEnvironment = S3OriginOptions.FromEnvironment(environment);
+        }
+        catch (FormatException e)
+        {
+            throw UserFacingException.Usage($"{e.Message.TrimEnd('.')}; fix the environment variable or set s3Endpoint in the config file");
+        }
+        var endpoint = file.S3Endpoint is { } text ? new Uri(text, UriKind.Absolute) : fromEnvironment.Endpoint;
+        var ownKeys = file.S3AccessKey is not null;
+        return fromEnvironment with
+        {
+            Endpoint = endpoint,
+            // S3-compatible servers want path-style addressing, as FromEnvironment assumes for an endpoint.
+            ForcePathStyle = fromEnvironment.ForcePathStyle || (file.S3Endpoint is not null && Env(environment, "DRAGONFLY_S3_PATH_STYLE") is null),
+            Region = file.S3Region ?? fromEnvironment.Region,
+            AccessKeyId = ownKeys ? file.S3AccessKey : fromEnvironment.AccessKeyId,
+            SecretAccessKey = ownKeys ? file.S3SecretKey : fromEnvironment.SecretAccessKey,
+            SessionToken = ownKeys ? null : fromEnvironment.SessionToken,
         };
     }
 

@@ -43,4 +43,46 @@ internal static partial class BrokerLog
 
     [LoggerMessage(1031, LogLevel.Error, "the swarm coordinator failed on a command")]
     public static partial void CoordinatorFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1040, LogLevel.Information, "URL task {Digest} registered: {Url} ({Size} bytes, {Pieces} pieces of {PieceSize} bytes)")]
+    public static partial void UrlTaskRegistered(ILogger logger, string digest, string url, long size, int pieces, int pieceSize);
+
+    [LoggerMessage(1041, LogLevel.Information, "source of {Digest}: {PeerId} ({Kind}), attempt {Attempt} of {Max}")]
+    public static partial void SourceAssigned(ILogger logger, string digest, string peerId, string kind, int attempt, int max);
+
+    [LoggerMessage(1042, LogLevel.Warning, "source {PeerId} of {Digest} failed (attempt {Attempt} of {Max}): {Error}")]
+    public static partial void SourceFailed(ILogger logger, string digest, string peerId, int attempt, int max, string error);
+
+    [LoggerMessage(1043, LogLevel.Information, "URL task {Digest} is in the swarm (sourced by {PeerId}); content {ContentDigest}")]
+    public static partial void UrlTaskSourced(ILogger logger, string digest, string peerId, string contentDigest);
+
+    [LoggerMessage(1044, LogLevel.Warning, "URL task {Digest} failed: {Error}")]
+    public static partial void UrlTaskFailed(ILogger logger, string digest, string error);
+
+    [LoggerMessage(1045, LogLevel.Information, "URL task {Digest} forgotten: {Reason}")]
+    public static partial void UrlTaskForgotten(ILogger logger, string digest, string reason);
+
+    [LoggerMessage(1046, LogLevel.Information, "URL task {Digest}: no peer holds some of its pieces any more; it gets a new source")]
+    public static partial void UrlTaskLostPieces(ILogger logger, string digest);
+
+    [LoggerMessage(1047, LogLevel.Warning, "source {PeerId} reported a digest for piece {Index} of {Digest} that differs from the known one; the known one is kept")]
+    public static partial void DigestConflict(ILogger logger, string peerId, int index, string digest);
+
+    [LoggerMessage(1048, LogLevel.Debug, "ignored piece digests of {Digest} from {PeerId}, which is not its source")]
+    public static partial void DigestsIgnored(ILogger logger, string digest, string peerId);
+
+    [LoggerMessage(1049, LogLevel.Error, "could not store the manifest of {Digest} in the catalogue")]
+    public static partial void StoreFailed(ILogger logger, string digest, Exception exception);
+
+    [LoggerMessage(1050, LogLevel.Warning, "rejected URL task for {Url}: {Reason}")]
+    public static partial void UrlTaskRejected(ILogger logger, string url, string reason);
+
+    [LoggerMessage(1051, LogLevel.Error, "the stat of {Url} failed unexpectedly ({ExceptionType})")]
+    public static partial void StatCrashed(ILogger logger, string url, string exceptionType);
+
+    [LoggerMessage(1060, LogLevel.Information, "seed peer {PeerId} started on peer port {PeerPort} (data in {DataDir})")]
+    public static partial void SeedStarted(ILogger logger, string peerId, int peerPort, string dataDir);
+
+    [LoggerMessage(1061, LogLevel.Warning, "the seed peer did not stop cleanly: {Reason}")]
+    public static partial void SeedStopFailed(ILogger logger, string reason);
 }

@@ -19,7 +19,7 @@ public static class BrokerMetrics
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 16) });
 
     public static readonly Counter SourceBytes = Metrics.CreateCounter(
-        "dragonfly_broker_source_bytes_total", "Bytes the seed peer fetched from origins.");
+        "dragonfly_broker_source_bytes_total", "Bytes of URL task pieces their sources fetched from origins (reported with their digests).");
 
     /// <summary>Touches the fields so every metric is exported (at 0) from the first scrape on.</summary>
     public static void EnsureRegistered()

@@ -2,6 +2,7 @@ using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
 using Grpc.Core;
@@ -15,6 +16,7 @@ public sealed class SchedulerService(
     ManifestCatalogue catalogue,
     AnnouncementPublisher announcer,
     SwarmCoordinator coordinator,
+    UrlTaskRegistrar urlTasks,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<SchedulerService> logger) : Scheduler.SchedulerBase
@@ -52,18 +54,45 @@ public sealed class SchedulerService(
         return new PublishResponse { Digest = manifest.Digest, AlreadyKnown = alreadyKnown };
     }
 
-    public override Task<Manifest> GetManifest(GetManifestRequest request, ServerCallContext context)
+    public override async Task<Manifest> GetManifest(GetManifestRequest request, ServerCallContext context)
     {
         if (!ContentDigest.TryParse(request.Digest, out _))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument,
                 $"'{request.Digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits"));
         }
-        var manifest = catalogue.Find(request.Digest)
+        // A live URL task first: its piece digests grow while its source fetches it.
+        var manifest = await coordinator.UrlManifestAsync(request.Digest, context.CancellationToken).ConfigureAwait(false)
+            ?? catalogue.Find(request.Digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound,
                 $"no task {request.Digest} is known to this broker; publish it first"));
-        return Task.FromResult(manifest);
+        return manifest;
     }
+
+    public override async Task<Manifest> RegisterUrlTask(RegisterUrlTaskRequest request, ServerCallContext context)
+    {
+        var outcome = await urlTasks.RegisterAsync(request, context.CancellationToken).ConfigureAwait(false);
+        if (outcome.Manifest is not { } manifest)
+        {
+            throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"));
+        }
+        if (manifest.Topic.Length > 0)
+        {
+            // Announced like a publisher's artifact, once per registration with a topic.
+            catalogue.StoreAnnounced(manifest, time.GetUtcNow());
+            await announcer.PublishAsync(manifest, again: false, context.CancellationToken).ConfigureAwait(false);
+        }
+        return manifest;
+    }
+
+    /// <summary>The status of a failed registration (see the proto's RegisterUrlTask comment).</summary>
+    public static StatusCode StatusOf(UrlTaskErrorKind kind) => kind switch
+    {
+        UrlTaskErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        UrlTaskErrorKind.NotFound => StatusCode.NotFound,
+        UrlTaskErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+        _ => StatusCode.Unavailable,
+    };
 
     public override async Task Connect(
         IAsyncStreamReader<PeerEvent> requestStream,
@@ -92,7 +121,7 @@ public sealed class SchedulerService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"Hello.peer_port {hello.PeerPort} is not a port; send the bound peer port"));
         }
 
-        var session = PeerSession.FromHello(hello, RemoteHost(context));
+        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context));
         // Welcome goes into the outbound queue before the coordinator can queue anything else.
         session.Send(SwarmCoordinator.Welcome(coordinator.BrokerId));
         coordinator.Connect(session);
@@ -138,12 +167,18 @@ public sealed class SchedulerService(
         }
     }
 
-    private static string RemoteHost(ServerCallContext context)
+    private static string RemoteHost(ServerCallContext context) =>
+        Text(context.GetHttpContext().Connection.RemoteIpAddress) ?? "127.0.0.1";
+
+    /// <summary>The broker's address as this agent reached it.</summary>
+    private static string LocalHost(ServerCallContext context) =>
+        Text(context.GetHttpContext().Connection.LocalIpAddress) ?? "";
+
+    private static string? Text(System.Net.IPAddress? address)
     {
-        var address = context.GetHttpContext().Connection.RemoteIpAddress;
         if (address is null)
         {
-            return "127.0.0.1";
+            return null;
         }
         if (address.IsIPv4MappedToIPv6)
         {

@@ -7,10 +7,15 @@ public sealed class BoundPorts
     public int Grpc { get; private set; }
     public int Http { get; private set; }
 
+    /// <summary>The in-process seed's peer port; 0 without a seed (--no-seed).</summary>
+    public int Seed { get; private set; }
+
     internal void Set(int mqtt, int grpc, int http)
     {
         Mqtt = mqtt;
         Grpc = grpc;
         Http = http;
     }
+
+    internal void SetSeed(int peerPort) => Seed = peerPort;
 }

@@ -8,7 +8,9 @@ using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Broker.Http;
 using Dragonfly.PubSub.Broker.Scheduling;
 using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Origins;
 using LiteDB;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -27,6 +29,9 @@ public static class BrokerHost
     public const string ReadyFileName = "broker.json";
 
     private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long URL tasks wait for the broker's own seed to connect at start before an agent may fetch them.</summary>
+    private static readonly TimeSpan OwnSeedWait = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(BrokerOptions options, CancellationToken cancellationToken)
     {
@@ -87,8 +92,14 @@ public static class BrokerHost
 
         var coordinator = app.Services.GetRequiredService<SwarmCoordinator>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        // Scheduler streams are long-lived: end them first so Kestrel can stop promptly.
-        lifetime.ApplicationStopping.Register(coordinator.CloseAllSessions);
+        BrokerSeed? seed = null;
+        // Scheduler streams are long-lived: end them first so Kestrel can stop promptly. The seed goes
+        // after that, so that its leaving is not taken for a failed source.
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            coordinator.CloseAllSessions();
+            Volatile.Read(ref seed)?.BeginStop();
+        });
 
         try
         {
@@ -119,15 +130,40 @@ public static class BrokerHost
             }
         }
 
-        app.Services.GetRequiredService<BrokerHealth>().MarkListening();
-        var readyFile = Path.Combine(options.DataDir, ReadyFileName);
-        WriteReadyFile(readyFile, ports);
-        Console.Out.WriteLine($"dfbroker ready mqtt-port={ports.Mqtt} grpc-port={ports.Grpc} http-port={ports.Http}");
-        Console.Out.Flush();
+        try
+        {
+            if (options.Seed)
+            {
+                try
+                {
+                    Volatile.Write(ref seed, await BrokerSeed.StartAsync(
+                        options, ports.Grpc, app.Services.GetRequiredService<ILoggerFactory>(), cancellationToken).ConfigureAwait(false));
+                }
+                catch (UserFacingException)
+                {
+                    await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    throw;
+                }
+                ports.SetSeed(seed!.PeerPort);
+            }
 
-        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-        TryDelete(readyFile);
-        return ExitCodes.Success;
+            app.Services.GetRequiredService<BrokerHealth>().MarkListening();
+            var readyFile = Path.Combine(options.DataDir, ReadyFileName);
+            WriteReadyFile(readyFile, ports);
+            Console.Out.WriteLine($"dfbroker ready mqtt-port={ports.Mqtt} grpc-port={ports.Grpc} http-port={ports.Http} seed-port={ports.Seed}");
+            Console.Out.Flush();
+
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            TryDelete(readyFile);
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            if (seed is not null)
+            {
+                await seed.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Registers the broker's services (everything but the Kestrel listeners).</summary>
@@ -143,8 +179,19 @@ public static class BrokerHost
             catalogue.Find,
             sp.GetRequiredService<ParentSelectionPolicy>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SwarmCoordinator>>()));
+            sp.GetRequiredService<ILogger<SwarmCoordinator>>(),
+            new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null },
+            manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow())));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
+        // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
+        services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3 }));
+        services.AddSingleton(sp => new OriginClient(
+            sp.GetRequiredService<OriginRegistry>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OriginClient>>()));
+        services.AddSingleton(sp => new UrlTaskRegistrar(
+            sp.GetRequiredService<OriginClient>(),
+            sp.GetRequiredService<SwarmCoordinator>(),
+            sp.GetRequiredService<ILogger<UrlTaskRegistrar>>(),
+            sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
         services.AddSingleton<AnnouncementPublisher>();
         services.AddSingleton<BrokerHealth>();
 
@@ -183,10 +230,14 @@ public static class BrokerHost
 
     private static string? DuplicatePort(BrokerOptions options)
     {
-        (string Flag, int Port)[] ports = [("--mqtt-port", options.MqttPort), ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
-        for (var i = 0; i < ports.Length; i++)
+        List<(string Flag, int Port)> ports = [("--mqtt-port", options.MqttPort), ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
+        if (options.Seed)
         {
-            for (var j = i + 1; j < ports.Length; j++)
+            ports.Add(("--seed-port", options.SeedPort));
+        }
+        for (var i = 0; i < ports.Count; i++)
+        {
+            for (var j = i + 1; j < ports.Count; j++)
             {
                 if (ports[i].Port != 0 && ports[i].Port == ports[j].Port)
                 {
@@ -208,6 +259,7 @@ public static class BrokerHost
             json.WriteNumber("mqttPort", ports.Mqtt);
             json.WriteNumber("grpcPort", ports.Grpc);
             json.WriteNumber("httpPort", ports.Http);
+            json.WriteNumber("seedPort", ports.Seed);
             json.WriteEndObject();
         }
         File.Move(temp, path, overwrite: true);

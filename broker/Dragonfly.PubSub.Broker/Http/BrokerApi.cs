@@ -24,7 +24,10 @@ public static class BrokerApi
         app.MapGet("/api/v1/tasks", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>
         {
             var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
-            var tasks = catalogue.All().Select(m => Summary(m, snapshot.PeersOf(m.Digest))).ToList();
+            var stored = catalogue.All();
+            // URL tasks whose source has not finished are in the coordinator's memory only.
+            var live = (snapshot.UrlTasks ?? []).Where(u => catalogue.Find(u.Digest) is null).OrderByDescending(u => u.CreatedAtUnixMs);
+            var tasks = live.Concat(stored).Select(m => Summary(Current(m, snapshot), snapshot.PeersOf(m.Digest))).ToList();
             return Results.Json(tasks, BrokerJsonContext.Default.ListTaskSummary);
         });
 
@@ -35,17 +38,18 @@ public static class BrokerApi
                 return Results.Json(new ApiError($"'{digest}' is not a content id; expected sha256: followed by 64 lowercase hex digits"),
                     BrokerJsonContext.Default.ApiError, statusCode: StatusCodes.Status400BadRequest);
             }
-            if (catalogue.Find(digest) is not { } manifest)
+            var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
+            if ((snapshot.UrlTask(digest) ?? catalogue.Find(digest)) is not { } manifest)
             {
                 return Results.Json(new ApiError($"no task {digest} is known to this broker; publish it first"),
                     BrokerJsonContext.Default.ApiError, statusCode: StatusCodes.Status404NotFound);
             }
-            var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
             var peers = snapshot.PeersOf(digest);
             return Results.Json(new TaskDetail(
                 manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,
                 manifest.Publisher, DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtUnixMs),
-                new Dictionary<string, string>(manifest.Labels), peers, peers.Count(p => p.Seeder)),
+                new Dictionary<string, string>(manifest.Labels), peers, peers.Count(p => p.Seeder),
+                manifest.UrlTask, ContentDigestOf(manifest)),
                 BrokerJsonContext.Default.TaskDetail);
         });
 
@@ -53,7 +57,7 @@ public static class BrokerApi
         {
             var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
             return Results.Json(new BrokerStatus(coordinator.BrokerId, snapshot.Peers, snapshot.TaskPeers.Count,
-                ports.Mqtt, ports.Grpc, ports.Http), BrokerJsonContext.Default.BrokerStatus);
+                ports.Mqtt, ports.Grpc, ports.Http, ports.Seed), BrokerJsonContext.Default.BrokerStatus);
         });
 
         app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
@@ -63,5 +67,11 @@ public static class BrokerApi
     private static TaskSummary Summary(Manifest manifest, IReadOnlyList<SwarmPeerView> peers) => new(
         manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,
         manifest.Publisher, DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtUnixMs),
-        peers.Count, peers.Count(p => p.Seeder));
+        peers.Count, peers.Count(p => p.Seeder), manifest.UrlTask, ContentDigestOf(manifest));
+
+    /// <summary>A live URL task's manifest is the current one (a stored copy may be from an earlier fetch).</summary>
+    private static Manifest Current(Manifest manifest, SwarmSnapshot snapshot) => snapshot.UrlTask(manifest.Digest) ?? manifest;
+
+    private static string? ContentDigestOf(Manifest manifest) =>
+        manifest.UrlTask && manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null;
 }

@@ -14,4 +14,6 @@ public sealed record TaskDetail(
     DateTimeOffset CreatedAt,
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyList<SwarmPeerView> Peers,
-    int Seeders);
+    int Seeders,
+    bool UrlTask = false,
+    string? ContentDigest = null);

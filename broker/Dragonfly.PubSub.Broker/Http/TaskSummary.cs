@@ -11,4 +11,6 @@ public sealed record TaskSummary(
     string Publisher,
     DateTimeOffset CreatedAt,
     int Peers,
-    int Seeders);
+    int Seeders,
+    bool UrlTask = false,
+    string? ContentDigest = null);

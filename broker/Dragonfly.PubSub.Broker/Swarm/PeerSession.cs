@@ -13,7 +13,8 @@ public sealed class PeerSession
         Channel.CreateUnbounded<SchedulerEvent>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _closed = new();
 
-    public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0)
+    public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0,
+        bool seed = false, string brokerAddress = "")
     {
         PeerId = peerId;
         Host = host;
@@ -21,6 +22,8 @@ public sealed class PeerSession
         Cluster = cluster;
         Zone = zone;
         UploadSlots = uploadSlots;
+        Seed = seed;
+        BrokerAddress = brokerAddress;
     }
 
     public string PeerId { get; }
@@ -30,6 +33,15 @@ public sealed class PeerSession
     public string Zone { get; }
     public int UploadSlots { get; }
 
+    /// <summary>A seed peer (Hello.seed): the preferred source of URL tasks.</summary>
+    public bool Seed { get; }
+
+    /// <summary>
+    /// The broker's own address on this stream, as the agent reached it. A parent on the broker's machine
+    /// (loopback, e.g. the broker's seed) is handed to remote children under this address.
+    /// </summary>
+    public string BrokerAddress { get; }
+
     public ChannelReader<SchedulerEvent> Outbound => _outbound.Reader;
 
     /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
@@ -38,13 +50,15 @@ public sealed class PeerSession
     /// <summary>Digests this session has joined; owned by the coordinator.</summary>
     internal HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
 
-    public static PeerSession FromHello(Hello hello, string remoteHost) => new(
+    public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "") => new(
         hello.PeerId,
         string.IsNullOrWhiteSpace(hello.Host) ? remoteHost : hello.Host,
         hello.PeerPort,
         hello.Cluster,
         hello.Zone,
-        hello.UploadSlots);
+        hello.UploadSlots,
+        hello.Seed,
+        brokerAddress);
 
     internal bool Send(SchedulerEvent message) => _outbound.Writer.TryWrite(message);
 

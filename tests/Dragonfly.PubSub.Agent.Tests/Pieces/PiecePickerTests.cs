@@ -207,6 +207,69 @@ public sealed class PiecePickerTests
         Assert.Equal([3], picked.Select(p => p.Index));
     }
 
+    [Fact]
+    public void TryPick_NeverAsksAPeerForAPieceWhoseDigestIsUnknown()
+    {
+        bool[] unknown = [true, false, true, false];
+        var picker = new PiecePicker(4, maxInFlight: 8, new Random(1), parentLimit: 8, unknown: unknown);
+        picker.SetParents([Parent("a", Full(4)), Parent("pub", Full(4), lastResort: true)]);
+
+        Assert.Equal([1, 3], PickAll(picker).Select(p => p.Index).Order());
+
+        picker.DigestKnown(2);
+        var later = Assert.Single(PickAll(picker));
+        Assert.Equal((2, "a"), later);
+    }
+
+    [Fact]
+    public void TryPick_AsTheSource_ReadsInOrderWhatNoParentCanSend_UpToTheWindow()
+    {
+        bool[] unknown = [false, false, false, true, true, true, true, true, true, true];
+        var picker = new PiecePicker(10, maxInFlight: 6, new Random(4), parentLimit: 2, unknown: unknown);
+        // The peer holds 0-4 but piece 3 and 4 have no digest yet: only the origin can deliver those.
+        picker.SetParents([Parent("peer", Bits(10, 0, 1, 2, 3, 4))]);
+        picker.SetSource(true);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal(6, picked.Count);
+        Assert.Equal(2, picked.Count(p => p.PeerId == "peer"));
+        Assert.All(picked.Where(p => p.PeerId == "peer"), p => Assert.True(p.Index < 3));
+        Assert.Equal([3, 4, 5, 6], picked.Where(p => p.PeerId == PiecePicker.SourceId).Select(p => p.Index));
+        Assert.Equal(4, picker.SourceInFlight);
+    }
+
+    [Fact]
+    public void TryPick_AsTheSource_LeavesWhatAnyParentHoldsToThatParent()
+    {
+        var picker = new PiecePicker(4, maxInFlight: 8, new Random(4));
+        picker.SetParents([Parent("pub", Bits(4, 0, 1), lastResort: true), Parent("peer", Bits(4, 2))]);
+        picker.SetSource(true);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal([(3, PiecePicker.SourceId)], picked.Where(p => p.PeerId == PiecePicker.SourceId));
+        Assert.DoesNotContain(picked, p => p.PeerId == PiecePicker.SourceId && p.Index != 3);
+        Assert.True(picker.TryPick(Now, out _, out _) is false);
+    }
+
+    [Fact]
+    public void SetSource_False_StopsNewSourceRequests_AndAParentSetDoesNotDropTheSource()
+    {
+        var picker = new PiecePicker(4, maxInFlight: 8, new Random(4));
+        picker.SetSource(true);
+        picker.SetParents([]);
+        Assert.True(picker.TryPick(Now, out var index, out var parent));
+        Assert.True(parent.Source);
+        Assert.Equal(0, index);
+
+        picker.SetSource(false);
+        Assert.False(picker.TryPick(Now, out _, out _));
+        picker.Finished(index, parent.PeerId, FetchStatus.Canceled, Now);
+        Assert.Equal(0, picker.InFlight);
+        Assert.Equal(0, picker.SourceInFlight);
+    }
+
     private static List<(int Index, string PeerId)> PickAll(PiecePicker picker, TimeSpan? at = null)
     {
         var picked = new List<(int, string)>();

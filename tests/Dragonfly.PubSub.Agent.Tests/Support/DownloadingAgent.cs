@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -38,6 +39,11 @@ public sealed class DownloadingAgent : IAsyncDisposable
     public TaskDownloader CreateDownloader(TestArtifact artifact, TaskRecord? record = null, int seed = 7) =>
         new(artifact.Manifest, record ?? NewRecord(artifact), Store, Content, Pieces, Fetcher, Reporter, Options,
             NullLogger.Instance, TimeProvider.System, new Random(seed));
+
+    /// <summary>A downloader of any manifest (a URL task's), with a fresh record unless one is given.</summary>
+    public TaskDownloader CreateDownloader(Manifest manifest, TaskRecord? record = null, int seed = 7, long downloadLimit = 0) =>
+        new(manifest, record ?? new TaskRecord { Id = manifest.Digest, Name = manifest.Name, Topic = manifest.Topic }, Store, Content,
+            Pieces, Fetcher, Reporter, Options, NullLogger.Instance, TimeProvider.System, new Random(seed), downloadLimit);
 
     public async ValueTask DisposeAsync()
     {

@@ -10,6 +10,12 @@ public sealed class RecordingReporter : ISwarmReporter
 {
     public ConcurrentQueue<int> Finished { get; } = new();
     public ConcurrentQueue<(int Index, string ParentId, FailureKind Kind)> Failures { get; } = new();
+
+    /// <summary>Pieces reported by a source, with their digests.</summary>
+    public ConcurrentQueue<(int Index, byte[] Digest)> Sourced { get; } = new();
+
+    public ConcurrentQueue<ContentDigest> SourcesDone { get; } = new();
+    public ConcurrentQueue<(string Error, bool Permanent)> SourceFailures { get; } = new();
     private int _needParents;
 
     public int NeedParentsCalls => Volatile.Read(ref _needParents);
@@ -26,4 +32,17 @@ public sealed class RecordingReporter : ISwarmReporter
         Failures.Enqueue((index, parentId, kind));
 
     public void NeedParents(ContentDigest digest) => Interlocked.Increment(ref _needParents);
+
+    public void PiecesSourced(ContentDigest task, IReadOnlyList<int> indexes, IReadOnlyList<byte[]> digests)
+    {
+        Assert.Equal(indexes.Count, digests.Count);
+        for (var k = 0; k < indexes.Count; k++)
+        {
+            Sourced.Enqueue((indexes[k], digests[k]));
+        }
+    }
+
+    public void SourceDone(ContentDigest task, ContentDigest content) => SourcesDone.Enqueue(content);
+
+    public void SourceFailed(ContentDigest task, string error, bool permanent) => SourceFailures.Enqueue((error, permanent));
 }

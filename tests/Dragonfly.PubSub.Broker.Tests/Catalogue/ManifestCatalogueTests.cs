@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Broker.Catalogue;
+using Google.Protobuf;
 
 namespace Dragonfly.PubSub.Broker.Tests.Catalogue;
 
@@ -63,6 +64,37 @@ public sealed class ManifestCatalogueTests : IDisposable
         using var catalogue = new ManifestCatalogue(_dir);
 
         Assert.Null(catalogue.Find(TestManifests.Create("missing", 1).Digest));
+    }
+
+    [Fact]
+    public void UrlTask_AnnouncedThenSourced_IsStoredOnceComplete_AndItsAnnouncementGainsTheContentDigest()
+    {
+        var complete = TestManifests.Create("url", 3, topic: "releases/url");
+        complete.UrlTask = true;
+        complete.ContentDigest = TestManifests.Create("content", 1).Digest;
+        var partial = complete.Clone();
+        partial.ContentDigest = "";
+        partial.PieceDigests[1] = ByteString.Empty;
+        partial.PieceDigests[2] = ByteString.Empty;
+        var elsewhere = partial.Clone();
+        elsewhere.Topic = "mirror/url";
+        elsewhere.Name = "renamed.bin";
+        using (var catalogue = new ManifestCatalogue(_dir))
+        {
+            catalogue.StoreAnnounced(partial, _now);
+            catalogue.StoreAnnounced(elsewhere, _now);
+            Assert.Null(catalogue.Find(complete.Digest)); // not a task until its source finished
+
+            catalogue.StoreSourced(complete, _now);
+            catalogue.StoreSourced(complete, _now); // again, after a new source fetched it: replaces
+        }
+
+        using var reopened = new ManifestCatalogue(_dir);
+        Assert.Equal(complete, reopened.Find(complete.Digest));
+        var announced = reopened.LatestPerTopic().OrderBy(m => m.Topic).ToList();
+        Assert.Equal(["mirror/url", "releases/url"], announced.Select(m => m.Topic));
+        Assert.Equal("renamed.bin", announced[0].Name);
+        Assert.All(announced, m => Assert.Equal((complete.ContentDigest, complete.PieceDigests), (m.ContentDigest, m.PieceDigests)));
     }
 
     public void Dispose()

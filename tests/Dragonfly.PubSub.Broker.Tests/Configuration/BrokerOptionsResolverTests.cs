@@ -66,9 +66,61 @@ public sealed class BrokerOptionsResolverTests : IDisposable
     public void Validate_AcceptsAGoodFile()
     {
         var file = Path.Combine(_dir, "good.json");
-        File.WriteAllText(file, """{ "mqttPort": 0, "listen": "0.0.0.0", "maxParents": 4 }""");
+        File.WriteAllText(file, """{ "mqttPort": 0, "listen": "0.0.0.0", "maxParents": 4, "seed": true, "seedPort": 0, "s3Region": "us-east-1" }""");
 
         Assert.Empty(BrokerConfigFile.Load(file).Problems);
+    }
+
+    [Fact]
+    public void Resolve_Seed_IsOnByDefaultOnPort8003_AndTurnedOffByTheFlagOrTheFile()
+    {
+        _environment["DFBROKER_DATA_DIR"] = _dir;
+        var file = Path.Combine(_dir, "broker.json");
+        File.WriteAllText(file, """{ "seed": false, "seedPort": 9100 }""");
+
+        var defaults = BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env);
+        var flagged = BrokerOptionsResolver.Resolve(new BrokerCommandLine { NoSeed = true, SeedPort = 0 }, Env);
+        var fromFile = BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env);
+
+        Assert.Equal((true, 8003), (defaults.Seed, defaults.SeedPort));
+        Assert.Equal(Path.Combine(_dir, "seed"), defaults.SeedDataDir);
+        Assert.Equal((false, 0), (flagged.Seed, flagged.SeedPort));
+        Assert.Equal((false, 9100), (fromFile.Seed, fromFile.SeedPort));
+    }
+
+    [Fact]
+    public void Resolve_S3_TakesTheFileOverTheAwsEnvironment()
+    {
+        _environment["DFBROKER_DATA_DIR"] = _dir;
+        _environment["AWS_ACCESS_KEY_ID"] = "env-key";
+        _environment["AWS_SECRET_ACCESS_KEY"] = "env-secret";
+        _environment["AWS_REGION"] = "eu-west-1";
+        var file = Path.Combine(_dir, "broker.json");
+        File.WriteAllText(file, """{ "s3Endpoint": "http://127.0.0.1:9000", "s3AccessKey": "file-key", "s3SecretKey": "file-secret" }""");
+
+        var fromEnvironment = BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env).S3;
+        var fromFile = BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).S3;
+
+        Assert.Equal((null, "env-key", "env-secret", "eu-west-1", false),
+            (fromEnvironment.Endpoint, fromEnvironment.AccessKeyId, fromEnvironment.SecretAccessKey, fromEnvironment.Region, fromEnvironment.ForcePathStyle));
+        Assert.Equal((new Uri("http://127.0.0.1:9000"), "file-key", "file-secret", "eu-west-1", true),
+            (fromFile.Endpoint, fromFile.AccessKeyId, fromFile.SecretAccessKey, fromFile.Region, fromFile.ForcePathStyle));
+        Assert.DoesNotContain("file-secret", new Dragonfly.PubSub.Broker.Configuration.BrokerOptions { DataDir = _dir, S3 = fromFile }.ToString());
+    }
+
+    [Fact]
+    public void Validate_ChecksTheSeedAndS3Keys()
+    {
+        var file = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(file, """{ "seed": "no", "seedPort": -1, "s3Endpoint": "ftp://x", "s3AccessKey": "k" }""");
+
+        var (_, problems) = BrokerConfigFile.Load(file);
+
+        Assert.Equal(4, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("seed:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("seedPort:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("s3Endpoint:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("s3AccessKey and s3SecretKey", StringComparison.Ordinal));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -1,0 +1,428 @@
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Origins;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Sources;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+using DownloadRequest = Dragonfly.PubSub.Client.DownloadRequest;
+using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+// URL tasks (back-to-source): registering URLs with the broker, the scheduler's URL-task events
+// (piece digests, FetchSource, TaskSourced, TaskFailed), and --digest checks of download requests.
+public sealed partial class TaskManager
+{
+    /// <summary>
+    /// Registers the URL with the broker (which stats the origin once and answers with the task's
+    /// manifest), then downloads the task like any other into <see cref="DownloadRequest.Output"/>.
+    /// </summary>
+    /// <exception cref="UserFacingException">Bad input (exit 2); the origin or the broker failed (exit 1).</exception>
+    internal async Task<(ContentDigest TaskId, DownloadWaiter Waiter)> DownloadUrlAsync(DownloadRequest request, CancellationToken cancellationToken)
+    {
+        if (!Path.IsPathFullyQualified(request.Output))
+        {
+            throw UserFacingException.Usage($"{request.Output} is not an absolute path");
+        }
+        if (request.Limit is <= 0)
+        {
+            throw UserFacingException.Usage("limit must be a positive number of bytes per second");
+        }
+        var url = ParseUrl(request.Url!);
+        var register = NewRegistration(request.Url!, request.Headers, request.Tag, request.FilterParams, request.PieceSize, request.Digest);
+        var manifest = await _scheduler.RegisterUrlTaskAsync(register, UrlForMessages(url), cancellationToken).ConfigureAwait(false);
+        var digest = CheckUrlManifest(manifest);
+        AgentLog.UrlRegistered(_logger, digest.ToString(), UrlForMessages(url), ByteSize.Format(manifest.Size));
+        var expected = request.Digest is null ? (ContentDigest?)null : ContentDigest.Parse(request.Digest);
+
+        TaskEntry entry;
+        lock (_gate)
+        {
+            if (!_tasks.TryGetValue(digest, out entry!))
+            {
+                var record = NewPendingRecord(digest, NameOf(manifest, url), manifest.Topic, manifest.Layout(), manifest);
+                _store.Save(record);
+                entry = new TaskEntry(digest, record)
+                {
+                    Manifest = manifest,
+                    Registered = true,
+                    DownloadLimit = request.Limit ?? 0,
+                    Content = ContentDigest.TryParse(manifest.ContentDigest, out var content) ? content : null,
+                };
+                _tasks[digest] = entry;
+                StartRun(entry);
+            }
+        }
+        return (digest, AddWaiter(entry, new DownloadWaiter(request.Output, expected), fresh: manifest, limit: request.Limit ?? 0));
+    }
+
+    /// <summary>Has the broker announce the object at a URL on a topic as a URL task; seeds fetch it, subscribers download it.</summary>
+    private async Task<PublishResult> PublishUrlAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Name is not null && ArtifactName.Validate(request.Name) is { } nameError)
+        {
+            throw UserFacingException.Usage(nameError);
+        }
+        var url = ParseUrl(request.Url!);
+        var register = NewRegistration(request.Url!, request.Headers, request.Tag, request.FilterParams, request.PieceSize, request.Digest);
+        register.Topic = request.Topic;
+        register.Name = request.Name ?? "";
+        register.Labels.Add(request.Labels ?? []);
+        var manifest = await _scheduler.RegisterUrlTaskAsync(register, UrlForMessages(url), cancellationToken).ConfigureAwait(false);
+        var digest = CheckUrlManifest(manifest);
+        AgentLog.UrlPublished(_logger, digest.ToString(), UrlForMessages(url), request.Topic, ByteSize.Format(manifest.Size));
+        return new PublishResult(digest.ToString(), manifest.Name, manifest.Size, request.Topic, manifest.PieceSize, manifest.Layout().PieceCount)
+        {
+            UrlTask = true,
+            ContentDigest = manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null,
+        };
+    }
+
+    /// <summary>The URL as typed, checked: absolute, with a scheme this agent has an origin for.</summary>
+    private Uri ParseUrl(string text)
+    {
+        Uri url;
+        try
+        {
+            url = OriginUrl.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw UserFacingException.Usage(e.Message);
+        }
+        if (!_origins.Registry.TryResolve(url, out _))
+        {
+            throw UserFacingException.Usage($"unsupported URL scheme '{url.Scheme}' in {UrlForMessages(url)}; supported: {string.Join(", ", _origins.Registry.Schemes)}");
+        }
+        return url;
+    }
+
+    private RegisterUrlTaskRequest NewRegistration(string text, IReadOnlyList<string>? headers, string? tag,
+        IReadOnlyList<string>? filterParams, int? pieceSize, string? expected)
+    {
+        var request = new RegisterUrlTaskRequest { Url = text.Trim(), Tag = tag ?? "", Requester = _runtime.PeerId };
+        foreach (var line in headers ?? [])
+        {
+            KeyValuePair<string, string> header;
+            try
+            {
+                header = OriginRequestOptions.ParseHeader(line);
+            }
+            catch (FormatException e)
+            {
+                throw UserFacingException.Usage(e.Message);
+            }
+            request.Headers.Add(new Header { Name = header.Key, Value = header.Value });
+        }
+        foreach (var name in filterParams ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw UserFacingException.Usage("--filter-param needs a query parameter name");
+            }
+            request.FilterParams.Add(name.Trim());
+        }
+        if (pieceSize is { } size)
+        {
+            if (size is < PieceLayout.MinPieceSize or > PieceLayout.MaxPieceSize)
+            {
+                throw UserFacingException.Usage($"piece size must be between {ByteSize.Format(PieceLayout.MinPieceSize)} and {ByteSize.Format(PieceLayout.MaxPieceSize)}");
+            }
+            request.PieceSize = size;
+        }
+        if (expected is not null)
+        {
+            request.ExpectedDigest = ContentDigest.TryParse(expected, out var digest)
+                ? digest.Value.ToString()
+                : throw UserFacingException.Usage($"--digest '{expected}' is not a content id; give sha256: followed by 64 lowercase hex digits");
+        }
+        return request;
+    }
+
+    /// <summary>scheme://host/path: what logs and messages may show of a URL (no user info, query or fragment).</summary>
+    internal static string UrlForMessages(Uri url) => DragonflyClient.WithoutQuery(url);
+
+    private static string NameOf(Manifest manifest, Uri url)
+    {
+        if (manifest.Name.Length > 0)
+        {
+            return manifest.Name;
+        }
+        var last = Uri.UnescapeDataString(url.AbsolutePath.TrimEnd('/').Split('/')[^1]);
+        return ArtifactName.Validate(last) is null ? last : "download";
+    }
+
+    /// <summary>Checks a URL task's manifest from the broker; returns its task id.</summary>
+    private static ContentDigest CheckUrlManifest(Manifest manifest)
+    {
+        if (!manifest.UrlTask || !ContentDigest.TryParse(manifest.Digest, out var digest))
+        {
+            throw new InvalidDataException($"the broker answered a URL registration with a manifest that is not a URL task ({manifest.Digest})");
+        }
+        CheckManifest(digest.Value, manifest);
+        return digest.Value;
+    }
+
+    private static string? ValidateUrlManifest(Manifest manifest)
+    {
+        if (!ContentDigest.TryParse(manifest.Digest, out _))
+        {
+            return $"digest '{manifest.Digest}' is not a sha256: task id";
+        }
+        if (manifest.Name.Length > 0 && ArtifactName.Validate(manifest.Name) is { } nameError)
+        {
+            return nameError;
+        }
+        if (manifest.Topic.Length > 0 && TopicName.ValidateTopic(manifest.Topic) is { } topicError)
+        {
+            return topicError;
+        }
+        var layout = manifest.Layout();
+        if (!layout.IsSupported)
+        {
+            return $"size {manifest.Size} or piece size {manifest.PieceSize} is out of range";
+        }
+        if (manifest.PieceDigests.Count == 0)
+        {
+            manifest.PieceDigests.AddRange(Enumerable.Repeat(ByteString.Empty, layout.PieceCount));
+        }
+        if (manifest.PieceDigests.Count != layout.PieceCount)
+        {
+            return $"the manifest lists {manifest.PieceDigests.Count} piece digests, the layout needs {layout.PieceCount}";
+        }
+        if (manifest.PieceDigests.Any(d => d.Length is not (0 or System.Security.Cryptography.SHA256.HashSizeInBytes)))
+        {
+            return "a piece digest is neither empty nor 32 bytes long";
+        }
+        return manifest.ContentDigest.Length > 0 && !ContentDigest.TryParse(manifest.ContentDigest, out _)
+            ? $"content digest '{manifest.ContentDigest}' is not a sha256: content id"
+            : null;
+    }
+
+    /// <summary>--digest of this request against what the content hashed to; an error means no output.</summary>
+    private string? CheckExpected(TaskEntry entry, DownloadWaiter waiter)
+    {
+        if (waiter.Expected is not { } expected)
+        {
+            return null;
+        }
+        ContentDigest? actual;
+        lock (_gate)
+        {
+            actual = entry.IsUrlTask ? entry.Content : entry.Digest;
+        }
+        return actual is null ? $"the content digest of {entry.Digest} is not known, so --digest {expected} cannot be checked; no file was written"
+            : actual != expected ? $"the content hashes to {actual}, not to --digest {expected}; no file was written"
+            : null;
+    }
+
+    private void OnPieceDigests(PieceDigests known)
+    {
+        if (!ContentDigest.TryParse(known.Digest, out var digest) || known.Indexes.Count != known.Digests.Count)
+        {
+            return;
+        }
+        TaskDownloader? downloader;
+        lock (_gate)
+        {
+            if (!_tasks.TryGetValue(digest.Value, out var entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
+            {
+                return;
+            }
+            downloader = entry.Downloader;
+            if (downloader is null)
+            {
+                entry.EarlyDigests.Add(known);
+                return;
+            }
+        }
+        LearnDigests(downloader, known);
+    }
+
+    private static void LearnDigests(TaskDownloader downloader, PieceDigests known) =>
+        downloader.PieceDigestsLearned(known.Indexes, known.Digests.Select(d => d.Memory).ToList());
+
+    private void OnTaskSourced(TaskSourced sourced)
+    {
+        if (!ContentDigest.TryParse(sourced.Digest, out var digest) || !ContentDigest.TryParse(sourced.ContentDigest, out var content))
+        {
+            return;
+        }
+        TaskDownloader? downloader;
+        TaskEntry? entry;
+        lock (_gate)
+        {
+            if (!_tasks.TryGetValue(digest.Value, out entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
+            {
+                return;
+            }
+            entry.Content = content;
+            downloader = entry.Downloader;
+        }
+        downloader?.ContentDigestLearned(content.Value);
+        Notify(entry);
+    }
+
+    private void OnTaskFailed(TaskFailed failed)
+    {
+        if (!ContentDigest.TryParse(failed.Digest, out var digest))
+        {
+            return;
+        }
+        var error = failed.Error.Length > 0 ? failed.Error : "the URL task failed at its source";
+        TaskDownloader? downloader;
+        lock (_gate)
+        {
+            if (!_tasks.TryGetValue(digest.Value, out var entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
+            {
+                return;
+            }
+            downloader = entry.Downloader;
+            if (downloader is null)
+            {
+                entry.PendingFailure = error;
+                return;
+            }
+        }
+        downloader.FailFromSwarm(error);
+    }
+
+    /// <summary>
+    /// The scheduler makes this agent the source of a URL task: the task's downloader (started now
+    /// for a seed that does not run it: content kept in the store, no output file) fetches from the
+    /// origin whatever the swarm does not have.
+    /// </summary>
+    private void OnFetchSource(FetchSource fetch)
+    {
+        if (fetch.Manifest is null || !ContentDigest.TryParse(fetch.Manifest.Digest, out var parsed))
+        {
+            return;
+        }
+        var digest = parsed.Value;
+        TaskDownloader? downloader = null;
+        TaskEntry? entry;
+        string? refusal = null;
+        var answerFromStore = false;
+        lock (_gate)
+        {
+            if (_tasks.TryGetValue(digest, out entry))
+            {
+                if (entry.State == TaskStates.Succeeded)
+                {
+                    answerFromStore = true;
+                }
+                else if (entry.State == TaskStates.Failed)
+                {
+                    refusal = InvalidManifest(digest, fetch.Manifest);
+                    if (refusal is null)
+                    {
+                        ResetForRetry(entry, fetch.Manifest);
+                        entry.PendingSource = fetch;
+                        StartRun(entry);
+                    }
+                }
+                else if (entry.Downloader is null)
+                {
+                    entry.PendingSource = fetch;
+                }
+                else
+                {
+                    downloader = entry.Downloader;
+                }
+            }
+            else if (!_options.Seed)
+            {
+                refusal = $"agent {_runtime.PeerId} does not run task {digest}";
+            }
+            else
+            {
+                refusal = InvalidManifest(digest, fetch.Manifest);
+                if (refusal is null)
+                {
+                    var manifest = fetch.Manifest;
+                    var record = NewPendingRecord(digest, manifest.Name.Length > 0 ? manifest.Name : "download", manifest.Topic, manifest.Layout(), manifest);
+                    // A seed is the swarm's parent of last resort for what it sources.
+                    record.Publisher = true;
+                    _store.Save(record);
+                    entry = new TaskEntry(digest, record)
+                    {
+                        Manifest = manifest,
+                        Registered = true,
+                        PendingSource = fetch,
+                        Content = ContentDigest.TryParse(manifest.ContentDigest, out var content) ? content : null,
+                    };
+                    _tasks[digest] = entry;
+                    StartRun(entry);
+                }
+            }
+        }
+        if (refusal is not null)
+        {
+            ((ISwarmReporter)_scheduler).SourceFailed(digest, refusal, permanent: false);
+        }
+        else if (answerFromStore && entry is not null)
+        {
+            AnswerSourceFromStore(entry);
+        }
+        else if (downloader is not null && entry is not null)
+        {
+            BecomeSource(entry, downloader, fetch);
+        }
+    }
+
+    private static string? InvalidManifest(ContentDigest digest, Manifest manifest)
+    {
+        try
+        {
+            CheckManifest(digest, manifest);
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private void BecomeSource(TaskEntry entry, TaskDownloader downloader, FetchSource fetch)
+    {
+        if (!Uri.TryCreate(fetch.Url, UriKind.Absolute, out var url))
+        {
+            ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, "the scheduler sent a URL that does not parse", permanent: true);
+            return;
+        }
+        var options = OriginRequestOptions.Default with
+        {
+            Headers = fetch.Headers.Select(h => new KeyValuePair<string, string>(h.Name, h.Value)).ToList(),
+        };
+        ContentDigest? expected = ContentDigest.TryParse(fetch.ExpectedDigest, out var wanted) ? wanted
+            : ContentDigest.TryParse(fetch.Manifest?.ContentDigest, out var known) ? known
+            : null;
+        downloader.FetchFromSource(new OriginPieceSource(_origins, url, options), expected);
+    }
+
+    /// <summary>Told to source a task it already holds complete: every digest and the content digest, at once.</summary>
+    private void AnswerSourceFromStore(TaskEntry entry)
+    {
+        Manifest? manifest;
+        ContentDigest? content;
+        lock (_gate)
+        {
+            manifest = entry.Manifest;
+            content = entry.IsUrlTask ? entry.Content : entry.Digest;
+        }
+        ISwarmReporter reporter = _scheduler;
+        if (manifest is null || content is null || manifest.PieceDigests.Any(d => d.Length == 0))
+        {
+            reporter.SourceFailed(entry.Digest, $"agent {_runtime.PeerId} holds {entry.Digest} but not its piece digests", permanent: false);
+            return;
+        }
+        _scheduler.Join(entry.Digest, PieceBitmap.Full(entry.Record.PieceCount), entry.Record.Publisher);
+        reporter.PiecesSourced(entry.Digest, Enumerable.Range(0, manifest.PieceDigests.Count).ToList(),
+            manifest.PieceDigests.Select(d => d.ToByteArray()).ToList());
+        reporter.SourceDone(entry.Digest, content.Value);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Contracts.Cli;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Broker.Hosting;
+
+/// <summary>
+/// The broker's in-process seed peer: an agent in seed mode (data in &lt;data-dir&gt;/seed, no HTTP port,
+/// no subscriptions) that connects to this broker's scheduler and is the preferred source of URL tasks.
+/// </summary>
+public sealed class BrokerSeed : IAsyncDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly ILogger _logger;
+    private RunningAgent? _agent;
+    private Task? _stopping;
+
+    private BrokerSeed(RunningAgent agent, ILogger logger)
+    {
+        _agent = agent;
+        _logger = logger;
+    }
+
+    public string PeerId => _agent?.PeerId ?? "";
+
+    /// <summary>The bound peer port.</summary>
+    public int PeerPort => _agent?.PeerPort ?? 0;
+
+    /// <summary>Starts the seed; it connects to the scheduler at <paramref name="grpcPort"/> in the background.</summary>
+    /// <exception cref="UserFacingException">The seed could not start (data dir in use, peer port taken).</exception>
+    public static async Task<BrokerSeed> StartAsync(BrokerOptions options, int grpcPort, ILoggerFactory logging, CancellationToken cancellationToken)
+    {
+        var agentOptions = AgentOptionsFor(options, grpcPort, logging);
+        RunningAgent agent;
+        try
+        {
+            Directory.CreateDirectory(agentOptions.DataDir);
+            agent = await AgentHost.StartAsync(agentOptions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is UserFacingException or IOException or UnauthorizedAccessException)
+        {
+            throw new UserFacingException(
+                $"the seed peer did not start: {e.Message.TrimEnd('.')} (dfbroker: choose its port with --seed-port, 0 picks a free one, or run with --no-seed)",
+                ExitCodes.Failed, e);
+        }
+        var logger = logging.CreateLogger<BrokerSeed>();
+        BrokerLog.SeedStarted(logger, agent.PeerId, agent.PeerPort, agentOptions.DataDir);
+        return new BrokerSeed(agent, logger);
+    }
+
+    /// <summary>What the seed is told: seed mode, this broker's scheduler, the broker's origin settings.</summary>
+    public static AgentOptions AgentOptionsFor(BrokerOptions options, int grpcPort, ILoggerFactory? logging) => new()
+    {
+        Seed = true,
+        Broker = $"{SchedulerHost(options.Listen)}:{grpcPort}",
+        DataDir = options.SeedDataDir,
+        PeerPort = options.SeedPort,
+        HttpPort = -1,
+        ListenAddress = options.Listen.ToString(),
+        Origins = new OriginSettings
+        {
+            S3Endpoint = options.S3.Endpoint,
+            S3Region = options.S3.Region,
+            S3AccessKey = options.S3.AccessKeyId,
+            S3SecretKey = options.S3.SecretAccessKey,
+        },
+        Hosting = new AgentHosting { Logging = logging, Verbose = options.Verbose },
+    };
+
+    /// <summary>Starts stopping (the broker is stopping); <see cref="DisposeAsync"/> waits for it.</summary>
+    public void BeginStop()
+    {
+        lock (_lock)
+        {
+            _stopping ??= _agent?.StopAsync() ?? Task.CompletedTask;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        BeginStop();
+        try
+        {
+            await _stopping!.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The broker is stopping anyway: a seed that does not stop cleanly must not turn that into a failure.
+            BrokerLog.SeedStopFailed(_logger, $"{e.GetType().Name}: {e.Message}");
+        }
+        _agent = null;
+    }
+
+    /// <summary>The scheduler as the seed dials it: loopback when the broker listens on every address.</summary>
+    private static string SchedulerHost(IPAddress listen)
+    {
+        if (listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any))
+        {
+            return "127.0.0.1";
+        }
+        return listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listen}]" : listen.ToString();
+    }
+}

@@ -1,0 +1,299 @@
+using System.Collections.Concurrent;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Origins;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Broker.UrlTasks;
+
+/// <summary>
+/// RegisterUrlTask: checks the request, stats the origin once per new task (concurrent requests for the
+/// same object share that one stat), derives the piece layout and task id, and hands the task to the
+/// <see cref="SwarmCoordinator"/>, which owns it from then on. Thread-safe.
+/// </summary>
+public sealed class UrlTaskRegistrar
+{
+    private const int MaxRounds = 3;
+
+    private readonly OriginClient _origins;
+    private readonly SwarmCoordinator _coordinator;
+    private readonly ILogger<UrlTaskRegistrar> _logger;
+    private readonly CancellationToken _stopping;
+
+    // One stat per registration key in flight; the entry goes once the coordinator knows the key.
+    private readonly ConcurrentDictionary<string, Lazy<Task<UrlTaskOutcome?>>> _creating = new(StringComparer.Ordinal);
+
+    /// <param name="stopping">Ends shared stats (no single caller's cancellation may end one).</param>
+    public UrlTaskRegistrar(OriginClient origins, SwarmCoordinator coordinator, ILogger<UrlTaskRegistrar> logger, CancellationToken stopping = default)
+    {
+        _origins = origins;
+        _coordinator = coordinator;
+        _logger = logger;
+        _stopping = stopping;
+    }
+
+    public async Task<UrlTaskOutcome> RegisterAsync(RegisterUrlTaskRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var checkedRequest = Check(request, out var problem);
+        if (checkedRequest is null)
+        {
+            BrokerLog.UrlTaskRejected(_logger, RedactedOrNothing(request.Url), problem!);
+            return UrlTaskOutcome.Failed(UrlTaskErrorKind.InvalidArgument, problem!);
+        }
+        try
+        {
+            for (var round = 0; round < MaxRounds; round++)
+            {
+                var found = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken).ConfigureAwait(false);
+                if (found is not null)
+                {
+                    return Result(checkedRequest, found);
+                }
+                var creating = _creating.GetOrAdd(checkedRequest.Key, _ => new Lazy<Task<UrlTaskOutcome?>>(() => CreateAsync(checkedRequest)));
+                UrlTaskOutcome? failed;
+                try
+                {
+                    failed = await creating.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (creating.Value.IsCompleted)
+                    {
+                        _creating.TryRemove(KeyValuePair.Create(checkedRequest.Key, creating));
+                    }
+                }
+                if (failed is not null)
+                {
+                    return failed;
+                }
+                // Created: the next round finds it by its key (unless it failed for good in between).
+            }
+            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable,
+                $"the task for {checkedRequest.RedactedUrl} failed while it was registered; try again");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, "the broker is stopping; try again once it runs");
+        }
+    }
+
+    /// <summary>Stat, layout, task id, then the coordinator; null when the task now exists.</summary>
+    private async Task<UrlTaskOutcome?> CreateAsync(CheckedRequest request)
+    {
+        await Task.Yield(); // run outside GetOrAdd's factory
+        OriginObject stat;
+        try
+        {
+            stat = await _origins.StatAsync(request.Url, request.Options, _stopping).ConfigureAwait(false);
+        }
+        catch (OriginException e)
+        {
+            var kind = Map(e.Kind);
+            BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, e.Message);
+            return UrlTaskOutcome.Failed(kind, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Not an origin answer: the message may hold anything, so only the type is shown.
+            BrokerLog.StatCrashed(_logger, request.RedactedUrl, e.GetType().Name);
+            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"could not reach {request.RedactedUrl} ({e.GetType().Name}); try again");
+        }
+
+        if (stat.Size is not { } size)
+        {
+            return Reject(request, UrlTaskErrorKind.FailedPrecondition,
+                $"{request.RedactedUrl} does not tell its size; a URL task needs it to cut the object into pieces");
+        }
+        var layout = PieceLayout.For(size, request.RequestedPieceSize > 0 ? request.RequestedPieceSize : null);
+        if (!layout.IsSupported)
+        {
+            return Reject(request, UrlTaskErrorKind.InvalidArgument,
+                $"{request.RedactedUrl} is {ByteSize.Format(size)}: too many pieces of {ByteSize.Format(layout.PieceSize)}; use a larger piece size");
+        }
+        var taskId = request.ContentAddressed
+            ? request.ExpectedDigest!
+            : UrlTaskId.Compute(request.Url, layout.PieceSize, request.Tag, request.FilterParams).ToString();
+
+        var result = await _coordinator.RegisterUrlTaskAsync(new UrlTaskRegistration
+        {
+            Key = request.Key,
+            TaskId = taskId,
+            Url = request.Url,
+            RedactedUrl = request.RedactedUrl,
+            Headers = request.Headers,
+            Size = size,
+            PieceSize = layout.PieceSize,
+            PieceSizeRequested = request.RequestedPieceSize > 0,
+            ExpectedDigest = request.ExpectedDigest,
+            ContentAddressed = request.ContentAddressed,
+            Name = request.Name,
+            Topic = request.Topic,
+            Labels = request.Labels,
+            Requester = request.Requester,
+        }, _stopping).ConfigureAwait(false);
+        return result.Conflict is { } conflict ? Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict) : null;
+    }
+
+    private UrlTaskOutcome Result(CheckedRequest request, UrlTaskResult found)
+    {
+        if (found.Conflict is { } conflict)
+        {
+            return Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict);
+        }
+        // The task is shared; name, topic, labels and publisher are this caller's.
+        var manifest = found.Manifest!.Clone();
+        manifest.Name = request.Name;
+        manifest.Topic = request.Topic;
+        manifest.Labels.Clear();
+        foreach (var (key, value) in request.Labels)
+        {
+            manifest.Labels[key] = value;
+        }
+        if (request.Requester.Length > 0)
+        {
+            manifest.Publisher = request.Requester;
+        }
+        return UrlTaskOutcome.Ok(manifest);
+    }
+
+    private UrlTaskOutcome Reject(CheckedRequest request, UrlTaskErrorKind kind, string problem)
+    {
+        BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, problem);
+        return UrlTaskOutcome.Failed(kind, problem);
+    }
+
+    /// <summary>The gRPC-facing kind of an origin failure.</summary>
+    public static UrlTaskErrorKind Map(OriginErrorKind kind) => kind switch
+    {
+        OriginErrorKind.NotFound => UrlTaskErrorKind.NotFound,
+        OriginErrorKind.InvalidUrl => UrlTaskErrorKind.InvalidArgument,
+        OriginErrorKind.Unavailable or OriginErrorKind.Timeout => UrlTaskErrorKind.Unavailable,
+        // AccessDenied, Rejected, RangeNotSatisfiable, Tls, Protocol: asking again will not help.
+        _ => UrlTaskErrorKind.FailedPrecondition,
+    };
+
+    private CheckedRequest? Check(RegisterUrlTaskRequest request, out string? problem)
+    {
+        problem = null;
+        Uri url;
+        try
+        {
+            url = OriginUrl.Parse(request.Url);
+            _origins.Registry.Resolve(url);
+        }
+        catch (Exception e) when (e is FormatException or OriginException)
+        {
+            problem = e.Message;
+            return null;
+        }
+        var redacted = OriginUrl.Redact(url);
+
+        var headers = new List<Header>(request.Headers.Count);
+        foreach (var header in request.Headers)
+        {
+            if (string.IsNullOrWhiteSpace(header.Name))
+            {
+                problem = "a header has no name; expected 'Name: value'"; // its value may be a secret: not shown
+                return null;
+            }
+            try
+            {
+                var parsed = OriginRequestOptions.ParseHeader($"{header.Name}: {header.Value}");
+                if (parsed.Key != header.Name.Trim())
+                {
+                    throw new FormatException($"header name '{header.Name.Split(':')[0]}' is malformed; expected a name without ':'");
+                }
+                headers.Add(new Header { Name = parsed.Key, Value = parsed.Value });
+            }
+            catch (FormatException e)
+            {
+                problem = e.Message;
+                return null;
+            }
+        }
+
+        string? expected = null;
+        if (request.ExpectedDigest.Trim() is { Length: > 0 } digestText)
+        {
+            var normalized = digestText.StartsWith(ContentDigest.Prefix, StringComparison.OrdinalIgnoreCase) ? digestText.ToLowerInvariant() : digestText;
+            if (!ContentDigest.TryParse(normalized, out var digest))
+            {
+                problem = $"expected digest '{digestText}' is not sha256: followed by 64 hex digits";
+                return null;
+            }
+            expected = digest.Value.ToString();
+        }
+        if (request.ContentAddressed && expected is null)
+        {
+            problem = "a content-addressed URL task needs its expected digest (sha256:...)";
+            return null;
+        }
+
+        if (request.PieceSize != 0 && request.PieceSize is < PieceLayout.MinPieceSize or > PieceLayout.MaxPieceSize)
+        {
+            problem = $"piece size {request.PieceSize} is out of range; use {ByteSize.Format(PieceLayout.MinPieceSize)} to {ByteSize.Format(PieceLayout.MaxPieceSize)}, or 0 for the default";
+            return null;
+        }
+
+        var name = request.Name.Length > 0 ? request.Name : DefaultName(url);
+        if (ArtifactName.Validate(name) is { } nameProblem)
+        {
+            problem = nameProblem;
+            return null;
+        }
+        if (request.Topic.Length > 0 && TopicName.ValidateTopic(request.Topic) is { } topicProblem)
+        {
+            problem = topicProblem;
+            return null;
+        }
+
+        var filterParams = request.FilterParams.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p.Trim()).ToList();
+        var key = request.ContentAddressed
+            ? $"content\n{expected}\n{request.PieceSize}"
+            : $"url\n{UrlTaskId.Canonicalize(url, filterParams)}\n{request.Tag}\n{request.PieceSize}";
+        return new CheckedRequest(
+            key, url, redacted, headers,
+            OriginRequestOptions.Default with { Headers = [.. headers.Select(h => KeyValuePair.Create(h.Name, h.Value))] },
+            request.PieceSize, expected, request.ContentAddressed, request.Tag, filterParams, name, request.Topic,
+            new Dictionary<string, string>(request.Labels), request.Requester);
+    }
+
+    /// <summary>The last segment of the URL's path when it is a valid file name, else "download".</summary>
+    public static string DefaultName(Uri url)
+    {
+        var path = url.AbsolutePath.TrimEnd('/');
+        var segment = path[(path.LastIndexOf('/') + 1)..];
+        string name;
+        try
+        {
+            name = Uri.UnescapeDataString(segment);
+        }
+        catch (UriFormatException)
+        {
+            name = segment;
+        }
+        return ArtifactName.Validate(name) is null ? name : "download";
+    }
+
+    private static string RedactedOrNothing(string text) =>
+        Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) ? OriginUrl.Redact(url) : "(not a URL)";
+
+    private sealed record CheckedRequest(
+        string Key,
+        Uri Url,
+        string RedactedUrl,
+        IReadOnlyList<Header> Headers,
+        OriginRequestOptions Options,
+        int RequestedPieceSize,
+        string? ExpectedDigest,
+        bool ContentAddressed,
+        string Tag,
+        IReadOnlyList<string> FilterParams,
+        string Name,
+        string Topic,
+        IReadOnlyDictionary<string, string> Labels,
+        string Requester);
+}
