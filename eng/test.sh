@@ -13,6 +13,9 @@ declare -A packages=(
   [/usr/lib/python3/dist-packages/pyftpdlib]=python3-pyftpdlib   # FTP origin (run with /usr/bin/python3)
   [node]=nodejs                       # runs s3rver, the S3 origin
   [npm]=npm                           # installs s3rver below
+  [docker-registry]=docker-registry   # CNCF Distribution: the registry of the image tests
+  [skopeo]=skopeo                     # pushes the test images and pulls through the mirror
+  [htpasswd]=apache2-utils            # bcrypt htpasswd for the registry with basic auth
 )
 missing=()
 for cmd in "${!packages[@]}"; do

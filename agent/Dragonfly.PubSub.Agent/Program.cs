@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Setup;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Client.CommandLine;
 using Dragonfly.PubSub.Contracts;
@@ -19,7 +20,8 @@ var dataDir = new Option<string>("--data-dir") { Description = "Where tasks, con
 var subscribe = new Option<string[]>("--subscribe", "-s") { Description = "Topic filter to receive artifacts from, e.g. releases/# (MQTT + and # wildcards); repeatable.", Arity = ArgumentArity.ZeroOrMore };
 var outputDir = new Option<string?>("--output-dir") { Description = "Where artifacts land, as <output-dir>/<topic>/<name> (default: <data-dir>/downloads)." };
 var peerPort = new Option<int>("--peer-port") { Description = "Port that serves pieces to other agents (0 picks a free one).", DefaultValueFactory = _ => 4000 };
-var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the registry mirror (reserved; the mirror comes with image support).", DefaultValueFactory = _ => 4001 };
+var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the OCI registry mirror that docker/containerd/skopeo pull through: blobs come from the swarm (0 picks a free one, -1 = no mirror).", DefaultValueFactory = _ => 4001 };
+var registryMirror = new Option<string?>("--registry-mirror") { Description = "Upstream registry URL the mirror serves requests without ?ns=<registry> from, e.g. https://registry-1.docker.io (Docker's registry-mirrors). containerd names the registry itself with ?ns=, so it needs none." };
 var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one, -1 = none: the unix socket only).", DefaultValueFactory = _ => 4002 };
 var listen = new Option<string>("--listen") { Description = "Address to bind.", DefaultValueFactory = _ => "0.0.0.0" };
 var advertise = new Option<string?>("--advertise-addr") { Description = "Address other agents dial to reach this one (default: the bound address, or what the broker sees)." };
@@ -36,9 +38,11 @@ var s3AccessKey = new Option<string?>("--s3-access-key") { Description = "S3 acc
 var s3SecretKey = new Option<string?>("--s3-secret-key") { Description = "S3 secret key (default: AWS_SECRET_ACCESS_KEY). Prefer the environment or the config file over the command line." };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
 
-var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. Settings come from flags, then DFAGENT_* environment variables (DFAGENT_SEED, DFAGENT_S3_ENDPOINT, ...), then the --config file; S3 settings fall back to AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.")
+var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. "
+    + "Container images: the registry mirror on --proxy-port (default 4001) serves the pull side of the OCI distribution API (/v2/: manifests passed through and verified, blobs from the swarm, one task per blob digest whatever the registry, the registry read once per swarm); registry credentials (basic auth, Bearer tokens) are passed through to the broker's seed only. Point containerd or Docker at it with 'dfagent init containerd|docker'. Blobs preheated with 'dfpub preheat' on a subscribed topic are kept in the content store only (not under --output-dir). "
+    + "Settings come from flags, then DFAGENT_* environment variables (DFAGENT_SEED, DFAGENT_REGISTRY_MIRROR, DFAGENT_S3_ENDPOINT, ...), then the --config file; S3 settings fall back to AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.")
 {
-    config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, httpPort, listen, advertise,
+    config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
 };
 
@@ -61,6 +65,9 @@ var validate = new Command("validate", "Check a config file: prints ok, or one l
 validate.SetAction(parse => ValidateConfig(parse.GetValue(configFile)!));
 var configCommand = new Command("config", "Configuration tools.") { validate };
 root.Subcommands.Add(configCommand);
+
+// dfagent init containerd|docker
+root.Subcommands.Add(InitCommands.Create());
 
 return await CliRunner.InvokeAsync("dfagent", root, args);
 
@@ -90,7 +97,8 @@ AgentOptions BuildOptions(SettingSources s)
         ListenAddress = s.WithDefault(listen),
         AdvertiseAddress = s.String(advertise) ?? "",
         PeerPort = Port(s.Int(peerPort), "--peer-port"),
-        ProxyPort = Port(s.Int(proxyPort), "--proxy-port"),
+        ProxyPort = s.Int(proxyPort) is -1 ? -1 : Port(s.Int(proxyPort), "--proxy-port"),
+        RegistryMirror = s.String(registryMirror) is { } mirrorText ? RegistryUrl(mirrorText) : null,
         HttpPort = s.Int(httpPort) is -1 ? -1 : Port(s.Int(httpPort), "--http-port"),
         DownloadLimit = Rate(s.String(downloadLimit), "--download-limit"),
         UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
@@ -117,6 +125,11 @@ AgentOptions BuildOptions(SettingSources s)
 
 static int Port(int port, string flag) =>
     port is >= 0 and < 65536 ? port : throw UserFacingException.Usage($"{flag} {port} is not a port (0-65535; 0 picks a free one)");
+
+static Uri RegistryUrl(string text) =>
+    Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.UserInfo.Length == 0 && url.Query.Length == 0
+        ? url
+        : throw UserFacingException.Usage($"--registry-mirror {(text.Contains('@', StringComparison.Ordinal) ? "(not shown: it may hold credentials)" : $"'{text}'")} is not an http(s) registry URL without credentials or query; write e.g. https://registry-1.docker.io (clients pass credentials through the mirror)");
 
 static int Positive(int value, string flag) =>
     value > 0 ? value : throw UserFacingException.Usage($"{flag} must be at least 1");

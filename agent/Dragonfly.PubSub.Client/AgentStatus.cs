@@ -9,6 +9,12 @@ public sealed record AgentStatus
     public bool MqttConnected { get; init; }
     public int PeerPort { get; init; }
     public int HttpPort { get; init; }
+
+    /// <summary>The registry mirror's port, or -1 when it is off.</summary>
+    public int ProxyPort { get; init; } = -1;
+
+    /// <summary>The mirror's default upstream registry URL (<c>--registry-mirror</c>), if any.</summary>
+    public string? RegistryMirror { get; init; }
     public IReadOnlyList<string> Subscriptions { get; init; } = [];
     public string OutputDir { get; init; } = "";
     /// <summary>A seed peer (<c>dfagent --seed</c>): the preferred source of URL tasks.</summary>

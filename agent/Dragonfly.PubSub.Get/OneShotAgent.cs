@@ -71,7 +71,7 @@ internal sealed class OneShotAgent : IAsyncDisposable
             {
                 PeerPort = 0,
                 HttpPort = -1,
-                ProxyPort = 0,
+                ProxyPort = -1, // no registry mirror in a one-shot download
                 Hosting = new AgentHosting { Logging = logging, Verbose = verbose },
             }, cancellationToken).ConfigureAwait(false);
             return new OneShotAgent(agent, logging);

@@ -55,7 +55,7 @@ root.SetAction((parse, ct) => CliRunner.RunAsync("dfget", parse.GetValue(verbose
     using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, interrupted.Token);
     if (parse.GetValue(timeout) is { } limitText)
     {
-        deadline.CancelAfter(ParseDuration(limitText));
+        deadline.CancelAfter(CliDurations.Parse(limitText, "--timeout"));
     }
 
     TaskInfo task;
@@ -181,20 +181,3 @@ static async Task<TaskInfo> DownloadWithAsync(DragonflyClient client, DownloadRe
 
 static long ProgressBytes(TaskInfo t) =>
     t.TotalPieces == 0 ? 0 : (long)(t.Size * ((double)t.CompletedPieces / t.TotalPieces));
-
-static TimeSpan ParseDuration(string text)
-{
-    var units = new (string Suffix, double Seconds)[] { ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600) };
-    foreach (var (suffix, seconds) in units)
-    {
-        if (text.EndsWith(suffix, StringComparison.Ordinal)
-            && double.TryParse(text[..^suffix.Length], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
-            && value > 0)
-        {
-            return TimeSpan.FromSeconds(value * seconds);
-        }
-    }
-    return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero
-        ? span
-        : throw UserFacingException.Usage($"--timeout '{text}' is not a duration; write e.g. 90s, 10m or 1h");
-}

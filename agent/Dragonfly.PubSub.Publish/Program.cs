@@ -4,9 +4,11 @@ using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Client.CommandLine;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Publish.Preheat;
 
 // dfpub: publish a local file (the local dfagent imports and seeds it) or a URL (the broker
-// announces a URL task that seed peers fetch from its origin once) to a topic.
+// announces a URL task that seed peers fetch from its origin once) to a topic; `dfpub preheat`
+// has the broker announce a container image's blobs.
 
 var file = new Argument<string?>("FILE") { Description = "The file to publish (or use --url).", Arity = ArgumentArity.ZeroOrOne };
 var url = new Option<string?>("--url") { Description = "Publish the object at this URL (http://, https://, ftp://, s3://bucket/key, file:///path) instead of a file: the broker announces it and a seed peer fetches it from the origin once for all subscribers." };
@@ -25,10 +27,13 @@ var verbose = new Option<bool>("--verbose") { Description = "Show details (stack
 var root = new RootCommand(
     "Publish a file or a URL to a topic; every agent subscribed to it receives the artifact through the swarm. "
     + "A file is imported and seeded by the local dfagent; a URL (--url) is announced as a URL task whose origin "
-    + "a seed peer reads once. Prints the id subscribers receive it under (sha256:<hex>).")
+    + "a seed peer reads once. Prints the id subscribers receive it under (sha256:<hex>). "
+    + "'dfpub preheat IMAGE_REF --topic T --platform os/arch|all' preheats a container image into the subscribers' caches "
+    + "(see 'dfpub preheat --help'); to publish a file named preheat, write ./preheat.")
 {
     file, url, topic, name, labels, pieceSize, headers, tag, filterParams, expected, dataDir, json, verbose,
 };
+root.Subcommands.Add(PreheatCommand.Create());
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfpub", parse.GetValue(verbose), async () =>
 {

@@ -33,6 +33,8 @@ public static class LocalApi
                 MqttConnected = mqtt.Connected,
                 PeerPort = runtime.PeerPort,
                 HttpPort = runtime.HttpPort,
+                ProxyPort = runtime.ProxyPort,
+                RegistryMirror = options.RegistryMirror?.ToString(),
                 Subscriptions = options.Subscriptions,
                 OutputDir = options.OutputDir,
                 Seed = options.Seed,

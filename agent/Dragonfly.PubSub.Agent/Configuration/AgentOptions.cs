@@ -38,7 +38,20 @@ public sealed record AgentOptions
     /// <summary>Address peers dial to reach this agent; empty = the broker uses what it sees.</summary>
     public string AdvertiseAddress { get; init; } = "";
     public int PeerPort { get; init; } = 4000;
-    public int ProxyPort { get; init; } = 4001;
+
+    /// <summary>
+    /// Port of the OCI registry mirror; 0 picks one, negative = no mirror. Off by default for agents
+    /// hosted in another process (a broker's seed, dfget's one-shot agent); dfagent's --proxy-port
+    /// defaults to 4001.
+    /// </summary>
+    public int ProxyPort { get; init; } = -1;
+
+    /// <summary>
+    /// The registry the mirror serves requests without <c>?ns=&lt;registry&gt;</c> from
+    /// (<c>--registry-mirror</c>, e.g. https://registry-1.docker.io); null = only <c>?ns=</c> requests.
+    /// </summary>
+    public Uri? RegistryMirror { get; init; }
+
     /// <summary>TCP port of the local HTTP API; 0 picks one, negative = none (the unix socket only).</summary>
     public int HttpPort { get; init; } = 4002;
 

@@ -3,11 +3,14 @@ using System.Net.Sockets;
 using Dragonfly.PubSub.Agent.Announcements;
 using Dragonfly.PubSub.Agent.Api;
 using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Mirror;
 using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Agent.Tasks;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
+using Dragonfly.PubSub.Registry.Client;
+using Dragonfly.PubSub.Registry.Mirror;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -47,6 +50,17 @@ public static class AgentHost
         if (options.BrokerHost.Length == 0)
         {
             throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT]");
+        }
+        if (options.RegistryMirror is { } upstream)
+        {
+            try
+            {
+                RegistryEndpoint.FromUrl(upstream);
+            }
+            catch (ArgumentException e)
+            {
+                throw UserFacingException.Usage($"--registry-mirror: {e.Message}");
+            }
         }
         var hosting = options.Hosting;
         var store = AgentStore.Open(options.DataDir);
@@ -123,6 +137,10 @@ public static class AgentHost
             services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
             services.AddSingleton<AnnouncementSubscriber>();
             services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
+            services.AddSingleton(sp => new RegistryClient(new RegistryClientOptions(), handler: null, TimeProvider.System, sp.GetRequiredService<ILogger<RegistryClient>>()));
+            services.AddSingleton<SwarmBlobSource>();
+            services.AddSingleton(sp => new RegistryMirror(new RegistryMirrorOptions { Upstream = options.RegistryMirror },
+                sp.GetRequiredService<RegistryClient>(), sp.GetRequiredService<SwarmBlobSource>(), TimeProvider.System, sp.GetRequiredService<ILogger<RegistryMirror>>()));
 
             app = builder.Build();
             app.MapLocalApi();
@@ -141,13 +159,31 @@ public static class AgentHost
 
             runtime.HttpPort = options.HttpPort >= 0 ? BoundTcpPort(app) : -1;
             agent = new RunningAgent(app, pieceServer, store, registry, options, runtime);
+            var loggers = agent.Services.GetRequiredService<ILoggerFactory>();
+            if (options.ProxyPort >= 0)
+            {
+                try
+                {
+                    agent.Mirror = await MirrorServer.StartAsync(ParseAddress(options.ListenAddress), options.ProxyPort,
+                        app.Services.GetRequiredService<RegistryMirror>(), loggers, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException && e is not FileNotFoundException)
+                {
+                    throw new UserFacingException($"cannot listen on {options.ListenAddress} (proxy port {options.ProxyPort}) for the registry mirror: {e.Message.TrimEnd('.')}; pick a free port with --proxy-port (0 picks one, -1 turns the mirror off)");
+                }
+                runtime.ProxyPort = agent.Mirror.Port;
+            }
             await agent.WriteReadyFileAsync().ConfigureAwait(false);
             if (hosting.PrintReadyLine)
             {
-                Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort}");
+                Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort} proxy-port={runtime.ProxyPort}");
             }
-            AgentLog.Started(agent.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Agent"),
-                runtime.PeerId, runtime.PeerPort, runtime.HttpPort, options.DataDir, options.Seed ? " as a seed" : "");
+            var logger = loggers.CreateLogger("Dragonfly.PubSub.Agent");
+            AgentLog.Started(logger, runtime.PeerId, runtime.PeerPort, runtime.HttpPort, options.DataDir, options.Seed ? " as a seed" : "");
+            if (agent.Mirror is not null)
+            {
+                AgentLog.MirrorStarted(logger, runtime.ProxyPort, options.RegistryMirror?.ToString() ?? "none; containerd's ?ns= names the registry");
+            }
             return agent;
         }
         catch
@@ -211,23 +247,5 @@ public static class AgentHost
             }
         }
         throw new InvalidOperationException("Kestrel reported no TCP address");
-    }
-
-    /// <summary>Logs into the hosting program's factory without owning (disposing) it.</summary>
-    private sealed class ForwardingLoggerProvider(ILoggerFactory target) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => target.CreateLogger(categoryName);
-
-        public void Dispose()
-        {
-        }
-    }
-
-    /// <summary>A host lifetime that leaves the process's signals alone: only StopAsync ends the agent.</summary>
-    private sealed class GuestLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -50,4 +50,16 @@ internal static partial class AgentLog
 
     [LoggerMessage(1026, LogLevel.Information, "announced URL task {TaskId} for {Url} on {Topic} ({Size})")]
     public static partial void UrlPublished(ILogger logger, string taskId, string url, string topic, string size);
+
+    [LoggerMessage(1030, LogLevel.Information, "preheated image blob {Digest} announced on {Topic} ({Size}); caching")]
+    public static partial void ImageBlobAnnounced(ILogger logger, string digest, string topic, string size);
+
+    [LoggerMessage(1031, LogLevel.Information, "image blob {Digest} from {Url} ({Size}): fetching through the swarm")]
+    public static partial void ImageBlobRequested(ILogger logger, string digest, string url, string size);
+
+    [LoggerMessage(1032, LogLevel.Warning, "image blob {Blob} could not be fetched through the swarm: {Error}")]
+    public static partial void ImageBlobFailed(ILogger logger, string blob, string error);
+
+    [LoggerMessage(1040, LogLevel.Information, "registry mirror on port {ProxyPort} (default upstream: {Upstream})")]
+    public static partial void MirrorStarted(ILogger logger, int proxyPort, string upstream);
 }

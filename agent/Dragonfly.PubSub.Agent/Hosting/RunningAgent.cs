@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Mirror;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -17,6 +18,7 @@ public sealed class RunningAgent : IAsyncDisposable
     private readonly AgentStore _store;
     private readonly OriginRegistry _origins;
     private readonly AgentOptions _options;
+    private readonly AgentRuntime _runtime;
     private readonly SemaphoreSlim _stopGate = new(1, 1);
     private bool _stopped;
 
@@ -27,6 +29,7 @@ public sealed class RunningAgent : IAsyncDisposable
         _store = store;
         _origins = origins;
         _options = options;
+        _runtime = runtime;
         PeerId = runtime.PeerId;
         PeerPort = runtime.PeerPort;
         HttpPort = runtime.HttpPort;
@@ -41,12 +44,18 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The bound TCP port of the local API, or -1 when it has none (unix socket only).</summary>
     public int HttpPort { get; }
 
+    /// <summary>The bound port of the registry mirror, or -1 when it is off.</summary>
+    public int ProxyPort => _runtime.ProxyPort;
+
     /// <summary>The local API's unix socket, &lt;data-dir&gt;/dfagent.sock (what <c>DragonflyClient</c> talks to).</summary>
     public string SocketPath => _options.SocketPath;
 
     public string DataDir => _options.DataDir;
 
     internal IServiceProvider Services => _app.Services;
+
+    /// <summary>The registry mirror's server, once started (null when the mirror is off).</summary>
+    internal MirrorServer? Mirror { get; set; }
 
     /// <summary>Completes when the host is told to stop (SIGTERM/Ctrl-C for the daemon) or <paramref name="cancellationToken"/> fires.</summary>
     internal async Task WaitForShutdownAsync(CancellationToken cancellationToken)
@@ -71,6 +80,10 @@ public sealed class RunningAgent : IAsyncDisposable
             _stopped = true;
             try
             {
+                if (Mirror is not null)
+                {
+                    await Mirror.DisposeAsync().ConfigureAwait(false);
+                }
                 await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             }
             finally
@@ -102,6 +115,7 @@ public sealed class RunningAgent : IAsyncDisposable
             peerId = PeerId,
             peerPort = PeerPort,
             httpPort = HttpPort,
+            proxyPort = ProxyPort,
             socket = _options.SocketPath,
         })).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);

@@ -35,6 +35,12 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// </summary>
     public bool Registered { get; set; }
 
+    /// <summary>
+    /// Kept in the content store only, never placed under output-dir: an image blob (preheated or
+    /// pulled through the registry mirror). The task list shows the content-store path.
+    /// </summary>
+    public bool CacheOnly { get; set; }
+
     /// <summary>Per-task download cap in bytes per second (dfget --limit); 0 = none.</summary>
     public long DownloadLimit { get; set; }
 
@@ -63,9 +69,10 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
 }
 
 /// <summary>One download request: its output and the stream of snapshots sent back to it.</summary>
-internal sealed class DownloadWaiter(string output, ContentDigest? expected = null)
+/// <param name="output">Where to place the content; null = the content store only (the registry mirror).</param>
+internal sealed class DownloadWaiter(string? output, ContentDigest? expected = null)
 {
-    public string Output { get; } = output;
+    public string? Output { get; } = output;
 
     /// <summary>--digest: what the content must hash to, or null.</summary>
     public ContentDigest? Expected { get; } = expected;

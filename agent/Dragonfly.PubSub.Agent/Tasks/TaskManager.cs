@@ -88,6 +88,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             {
                 entry.SubscriptionOutputs.Add(output);
             }
+            entry.CacheOnly = IsCacheOnly(record, entry.Manifest);
             switch (record.State)
             {
                 case TaskState.Succeeded when _content.HasContent(digest):
@@ -156,6 +157,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     public void OnAnnouncement(Announcement announcement)
     {
         var digest = ContentDigest.Parse(announcement.Digest);
+        if (ImageBlobs.IsImageBlob(announcement.Labels))
+        {
+            OnImageBlobAnnouncement(digest, announcement);
+            return;
+        }
         var output = SubscriptionOutput(announcement.Topic, announcement.Name);
         TaskEntry entry;
         bool placeNow;
@@ -359,7 +365,8 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
         else
         {
-            waiter.Updates.Writer.TryWrite(ToInfoLocked(entry) with { Path = waiter.Output });
+            var info = ToInfoLocked(entry);
+            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output ?? StorePath(entry) });
         }
         return waiter;
     }
@@ -510,6 +517,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         ContentDigest? content;
         lock (_gate)
         {
+            if (entry.CacheOnly)
+            {
+                // Marked in the stored manifest, so that a restart still keeps it out of output-dir.
+                manifest = ImageBlobs.Mark(manifest);
+            }
             entry.Manifest = manifest;
             if (!manifest.UrlTask || entry.Record.ManifestBytes is not { Length: > 0 })
             {
@@ -657,7 +669,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         if (error is null)
         {
             AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name,
-                string.Join(", ", placed.Concat(waiters.Select(w => w.Output)).DefaultIfEmpty("the content store only")));
+                string.Join(", ", placed.Concat(waiters.Select(w => w.Output).OfType<string>()).DefaultIfEmpty("the content store only")));
         }
         else
         {
@@ -703,13 +715,16 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
     {
         error ??= CheckExpected(entry, waiter);
-        error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
+        if (waiter.Output is not null)
+        {
+            error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
+        }
         TaskInfo info;
         lock (_gate)
         {
             info = ToInfo(entry) with
             {
-                Path = waiter.Output,
+                Path = waiter.Output ?? StorePath(entry),
                 State = error is null ? TaskStates.Succeeded : TaskStates.Failed,
                 Error = error,
             };
@@ -814,7 +829,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
         foreach (var waiter in waiters)
         {
-            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output });
+            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output ?? StorePath(entry) });
         }
         TaskChanged?.Invoke(info);
     }
@@ -827,7 +842,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
     }
 
-    private static TaskInfo ToInfo(TaskEntry entry)
+    private TaskInfo ToInfo(TaskEntry entry)
     {
         var record = entry.Record;
         var progress = entry.Downloader?.Progress;
@@ -845,7 +860,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             TotalPieces = record.PieceCount,
             BytesFromPeers = progress?.BytesFromPeers ?? record.BytesFromPeers,
             BytesFromSource = progress?.BytesFromSource ?? record.BytesFromSource,
-            Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath,
+            Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath ?? (entry.CacheOnly ? StorePath(entry) : null),
             Error = record.Error,
             // A failed task's expected digest may be exactly what the content did not hash to.
             ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,

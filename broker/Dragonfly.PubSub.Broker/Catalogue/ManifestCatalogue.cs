@@ -147,6 +147,9 @@ public sealed class ManifestCatalogue : IDisposable
             .Select(d => Manifest.Parser.ParseFrom(d["bytes"].AsBinary))
             .ToList();
 
+    /// <summary>Another collection of the same database (preheat jobs live next to the manifests).</summary>
+    internal ILiteCollection<BsonDocument> Collection(string name) => _database.GetCollection(name);
+
     /// <summary>True when the database answers a query.</summary>
     public bool IsHealthy()
     {

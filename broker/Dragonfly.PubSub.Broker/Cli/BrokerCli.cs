@@ -14,8 +14,11 @@ public static class BrokerCli
         {
             HelpName = "FILE",
             Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
-                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey. Flags override DFBROKER_* environment variables, which override the file; "
-                + "s3* keys override the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).",
+                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), "
+                + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "
+                + "Flags override DFBROKER_* environment variables, which override the file; "
+                + "s3* keys override the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL); "
+                + "registries entries override DFBROKER_REGISTRY_USERNAME/DFBROKER_REGISTRY_PASSWORD, which apply to every other registry.",
         };
         var dataDir = new Option<string?>("--data-dir")
         {
@@ -57,6 +60,13 @@ public static class BrokerCli
             Description = "Run without the in-process seed peer (config: \"seed\": false); URL tasks are then fetched by dfagent --seed peers, "
                 + "or by exactly one agent of the task",
         };
+        var fileOriginRoot = new Option<string[]>("--file-origin-root")
+        {
+            HelpName = "DIR",
+            Description = "Allow file:// URL tasks for files under DIR (repeatable; symbolic links and '..' are resolved first). "
+                + "Without it file:// origins are refused, since the seed would read them on this host for anyone reaching the gRPC port "
+                + $"[env DFBROKER_FILE_ORIGIN_ROOTS, a '{Path.PathSeparator}'-separated list; config fileOriginRoots]",
+        };
         var verbose = new Option<bool>("--verbose")
         {
             Description = "Debug logging, and stack traces with errors",
@@ -67,7 +77,7 @@ public static class BrokerCli
             + "schedules agents over gRPC, hosts a seed peer for URL tasks (data in <data-dir>/seed) and serves the HTTP API and dashboard. Prints "
             + "'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N' (seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, grpcPort, httpPort, seedPort, noSeed, verbose,
+            config, dataDir, listen, mqttPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, verbose,
         };
 
         var file = new Argument<string>("FILE") { Description = "The JSON config file to check" };
@@ -103,6 +113,7 @@ public static class BrokerCli
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),
                     NoSeed = parse.GetValue(noSeed),
+                    FileOriginRoots = parse.GetValue(fileOriginRoot) ?? [],
                     Verbose = isVerbose,
                 }, environment);
                 return await BrokerHost.RunAsync(options, cancellationToken).ConfigureAwait(false);

@@ -11,5 +11,8 @@ public sealed record BrokerCommandLine
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }
     public bool NoSeed { get; init; }
+
+    /// <summary>--file-origin-root, repeatable; empty = not given.</summary>
+    public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
     public bool Verbose { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Dragonfly.PubSub.Registry.References;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
 
@@ -17,6 +18,12 @@ public sealed record BrokerConfigFile
     public string? S3Region { get; init; }
     public string? S3AccessKey { get; init; }
     public string? S3SecretKey { get; init; }
+
+    /// <summary>Directories under which file:// URL tasks are allowed (absolute paths); none by default.</summary>
+    public IReadOnlyList<string>? FileOriginRoots { get; init; }
+
+    /// <summary>Logins for container registries by <c>host[:port]</c> (preheat).</summary>
+    public IReadOnlyDictionary<string, RegistryLogin>? Registries { get; init; }
 
     /// <summary>Reads and checks a config file; problems are one line each (empty when it is fine).</summary>
     public static (BrokerConfigFile? Config, IReadOnlyList<string> Problems) Load(string path)
@@ -89,6 +96,12 @@ public sealed record BrokerConfigFile
                     case "s3secretkey":
                         config = config with { S3SecretKey = String(property, problems) };
                         break;
+                    case "fileoriginroots":
+                        config = config with { FileOriginRoots = StringArray(property, problems) };
+                        break;
+                    case "registries":
+                        config = config with { Registries = Logins(property, problems) };
+                        break;
                     default:
                         problems.Add($"{property.Name}: unknown setting; known are {string.Join(", ", KnownKeys)}");
                         break;
@@ -100,7 +113,71 @@ public sealed record BrokerConfigFile
     }
 
     public static readonly IReadOnlyList<string> KnownKeys =
-        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey"];
+        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
+         "fileOriginRoots", "registries"];
+
+    private static List<string>? StringArray(JsonProperty property, List<string> problems)
+    {
+        if (property.Value.ValueKind != JsonValueKind.Array || property.Value.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+        {
+            problems.Add($"{property.Name}: must be an array of strings, e.g. [\"/srv/files\"]");
+            return null;
+        }
+        return [.. property.Value.EnumerateArray().Select(e => e.GetString()!)];
+    }
+
+    private static Dictionary<string, RegistryLogin>? Logins(JsonProperty property, List<string> problems)
+    {
+        const string Example = "{\"registry.example.com:5000\": {\"username\": \"...\", \"password\": \"...\"}}";
+        if (property.Value.ValueKind != JsonValueKind.Object)
+        {
+            problems.Add($"{property.Name}: must be an object such as {Example}");
+            return null;
+        }
+        var logins = new Dictionary<string, RegistryLogin>(StringComparer.OrdinalIgnoreCase);
+        foreach (var registry in property.Value.EnumerateObject())
+        {
+            var where = $"{property.Name}.{registry.Name}";
+            if (!ImageReference.IsValidRegistry(registry.Name))
+            {
+                problems.Add($"{where}: '{registry.Name}' is not a registry host[:port] as image references name it");
+                continue;
+            }
+            if (registry.Value.ValueKind != JsonValueKind.Object)
+            {
+                problems.Add($"{where}: must be an object with username and password");
+                continue;
+            }
+            string? username = null, password = null;
+            foreach (var field in registry.Value.EnumerateObject())
+            {
+                var text = field.Value.ValueKind == JsonValueKind.String ? field.Value.GetString() : null;
+                switch (field.Name.ToLowerInvariant())
+                {
+                    case "username":
+                        username = text;
+                        break;
+                    case "password":
+                        password = text;
+                        break;
+                    default:
+                        problems.Add($"{where}.{field.Name}: unknown setting; known are username, password");
+                        continue;
+                }
+                if (text is null)
+                {
+                    problems.Add($"{where}.{field.Name}: must be a string"); // the value may be a secret: not shown
+                }
+            }
+            if (string.IsNullOrEmpty(username) || password is null)
+            {
+                problems.Add($"{where}: give both username (not empty) and password");
+                continue;
+            }
+            logins[registry.Name] = new RegistryLogin(username, password);
+        }
+        return logins;
+    }
 
     private static string? String(JsonProperty property, List<string> problems)
     {
@@ -163,6 +240,13 @@ public sealed record BrokerConfigFile
         if (DataDir is not null && string.IsNullOrWhiteSpace(DataDir))
         {
             problems.Add("dataDir: is empty; give a directory or leave it out");
+        }
+        foreach (var root in FileOriginRoots ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root))
+            {
+                problems.Add($"fileOriginRoots: '{root}' is not an absolute directory path");
+            }
         }
         return problems;
     }

@@ -32,6 +32,12 @@ public sealed record BrokerOptions
     /// <summary>The S3 endpoint and credentials for s3:// URL tasks (config s3* keys over the AWS_* environment).</summary>
     public S3OriginOptions S3 { get; init; } = new();
 
+    /// <summary>Directories (absolute) under which file:// URL tasks are allowed; empty: none are.</summary>
+    public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
+
+    /// <summary>Container registry logins for preheat (config <c>registries</c>, env DFBROKER_REGISTRY_USERNAME/PASSWORD).</summary>
+    public RegistryCredentials Registries { get; init; } = RegistryCredentials.None;
+
     public string SeedDataDir => Path.Combine(DataDir, SeedDirectoryName);
 
     /// <summary><c>$DFBROKER_DATA_DIR</c> or <c>~/.dragonfly/broker</c>.</summary>

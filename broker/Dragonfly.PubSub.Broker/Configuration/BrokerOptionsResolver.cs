@@ -44,6 +44,48 @@ public static class BrokerOptionsResolver
             Seed = !flags.NoSeed && (file.Seed ?? true),
             SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),
             S3 = S3(file, environment),
+            FileOriginRoots = FileOriginRoots(flags, file, environment),
+            Registries = Registries(file, environment),
+        };
+    }
+
+    /// <summary>--file-origin-root (repeatable) &gt; DFBROKER_FILE_ORIGIN_ROOTS (path-separator list) &gt; config fileOriginRoots; each must be a directory.</summary>
+    private static IReadOnlyList<string> FileOriginRoots(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var (source, roots) = flags.FileOriginRoots.Count > 0 ? ("--file-origin-root", flags.FileOriginRoots)
+            : Env(environment, "DFBROKER_FILE_ORIGIN_ROOTS") is { } list
+                ? ("DFBROKER_FILE_ORIGIN_ROOTS", (IReadOnlyList<string>)list.Split(Path.PathSeparator, StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            : ("fileOriginRoots", file.FileOriginRoots ?? []);
+        var resolved = new List<string>(roots.Count);
+        foreach (var root in roots)
+        {
+            if (string.IsNullOrWhiteSpace(root))
+            {
+                throw UserFacingException.Usage($"{source}: an empty directory name; give an existing directory");
+            }
+            var full = Path.GetFullPath(ExpandHome(root));
+            if (!Directory.Exists(full))
+            {
+                throw UserFacingException.Usage($"{source} '{root}' is not a directory; give an existing directory under which file:// URLs may be served");
+            }
+            resolved.Add(full);
+        }
+        return resolved;
+    }
+
+    /// <summary>Config registries per host; DFBROKER_REGISTRY_USERNAME/PASSWORD for every other registry.</summary>
+    private static RegistryCredentials Registries(BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var username = Env(environment, "DFBROKER_REGISTRY_USERNAME");
+        var password = environment("DFBROKER_REGISTRY_PASSWORD");
+        if ((username is null) != (password is null))
+        {
+            throw UserFacingException.Usage("set both DFBROKER_REGISTRY_USERNAME and DFBROKER_REGISTRY_PASSWORD, or neither");
+        }
+        return new RegistryCredentials
+        {
+            PerRegistry = new Dictionary<string, RegistryLogin>(file.Registries ?? new Dictionary<string, RegistryLogin>(), StringComparer.OrdinalIgnoreCase),
+            Default = username is null ? null : new RegistryLogin(username, password!),
         };
     }
 

@@ -80,6 +80,30 @@ internal static partial class BrokerLog
     [LoggerMessage(1051, LogLevel.Error, "the stat of {Url} failed unexpectedly ({ExceptionType})")]
     public static partial void StatCrashed(ILogger logger, string url, string exceptionType);
 
+    [LoggerMessage(1070, LogLevel.Information, "preheat {JobId}: {Image} for {Platforms} on {Topic}: {Blobs} blob(s), {Bytes} bytes")]
+    public static partial void PreheatAccepted(ILogger logger, string jobId, string image, string platforms, string topic, int blobs, long bytes);
+
+    [LoggerMessage(1071, LogLevel.Warning, "preheat of {Image} refused: {Reason}")]
+    public static partial void PreheatRejected(ILogger logger, string image, string reason);
+
+    [LoggerMessage(1072, LogLevel.Warning, "preheat {JobId}: blob {Digest} failed: {Error}")]
+    public static partial void PreheatBlobFailed(ILogger logger, string jobId, string digest, string error);
+
+    [LoggerMessage(1073, LogLevel.Information, "preheat {JobId}: blob {Digest} failed ({Error}); trying once more with a fresh registry authorization")]
+    public static partial void PreheatBlobRetry(ILogger logger, string jobId, string digest, string error);
+
+    [LoggerMessage(1074, LogLevel.Information, "preheat {JobId} {State}{Error}")]
+    public static partial void PreheatFinished(ILogger logger, string jobId, string state, string error);
+
+    [LoggerMessage(1075, LogLevel.Information, "{Count} preheat job(s) were unfinished when the broker stopped; marked failed")]
+    public static partial void PreheatInterrupted(ILogger logger, int count);
+
+    [LoggerMessage(1076, LogLevel.Error, "could not store preheat job {JobId}")]
+    public static partial void PreheatStoreFailed(ILogger logger, string jobId, Exception exception);
+
+    [LoggerMessage(1077, LogLevel.Error, "the preheat jobs loop failed on a command")]
+    public static partial void PreheatCommandFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(1060, LogLevel.Information, "seed peer {PeerId} started on peer port {PeerPort} (data in {DataDir})")]
     public static partial void SeedStarted(ILogger logger, string peerId, int peerPort, string dataDir);
 

@@ -21,6 +21,10 @@ public static class BrokerMetrics
     public static readonly Counter SourceBytes = Metrics.CreateCounter(
         "dragonfly_broker_source_bytes_total", "Bytes of URL task pieces their sources fetched from origins (reported with their digests).");
 
+    public static readonly Counter PreheatJobs = Metrics.CreateCounter(
+        "dragonfly_broker_preheat_jobs_total", "Preheat jobs that finished, by state (succeeded, failed).",
+        new CounterConfiguration { LabelNames = ["state"] });
+
     /// <summary>Touches the fields so every metric is exported (at 0) from the first scrape on.</summary>
     public static void EnsureRegistered()
     {
@@ -29,5 +33,7 @@ public static class BrokerMetrics
         _ = Announcements;
         _ = ScheduleDuration;
         _ = SourceBytes;
+        PreheatJobs.WithLabels("succeeded");
+        PreheatJobs.WithLabels("failed");
     }
 }

@@ -16,7 +16,7 @@ public sealed class SchedulerService(
     ManifestCatalogue catalogue,
     AnnouncementPublisher announcer,
     SwarmCoordinator coordinator,
-    UrlTaskRegistrar urlTasks,
+    IUrlTaskIntake urlTasks,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<SchedulerService> logger) : Scheduler.SchedulerBase
@@ -72,17 +72,8 @@ public sealed class SchedulerService(
     public override async Task<Manifest> RegisterUrlTask(RegisterUrlTaskRequest request, ServerCallContext context)
     {
         var outcome = await urlTasks.RegisterAsync(request, context.CancellationToken).ConfigureAwait(false);
-        if (outcome.Manifest is not { } manifest)
-        {
-            throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"));
-        }
-        if (manifest.Topic.Length > 0)
-        {
-            // Announced like a publisher's artifact, once per registration with a topic.
-            catalogue.StoreAnnounced(manifest, time.GetUtcNow());
-            await announcer.PublishAsync(manifest, again: false, context.CancellationToken).ConfigureAwait(false);
-        }
-        return manifest;
+        return outcome.Manifest
+            ?? throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"));
     }
 
     /// <summary>The status of a failed registration (see the proto's RegisterUrlTask comment).</summary>

@@ -6,11 +6,13 @@ using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Broker.Http;
+using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Broker.Scheduling;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
+using Dragonfly.PubSub.Registry.Client;
 using LiteDB;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -174,6 +176,7 @@ public static class BrokerHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<BoundPorts>();
         services.AddSingleton(sp => new ParentSelectionPolicy(sp.GetRequiredService<TimeProvider>(), new Random(), options.MaxParents));
+        services.AddSingleton<UrlTaskNews>();
         services.AddSingleton(sp => new SwarmCoordinator(
             catalogue.BrokerId,
             catalogue.Find,
@@ -181,7 +184,8 @@ public static class BrokerHost
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SwarmCoordinator>>(),
             new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null },
-            manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow())));
+            manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow()),
+            sp.GetRequiredService<UrlTaskNews>()));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
         // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
         services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3 }));
@@ -191,8 +195,28 @@ public static class BrokerHost
             sp.GetRequiredService<OriginClient>(),
             sp.GetRequiredService<SwarmCoordinator>(),
             sp.GetRequiredService<ILogger<UrlTaskRegistrar>>(),
-            sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+            sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
+            new FileOriginPolicy(options.FileOriginRoots)));
         services.AddSingleton<AnnouncementPublisher>();
+        services.AddSingleton<IUrlTaskIntake>(sp => new UrlTaskIntake(
+            sp.GetRequiredService<UrlTaskRegistrar>(),
+            catalogue,
+            sp.GetRequiredService<AnnouncementPublisher>(),
+            sp.GetRequiredService<TimeProvider>()));
+
+        // Preheat: the registry client resolves images (plain HTTP for loopback registries) with the broker's logins.
+        services.AddSingleton(sp => new RegistryClient(
+            new RegistryClientOptions(), time: sp.GetRequiredService<TimeProvider>(), logger: sp.GetRequiredService<ILogger<RegistryClient>>()));
+        services.AddSingleton<IImageResolver>(sp => new RegistryImageResolver(sp.GetRequiredService<RegistryClient>(), options.Registries));
+        services.AddSingleton(_ => new PreheatStore(catalogue));
+        services.AddSingleton(sp => new PreheatService(
+            sp.GetRequiredService<IImageResolver>(),
+            sp.GetRequiredService<IUrlTaskIntake>(),
+            sp.GetRequiredService<PreheatStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<PreheatService>>(),
+            sp.GetRequiredService<UrlTaskNews>()));
+        services.AddHostedService(sp => sp.GetRequiredService<PreheatService>());
         services.AddSingleton<BrokerHealth>();
 
         services.AddHostedMqttServer(mqtt => mqtt

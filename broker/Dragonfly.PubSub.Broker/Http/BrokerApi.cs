@@ -1,5 +1,7 @@
 using Dragonfly.PubSub.Broker.Catalogue;
+using System.Text.Json;
 using Dragonfly.PubSub.Broker.Hosting;
+using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
@@ -10,7 +12,7 @@ using Prometheus;
 
 namespace Dragonfly.PubSub.Broker.Http;
 
-/// <summary>The broker's HTTP surface: health, metrics, the task API and the dashboard.</summary>
+/// <summary>The broker's HTTP surface: health, metrics, the task and preheat APIs and the dashboard.</summary>
 public static class BrokerApi
 {
     public static IEndpointRouteBuilder MapBrokerApi(this IEndpointRouteBuilder app)
@@ -60,9 +62,49 @@ public static class BrokerApi
                 ports.Mqtt, ports.Grpc, ports.Http, ports.Seed), BrokerJsonContext.Default.BrokerStatus);
         });
 
+        app.MapPost("/api/v1/preheat", async (HttpContext context, PreheatService preheat, CancellationToken ct) =>
+        {
+            JsonDocument body;
+            try
+            {
+                body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (JsonException)
+            {
+                return Error(StatusCodes.Status400BadRequest,
+                    "the body is not JSON; send {\"image\": \"registry/repo:tag\", \"platforms\": [\"linux/arm64\"], \"topic\": \"...\"}");
+            }
+            PreheatSubmission submission;
+            using (body)
+            {
+                if (PreheatRequest.Parse(body.RootElement, out var problem) is not { } parsed)
+                {
+                    return Error(StatusCodes.Status400BadRequest, problem!);
+                }
+                submission = await preheat.SubmitAsync(parsed, ct).ConfigureAwait(false);
+            }
+            if (submission.Job is not { } job)
+            {
+                return Error(submission.Status, submission.Error!);
+            }
+            context.Response.Headers.Location = $"/api/v1/preheat/{job.Id}";
+            return Results.Json(job, BrokerJsonContext.Default.PreheatJob, statusCode: StatusCodes.Status202Accepted);
+        });
+
+        app.MapGet("/api/v1/preheat", (PreheatService preheat) =>
+            Results.Json(preheat.List().ToList(), BrokerJsonContext.Default.ListPreheatJob));
+
+        app.MapGet("/api/v1/preheat/{id}", (string id, PreheatService preheat) =>
+            preheat.Find(id) is { } job
+                ? Results.Json(job, BrokerJsonContext.Default.PreheatJob)
+                : Error(StatusCodes.Status404NotFound, $"no preheat job '{id}' is known to this broker; list them with GET /api/v1/preheat"));
+
         app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
         return app;
     }
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new ApiError(message), BrokerJsonContext.Default.ApiError, statusCode: status);
 
     private static TaskSummary Summary(Manifest manifest, IReadOnlyList<SwarmPeerView> peers) => new(
         manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,

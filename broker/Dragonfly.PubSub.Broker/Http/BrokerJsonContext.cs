@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dragonfly.PubSub.Broker.Preheat;
 
 namespace Dragonfly.PubSub.Broker.Http;
 
@@ -8,4 +9,6 @@ namespace Dragonfly.PubSub.Broker.Http;
 [JsonSerializable(typeof(TaskDetail))]
 [JsonSerializable(typeof(ApiError))]
 [JsonSerializable(typeof(BrokerStatus))]
+[JsonSerializable(typeof(PreheatJob))]
+[JsonSerializable(typeof(List<PreheatJob>))]
 internal sealed partial class BrokerJsonContext : JsonSerializerContext;

@@ -34,6 +34,11 @@ internal static class Dashboard
   <thead><tr><th>name</th><th>topic</th><th>digest</th><th>size</th><th>pieces</th><th>peers</th><th>seeders</th><th>created</th></tr></thead>
   <tbody id="tasks"></tbody>
 </table>
+<h2>Preheat jobs</h2>
+<table>
+  <thead><tr><th>job</th><th>image</th><th>platforms</th><th>topic</th><th>state</th><th>blobs</th><th>created</th></tr></thead>
+  <tbody id="preheat"></tbody>
+</table>
 <h2 id="peers-title">Peers</h2>
 <table>
   <thead><tr><th>peer</th><th>address</th><th>cluster/zone</th><th>progress</th><th>parents</th><th>children</th></tr></thead>
@@ -46,7 +51,7 @@ const size = n => { const u = ["B","KiB","MiB","GiB","TiB"]; let i = 0; while (n
 async function getJson(url) { const r = await fetch(url); if (!r.ok) throw new Error(url + ": HTTP " + r.status); return r.json(); }
 async function refresh() {
   try {
-    const [status, tasks] = await Promise.all([getJson("/api/v1/status"), getJson("/api/v1/tasks")]);
+    const [status, tasks, jobs] = await Promise.all([getJson("/api/v1/status"), getJson("/api/v1/tasks"), getJson("/api/v1/preheat")]);
     document.getElementById("status").textContent =
       `${status.brokerId} · ${status.peers} peer(s) connected · ${status.tasks} active swarm(s) · mqtt ${status.mqttPort} · grpc ${status.grpcPort} · http ${status.httpPort}`;
     if (!selected && tasks.length) selected = tasks[0].digest;
@@ -56,6 +61,13 @@ async function refresh() {
       `<td>${size(t.size)}</td><td>${t.pieceCount}</td><td>${t.peers}</td><td>${t.seeders}</td>` +
       `<td>${esc(new Date(t.createdAt).toLocaleString())}</td></tr>`).join("") ||
       '<tr><td colspan="8">no task published yet</td></tr>';
+    document.getElementById("preheat").innerHTML = jobs.slice(0, 20).map(j => {
+      const done = j.blobs.filter(b => b.state === "succeeded").length;
+      const bytes = j.blobs.reduce((n, b) => n + b.size, 0);
+      return `<tr><td><code>${esc(j.id)}</code></td><td>${esc(j.image)}</td><td>${esc(j.platforms.join(", "))}</td>` +
+        `<td>${esc(j.topic)}</td><td${j.state === "failed" ? ' class="err"' : ""}>${esc(j.state)}${j.error ? ": " + esc(j.error) : ""}</td>` +
+        `<td>${done}/${j.blobs.length} (${size(bytes)})</td><td>${esc(new Date(j.createdAt).toLocaleString())}</td></tr>`;
+    }).join("") || '<tr><td colspan="7">no preheat job yet</td></tr>';
     document.querySelectorAll("tr.task").forEach(r => r.onclick = () => { selected = r.dataset.digest; refresh(); });
     if (selected) {
       const detail = await getJson("/api/v1/tasks/" + encodeURIComponent(selected));

@@ -9,8 +9,10 @@ namespace Dragonfly.PubSub.Broker.Scheduling;
 /// source (tie-break), so it is deterministic under test.
 /// <para>
 /// Candidates are the other peers holding a piece the child lacks, minus those the child reported
-/// corrupt. Ordinary peers are ranked by: same cluster (then zone) when the child has labels, lower
-/// load (children per upload slot), fewer recent failures, more useful pieces, random. The best
+/// corrupt, minus peers of another cluster unless the child may cross clusters (a peer without a
+/// cluster label is in no cluster and matches everyone). Ordinary peers are ranked by: same cluster,
+/// then no cluster, then another cluster (same zone first within each), lower load (children per
+/// upload slot), fewer recent failures, more useful pieces, random. The best
 /// <see cref="MaxParents"/> are taken, then every publisher/seed that holds something useful is
 /// appended as a parent of last resort, so a publisher uploads about one copy while peers share.
 /// </para>
@@ -44,6 +46,10 @@ public sealed class ParentSelectionPolicy
             if (candidate.PeerId == child.PeerId || child.CorruptParents.Contains(candidate.PeerId))
             {
                 continue;
+            }
+            if (!child.MayCrossClusters && OtherCluster(child, candidate))
+            {
+                continue; // only the cluster's gateway fetches across the boundary
             }
             var useful = candidate.Bitmap.PieceCount == child.Bitmap.PieceCount ? UsefulPieces(candidate.Bitmap.ToBytes(), childBits) : 0;
             if (useful == 0)
@@ -127,14 +133,17 @@ public sealed class ParentSelectionPolicy
         return count;
     }
 
-    // 2 = same cluster, +1 = same zone; labels count only when the child has them set.
+    /// <summary>Both carry a cluster label and the labels differ.</summary>
+    public static bool OtherCluster(ChildProfile child, ParentCandidate candidate) =>
+        child.Cluster.Length > 0 && candidate.Cluster.Length > 0 && !string.Equals(child.Cluster, candidate.Cluster, StringComparison.Ordinal);
+
+    // 4 = same cluster, 2 = either has no cluster label (matches everyone), 0 = another cluster;
+    // +1 = same zone (both labelled).
     private static int Locality(ChildProfile child, ParentCandidate candidate)
     {
-        var score = 0;
-        if (child.Cluster.Length > 0 && string.Equals(child.Cluster, candidate.Cluster, StringComparison.Ordinal))
-        {
-            score += 2;
-        }
+        var score = child.Cluster.Length == 0 || candidate.Cluster.Length == 0 ? 2
+            : string.Equals(child.Cluster, candidate.Cluster, StringComparison.Ordinal) ? 4
+            : 0;
         if (child.Zone.Length > 0 && string.Equals(child.Zone, candidate.Zone, StringComparison.Ordinal))
         {
             score += 1;

@@ -25,6 +25,7 @@ public sealed class SwarmCoordinator : BackgroundService
 
     private readonly Func<string, Manifest?> _findManifest;
     private readonly Action<Manifest>? _storeSourced;
+    private readonly UrlTaskNews? _news;
     private readonly ParentSelectionPolicy _policy;
     private readonly SourceOptions _sources;
     private readonly TimeProvider _time;
@@ -41,12 +42,14 @@ public sealed class SwarmCoordinator : BackgroundService
     private readonly Dictionary<string, string> _urlKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sourceLoad = new(StringComparer.Ordinal);
     private readonly DateTimeOffset? _ownSeedDeadline;
+    private long _incarnations;
     private bool _seedSeen;
     private bool _closing;
 
     /// <param name="findManifest">The catalogue: stored manifests by digest.</param>
     /// <param name="sources">How URL tasks get their sources (default: no own seed).</param>
     /// <param name="storeSourced">Persists the complete manifest of a URL task once its source finished.</param>
+    /// <param name="news">Where URL task phases are reported (preheat jobs follow their blobs there).</param>
     public SwarmCoordinator(
         string brokerId,
         Func<string, Manifest?> findManifest,
@@ -54,11 +57,13 @@ public sealed class SwarmCoordinator : BackgroundService
         TimeProvider time,
         ILogger<SwarmCoordinator> logger,
         SourceOptions? sources = null,
-        Action<Manifest>? storeSourced = null)
+        Action<Manifest>? storeSourced = null,
+        UrlTaskNews? news = null)
     {
         BrokerId = brokerId;
         _findManifest = findManifest;
         _storeSourced = storeSourced;
+        _news = news;
         _policy = policy;
         _sources = sources ?? new SourceOptions();
         _time = time;
@@ -312,8 +317,9 @@ public sealed class SwarmCoordinator : BackgroundService
         }
         else
         {
-            member = new TaskMember(session, bitmap, join.Publisher);
+            member = new TaskMember(session, bitmap, join.Publisher, task.NextJoinOrder());
             task.Members[session.PeerId] = member;
+            task.ElectOnJoin(member);
             session.Tasks.Add(task.Digest);
         }
         BrokerLog.PeerJoined(_logger, session.PeerId, task.Digest, bitmap.CountSet, task.PieceCount, join.Publisher ? " as publisher" : "");
@@ -500,6 +506,7 @@ public sealed class SwarmCoordinator : BackgroundService
         if (_tasks.TryGetValue(digest, out var task) && task.Members.Remove(session.PeerId, out var member))
         {
             ReleaseParents(member);
+            var gateway = task.ReelectOnLeave(member);
             if (task.Members.Count == 0)
             {
                 _tasks.Remove(digest);
@@ -509,9 +516,9 @@ public sealed class SwarmCoordinator : BackgroundService
                 // Children that lost this parent get a fresh set at once instead of waiting to starve.
                 foreach (var other in task.Members.Values)
                 {
-                    if (!other.IsComplete && other.Parents.Exists(p => p.PeerId == session.PeerId))
+                    if (!other.IsComplete && (ReferenceEquals(other, gateway) || other.Parents.Exists(p => p.PeerId == session.PeerId)))
                     {
-                        SendParents(task, other);
+                        SendParents(task, other); // a new gateway may now reach other clusters too
                     }
                 }
             }
@@ -548,7 +555,8 @@ public sealed class SwarmCoordinator : BackgroundService
                 || other.IsComplete
                 || other.OrdinaryParents >= _policy.MaxParents
                 || other.Parents.Exists(p => p.PeerId == holder.Session.PeerId)
-                || other.CorruptParents.Contains(holder.Session.PeerId))
+                || other.CorruptParents.Contains(holder.Session.PeerId)
+                || !task.MayUse(other, holder))
             {
                 continue;
             }
@@ -572,7 +580,8 @@ public sealed class SwarmCoordinator : BackgroundService
         var started = Stopwatch.GetTimestamp();
         // The source of a URL task is a parent of last resort, like a publisher: peers share first.
         var source = _urlTasks.TryGetValue(task.Digest, out var url) ? url.Source : null;
-        var child = new ChildProfile(member.Session.PeerId, member.Bitmap, member.Session.Cluster, member.Session.Zone, member.CorruptParents);
+        var child = new ChildProfile(member.Session.PeerId, member.Bitmap, member.Session.Cluster, member.Session.Zone, member.CorruptParents,
+            task.MayCrossClusters(member));
         var candidates = task.Members.Values
             .Where(o => !ReferenceEquals(o, member))
             .Select(o => new ParentCandidate(
@@ -666,7 +675,7 @@ public sealed class SwarmCoordinator : BackgroundService
                 return UrlTaskResult.Refused(conflict);
             }
             Attach(live, registration.Key, registration.ExpectedDigest);
-            return UrlTaskResult.Ok(live.ToManifest());
+            return Ok(live);
         }
 
         // Known from an earlier run (sourced then) or, for a content-addressed task, published content.
@@ -693,7 +702,7 @@ public sealed class SwarmCoordinator : BackgroundService
             }
         }
 
-        var url = new UrlTask(registration, pieceSize, _time.GetUtcNow());
+        var url = new UrlTask(registration, pieceSize, _time.GetUtcNow(), ++_incarnations);
         if (known is not null && known.PieceDigests.Count == url.Layout.PieceCount)
         {
             for (var i = 0; i < known.PieceDigests.Count; i++)
@@ -715,7 +724,7 @@ public sealed class SwarmCoordinator : BackgroundService
         Attach(url, registration.Key, null);
         BrokerLog.UrlTaskRegistered(_logger, url.Id, url.RedactedUrl, url.Layout.Size, url.Layout.PieceCount, url.Layout.PieceSize);
         EvaluateSource(url);
-        return UrlTaskResult.Ok(url.ToManifest());
+        return Ok(url);
     }
 
     private UrlTaskResult? OnFindUrl(string key, string? expectedDigest)
@@ -729,8 +738,16 @@ public sealed class SwarmCoordinator : BackgroundService
             return UrlTaskResult.Refused(conflict);
         }
         Attach(url, key, expectedDigest);
-        return UrlTaskResult.Ok(url.ToManifest());
+        return Ok(url);
     }
+
+    private static UrlTaskResult Ok(UrlTask url) => UrlTaskResult.Ok(url.ToManifest(), url.Incarnation, PhaseOf(url));
+
+    private static UrlTaskPhase PhaseOf(UrlTask url) =>
+        url.Sourced ? UrlTaskPhase.Sourced : url.Source is not null ? UrlTaskPhase.Fetching : UrlTaskPhase.Waiting;
+
+    private void Report(UrlTask url, UrlTaskPhase phase, string? error = null) =>
+        _news?.Publish(new UrlTaskUpdate(url.Id, url.Incarnation, phase, error));
 
     private void Attach(UrlTask url, string key, string? expectedDigest)
     {
@@ -804,6 +821,12 @@ public sealed class SwarmCoordinator : BackgroundService
         if (member is not null)
         {
             AssignSource(url, member.Session, isSeed: false);
+            return;
+        }
+        if (url.FailedAttempts > 0 && swarm is not null && swarm.Members.Count > 0)
+        {
+            // Every peer that could go to the origin already failed it: waiting would hang the members.
+            FailTask(url, $"{url.LastError} (gave up after {url.FailedAttempts} failed source attempts: no other peer can fetch it)", null);
         }
     }
 
@@ -819,6 +842,7 @@ public sealed class SwarmCoordinator : BackgroundService
         };
         fetch.Headers.Add(url.Headers);
         session.Send(new SchedulerEvent { FetchSource = fetch });
+        Report(url, UrlTaskPhase.Fetching);
         BrokerLog.SourceAssigned(_logger, url.Id, session.PeerId, isSeed ? "seed" : "member agent", url.FailedAttempts + 1, _sources.MaxSourceAttempts);
 
         // Its children now treat it as a parent of last resort.
@@ -958,6 +982,7 @@ public sealed class SwarmCoordinator : BackgroundService
         {
             sourcePeer.Send(message);
         }
+        Report(url, UrlTaskPhase.Sourced);
         BrokerLog.UrlTaskSourced(_logger, url.Id, sourcePeer?.PeerId ?? "the swarm", contentDigest);
     }
 
@@ -982,6 +1007,7 @@ public sealed class SwarmCoordinator : BackgroundService
             }
         }
         BrokerLog.UrlTaskFailed(_logger, url.Id, error);
+        Report(url, UrlTaskPhase.Failed, error);
         Forget(url, "it failed");
     }
 
@@ -1074,6 +1100,8 @@ public sealed class SwarmCoordinator : BackgroundService
             }
             if (url.Source is null && (swarm is null || swarm.Members.Count == 0) && now - url.LastActivity >= _sources.IdleExpiry)
             {
+                Report(url, UrlTaskPhase.Failed,
+                    $"nobody fetched {url.RedactedUrl}: no seed peer took it and no agent joined the task within {_sources.IdleExpiry.TotalMinutes:0.#} min");
                 Forget(url, "nobody joined it");
                 continue;
             }

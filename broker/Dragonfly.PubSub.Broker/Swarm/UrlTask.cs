@@ -11,9 +11,10 @@ namespace Dragonfly.PubSub.Broker.Swarm;
 /// </summary>
 internal sealed class UrlTask
 {
-    public UrlTask(UrlTaskRegistration registration, int pieceSize, DateTimeOffset createdAt)
+    public UrlTask(UrlTaskRegistration registration, int pieceSize, DateTimeOffset createdAt, long incarnation = 0)
     {
         Id = registration.TaskId;
+        Incarnation = incarnation;
         Url = registration.Url;
         RedactedUrl = registration.RedactedUrl;
         Headers = registration.Headers;
@@ -29,6 +30,9 @@ internal sealed class UrlTask
     }
 
     public string Id { get; }
+
+    /// <summary>Which of the tasks with this id it is (a failed task is forgotten; the next registration makes a new one).</summary>
+    public long Incarnation { get; }
     public Uri Url { get; }
     public string RedactedUrl { get; }
     public IReadOnlyList<Header> Headers { get; }

@@ -1,11 +1,18 @@
+using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Contracts.Scheduler;
 
 namespace Dragonfly.PubSub.Broker.UrlTasks;
 
-/// <summary>The manifest of the registered URL task as this caller sees it, or why there is none (one line, no credentials).</summary>
-public sealed record UrlTaskOutcome(Manifest? Manifest, UrlTaskErrorKind ErrorKind, string? Error)
+/// <summary>
+/// The manifest of the registered URL task as this caller sees it, or why there is none (one line, no
+/// credentials). <see cref="Incarnation"/> and <see cref="Phase"/>: which task it joined and where it
+/// stood then (see <see cref="UrlTaskNews"/>).
+/// </summary>
+public sealed record UrlTaskOutcome(Manifest? Manifest, UrlTaskErrorKind ErrorKind, string? Error,
+    long Incarnation = 0, UrlTaskPhase Phase = UrlTaskPhase.Waiting)
 {
-    public static UrlTaskOutcome Ok(Manifest manifest) => new(manifest, default, null);
+    public static UrlTaskOutcome Ok(Manifest manifest, long incarnation = 0, UrlTaskPhase phase = UrlTaskPhase.Waiting) =>
+        new(manifest, default, null, incarnation, phase);
 
     public static UrlTaskOutcome Failed(UrlTaskErrorKind kind, string error) => new(null, kind, error);
 }

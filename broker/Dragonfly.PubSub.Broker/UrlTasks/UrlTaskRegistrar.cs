@@ -19,6 +19,7 @@ public sealed class UrlTaskRegistrar
 
     private readonly OriginClient _origins;
     private readonly SwarmCoordinator _coordinator;
+    private readonly FileOriginPolicy _fileOrigins;
     private readonly ILogger<UrlTaskRegistrar> _logger;
     private readonly CancellationToken _stopping;
 
@@ -26,10 +27,13 @@ public sealed class UrlTaskRegistrar
     private readonly ConcurrentDictionary<string, Lazy<Task<UrlTaskOutcome?>>> _creating = new(StringComparer.Ordinal);
 
     /// <param name="stopping">Ends shared stats (no single caller's cancellation may end one).</param>
-    public UrlTaskRegistrar(OriginClient origins, SwarmCoordinator coordinator, ILogger<UrlTaskRegistrar> logger, CancellationToken stopping = default)
+    /// <param name="fileOrigins">Which file:// URLs are allowed (default: none).</param>
+    public UrlTaskRegistrar(OriginClient origins, SwarmCoordinator coordinator, ILogger<UrlTaskRegistrar> logger, CancellationToken stopping = default,
+        FileOriginPolicy? fileOrigins = null)
     {
         _origins = origins;
         _coordinator = coordinator;
+        _fileOrigins = fileOrigins ?? FileOriginPolicy.None;
         _logger = logger;
         _stopping = stopping;
     }
@@ -37,11 +41,11 @@ public sealed class UrlTaskRegistrar
     public async Task<UrlTaskOutcome> RegisterAsync(RegisterUrlTaskRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var checkedRequest = Check(request, out var problem);
+        var checkedRequest = Check(request, out var problem, out var problemKind);
         if (checkedRequest is null)
         {
             BrokerLog.UrlTaskRejected(_logger, RedactedOrNothing(request.Url), problem!);
-            return UrlTaskOutcome.Failed(UrlTaskErrorKind.InvalidArgument, problem!);
+            return UrlTaskOutcome.Failed(problemKind, problem!);
         }
         try
         {
@@ -156,7 +160,7 @@ public sealed class UrlTaskRegistrar
         {
             manifest.Publisher = request.Requester;
         }
-        return UrlTaskOutcome.Ok(manifest);
+        return UrlTaskOutcome.Ok(manifest, found.Incarnation, found.Phase);
     }
 
     private UrlTaskOutcome Reject(CheckedRequest request, UrlTaskErrorKind kind, string problem)
@@ -175,9 +179,10 @@ public sealed class UrlTaskRegistrar
         _ => UrlTaskErrorKind.FailedPrecondition,
     };
 
-    private CheckedRequest? Check(RegisterUrlTaskRequest request, out string? problem)
+    private CheckedRequest? Check(RegisterUrlTaskRequest request, out string? problem, out UrlTaskErrorKind kind)
     {
         problem = null;
+        kind = UrlTaskErrorKind.InvalidArgument;
         Uri url;
         try
         {
@@ -188,6 +193,18 @@ public sealed class UrlTaskRegistrar
         {
             problem = e.Message;
             return null;
+        }
+        var requestedUrl = url;
+        if (url.IsFile)
+        {
+            // The seed would read any file on this host for whoever reaches the gRPC port: only under the configured roots.
+            if (_fileOrigins.Check(url, out var allowed) is { } refused)
+            {
+                problem = refused;
+                kind = UrlTaskErrorKind.FailedPrecondition;
+                return null;
+            }
+            url = allowed;
         }
         var redacted = OriginUrl.Redact(url);
 
@@ -238,7 +255,7 @@ public sealed class UrlTaskRegistrar
             return null;
         }
 
-        var name = request.Name.Length > 0 ? request.Name : DefaultName(url);
+        var name = request.Name.Length > 0 ? request.Name : DefaultName(requestedUrl);
         if (ArtifactName.Validate(name) is { } nameProblem)
         {
             problem = nameProblem;

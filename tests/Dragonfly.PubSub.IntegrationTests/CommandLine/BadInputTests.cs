@@ -67,6 +67,25 @@ public sealed class BadInputTests(BadInputCluster shared, ITestOutputHelper outp
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
     });
 
+    [Theory]
+    [InlineData("not-a-url", null, null)]
+    [InlineData("gopher://127.0.0.1:9/app.bin", null, null)]
+    [InlineData("http://127.0.0.1:9/app.bin", "--header", "NoColonHere")]
+    [InlineData("http://127.0.0.1:9/app.bin", "--digest", "sha256:xyz")]
+    public Task Dfget_BadUrlInput_Exits2AndWritesNothing(string source, string? flag, string? value) => Guard(async () =>
+    {
+        // A live daemon answers on --data-dir: exit 2 can only come from the input.
+        var dir = Directory.CreateDirectory(Path.Combine(Cluster.Root, "dfget-bad-url-" + Guid.NewGuid().ToString("N")[..6])).FullName;
+        List<string> args = [source, "-O", Path.Combine(dir, "out.bin"), "--data-dir", shared.Publisher.DataDir];
+        if (flag is not null)
+        {
+            args.AddRange([flag, value!]);
+        }
+        var result = await Cluster.RunCliAsync("dfget", args, Quick);
+        CliAssert.FailedWithOneLine(result, 2);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+    });
+
     [Fact]
     public Task Dfpub_DaemonUpButBrokerUnreachable_Exits1() => Guard(async () =>
     {

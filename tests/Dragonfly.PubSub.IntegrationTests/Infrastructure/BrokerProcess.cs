@@ -9,11 +9,13 @@ public sealed class BrokerProcess : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private BrokerProcess(ProcessHandle process, string dataDir, BrokerPorts ports)
+    private BrokerProcess(ProcessHandle process, string dataDir, BrokerPorts ports, BrokerInfo info, IReadOnlyList<string> extraArgs)
     {
         Process = process;
         DataDir = dataDir;
         Ports = ports;
+        Info = info;
+        ExtraArgs = extraArgs;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports.Http}/"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
@@ -23,24 +25,40 @@ public sealed class BrokerProcess : IAsyncDisposable
 
     public BrokerPorts Ports { get; }
 
+    /// <summary>What the broker wrote to <c>broker.json</c> (its seed peer's port among it).</summary>
+    public BrokerInfo Info { get; }
+
+    /// <summary>The flags given beyond the data dir and ports (kept for a restart).</summary>
+    public IReadOnlyList<string> ExtraArgs { get; }
+
     /// <summary>A client for the broker's HTTP API (base address <c>http://127.0.0.1:&lt;http-port&gt;/</c>).</summary>
     public HttpClient Http { get; }
 
     /// <summary>
     /// Starts <c>dfbroker</c> on port 0 (or on <paramref name="ports"/>, for a restart) and waits for
     /// a <c>broker.json</c> written by this process. A stale <c>broker.json</c> is removed first.
+    /// Its seed peer gets a free port (<c>--seed-port 0</c>) unless <paramref name="extraArgs"/> has <c>--no-seed</c>.
     /// </summary>
-    public static async Task<BrokerProcess> StartAsync(ProcessLauncher launcher, string dataDir, BrokerPorts? ports = null, string name = "broker")
+    public static async Task<BrokerProcess> StartAsync(
+        ProcessLauncher launcher, string dataDir, BrokerPorts? ports = null, string name = "broker", IReadOnlyList<string>? extraArgs = null)
     {
         ports ??= BrokerPorts.Any;
+        extraArgs ??= [];
         Directory.CreateDirectory(dataDir);
         var readyFile = Path.Combine(dataDir, "broker.json");
         File.Delete(readyFile);
-        var process = launcher.Start(name, Product.Broker,
+        List<string> args =
         [
             "--data-dir", dataDir, "--listen", "127.0.0.1",
             "--mqtt-port", Port(ports.Mqtt), "--grpc-port", Port(ports.Grpc), "--http-port", Port(ports.Http),
-        ]);
+        ];
+        if (!extraArgs.Contains("--no-seed") && !extraArgs.Contains("--seed-port"))
+        {
+            // The default seed port (8003) may be taken on a test machine.
+            args.AddRange(["--seed-port", "0"]);
+        }
+        args.AddRange(extraArgs);
+        var process = launcher.Start(name, Product.Broker, args);
         try
         {
             var info = await ReadyFile.WaitAsync<BrokerInfo>(readyFile, process, StartTimeout, i => i.Pid);
@@ -55,8 +73,8 @@ public sealed class BrokerProcess : IAsyncDisposable
                 await Wait.UntilAsync("the dfbroker ready line on stdout", TimeSpan.FromSeconds(5), () => Task.FromResult(
                     process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={bound.Mqtt} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal))));
             }
-            launcher.Log($"{process.Name} ready: mqtt={bound.Mqtt} grpc={bound.Grpc} http={bound.Http}");
-            return new BrokerProcess(process, dataDir, bound);
+            launcher.Log($"{process.Name} ready: mqtt={bound.Mqtt} grpc={bound.Grpc} http={bound.Http} seed={info.SeedPort?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+            return new BrokerProcess(process, dataDir, bound, info, extraArgs);
         }
         catch
         {

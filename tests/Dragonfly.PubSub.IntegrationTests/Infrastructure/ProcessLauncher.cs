@@ -10,13 +10,7 @@ namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
 public sealed class ProcessLauncher(string logDir, string home, Action<string> log)
 {
     private readonly ConcurrentQueue<ProcessHandle> _processes = new();
-    private int _sequence;
-
-    public string LogDir { get; } = logDir;
-
-    public IReadOnlyCollection<ProcessHandle> Processes => _processes;
-
-    public IReadOnlyDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>
+    private readonly ConcurrentDictionary<string, string?> _environment = new(new Dictionary<string, string?>
     {
         ["HOME"] = home,
         ["DRAGONFLY_DATA_DIR"] = null,
@@ -25,7 +19,34 @@ public sealed class ProcessLauncher(string logDir, string home, Action<string> l
         ["ASPNETCORE_ENVIRONMENT"] = null,
         ["DOTNET_ENVIRONMENT"] = null,
         ["DOTNET_NOLOGO"] = "1",
-    };
+        // Origin settings of the developer's shell must not leak into a test's processes.
+        ["SSL_CERT_FILE"] = null,
+        ["SSL_CERT_DIR"] = null,
+        ["AWS_ENDPOINT_URL"] = null,
+        ["AWS_ENDPOINT_URL_S3"] = null,
+        ["DRAGONFLY_S3_ENDPOINT"] = null,
+        ["AWS_ACCESS_KEY_ID"] = null,
+        ["AWS_SECRET_ACCESS_KEY"] = null,
+        ["AWS_SESSION_TOKEN"] = null,
+        ["AWS_PROFILE"] = null,
+        ["DFGET_BROKER"] = null,
+        ["DRAGONFLY_BROKER"] = null,
+    });
+    private int _sequence;
+
+    public string LogDir { get; } = logDir;
+
+    public IReadOnlyCollection<ProcessHandle> Processes => _processes;
+
+    /// <summary>The environment of every process started from now on (null = removed from the inherited one).</summary>
+    public IReadOnlyDictionary<string, string?> Environment => _environment;
+
+    /// <summary>Sets (or with null removes) a variable for the processes started after this call.</summary>
+    public void SetEnvironment(string name, string? value)
+    {
+        _environment[name] = value;
+        log($"environment {name}={(value is null ? "(unset)" : IsSecret(name) ? "***" : value)}");
+    }
 
     public void Log(string message) => log(message);
 
@@ -47,6 +68,9 @@ public sealed class ProcessLauncher(string logDir, string home, Action<string> l
                 + string.Join('\n', crashed.Select(p => p.Tail(40))));
         }
     }
+
+    private static bool IsSecret(string name) =>
+        name.Contains("SECRET", StringComparison.Ordinal) || name.Contains("TOKEN", StringComparison.Ordinal);
 
     public async Task KillAllAsync()
     {

@@ -22,6 +22,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     private readonly ConcurrentQueue<string> _events = new();
     private readonly ConcurrentDictionary<string, AgentProcess> _agents = new();
+    private readonly ConcurrentStack<IDisposable> _owned = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private BrokerProcess? _broker;
     private bool _errorLogsAllowed;
@@ -111,9 +112,20 @@ public sealed class TestCluster : IAsyncDisposable
 
     public void Log(string message) => _events.Enqueue($"[{_clock.Elapsed.TotalSeconds,7:0.000}] {message}");
 
-    public async Task<BrokerProcess> StartBrokerAsync(BrokerPorts? ports = null)
+    /// <summary>
+    /// Makes the cluster dispose <paramref name="resource"/> (a server the test started) when it
+    /// ends, after its processes are killed, also when the test fails or times out.
+    /// </summary>
+    public T Own<T>(T resource) where T : IDisposable
     {
-        _broker = await BrokerProcess.StartAsync(Launcher, Path.Combine(Root, "broker"), ports);
+        _owned.Push(resource);
+        return resource;
+    }
+
+    /// <summary>Starts <c>dfbroker</c> with its data dir <c>&lt;root&gt;/broker</c> and <paramref name="extraArgs"/> (e.g. <c>--no-seed</c>).</summary>
+    public async Task<BrokerProcess> StartBrokerAsync(BrokerPorts? ports = null, IReadOnlyList<string>? extraArgs = null)
+    {
+        _broker = await BrokerProcess.StartAsync(Launcher, Path.Combine(Root, "broker"), ports, extraArgs: extraArgs);
         return _broker;
     }
 
@@ -133,7 +145,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             try
             {
-                _broker = await BrokerProcess.StartAsync(Launcher, previous.DataDir, previous.Ports, "broker-restarted");
+                _broker = await BrokerProcess.StartAsync(Launcher, previous.DataDir, previous.Ports, "broker-restarted", previous.ExtraArgs);
                 return _broker;
             }
             catch (Xunit.Sdk.XunitException e) when (DateTime.UtcNow < deadline && e.Message.Contains("exited with", StringComparison.Ordinal))
@@ -201,10 +213,20 @@ public sealed class TestCluster : IAsyncDisposable
         return result;
     }
 
-    public async Task<CliResult> RunCliAsync(string tool, IEnumerable<string> args, TimeSpan? timeout = null)
+    /// <summary>
+    /// Runs <c>dfpub</c>/<c>dfget</c> with the launcher's environment plus <paramref name="environment"/>
+    /// and notes the result in the event log.
+    /// </summary>
+    public async Task<CliResult> RunCliAsync(
+        string tool, IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var watch = Stopwatch.StartNew();
-        var result = await Cli.RunAsync(tool, args, timeout, Launcher.Environment);
+        var merged = new Dictionary<string, string?>(Launcher.Environment);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            merged[name] = value;
+        }
+        var result = await Cli.RunAsync(tool, args, timeout, merged);
         Log($"{result.CommandLine} -> exit {result.ExitCode} in {watch.Elapsed.TotalSeconds:0.0} s"
             + (result.Stderr.Length == 0 ? "" : $"; stderr: {result.Stderr.Trim()}"));
         return result;
@@ -233,6 +255,10 @@ public sealed class TestCluster : IAsyncDisposable
         }
         _broker?.Http.Dispose();
         await Launcher.KillAllAsync();
+        while (_owned.TryPop(out var resource))
+        {
+            resource.Dispose();
+        }
     }
 
     /// <summary>A passing test whose processes logged an error or critical line, or an unhandled exception, fails (the product noticed something wrong).</summary>

@@ -1,18 +1,11 @@
-using System.Security.Cryptography;
-
 namespace Dragonfly.PubSub.Origins.Tests.Infrastructure;
 
 internal static class TestData
 {
-    /// <summary>Deterministic pseudo-random bytes, so a failure can be reproduced.</summary>
-    public static byte[] Bytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
+    /// <summary>Deterministic pseudo-random bytes, the same as the test servers' files of that seed.</summary>
+    public static byte[] Bytes(int length, int seed) => SeededBytes.Create(length, seed);
 
-    public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+    public static string Sha256(ReadOnlySpan<byte> bytes) => SeededBytes.Sha256Hex(bytes);
 
     /// <summary>
     /// Reads <paramref name="size"/> bytes in pieces of <paramref name="pieceSize"/>, up to

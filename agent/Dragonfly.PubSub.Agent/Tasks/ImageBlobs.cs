@@ -1,0 +1,34 @@
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+/// <summary>
+/// Container image blobs in the swarm: their task id is the blob digest (content-addressed URL
+/// tasks), they are kept in the content store only (never under output-dir), and announcements of
+/// them carry the label <c>dragonfly.io/kind=image-blob</c> (preheat).
+/// </summary>
+public static class ImageBlobs
+{
+    public const string KindLabel = "dragonfly.io/kind";
+    public const string Kind = "image-blob";
+
+    public static bool IsImageBlob(IReadOnlyDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(KindLabel, out var kind) && kind == Kind;
+
+    /// <summary>The manifest with the image-blob label (a copy when it lacked it).</summary>
+    public static Manifest Mark(Manifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (IsImageBlob(manifest.Labels))
+        {
+            return manifest;
+        }
+        var marked = manifest.Clone();
+        marked.Labels[KindLabel] = Kind;
+        return marked;
+    }
+
+    /// <summary>The name a blob pulled through the mirror is listed under: its digest's hex (as preheat names them).</summary>
+    public static string NameOf(ContentDigest digest) => digest.Hex;
+}

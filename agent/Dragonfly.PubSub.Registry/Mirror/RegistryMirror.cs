@@ -1,0 +1,265 @@
+using System.Text.Json;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Registry.Auth;
+using Dragonfly.PubSub.Registry.Client;
+using Dragonfly.PubSub.Registry.Manifests;
+using Dragonfly.PubSub.Registry.References;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Net.Http.Headers;
+
+namespace Dragonfly.PubSub.Registry.Mirror;
+
+/// <summary>
+/// The pull side of the OCI distribution API in front of an upstream registry:
+/// <c>GET /v2/</c>, <c>GET|HEAD /v2/&lt;name&gt;/manifests/&lt;tag|digest&gt;</c> (passed through,
+/// verified, cached briefly by tag and for good by digest) and
+/// <c>GET|HEAD /v2/&lt;name&gt;/blobs/&lt;digest&gt;</c> (bytes from an <see cref="IBlobSource"/>,
+/// Range supported). The upstream is <c>?ns=&lt;registry&gt;</c> (containerd) or
+/// <see cref="RegistryMirrorOptions.Upstream"/>. The client's Authorization is used upstream (Basic
+/// credentials also answer a Bearer challenge); without credentials where the upstream needs them
+/// the mirror answers 401 with a Basic challenge so that docker, containerd and skopeo send them.
+/// Map it with <see cref="RegistryMirrorEndpoints.MapRegistryMirror"/>.
+/// </summary>
+public sealed class RegistryMirror
+{
+    private const string ApiVersionHeader = "Docker-Distribution-API-Version";
+    private const string ApiVersion = "registry/2.0";
+    private const string DigestHeader = "Docker-Content-Digest";
+
+    private readonly RegistryMirrorOptions _options;
+    private readonly RegistryClient _client;
+    private readonly IBlobSource _blobs;
+    private readonly ILogger _logger;
+    private readonly RegistryEndpoint? _upstream;
+    private readonly ManifestCache _manifests;
+
+    public RegistryMirror(RegistryMirrorOptions options, RegistryClient client, IBlobSource blobs, TimeProvider? time = null, ILogger<RegistryMirror>? logger = null)
+    {
+        _options = options;
+        _client = client;
+        _blobs = blobs;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _upstream = options.Upstream is null ? null : RegistryEndpoint.FromUrl(options.Upstream);
+        _manifests = new ManifestCache(time ?? TimeProvider.System, options.TagCacheDuration, options.MaxCachedManifests);
+    }
+
+    /// <summary>The registry served without <c>?ns=</c>, if configured.</summary>
+    public RegistryEndpoint? Upstream => _upstream;
+
+    /// <summary>Handles one request under <c>/v2</c>.</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        response.Headers[ApiVersionHeader] = ApiVersion;
+        var path = request.Path.Value ?? "";
+        var rest = path.Length <= 4 ? "" : path[4..]; // after "/v2/"
+        RegistryEndpoint? endpoint = null;
+        try
+        {
+            endpoint = UpstreamFor(request);
+            var auth = RegistryAuth.FromAuthorizationHeader(request.Headers.Authorization.ToString());
+            if (rest.Length == 0)
+            {
+                await BaseAsync(context, endpoint, auth);
+            }
+            else if (endpoint is null)
+            {
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN",
+                    "this mirror has no default upstream registry: pass ?ns=<registry> or start dfagent with --registry-mirror URL");
+            }
+            else if (Split(rest, "/manifests/") is (string name, string reference))
+            {
+                await ManifestAsync(context, endpoint, Repository(endpoint, name), reference, auth);
+            }
+            else if (Split(rest, "/blobs/") is (string blobName, string digest))
+            {
+                await BlobAsync(context, endpoint, Repository(endpoint, blobName), digest, auth);
+            }
+            else
+            {
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "UNSUPPORTED", "this mirror serves only pulls: /v2/<name>/manifests/<reference> and /v2/<name>/blobs/<digest>");
+            }
+            RegistryLog.MirrorServed(_logger, request.Method, path, endpoint?.Name ?? "-", response.StatusCode);
+        }
+        catch (MirrorRequestException e)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, e.Code, e.Message);
+            RegistryLog.MirrorRefused(_logger, request.Method, path, endpoint?.Name ?? "-", StatusCodes.Status400BadRequest, e.Message);
+        }
+        catch (RegistryException e)
+        {
+            var (status, code) = Map(e.Kind, rest.Contains("/blobs/", StringComparison.Ordinal));
+            await ErrorAsync(context, status, code, e.Message);
+            if (status < StatusCodes.Status500InternalServerError)
+            {
+                RegistryLog.MirrorRefused(_logger, request.Method, path, endpoint?.Name ?? "-", status, e.Message);
+            }
+            else
+            {
+                RegistryLog.MirrorFailed(_logger, request.Method, path, endpoint?.Name ?? "-", status, e.Message);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        catch (Exception e) when (!response.HasStarted)
+        {
+            RegistryLog.MirrorCrashed(_logger, e, request.Method, path);
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN", "the mirror failed unexpectedly; see the agent's log");
+        }
+    }
+
+    private async Task BaseAsync(HttpContext context, RegistryEndpoint? endpoint, RegistryAuth auth)
+    {
+        if (endpoint is not null)
+        {
+            var access = await _client.CheckAccessAsync(endpoint, auth, context.RequestAborted);
+            if (access != RegistryAccess.Granted)
+            {
+                throw new RegistryException(RegistryErrorKind.Unauthorized, access == RegistryAccess.NeedsCredentials
+                    ? $"{endpoint.Name} needs credentials; log in to this mirror with them"
+                    : $"{endpoint.Name} refused the credentials; check the user name and password");
+            }
+        }
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync("{}", context.RequestAborted);
+    }
+
+    private async Task ManifestAsync(HttpContext context, RegistryEndpoint endpoint, string repository, string reference, RegistryAuth auth)
+    {
+        ContentDigest? digest = null;
+        if (reference.Contains(':'))
+        {
+            digest = ContentDigest.TryParse(reference, out var parsed)
+                ? parsed
+                : throw new MirrorRequestException("DIGEST_INVALID", $"'{reference}' is not a sha256 digest (sha256:<64 lowercase hex>)");
+        }
+        else if (!ImageReference.IsValidTag(reference))
+        {
+            throw new MirrorRequestException("TAG_INVALID", $"'{reference}' is not a valid tag");
+        }
+
+        var scope = $"{endpoint.BaseUri}|{repository}|{auth.Fingerprint}";
+        var manifest = digest is { } d ? _manifests.Digest(scope, d) : _manifests.Tag(scope, reference);
+        if (manifest is null)
+        {
+            manifest = await _client.GetManifestAsync(endpoint, repository, reference, auth, context.RequestAborted);
+            _manifests.Add(scope, digest is null ? reference : null, manifest);
+        }
+
+        var response = context.Response;
+        response.ContentType = manifest.MediaType;
+        response.ContentLength = manifest.Size;
+        response.Headers[DigestHeader] = manifest.Digest.ToString();
+        response.Headers.ETag = $"\"{manifest.Digest}\"";
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(manifest.Content, context.RequestAborted);
+        }
+    }
+
+    private async Task BlobAsync(HttpContext context, RegistryEndpoint endpoint, string repository, string reference, RegistryAuth auth)
+    {
+        if (!ContentDigest.TryParse(reference, out var digest))
+        {
+            throw new MirrorRequestException("DIGEST_INVALID", $"'{reference}' is not a sha256 digest (sha256:<64 lowercase hex>)");
+        }
+        // Check the client may pull here before serving what the swarm may already hold.
+        var authorization = await _client.AuthorizeAsync(endpoint, repository, auth, context.RequestAborted);
+        var blob = new BlobRequest(endpoint.Name, repository, digest.Value, _client.BlobUrl(endpoint, repository, digest.Value), authorization);
+        var path = await _blobs.GetBlobPathAsync(blob, context.RequestAborted);
+
+        context.Response.Headers[DigestHeader] = digest.Value.ToString();
+        var result = TypedResults.PhysicalFile(path, MediaTypes.Blob, fileDownloadName: null, lastModified: null,
+            entityTag: new EntityTagHeaderValue($"\"{digest.Value}\""), enableRangeProcessing: true);
+        await result.ExecuteAsync(context);
+    }
+
+    private RegistryEndpoint? UpstreamFor(HttpRequest request)
+    {
+        var ns = request.Query["ns"].ToString();
+        if (ns.Length == 0)
+        {
+            return _upstream;
+        }
+        if (!ImageReference.IsValidRegistry(ns))
+        {
+            throw new MirrorRequestException("NAME_INVALID", $"ns '{ns}' is not a registry host[:port]");
+        }
+        if (_upstream is not null && _upstream.Name.Equals(ns, StringComparison.OrdinalIgnoreCase))
+        {
+            return _upstream;
+        }
+        if (_options.AllowedRegistries is { } allowed && !allowed.Contains(ns, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new RegistryException(RegistryErrorKind.Denied, $"this mirror does not serve {ns}; allowed: {string.Join(", ", allowed)}");
+        }
+        return _client.EndpointFor(ns);
+    }
+
+    private static string Repository(RegistryEndpoint endpoint, string name)
+    {
+        if (!ImageReference.IsValidRepository(name))
+        {
+            throw new MirrorRequestException("NAME_INVALID", $"'{name}' is not a valid repository name");
+        }
+        // Docker Hub's official images live under library/ even when a client leaves it out.
+        return endpoint.Name == ImageReference.DockerHub && !name.Contains('/') ? "library/" + name : name;
+    }
+
+    /// <summary>Splits <c>name/&lt;marker&gt;/reference</c> at the last marker; the reference has no slash.</summary>
+    private static (string Name, string Reference)? Split(string rest, string marker)
+    {
+        var index = rest.LastIndexOf(marker, StringComparison.Ordinal);
+        if (index <= 0)
+        {
+            return null;
+        }
+        var reference = rest[(index + marker.Length)..];
+        return reference.Length == 0 || reference.Contains('/') ? null : (rest[..index], reference);
+    }
+
+    private static (int Status, string Code) Map(RegistryErrorKind kind, bool blob) => kind switch
+    {
+        RegistryErrorKind.NotFound => (StatusCodes.Status404NotFound, blob ? "BLOB_UNKNOWN" : "MANIFEST_UNKNOWN"),
+        RegistryErrorKind.Unauthorized => (StatusCodes.Status401Unauthorized, "UNAUTHORIZED"),
+        RegistryErrorKind.Denied => (StatusCodes.Status403Forbidden, "DENIED"),
+        RegistryErrorKind.TooManyRequests => (StatusCodes.Status429TooManyRequests, "TOOMANYREQUESTS"),
+        RegistryErrorKind.DigestMismatch => (StatusCodes.Status502BadGateway, "DIGEST_INVALID"),
+        RegistryErrorKind.Unsupported => (StatusCodes.Status502BadGateway, "UNSUPPORTED"),
+        _ => (StatusCodes.Status502BadGateway, "UNAVAILABLE"),
+    };
+
+    private async Task ErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return;
+        }
+        response.Clear();
+        response.StatusCode = status;
+        response.Headers[ApiVersionHeader] = ApiVersion;
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            response.Headers.WWWAuthenticate = $"Basic realm=\"{_options.Realm}\"";
+        }
+        response.ContentType = "application/json";
+        var body = JsonSerializer.SerializeToUtf8Bytes(new { errors = new[] { new { code, message } } });
+        response.ContentLength = body.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await response.Body.WriteAsync(body, context.RequestAborted);
+        }
+    }
+
+    /// <summary>A malformed request (400) with its distribution API error code.</summary>
+    private sealed class MirrorRequestException(string code, string message) : Exception(message)
+    {
+        public string Code { get; } = code;
+    }
+}

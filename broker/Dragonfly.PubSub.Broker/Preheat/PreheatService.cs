@@ -1,0 +1,534 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Swarm;
+using Dragonfly.PubSub.Broker.UrlTasks;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Registry.Client;
+using Dragonfly.PubSub.Registry.Platforms;
+using Dragonfly.PubSub.Registry.References;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Broker.Preheat;
+
+/// <summary>
+/// Preheat jobs. A submission is resolved against the registry before it is accepted (unknown image or
+/// platform: refused at once); then every config and layer blob of the chosen platforms becomes a
+/// content-addressed URL task through <see cref="IUrlTaskIntake"/> (task id = blob digest, announced on
+/// the job's topic), and each blob's state follows its task through <see cref="UrlTaskNews"/>. One loop
+/// owns the jobs; readers get immutable views. Jobs are stored in the catalogue; those unfinished when
+/// the broker stopped are failed at the next start.
+/// </summary>
+public sealed class PreheatService : BackgroundService
+{
+    /// <summary>Jobs kept (stored and listed); beyond it the oldest finished ones are dropped.</summary>
+    public const int MaxJobs = 500;
+
+    public const string Restarted = "the broker restarted before the job finished; submit it again";
+
+    private const int RegistrationsInFlight = 4;
+
+    private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IImageResolver _resolver;
+    private readonly IUrlTaskIntake _intake;
+    private readonly PreheatStore _store;
+    private readonly UrlTaskNews? _news;
+    private readonly TimeProvider _time;
+    private readonly ILogger<PreheatService> _logger;
+
+    // Readers see these immutable views; only the loop replaces them.
+    private readonly ConcurrentDictionary<string, PreheatJob> _views = new(StringComparer.Ordinal);
+
+    // Owned by the loop: unfinished jobs, and news of tasks that a blob's registration (still in flight) may have joined.
+    private readonly Dictionary<string, ActiveJob> _active = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<long, UrlTaskUpdate>> _early = new(StringComparer.Ordinal);
+    private CancellationToken _stopping;
+
+    public PreheatService(
+        IImageResolver resolver,
+        IUrlTaskIntake intake,
+        PreheatStore store,
+        TimeProvider time,
+        ILogger<PreheatService> logger,
+        UrlTaskNews? news = null)
+    {
+        _resolver = resolver;
+        _intake = intake;
+        _store = store;
+        _news = news;
+        _time = time;
+        _logger = logger;
+        Load();
+    }
+
+    public PreheatJob? Find(string id) => _views.GetValueOrDefault(id);
+
+    /// <summary>Every kept job, newest first.</summary>
+    public IReadOnlyList<PreheatJob> List() =>
+        [.. _views.Values.OrderByDescending(j => j.CreatedAt).ThenBy(j => j.Id, StringComparer.Ordinal)];
+
+    /// <summary>Resolves the image and, when that works, starts the job.</summary>
+    public async Task<PreheatSubmission> SubmitAsync(PreheatRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ResolvedImage resolved;
+        var locations = new List<BlobLocation>();
+        try
+        {
+            resolved = await _resolver.ResolveAsync(request.Image, request.Platforms, cancellationToken).ConfigureAwait(false);
+            foreach (var blob in resolved.Blobs)
+            {
+                locations.Add(await _resolver.LocateAsync(request.Image, blob.Digest, cancellationToken).ConfigureAwait(false));
+            }
+        }
+        catch (RegistryException e)
+        {
+            var (status, error) = Refusal(request.Image, e);
+            BrokerLog.PreheatRejected(_logger, request.Image.ToString(), error);
+            return PreheatSubmission.Refused(status, error);
+        }
+
+        var blobs = resolved.Blobs
+            .Select(b => new PreheatBlob(b.Digest.ToString(), b.Size, b.MediaType, PlatformsUsing(resolved, b.Digest), PreheatStates.Pending))
+            .ToList();
+        var job = new PreheatJob(
+            NewId(),
+            request.Image.ToString(),
+            resolved.Root.Digest.ToString(),
+            Requested(request.Platforms),
+            request.Topic,
+            PreheatStates.Pending,
+            null,
+            _time.GetUtcNow(),
+            null,
+            [.. resolved.Images.Select(i => new PreheatManifest(i.Manifest.Digest.ToString(), i.Platform.ToString(), i.Manifest.MediaType, i.Manifest.Size))],
+            blobs);
+        var reply = new TaskCompletionSource<PreheatJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_commands.Writer.TryWrite(new Create(new ActiveJob(job, request.Image), locations, reply)))
+        {
+            return PreheatSubmission.Refused(503, "the broker is stopping; submit the preheat again once it runs");
+        }
+        try
+        {
+            return PreheatSubmission.Accepted(await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return PreheatSubmission.Refused(503, "the broker is stopping; submit the preheat again once it runs");
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        var forwarding = _news is null ? Task.CompletedTask : ForwardNewsAsync(_news, stoppingToken);
+        try
+        {
+            await foreach (var command in _commands.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    Apply(command);
+                }
+                catch (Exception e)
+                {
+                    // A bug in one command must not stop every job.
+                    BrokerLog.PreheatCommandFailed(_logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _commands.Writer.TryComplete();
+            while (_commands.Reader.TryRead(out var left))
+            {
+                (left as Create)?.Reply.TrySetCanceled();
+            }
+        }
+        await forwarding.ConfigureAwait(false);
+    }
+
+    private async Task ForwardNewsAsync(UrlTaskNews news, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var update in news.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                _commands.Writer.TryWrite(new News(update));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Apply(Command command)
+    {
+        switch (command)
+        {
+            case Create c:
+                OnCreate(c);
+                break;
+            case Registered r:
+                OnRegistered(r);
+                break;
+            case News n:
+                OnNews(n.Update);
+                break;
+        }
+    }
+
+    private void OnCreate(Create create)
+    {
+        var job = create.Job;
+        for (var i = 0; i < job.View.Blobs.Count; i++)
+        {
+            job.Blobs[job.View.Blobs[i].Digest] = new BlobProgress(i, retries: create.Locations[i].Authorization is null ? 0 : 1);
+        }
+        _active[job.View.Id] = job;
+        Save(job.View);
+        create.Reply.TrySetResult(job.View);
+        BrokerLog.PreheatAccepted(_logger, job.View.Id, job.View.Image, string.Join(',', job.View.Platforms), job.View.Topic,
+            job.View.Blobs.Count, job.View.Blobs.Sum(b => b.Size));
+        Prune();
+        if (job.View.Blobs.Count == 0)
+        {
+            Changed(job);
+            return;
+        }
+        var work = job.View.Blobs.Select((blob, i) => (blob, create.Locations[i])).ToList();
+        _ = RegisterAllAsync(job.View, job.Image, work);
+    }
+
+    private void OnRegistered(Registered registered)
+    {
+        if (!_active.TryGetValue(registered.JobId, out var job)
+            || !job.Blobs.TryGetValue(registered.Digest, out var blob)
+            || blob.Attempt != registered.Attempt
+            || PreheatStates.IsFinished(job.View.Blobs[blob.Index].State))
+        {
+            return; // an older attempt, or the blob is already decided
+        }
+        var outcome = registered.Outcome;
+        if (outcome.Manifest is null)
+        {
+            Fail(job, blob, outcome.Error ?? "the blob could not be registered");
+        }
+        else
+        {
+            blob.Incarnation = outcome.Incarnation;
+            var phase = outcome.Phase;
+            string? error = null;
+            // News of this task that overtook the registration's answer.
+            if (_early.TryGetValue(registered.Digest, out var early) && early.TryGetValue(outcome.Incarnation, out var news) && Stronger(news.Phase, phase))
+            {
+                (phase, error) = (news.Phase, news.Error);
+            }
+            ApplyPhase(job, blob, phase, error);
+        }
+        ForgetEarly(registered.Digest);
+        Changed(job);
+    }
+
+    private void OnNews(UrlTaskUpdate update)
+    {
+        foreach (var job in _active.Values.ToList())
+        {
+            if (!job.Blobs.TryGetValue(update.TaskId, out var blob) || PreheatStates.IsFinished(job.View.Blobs[blob.Index].State))
+            {
+                continue;
+            }
+            if (blob.Incarnation == update.Incarnation)
+            {
+                ApplyPhase(job, blob, update.Phase, update.Error);
+                Changed(job);
+            }
+            else if (blob.Incarnation == 0)
+            {
+                // Its registration is in flight: whether this is the task it joins shows when it answers.
+                if (!_early.TryGetValue(update.TaskId, out var early))
+                {
+                    early = [];
+                    _early[update.TaskId] = early;
+                }
+                if (!early.TryGetValue(update.Incarnation, out var known) || Stronger(update.Phase, known.Phase))
+                {
+                    early[update.Incarnation] = update;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sourced wins (the seed holds it); then Failed; then Fetching over Waiting.</summary>
+    private static bool Stronger(UrlTaskPhase candidate, UrlTaskPhase current) => Rank(candidate) > Rank(current);
+
+    private static int Rank(UrlTaskPhase phase) => phase switch
+    {
+        UrlTaskPhase.Sourced => 3,
+        UrlTaskPhase.Failed => 2,
+        UrlTaskPhase.Fetching => 1,
+        _ => 0,
+    };
+
+    private void ApplyPhase(ActiveJob job, BlobProgress blob, UrlTaskPhase phase, string? error)
+    {
+        switch (phase)
+        {
+            case UrlTaskPhase.Sourced:
+                SetBlob(job, blob, PreheatStates.Succeeded, null);
+                break;
+            case UrlTaskPhase.Failed:
+                Fail(job, blob, error ?? "the blob's task failed");
+                break;
+            default:
+                SetBlob(job, blob, PreheatStates.Running, null);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A blob's registration or task failed. With a registry Authorization it gets one more attempt with a
+    /// freshly resolved one (Bearer tokens expire while a big image is fetched); otherwise it failed.
+    /// </summary>
+    private void Fail(ActiveJob job, BlobProgress blob, string error)
+    {
+        var view = job.View.Blobs[blob.Index];
+        if (blob.RetriesLeft > 0)
+        {
+            blob.RetriesLeft--;
+            blob.Attempt++;
+            blob.Incarnation = 0;
+            SetBlob(job, blob, PreheatStates.Running, null);
+            BrokerLog.PreheatBlobRetry(_logger, job.View.Id, view.Digest, error);
+            _ = RetryAsync(job.View, job.Image, view, blob.Attempt);
+            return;
+        }
+        SetBlob(job, blob, PreheatStates.Failed, error);
+        BrokerLog.PreheatBlobFailed(_logger, job.View.Id, view.Digest, error);
+    }
+
+    private static void SetBlob(ActiveJob job, BlobProgress blob, string state, string? error)
+    {
+        var blobs = job.View.Blobs.ToArray();
+        blobs[blob.Index] = blobs[blob.Index] with { State = state, Error = error };
+        job.View = job.View with { Blobs = blobs };
+    }
+
+    /// <summary>After a blob changed: the job's own state, then store and publish it.</summary>
+    private void Changed(ActiveJob job)
+    {
+        var view = job.View;
+        if (view.Blobs.All(b => PreheatStates.IsFinished(b.State)))
+        {
+            var failed = view.Blobs.Where(b => b.State == PreheatStates.Failed).ToList();
+            var error = failed.Count switch
+            {
+                0 => null,
+                1 => $"blob {failed[0].Digest} failed: {failed[0].Error}",
+                _ => $"{failed.Count} of {view.Blobs.Count} blobs failed; the first, {failed[0].Digest}: {failed[0].Error}",
+            };
+            var state = failed.Count == 0 ? PreheatStates.Succeeded : PreheatStates.Failed;
+            view = view with { State = state, Error = error, FinishedAt = _time.GetUtcNow() };
+            _active.Remove(view.Id);
+            BrokerMetrics.PreheatJobs.WithLabels(state).Inc();
+            BrokerLog.PreheatFinished(_logger, view.Id, state, error is null ? "" : ": " + error);
+        }
+        else if (view.State == PreheatStates.Pending && view.Blobs.Any(b => b.State != PreheatStates.Pending))
+        {
+            view = view with { State = PreheatStates.Running };
+        }
+        job.View = view;
+        Save(view);
+    }
+
+    private void ForgetEarly(string digest)
+    {
+        var waiting = _active.Values.Any(j => j.Blobs.TryGetValue(digest, out var b) && b.Incarnation == 0
+            && !PreheatStates.IsFinished(j.View.Blobs[b.Index].State));
+        if (!waiting)
+        {
+            _early.Remove(digest);
+        }
+    }
+
+    private void Save(PreheatJob view)
+    {
+        _views[view.Id] = view;
+        try
+        {
+            _store.Save(view);
+        }
+        catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException)
+        {
+            // The job goes on in memory; only a restart would lose it.
+            BrokerLog.PreheatStoreFailed(_logger, view.Id, e);
+        }
+    }
+
+    private void Prune()
+    {
+        var excess = _views.Count - MaxJobs;
+        if (excess <= 0)
+        {
+            return;
+        }
+        foreach (var old in _views.Values.Where(j => PreheatStates.IsFinished(j.State)).OrderBy(j => j.CreatedAt).Take(excess).ToList())
+        {
+            _views.TryRemove(old.Id, out _);
+            try
+            {
+                _store.Delete(old.Id);
+            }
+            catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException)
+            {
+                BrokerLog.PreheatStoreFailed(_logger, old.Id, e);
+            }
+        }
+    }
+
+    /// <summary>Stored jobs come back; those that were unfinished can no longer be followed, so they failed.</summary>
+    private void Load()
+    {
+        var interrupted = 0;
+        foreach (var stored in _store.LoadAll())
+        {
+            var job = stored;
+            if (!PreheatStates.IsFinished(job.State))
+            {
+                interrupted++;
+                job = job with
+                {
+                    State = PreheatStates.Failed,
+                    Error = Restarted,
+                    FinishedAt = _time.GetUtcNow(),
+                    Blobs = [.. job.Blobs.Select(b => PreheatStates.IsFinished(b.State) ? b : b with { State = PreheatStates.Failed, Error = "the broker restarted" })],
+                };
+                _store.Save(job);
+            }
+            _views[job.Id] = job;
+        }
+        if (interrupted > 0)
+        {
+            BrokerLog.PreheatInterrupted(_logger, interrupted);
+        }
+    }
+
+    private async Task RegisterAllAsync(PreheatJob job, ImageReference image, IReadOnlyList<(PreheatBlob Blob, BlobLocation Location)> work)
+    {
+        try
+        {
+            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = RegistrationsInFlight, CancellationToken = _stopping },
+                async (item, ct) =>
+                {
+                    var outcome = await RegisterAsync(job, image, item.Blob, item.Location, ct).ConfigureAwait(false);
+                    _commands.Writer.TryWrite(new Registered(job.Id, item.Blob.Digest, 1, outcome));
+                }).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // The broker stops; the job is failed at the next start.
+        }
+    }
+
+    private async Task RetryAsync(PreheatJob job, ImageReference image, PreheatBlob blob, int attempt)
+    {
+        UrlTaskOutcome outcome;
+        try
+        {
+            var location = await _resolver.LocateAsync(image, ContentDigest.Parse(blob.Digest), _stopping).ConfigureAwait(false);
+            outcome = await RegisterAsync(job, image, blob, location, _stopping).ConfigureAwait(false);
+        }
+        catch (RegistryException e)
+        {
+            outcome = UrlTaskOutcome.Failed(UrlTaskErrorKind.FailedPrecondition, e.Message);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        _commands.Writer.TryWrite(new Registered(job.Id, blob.Digest, attempt, outcome));
+    }
+
+    /// <summary>The blob as a content-addressed URL task on the job's topic: the same path as RegisterUrlTask.</summary>
+    private async Task<UrlTaskOutcome> RegisterAsync(PreheatJob job, ImageReference image, PreheatBlob blob, BlobLocation location, CancellationToken ct)
+    {
+        var request = new RegisterUrlTaskRequest
+        {
+            Url = location.Url.AbsoluteUri,
+            ExpectedDigest = blob.Digest,
+            ContentAddressed = true,
+            Name = blob.Digest[ContentDigest.Prefix.Length..],
+            Topic = job.Topic,
+            Requester = "preheat-" + job.Id,
+            Labels =
+            {
+                [PreheatLabels.Kind] = PreheatLabels.ImageBlob,
+                [PreheatLabels.Image] = image.ToString(),
+                [PreheatLabels.Platforms] = string.Join(',', blob.Platforms),
+                [PreheatLabels.MediaType] = blob.MediaType,
+            },
+        };
+        if (location.Authorization is { } authorization)
+        {
+            request.Headers.Add(new Header { Name = "Authorization", Value = authorization });
+        }
+        try
+        {
+            return await _intake.RegisterAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Not a registration answer (e.g. the announcement could not be published): the message may hold anything.
+            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"the blob could not be registered ({e.GetType().Name}); submit the preheat again");
+        }
+    }
+
+    /// <summary>The HTTP status and message of a registry failure while resolving.</summary>
+    public static (int Status, string Error) Refusal(ImageReference image, RegistryException e) => e.Kind switch
+    {
+        RegistryErrorKind.NotFound => (404, e.Message),
+        RegistryErrorKind.UnknownPlatform => (400, e.Message),
+        RegistryErrorKind.Unauthorized or RegistryErrorKind.Denied => (403,
+            $"{e.Message}; give the broker a login for {image.Registry} (config registries, or DFBROKER_REGISTRY_USERNAME/DFBROKER_REGISTRY_PASSWORD)"),
+        RegistryErrorKind.Unsupported => (422, e.Message),
+        _ => (502, e.Message),
+    };
+
+    private static IReadOnlyList<string> Requested(PlatformSelector platforms) =>
+        platforms.All ? [PlatformSelector.AllKeyword] : [.. platforms.Platforms.Select(p => p.ToString())];
+
+    private static IReadOnlyList<string> PlatformsUsing(ResolvedImage resolved, ContentDigest digest) =>
+        [.. resolved.Images.Where(i => i.Blobs.Any(b => b.Digest == digest)).Select(i => i.Platform.ToString()).Distinct()];
+
+    private static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    private sealed class ActiveJob(PreheatJob view, ImageReference image)
+    {
+        public PreheatJob View { get; set; } = view;
+        public ImageReference Image { get; } = image;
+        public Dictionary<string, BlobProgress> Blobs { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>A blob's registration attempts (<see cref="Attempt"/>) and the task incarnation it joined (0: in flight).</summary>
+    private sealed class BlobProgress(int index, int retries)
+    {
+        public int Index { get; } = index;
+        public int Attempt { get; set; } = 1;
+        public long Incarnation { get; set; }
+        public int RetriesLeft { get; set; } = retries;
+    }
+
+    private abstract record Command;
+
+    private sealed record Create(ActiveJob Job, IReadOnlyList<BlobLocation> Locations, TaskCompletionSource<PreheatJob> Reply) : Command;
+
+    private sealed record Registered(string JobId, string Digest, int Attempt, UrlTaskOutcome Outcome) : Command;
+
+    private sealed record News(UrlTaskUpdate Update) : Command;
+}

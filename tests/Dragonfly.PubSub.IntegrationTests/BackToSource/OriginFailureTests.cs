@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Dragonfly.PubSub.IntegrationTests.Infrastructure;
+using Dragonfly.PubSub.Testing;
+using Xunit.Abstractions;
+using static Dragonfly.PubSub.IntegrationTests.Infrastructure.Sizes;
+
+namespace Dragonfly.PubSub.IntegrationTests.BackToSource;
+
+/// <summary>
+/// An origin that fails: one clear line and exit code 1 within a bounded time, never a partial
+/// output file, and a later request for the same URL starts afresh.
+/// </summary>
+public sealed class OriginFailureTests(ITestOutputHelper output)
+{
+    [Fact]
+    public Task Dfget_OriginDiesMidTransfer_Exits1WithOneLineInBoundedTime_NoOutput_ThenSucceedsWhenItIsBack() => TestCluster.RunAsync(output, async cluster =>
+    {
+        // 256 KiB per connection at full speed, then 256 KiB/s: the transfer is still running when nginx dies.
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "256k"));
+        var file = await TestFile.CreateAsync(nginx.WwwPath("slow/dies.bin"), 8 * MiB, seed: 321);
+        await cluster.StartBrokerAsync();
+        var agent = await cluster.StartAgentAsync("agent");
+        cluster.AllowErrorLogs("the origin is killed mid-transfer: the seed and the agent may log the failed fetches");
+
+        var url = nginx.Http("slow/dies.bin");
+        var target = cluster.OutputPath("dies", "dies.bin");
+        // Bounded retries: well under this, or the run is killed and the test fails with what it printed.
+        var running = cluster.DfgetAsync(agent, url, target, TimeSpan.FromSeconds(90));
+        await Wait.UntilAsync("nginx to send the file's first bytes", TimeSpan.FromSeconds(60),
+            async () => running.IsCompleted || await nginx.WritingResponsesAsync() > 0);
+        Assert.False(running.IsCompleted, $"dfget ended before the origin could be killed:\n{(running.IsCompletedSuccessfully ? running.Result : null)}");
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        nginx.Kill();
+        var sinceKill = Stopwatch.StartNew();
+        cluster.Log("killed nginx mid-transfer");
+
+        var failed = await running;
+        cluster.Log($"dfget ended {sinceKill.Elapsed.TotalSeconds:0.0} s after the origin died");
+        UrlTasks.AssertFailedWithoutOutput(failed, target, 1);
+        var line = failed.StderrLines[0];
+        Assert.True(line.Contains("origin", StringComparison.OrdinalIgnoreCase) || line.Contains("dies.bin", StringComparison.Ordinal)
+                || line.Contains(nginx.HttpPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
+            $"the error line should say that the origin failed (name it or the URL): {line}");
+        Assert.True(sinceKill.Elapsed < TimeSpan.FromSeconds(60),
+            $"dfget took {sinceKill.Elapsed.TotalSeconds:0} s to give up on a dead origin; retries must be bounded (under 60 s)");
+
+        // The origin is back: the failed task was forgotten, and the same URL now downloads.
+        nginx.SlowRate = null;
+        await nginx.RestartAsync();
+        var retried = cluster.OutputPath("back", "dies.bin");
+        await UrlTasks.AssertDownloadedAsync(await cluster.DfgetAsync(agent, url, retried), retried, file);
+    });
+
+    [Fact]
+    public Task Dfget_UrlIs404_Exits1AtOnceWithOneLineNaming404_NoOutput() => TestCluster.RunAsync(output, async cluster =>
+    {
+        var nginx = cluster.Own(await NginxServer.StartAsync());
+        await cluster.StartBrokerAsync();
+        var agent = await cluster.StartAgentAsync("agent");
+
+        var target = cluster.OutputPath("missing", "missing.bin");
+        var watch = Stopwatch.StartNew();
+        var result = await cluster.DfgetAsync(agent, nginx.Http("files/missing.bin"), target);
+        watch.Stop();
+
+        UrlTasks.AssertFailedWithoutOutput(result, target, 1);
+        Assert.True(result.StderrLines[0].Contains("404", StringComparison.Ordinal), $"the error line should name the 404:\n{result}");
+        // A permanent error is not retried: it comes back as fast as a process starts and asks once.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"dfget took {watch.Elapsed.TotalSeconds:0.0} s to report a 404; expected at once");
+        var requests = await nginx.RequestsAsync("/files/missing.bin", atLeast: 1);
+        Assert.True(requests.Count is >= 1 and <= 2,
+            $"a 404 should be asked once (a HEAD, maybe one GET probe), not retried; nginx logged {requests.Count}: {string.Join(", ", requests)}");
+    });
+
+    [Fact]
+    public Task Dfget_WrongDigest_Exits1WithoutOutput_RightDigestThenSucceeds() => TestCluster.RunAsync(output, async cluster =>
+    {
+        var nginx = cluster.Own(await NginxServer.StartAsync());
+        var file = await TestFile.CreateAsync(nginx.WwwPath("files/checked.bin"), 6 * MiB + 99, seed: 322);
+        await cluster.StartBrokerAsync();
+        var agent = await cluster.StartAgentAsync("agent");
+        cluster.AllowErrorLogs("a task failed by a wrong --digest is logged as a failed task by the seed and the agent");
+        var url = nginx.Http("files/checked.bin");
+
+        var wrongDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData("not the content of checked.bin"u8));
+        var wrongTarget = cluster.OutputPath("wrong", "checked.bin");
+        var wrong = await cluster.DfgetAsync(agent, url, wrongTarget, "--digest", wrongDigest);
+        UrlTasks.AssertFailedWithoutOutput(wrong, wrongTarget, 1);
+        Assert.True(wrong.StderrLines[0].Contains(wrongDigest[..19], StringComparison.Ordinal),
+            $"the error line should name the --digest that did not match ({wrongDigest}):\n{wrong}");
+
+        // The failed task is forgotten: the same URL with the right digest is fetched afresh and verified.
+        var rightTarget = cluster.OutputPath("right", "checked.bin");
+        var right = await cluster.DfgetAsync(agent, url, rightTarget, "--digest", file.Digest);
+        await UrlTasks.AssertDownloadedAsync(right, rightTarget, file);
+    });
+}

@@ -1,0 +1,42 @@
+using System.Net;
+using Dragonfly.PubSub.Registry.Auth;
+using Dragonfly.PubSub.Registry.Tests.Client;
+using Dragonfly.PubSub.Registry.Tests.Infrastructure;
+
+namespace Dragonfly.PubSub.Registry.Tests.Mirror;
+
+/// <summary>Pulls through the mirror from a real registry with Bearer token auth: the mirror answers the challenge with the client's basic credentials.</summary>
+public sealed class MirrorBearerAuthTests(BearerAuthFixture fixture) : IClassFixture<BearerAuthFixture>, IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("dragonfly-mirror-bearer-").FullName;
+
+    [Fact]
+    public async Task SkopeoWithCredentials_PullsThroughTheMirrorWithAPullToken()
+    {
+        await using var mirror = await MirrorHost.StartAsync(fixture.Registry.BaseUri);
+        var arm64 = fixture.Image["linux/arm64"];
+
+        var result = await MirrorPulls.PullAsync(fixture.Skopeo, mirror, "team/app:v1", Path.Combine(_temp, "out"), $"{BearerAuthFixture.User}:{BearerAuthFixture.Password}");
+
+        Assert.True(result.ExitCode == 0, result.Output + mirror.Logs.Text);
+        var blobs = OciLayout.Blobs(Path.Combine(_temp, "out"));
+        Assert.All(arm64.Blobs, d => Assert.Equal(fixture.Image.Blob(d), blobs[d]));
+        Assert.Equal(3, mirror.BlobRequests.Count);
+        Assert.All(mirror.BlobRequests, r => Assert.StartsWith("Bearer ey", r.Authorization));
+        MirrorPulls.AssertNoSecretLogged(mirror, BearerAuthFixture.Password, "eyJ");
+    }
+
+    [Fact]
+    public async Task SkopeoWithoutCredentials_FailsClearly()
+    {
+        await using var mirror = await MirrorHost.StartAsync(fixture.Registry.BaseUri);
+
+        var result = await MirrorPulls.PullAsync(fixture.Skopeo, mirror, "team/app:v1", Path.Combine(_temp, "out"), credentials: null);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("unauthorized", result.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(mirror.BlobRequests);
+    }
+
+    public void Dispose() => TempDirectory.Delete(_temp);
+}
