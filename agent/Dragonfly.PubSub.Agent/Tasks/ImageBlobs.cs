@@ -10,11 +10,7 @@ namespace Dragonfly.PubSub.Agent.Tasks;
 /// </summary>
 public static class ImageBlobs
 {
-    public const string KindLabel = "dragonfly.io/kind";
-    public const string Kind = "image-blob";
-
-    public static bool IsImageBlob(IReadOnlyDictionary<string, string>? labels) =>
-        labels is not null && labels.TryGetValue(KindLabel, out var kind) && kind == Kind;
+    public static bool IsImageBlob(IReadOnlyDictionary<string, string>? labels) => ImageBlobLabels.IsImageBlob(labels);
 
     /// <summary>The manifest with the image-blob label (a copy when it lacked it).</summary>
     public static Manifest Mark(Manifest manifest)
@@ -25,7 +21,7 @@ public static class ImageBlobs
             return manifest;
         }
         var marked = manifest.Clone();
-        marked.Labels[KindLabel] = Kind;
+        marked.Labels[ImageBlobLabels.Kind] = ImageBlobLabels.ImageBlob;
         return marked;
     }
 

@@ -57,7 +57,7 @@ public sealed partial class TaskManager
                 Name = ImageBlobs.NameOf(digest),
                 Requester = _runtime.PeerId,
             };
-            register.Labels[ImageBlobs.KindLabel] = ImageBlobs.Kind;
+            register.Labels[ImageBlobLabels.Kind] = ImageBlobLabels.ImageBlob;
             if (authorization is not null)
             {
                 register.Headers.Add(new Header { Name = "Authorization", Value = authorization });

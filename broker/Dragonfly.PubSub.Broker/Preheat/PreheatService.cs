@@ -468,10 +468,10 @@ public sealed class PreheatService : BackgroundService
             Requester = "preheat-" + job.Id,
             Labels =
             {
-                [PreheatLabels.Kind] = PreheatLabels.ImageBlob,
-                [PreheatLabels.Image] = image.ToString(),
-                [PreheatLabels.Platforms] = string.Join(',', blob.Platforms),
-                [PreheatLabels.MediaType] = blob.MediaType,
+                [ImageBlobLabels.Kind] = ImageBlobLabels.ImageBlob,
+                [ImageBlobLabels.Image] = image.ToString(),
+                [ImageBlobLabels.Platforms] = string.Join(',', blob.Platforms),
+                [ImageBlobLabels.MediaType] = blob.MediaType,
             },
         };
         if (location.Authorization is { } authorization)

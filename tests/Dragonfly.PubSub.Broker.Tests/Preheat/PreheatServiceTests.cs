@@ -100,10 +100,10 @@ public sealed class PreheatServiceTests : IAsyncLifetime
             Assert.True(request.ContentAddressed);
             Assert.Equal(request.ExpectedDigest, ContentDigest.Prefix + request.Name);
             Assert.Equal("images/app", request.Topic);
-            Assert.Equal("image-blob", request.Labels[PreheatLabels.Kind]);
-            Assert.Equal(FakeImageResolver.Image, request.Labels[PreheatLabels.Image]);
-            Assert.Equal("linux/arm64", request.Labels[PreheatLabels.Platforms]);
-            Assert.Equal(job.Blobs.Single(b => b.Digest == request.ExpectedDigest).MediaType, request.Labels[PreheatLabels.MediaType]);
+            Assert.Equal("image-blob", request.Labels[ImageBlobLabels.Kind]);
+            Assert.Equal(FakeImageResolver.Image, request.Labels[ImageBlobLabels.Image]);
+            Assert.Equal("linux/arm64", request.Labels[ImageBlobLabels.Platforms]);
+            Assert.Equal(job.Blobs.Single(b => b.Digest == request.ExpectedDigest).MediaType, request.Labels[ImageBlobLabels.MediaType]);
         }
         var running = await WaitAsync(job.Id, j => j.Blobs.All(b => b.State == PreheatStates.Running));
         Assert.Equal(PreheatStates.Running, running.State);
@@ -121,7 +121,7 @@ public sealed class PreheatServiceTests : IAsyncLifetime
         Assert.Equal(["linux/amd64", "linux/arm64"], job.Blobs.Single(b => b.Digest == FakeImageResolver.SharedLayer.Digest.ToString()).Platforms);
         await FetchesAsync(5);
         Assert.Equal("linux/amd64,linux/arm64",
-            _intake.Requests.Single(r => r.ExpectedDigest == FakeImageResolver.SharedLayer.Digest.ToString()).Labels[PreheatLabels.Platforms]);
+            _intake.Requests.Single(r => r.ExpectedDigest == FakeImageResolver.SharedLayer.Digest.ToString()).Labels[ImageBlobLabels.Platforms]);
     }
 
     [Fact]

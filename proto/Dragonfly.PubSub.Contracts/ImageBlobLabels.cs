@@ -1,7 +1,10 @@
-namespace Dragonfly.PubSub.Broker.Preheat;
+namespace Dragonfly.PubSub.Contracts;
 
-/// <summary>The labels of every blob task a preheat registers (and announces).</summary>
-public static class PreheatLabels
+/// <summary>
+/// The labels of container image blob tasks (preheat announcements, mirror pulls). Agents keep a
+/// task labelled <c>dragonfly.io/kind=image-blob</c> in their content store only, never under output-dir.
+/// </summary>
+public static class ImageBlobLabels
 {
     /// <summary><c>image-blob</c>: a config or layer blob, content-addressed (task id = blob digest).</summary>
     public const string Kind = "dragonfly.io/kind";
@@ -15,4 +18,8 @@ public static class PreheatLabels
 
     /// <summary>The blob's media type from the manifest.</summary>
     public const string MediaType = "dragonfly.io/media-type";
+
+    /// <summary>Whether the labels mark an image blob task.</summary>
+    public static bool IsImageBlob(IReadOnlyDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(Kind, out var kind) && kind == ImageBlob;
 }
