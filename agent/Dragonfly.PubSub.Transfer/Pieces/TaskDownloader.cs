@@ -1047,57 +1047,31 @@ public sealed class TaskDownloader
         _reporter.PieceFailed(Digest, attempt.Index, attempt.Parent.PeerId, kind);
     }
 
-    /// <summary>One request to a peer: fetch into a pooled buffer, verify, and (first copy only) write and hand on.</summary>
-    private async Task FetchAsync(Attempt attempt)
+    /// <summary>
+    /// Runs one attempt on a pooled piece buffer and reports how it ended to the loop. The buffer goes
+    /// back to the pool unless the attempt handed it on (<c>Keep</c>: written and queued for hashing);
+    /// a write failure fails the task, and so does a bug, rather than leave the loop waiting forever.
+    /// </summary>
+    private async Task RunAttemptAsync(Attempt attempt, string from,
+        Func<byte[], Task<(AttemptOutcome Outcome, string? Error, bool Keep)>> body)
     {
-        var index = attempt.Index;
-        var length = _layout.LengthOf(index);
-        var offset = _layout.OffsetOf(index);
         var buffer = _fetcher.RentBuffer(_layout.PieceSize);
         var keep = false;
         AttemptOutcome outcome;
-        string? error = null;
+        string? error;
         try
         {
-            if (Volatile.Read(ref _digests[index]) is not { } expected)
-            {
-                // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
-                outcome = AttemptOutcome.Busy;
-            }
-            else
-            {
-                var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, offset,
-                    buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter).ConfigureAwait(false);
-                outcome = result.Status switch
-                {
-                    FetchStatus.Ok => AttemptOutcome.Duplicate,
-                    FetchStatus.Corrupt => AttemptOutcome.Corrupt,
-                    FetchStatus.Missing => AttemptOutcome.Missing,
-                    FetchStatus.Busy => AttemptOutcome.Busy,
-                    FetchStatus.Full => AttemptOutcome.Full,
-                    FetchStatus.Unreachable => AttemptOutcome.Unreachable,
-                    _ => AttemptOutcome.Canceled,
-                };
-                if (result.Status == FetchStatus.Ok)
-                {
-                    AgentMetrics.DownloadBytesFromPeers.Inc(length);
-                    if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromPeers: length), out keep))
-                    {
-                        outcome = AttemptOutcome.Written;
-                    }
-                }
-            }
+            (outcome, error, keep) = await body(buffer).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             outcome = AttemptOutcome.Fatal;
-            error = $"cannot write piece {index} to the partial file: {e.Message}";
+            error = $"cannot write piece {attempt.Index} to the partial file: {e.Message}";
         }
         catch (Exception e)
         {
-            // A bug: fail the task with what happened rather than leave the loop waiting for this piece forever.
             outcome = AttemptOutcome.Fatal;
-            error = $"fetching piece {index} failed unexpectedly: {e.GetType().Name}: {e.Message}";
+            error = $"fetching piece {attempt.Index} from {from} failed unexpectedly: {e.GetType().Name}: {e.Message}";
         }
         finally
         {
@@ -1109,65 +1083,72 @@ public sealed class TaskDownloader
         _events.Writer.TryWrite(new AttemptDone(attempt, outcome, error));
     }
 
+    /// <summary>One request to a peer: fetch into a pooled buffer, verify, and (first copy only) write and hand on.</summary>
+    private Task FetchAsync(Attempt attempt) => RunAttemptAsync(attempt, attempt.Parent.PeerId, async buffer =>
+    {
+        var index = attempt.Index;
+        var length = _layout.LengthOf(index);
+        if (Volatile.Read(ref _digests[index]) is not { } expected)
+        {
+            // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
+            return (AttemptOutcome.Busy, null, false);
+        }
+        var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
+            buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter).ConfigureAwait(false);
+        var outcome = result.Status switch
+        {
+            FetchStatus.Ok => AttemptOutcome.Duplicate,
+            FetchStatus.Corrupt => AttemptOutcome.Corrupt,
+            FetchStatus.Missing => AttemptOutcome.Missing,
+            FetchStatus.Busy => AttemptOutcome.Busy,
+            FetchStatus.Full => AttemptOutcome.Full,
+            FetchStatus.Unreachable => AttemptOutcome.Unreachable,
+            _ => AttemptOutcome.Canceled,
+        };
+        var keep = false;
+        if (result.Status == FetchStatus.Ok)
+        {
+            AgentMetrics.DownloadBytesFromPeers.Inc(length);
+            if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromPeers: length), out keep))
+            {
+                outcome = AttemptOutcome.Written;
+            }
+        }
+        return (outcome, null, keep);
+    });
+
     /// <summary>
     /// One ranged read from the origin: hash the piece, check it against a digest the swarm already
     /// knows, record the digest, then write and hand on like a piece from a peer.
     /// </summary>
-    private async Task FetchFromSourceAsync(Attempt attempt)
+    private Task FetchFromSourceAsync(Attempt attempt) => RunAttemptAsync(attempt, "the source", async buffer =>
     {
         var index = attempt.Index;
         var length = _layout.LengthOf(index);
-        var offset = _layout.OffsetOf(index);
-        var source = attempt.Source!.Source;
-        var buffer = _fetcher.RentBuffer(_layout.PieceSize);
+        var (outcome, error) = await ReadFromSourceAsync(attempt.Source!.Source, _layout.OffsetOf(index),
+            buffer.AsMemory(0, length), attempt.Token).ConfigureAwait(false);
+        if (outcome != AttemptOutcome.Duplicate)
+        {
+            return (outcome, error, false);
+        }
+        var digest = SHA256.HashData(buffer.AsSpan(0, length));
+        var known = Interlocked.CompareExchange(ref _digests[index], digest, null);
+        if (known is not null && !known.AsSpan().SequenceEqual(digest))
+        {
+            return (AttemptOutcome.SourceChanged, $"the origin's content changed: piece {index} no longer matches", false);
+        }
+        if (known is null)
+        {
+            Interlocked.Increment(ref _digestVersion);
+        }
+        AgentMetrics.DownloadBytesFromSource.Inc(length);
         var keep = false;
-        AttemptOutcome outcome;
-        string? error = null;
-        try
+        if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromSource: length), out keep))
         {
-            (outcome, error) = await ReadFromSourceAsync(source, offset, buffer.AsMemory(0, length), attempt.Token).ConfigureAwait(false);
-            if (outcome == AttemptOutcome.Duplicate)
-            {
-                var digest = SHA256.HashData(buffer.AsSpan(0, length));
-                var known = Interlocked.CompareExchange(ref _digests[index], digest, null);
-                if (known is not null && !known.AsSpan().SequenceEqual(digest))
-                {
-                    outcome = AttemptOutcome.SourceChanged;
-                    error = $"the origin's content changed: piece {index} no longer matches";
-                }
-                else
-                {
-                    if (known is null)
-                    {
-                        Interlocked.Increment(ref _digestVersion);
-                    }
-                    AgentMetrics.DownloadBytesFromSource.Inc(length);
-                    if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromSource: length), out keep))
-                    {
-                        outcome = AttemptOutcome.Written;
-                    }
-                }
-            }
+            outcome = AttemptOutcome.Written;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
-        {
-            outcome = AttemptOutcome.Fatal;
-            error = $"cannot write piece {index} to the partial file: {e.Message}";
-        }
-        catch (Exception e)
-        {
-            outcome = AttemptOutcome.Fatal;
-            error = $"fetching piece {index} from the source failed unexpectedly: {e.GetType().Name}: {e.Message}";
-        }
-        finally
-        {
-            if (!keep)
-            {
-                _fetcher.ReturnBuffer(buffer);
-            }
-        }
-        _events.Writer.TryWrite(new AttemptDone(attempt, outcome, error));
-    }
+        return (outcome, null, keep);
+    });
 
     /// <summary>Reads one piece from the source; <see cref="AttemptOutcome.Duplicate"/> means the bytes are in (not yet written).</summary>
     private async Task<(AttemptOutcome, string?)> ReadFromSourceAsync(IPieceSource source, long offset, Memory<byte> destination, CancellationToken ct)
