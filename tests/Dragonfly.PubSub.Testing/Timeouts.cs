@@ -1,6 +1,6 @@
 namespace Dragonfly.PubSub.Testing;
 
-public static class Timeouts
+internal static class Timeouts
 {
     /// <summary>The default bound on any await in a test, so a hang fails fast.</summary>
     public static readonly TimeSpan Test = TimeSpan.FromSeconds(30);

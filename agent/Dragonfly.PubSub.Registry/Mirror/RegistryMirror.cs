@@ -229,7 +229,9 @@ public sealed class RegistryMirror
         RegistryErrorKind.Unauthorized => (StatusCodes.Status401Unauthorized, "UNAUTHORIZED"),
         RegistryErrorKind.Denied => (StatusCodes.Status403Forbidden, "DENIED"),
         RegistryErrorKind.TooManyRequests => (StatusCodes.Status429TooManyRequests, "TOOMANYREQUESTS"),
-        RegistryErrorKind.DigestMismatch => (StatusCodes.Status502BadGateway, "DIGEST_INVALID"),
+        // 400, not 502: docker, containerd and skopeo show the error message only for 4xx answers, and
+        // "the registry sent content that does not match its digest" is what the user must read.
+        RegistryErrorKind.DigestMismatch => (StatusCodes.Status400BadRequest, "DIGEST_INVALID"),
         RegistryErrorKind.Unsupported => (StatusCodes.Status502BadGateway, "UNSUPPORTED"),
         _ => (StatusCodes.Status502BadGateway, "UNAVAILABLE"),
     };

@@ -37,6 +37,11 @@ public sealed class AgentProcess : IAsyncDisposable
 
     public string OutputDir => Spec.OutputDir;
 
+    /// <summary>The registry mirror's port from <c>agent.json</c> (<c>proxyPort</c>); fails when the agent reports none.</summary>
+    public int ProxyPort => Info.ProxyPort is > 0 and var port
+        ? port
+        : throw new Xunit.Sdk.XunitException($"{Name} reports no registry mirror port (proxyPort) in agent.json: {Info}");
+
     /// <summary>
     /// <c>dfagent --broker 127.0.0.1:&lt;grpc&gt; --mqtt 127.0.0.1:&lt;mqtt&gt; --data-dir D --output-dir O
     /// --listen 127.0.0.1 --peer-port 0 --http-port 0 --proxy-port 0 --subscribe F ... EXTRA</c>, then
@@ -64,7 +69,7 @@ public sealed class AgentProcess : IAsyncDisposable
         try
         {
             var info = await ReadyFile.WaitAsync<AgentInfo>(readyFile, process, StartTimeout, i => i.Pid);
-            launcher.Log($"{process.Name} ready: peer-id={info.PeerId} peer-port={info.PeerPort} http-port={info.HttpPort}");
+            launcher.Log($"{process.Name} ready: peer-id={info.PeerId} peer-port={info.PeerPort} http-port={info.HttpPort} proxy-port={info.ProxyPort?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
             return new AgentProcess(process, spec, broker, info, launcher);
         }
         catch

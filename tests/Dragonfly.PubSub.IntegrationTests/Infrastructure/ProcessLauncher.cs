@@ -70,7 +70,8 @@ public sealed class ProcessLauncher(string logDir, string home, Action<string> l
     }
 
     private static bool IsSecret(string name) =>
-        name.Contains("SECRET", StringComparison.Ordinal) || name.Contains("TOKEN", StringComparison.Ordinal);
+        name.Contains("SECRET", StringComparison.Ordinal) || name.Contains("TOKEN", StringComparison.Ordinal)
+        || name.Contains("PASSWORD", StringComparison.Ordinal);
 
     public async Task KillAllAsync()
     {

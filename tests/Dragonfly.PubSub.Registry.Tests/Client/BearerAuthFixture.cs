@@ -1,5 +1,3 @@
-using Dragonfly.PubSub.Registry.Tests.Infrastructure;
-
 namespace Dragonfly.PubSub.Registry.Tests.Client;
 
 /// <summary>A real registry with Bearer token auth; its token service runs in the test (Distribution has none).</summary>

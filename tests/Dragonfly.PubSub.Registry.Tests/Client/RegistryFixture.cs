@@ -1,5 +1,3 @@
-using Dragonfly.PubSub.Registry.Tests.Infrastructure;
-
 namespace Dragonfly.PubSub.Registry.Tests.Client;
 
 /// <summary>One anonymous registry with the two-platform image at apps/demo:v1 and a single-platform image at apps/single:v1.</summary>

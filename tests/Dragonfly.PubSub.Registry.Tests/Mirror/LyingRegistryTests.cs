@@ -62,7 +62,7 @@ public sealed class LyingRegistryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Mirror_ManifestThatDoesNotMatch_Answers502AndCachesNothing()
+    public async Task Mirror_ManifestThatDoesNotMatch_Answers400DigestInvalidAndCachesNothing()
     {
         var blobs = new DirectBlobSource(Path.Combine(Path.GetTempPath(), "unused-" + Guid.NewGuid()), _client);
         var mirror = new RegistryMirror(new RegistryMirrorOptions { Upstream = _liar.BaseUri }, _client, blobs);
@@ -76,10 +76,10 @@ public sealed class LyingRegistryTests : IAsyncLifetime
         _honest = true;
         using var honest = await http.GetAsync(byDigest);
 
-        Assert.Equal(HttpStatusCode.BadGateway, lied.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, lied.StatusCode);
         Assert.Contains("DIGEST_INVALID", liedBody);
         Assert.Contains($"hashes to {Sha(Lie)}; rejected", liedBody);
-        Assert.Equal(HttpStatusCode.BadGateway, liedByTag.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, liedByTag.StatusCode);
         // Nothing of the lie was kept: the next request went upstream again and got the truth.
         Assert.Equal(HttpStatusCode.OK, honest.StatusCode);
         Assert.Equal(Truth, await honest.Content.ReadAsByteArrayAsync());

@@ -1,5 +1,3 @@
-using Dragonfly.PubSub.Registry.Tests.Infrastructure;
-
 namespace Dragonfly.PubSub.Registry.Tests.Mirror;
 
 /// <summary>An anonymous registry with the two-platform image at apps/demo:v1 (each test class gets its own, so access-log counts are its own).</summary>

@@ -5,7 +5,7 @@ namespace Dragonfly.PubSub.Registry.Tests.Mirror;
 /// <summary>skopeo pulls of linux/arm64 through a mirror, and the log check every auth test makes.</summary>
 internal static class MirrorPulls
 {
-    public static Task<ProcessRunner.Result> PullAsync(Skopeo skopeo, MirrorHost mirror, string image, string directory, string? credentials)
+    public static Task<ProcessResult> PullAsync(Skopeo skopeo, MirrorHost mirror, string image, string directory, string? credentials)
     {
         List<string> args = ["copy", "--retry-times", "0", "--src-tls-verify=false", "--override-arch", "arm64", "--override-os", "linux"];
         if (credentials is not null)

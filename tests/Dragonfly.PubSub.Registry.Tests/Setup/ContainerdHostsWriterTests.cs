@@ -1,5 +1,4 @@
 using Dragonfly.PubSub.Registry.Setup;
-using Dragonfly.PubSub.Registry.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Dragonfly.PubSub.Registry.Tests.Setup;

@@ -1,6 +1,5 @@
 using System.Runtime.Versioning;
 using Dragonfly.PubSub.Registry.Setup;
-using Dragonfly.PubSub.Registry.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Dragonfly.PubSub.Registry.Tests.Setup;
