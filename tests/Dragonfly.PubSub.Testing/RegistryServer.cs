@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Dragonfly.PubSub.Contracts;
 
@@ -137,6 +139,39 @@ public sealed partial class RegistryServer : IDisposable
             await Task.Delay(10); // polls a log file; the interval does not matter
         }
         return Requests().Where(match).ToList();
+    }
+
+    /// <summary>
+    /// Uploads a blob to an anonymous registry through the distribution API (monolithic: POST, then
+    /// PUT with the digest), for tests that hand-craft images, e.g. a layer shared by two platforms.
+    /// </summary>
+    public async Task<ContentDigest> PushBlobAsync(string repository, byte[] content)
+    {
+        using var http = new HttpClient { BaseAddress = BaseUri, Timeout = Timeouts.Test };
+        var digest = ContentDigest.FromHash(SHA256.HashData(content));
+        using var start = await http.PostAsync($"v2/{repository}/blobs/uploads/", null);
+        start.EnsureSuccessStatusCode();
+        var location = start.Headers.Location!.ToString();
+        var url = location + (location.Contains('?') ? "&" : "?") + "digest=" + Uri.EscapeDataString(digest.ToString());
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var put = await http.PutAsync(url, body);
+        put.EnsureSuccessStatusCode();
+        return digest;
+    }
+
+    /// <summary>Uploads a manifest or index under a tag or its digest; returns its digest.</summary>
+    public async Task<ContentDigest> PushManifestAsync(string repository, string reference, string mediaType, byte[] content)
+    {
+        using var http = new HttpClient { BaseAddress = BaseUri, Timeout = Timeouts.Test };
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var put = await http.PutAsync($"v2/{repository}/manifests/{reference}", body);
+        if (!put.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"PUT manifest {repository}:{reference}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+        }
+        return ContentDigest.FromHash(SHA256.HashData(content));
     }
 
     public void Dispose()

@@ -7,6 +7,7 @@ using Dragonfly.PubSub.Broker.Hosting;
 using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Registry.Manifests;
+using Dragonfly.PubSub.Testing;
 
 namespace Dragonfly.PubSub.Broker.Tests.Preheat;
 
@@ -24,12 +25,12 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
     private readonly CancellationTokenSource _stop = new();
     private readonly HttpClient _http = new() { Timeout = Timeout };
     private readonly Dictionary<string, List<ContentDigest>> _blobs = [];
-    private LocalRegistry? _registry;
+    private RegistryServer? _registry;
     private Task<int>? _broker;
 
     public async Task InitializeAsync()
     {
-        _registry = await LocalRegistry.StartAsync();
+        _registry = await RegistryServer.StartAsync();
         var shared = await _registry.PushBlobAsync(Repository, Bytes("shared layer", 48 * 1024));
         var children = new List<string>();
         foreach (var arch in new[] { "amd64", "arm64" })
