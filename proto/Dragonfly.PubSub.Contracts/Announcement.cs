@@ -7,9 +7,19 @@ namespace Dragonfly.PubSub.Contracts;
 /// The JSON object published (QoS 1, retained) on <c>dragonfly/announce/&lt;topic&gt;</c>. Small on
 /// purpose: piece digests are fetched from the scheduler with <c>GetManifest</c>.
 /// </summary>
+/// <remarks>
+/// An image announcement (label <c>dragonfly.io/kind=image</c>, see <see cref="ImageBlobLabels.IsImage"/>)
+/// is not a task: <see cref="Digest"/> is the preheated image's root manifest (index) digest,
+/// <see cref="Size"/> the sum of its blobs' sizes, no pieces (<see cref="PieceSize"/> and
+/// <see cref="PieceCount"/> 0), and <see cref="Blobs"/> the blobs it stands for, each a task of its own.
+/// MQTT retains one message per topic, so this one list is what an agent subscribing later still gets.
+/// </remarks>
 public sealed record Announcement
 {
     public const int CurrentVersion = 1;
+
+    /// <summary>At most this many <see cref="Blobs"/>: far above any real image, and a bound on the message size.</summary>
+    public const int MaxBlobs = 1000;
 
     public int Version { get; init; } = CurrentVersion;
     public required string Digest { get; init; }
@@ -32,6 +42,23 @@ public sealed record Announcement
     /// <summary>The sha256:&lt;hex&gt; of the whole file of a URL task, when known. Omitted from the JSON when unknown.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ContentDigest { get; init; }
+
+    /// <summary>
+    /// An image announcement's blobs: the content digests (<c>sha256:&lt;hex&gt;</c>) of the config and
+    /// layer blobs of the image. Empty for every other announcement.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Blobs { get; init; } = [];
+
+    // "blobs" in the JSON, omitted when empty (so ordinary announcements keep their shape).
+    [JsonInclude]
+    [JsonPropertyName("blobs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    internal IReadOnlyList<string>? BlobsJson
+    {
+        get => Blobs.Count == 0 ? null : Blobs;
+        init => Blobs = value ?? [];
+    }
 
     public byte[] ToJsonUtf8() => JsonSerializer.SerializeToUtf8Bytes(this, ContractsJsonContext.Default.Announcement);
 
@@ -63,6 +90,14 @@ public sealed record Announcement
         {
             return $"digest '{Digest}' is not a sha256: content id";
         }
+        if (ImageBlobLabels.IsImage(Labels))
+        {
+            return ValidateImage();
+        }
+        if (Blobs.Count > 0)
+        {
+            return $"blobs are listed only by an image announcement (label {ImageBlobLabels.Kind}={ImageBlobLabels.ImageAnnouncement})";
+        }
         if (ContentDigest is not null && !Contracts.ContentDigest.TryParse(ContentDigest, out _))
         {
             return $"contentDigest '{ContentDigest}' is not a sha256: content id";
@@ -82,6 +117,48 @@ public sealed record Announcement
         if (new PieceLayout(Size, PieceSize).PieceCount != PieceCount)
         {
             return $"piece count {PieceCount} does not match size {Size} and piece size {PieceSize}";
+        }
+        return null;
+    }
+
+    /// <summary>An image announcement: no task of its own, so no pieces; its blobs are what it is about.</summary>
+    private string? ValidateImage()
+    {
+        if (ArtifactName.Validate(Name) is { } nameError)
+        {
+            return nameError;
+        }
+        if (TopicName.ValidateTopic(Topic) is { } topicError)
+        {
+            return topicError;
+        }
+        if (UrlTask || ContentDigest is not null)
+        {
+            return "an image announcement is not a task: it has no urlTask or contentDigest";
+        }
+        if (Size < 0 || PieceSize != 0 || PieceCount != 0)
+        {
+            return $"an image announcement has a size of 0 or more and no pieces (pieceSize and pieceCount 0), not size {Size}, piece size {PieceSize}, {PieceCount} pieces";
+        }
+        if (Blobs.Count == 0)
+        {
+            return "an image announcement lists no blobs";
+        }
+        if (Blobs.Count > MaxBlobs)
+        {
+            return $"an image announcement lists {Blobs.Count} blobs; at most {MaxBlobs} are allowed";
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var blob in Blobs)
+        {
+            if (!Contracts.ContentDigest.TryParse(blob, out _))
+            {
+                return $"blob '{blob}' is not a sha256: content id";
+            }
+            if (!seen.Add(blob))
+            {
+                return $"blob {blob} is listed twice";
+            }
         }
         return null;
     }

@@ -60,6 +60,12 @@ internal static partial class AgentLog
     [LoggerMessage(1032, LogLevel.Warning, "image blob {Blob} could not be fetched through the swarm: {Error}")]
     public static partial void ImageBlobFailed(ILogger logger, string blob, string error);
 
+    [LoggerMessage(1033, LogLevel.Information, "preheated image {Digest} ({Image}) announced on {Topic}: {Blobs} blob(s), {Missing} not held yet; caching them")]
+    public static partial void ImageAnnounced(ILogger logger, string digest, string image, string topic, int blobs, int missing);
+
+    [LoggerMessage(1034, LogLevel.Warning, "blob {Blob} of preheated image {Image} on {Topic} skipped: {Reason}")]
+    public static partial void ImageBlobSkipped(ILogger logger, string blob, string image, string topic, string reason);
+
     [LoggerMessage(1040, LogLevel.Information, "registry mirror on port {ProxyPort} (default upstream: {Upstream})")]
     public static partial void MirrorStarted(ILogger logger, int proxyPort, string upstream);
 }

@@ -11,6 +11,10 @@ namespace Dragonfly.PubSub.Agent.Tasks;
 // blobs, fetched through the swarm as content-addressed URL tasks (task id = blob digest).
 public sealed partial class TaskManager
 {
+    // Blobs of image announcements whose manifests are being asked for (guarded by _gate): one look-up each
+    // when the retained announcement arrives again (reconnect) or on several topics meanwhile.
+    private readonly HashSet<ContentDigest> _imageBlobsResolving = [];
+
     /// <summary>The content-store path of <paramref name="digest"/> when this agent holds it complete, else null.</summary>
     internal string? CompletedContentPath(ContentDigest digest)
     {
@@ -114,18 +118,7 @@ public sealed partial class TaskManager
         {
             if (_tasks.TryGetValue(digest, out var known))
             {
-                // Held or on its way already (pulled through the mirror, or a retained copy of the
-                // announcement). A newer announcement (another preheat job) retries a failed one.
-                var newer = announcement.CreatedAt > known.AnnouncedAt;
-                if (newer)
-                {
-                    known.AnnouncedAt = announcement.CreatedAt;
-                }
-                if (newer && known.State == TaskStates.Failed)
-                {
-                    ResetForRetry(known, fresh: null);
-                    StartRun(known);
-                }
+                RetryIfNewerLocked(known, announcement.CreatedAt);
                 return;
             }
             var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), manifest: null);
@@ -143,6 +136,138 @@ public sealed partial class TaskManager
             StartRun(entry);
         }
     }
+
+    /// <summary>
+    /// Held or on its way already (pulled through the mirror, or a retained copy of the announcement).
+    /// A newer announcement (another preheat job) retries a failed one. Under the lock.
+    /// </summary>
+    private void RetryIfNewerLocked(TaskEntry known, DateTimeOffset announcedAt)
+    {
+        var newer = announcedAt > known.AnnouncedAt;
+        if (newer)
+        {
+            known.AnnouncedAt = announcedAt;
+        }
+        if (newer && known.State == TaskStates.Failed)
+        {
+            ResetForRetry(known, fresh: null);
+            StartRun(known);
+        }
+    }
+
+    /// <summary>
+    /// An image announcement (a preheat job that succeeded): not a task, nothing of its own is recorded
+    /// or listed. Every listed blob this agent neither holds nor is fetching becomes a cache-only
+    /// download exactly as its own announcement would make it; a known one is left alone, or retried
+    /// when it failed and this announcement is newer. The blobs' layouts come from the broker
+    /// (<c>GetManifest</c>), so they are recorded in the background rather than before the MQTT
+    /// acknowledgement: the announcement is retained and delivered again at every (re)subscription.
+    /// </summary>
+    private void OnImageAnnouncement(Announcement image)
+    {
+        var missing = new List<ContentDigest>();
+        lock (_gate)
+        {
+            foreach (var blob in image.Blobs)
+            {
+                var digest = ContentDigest.Parse(blob);
+                if (_tasks.TryGetValue(digest, out var known))
+                {
+                    RetryIfNewerLocked(known, image.CreatedAt);
+                }
+                else if (_imageBlobsResolving.Add(digest))
+                {
+                    missing.Add(digest);
+                }
+            }
+        }
+        AgentLog.ImageAnnounced(_logger, image.Digest, ImageOf(image), image.Topic, image.Blobs.Count, missing.Count);
+        if (missing.Count > 0)
+        {
+            Track(Task.Run(() => PrefetchImageBlobsAsync(image, missing, _stopping.Token)));
+        }
+    }
+
+    /// <summary>Asks the broker for each blob's manifest and starts its cache-only download.</summary>
+    private async Task PrefetchImageBlobsAsync(Announcement image, IReadOnlyList<ContentDigest> blobs, CancellationToken stopping)
+    {
+        try
+        {
+            foreach (var digest in blobs)
+            {
+                string? skipped;
+                try
+                {
+                    skipped = await PrefetchImageBlobAsync(image, digest, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    return; // shutting down: the retained announcement comes again at the next start
+                }
+                catch (Exception e)
+                {
+                    // One blob the broker answers badly for (or that cannot be recorded) must not stop the others.
+                    skipped = e.Message;
+                }
+                if (skipped is not null)
+                {
+                    AgentLog.ImageBlobSkipped(_logger, digest.ToString(), ImageOf(image), image.Topic, skipped);
+                }
+                lock (_gate)
+                {
+                    _imageBlobsResolving.Remove(digest);
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _imageBlobsResolving.ExceptWith(blobs);
+            }
+        }
+    }
+
+    /// <summary>One blob of an image announcement; the reason when it is skipped.</summary>
+    private async Task<string?> PrefetchImageBlobAsync(Announcement image, ContentDigest digest, CancellationToken stopping)
+    {
+        var manifest = await GetManifestPatientlyAsync(digest, stopping).ConfigureAwait(false);
+        if (manifest is null)
+        {
+            return $"broker {_scheduler.BrokerAddress} does not know it";
+        }
+        CheckManifest(digest, manifest);
+        if (manifest.UrlTask && manifest.ContentDigest.Length > 0 && manifest.ContentDigest != digest.ToString())
+        {
+            return $"the broker's task {digest} holds content {manifest.ContentDigest}; a blob's task must be content-addressed";
+        }
+        manifest = ImageBlobs.Mark(manifest);
+        lock (_gate)
+        {
+            if (_tasks.ContainsKey(digest))
+            {
+                return null; // announced on its own or pulled through the mirror meanwhile
+            }
+            var record = NewPendingRecord(digest, ImageBlobs.NameOf(digest), image.Topic, manifest.Layout(), manifest);
+            _store.Save(record);
+            var entry = new TaskEntry(digest, record)
+            {
+                Manifest = manifest,
+                // The broker has just answered for the task: no need to ask again before joining it.
+                Registered = true,
+                AnnouncedAt = image.CreatedAt,
+                CacheOnly = true,
+                // Content-addressed: the bytes must hash to the task id itself.
+                Content = digest,
+            };
+            _tasks[digest] = entry;
+            StartRun(entry);
+        }
+        AgentLog.ImageBlobAnnounced(_logger, digest.ToString(), image.Topic, ByteSize.Format(manifest.Size));
+        return null;
+    }
+
+    private static string ImageOf(Announcement image) => image.Labels.GetValueOrDefault(ImageBlobLabels.Image, image.Name);
 
     /// <summary>
     /// Whether a stored task is an image blob (content store only): marked so in its manifest, or,

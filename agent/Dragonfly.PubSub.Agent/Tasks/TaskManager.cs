@@ -156,6 +156,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     /// </summary>
     public void OnAnnouncement(Announcement announcement)
     {
+        if (ImageBlobLabels.IsImage(announcement.Labels))
+        {
+            OnImageAnnouncement(announcement);
+            return;
+        }
         var digest = ContentDigest.Parse(announcement.Digest);
         if (ImageBlobs.IsImageBlob(announcement.Labels))
         {
@@ -586,24 +591,30 @@ public sealed partial class TaskManager : IHostedService, IDisposable
 
     private async Task<Manifest?> FetchManifestAsync(TaskEntry entry, CancellationToken stopping)
     {
+        var manifest = await GetManifestPatientlyAsync(entry.Digest, stopping).ConfigureAwait(false);
+        if (manifest is not null)
+        {
+            CheckManifest(entry.Digest, manifest);
+            // The name may differ (same bytes published under another name); it only decides
+            // the output path, which comes from the announcement. The layout must match.
+            if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
+            {
+                throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
+            }
+        }
+        return manifest;
+    }
+
+    /// <summary>The broker's manifest of <paramref name="digest"/>, or null when it does not know it.</summary>
+    private async Task<Manifest?> GetManifestPatientlyAsync(ContentDigest digest, CancellationToken stopping)
+    {
         // The broker may be down for a while (restart, failover): keep asking, the announcement stands.
         var delay = TimeSpan.FromMilliseconds(200);
         while (true)
         {
             try
             {
-                var manifest = await _scheduler.GetManifestAsync(entry.Digest, stopping).ConfigureAwait(false);
-                if (manifest is not null)
-                {
-                    CheckManifest(entry.Digest, manifest);
-                    // The name may differ (same bytes published under another name); it only decides
-                    // the output path, which comes from the announcement. The layout must match.
-                    if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
-                    {
-                        throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
-                    }
-                }
-                return manifest;
+                return await _scheduler.GetManifestAsync(digest, stopping).ConfigureAwait(false);
             }
             catch (UserFacingException e) when (e.ExitCode == ExitCodes.Failed && e.InnerException is Grpc.Core.RpcException)
             {

@@ -19,14 +19,31 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
     public async Task PublishAsync(Manifest manifest, bool again, CancellationToken cancellationToken)
     {
         await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
-        await InjectAsync(manifest, cancellationToken).ConfigureAwait(false);
+        await InjectAsync(ToAnnouncement(manifest), cancellationToken).ConfigureAwait(false);
         BrokerMetrics.Announcements.Inc();
         BrokerLog.Announced(logger, manifest.Digest, manifest.Name, manifest.Size, manifest.Topic, again ? " (again)" : "");
     }
 
     /// <summary>
+    /// Publishes an announcement that stands for no single manifest: a preheat job's image announcement
+    /// (<see cref="Announcement.Blobs"/>). Throws <see cref="ArgumentException"/> when it is not valid.
+    /// </summary>
+    public async Task PublishAsync(Announcement image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Validate() is { } problem)
+        {
+            throw new ArgumentException($"the announcement of {image.Digest} is not valid: {problem}", nameof(image));
+        }
+        await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
+        await InjectAsync(image, cancellationToken).ConfigureAwait(false);
+        BrokerMetrics.Announcements.Inc();
+        BrokerLog.ImageAnnounced(logger, image.Digest, image.Labels.GetValueOrDefault(ImageBlobLabels.Image, image.Name), image.Blobs.Count, image.Size, image.Topic);
+    }
+
+    /// <summary>
     /// The embedded server keeps retained messages in memory only: after a restart, the latest
-    /// announcement of every topic is published again from the catalogue.
+    /// announcement of every topic is published again from the catalogue (an image announcement too).
     /// </summary>
     public async Task<int> ReplayAsync(ManifestCatalogue catalogue, CancellationToken cancellationToken)
     {
@@ -39,7 +56,13 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
                 // A URL task whose source had not finished: its URL was in memory only, so it cannot be fetched now.
                 continue;
             }
-            await InjectAsync(manifest, cancellationToken).ConfigureAwait(false);
+            await InjectAsync(ToAnnouncement(manifest), cancellationToken).ConfigureAwait(false);
+            count++;
+        }
+        foreach (var image in catalogue.LatestImageAnnouncements())
+        {
+            // Its blobs' manifests are in the catalogue since their sources finished (the job succeeded only then).
+            await InjectAsync(image, cancellationToken).ConfigureAwait(false);
             count++;
         }
         BrokerLog.Replayed(logger, count);
@@ -62,11 +85,11 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
         ContentDigest = manifest.UrlTask && manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null,
     };
 
-    private Task InjectAsync(Manifest manifest, CancellationToken cancellationToken)
+    private Task InjectAsync(Announcement announcement, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()
-            .WithTopic(TopicName.ToMqttTopic(manifest.Topic))
-            .WithPayload(ToAnnouncement(manifest).ToJsonUtf8())
+            .WithTopic(TopicName.ToMqttTopic(announcement.Topic))
+            .WithPayload(announcement.ToJsonUtf8())
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag()
             .WithContentType("application/json")

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
 using Google.Protobuf;
 using LiteDB;
@@ -7,7 +8,7 @@ namespace Dragonfly.PubSub.Broker.Catalogue;
 
 /// <summary>
 /// The durable catalogue in <c>&lt;data-dir&gt;/broker.db</c>: manifests (proto bytes, keyed by digest) and
-/// the latest digest of each topic. One <see cref="LiteDatabase"/> per process; LiteDB is thread-safe, and
+/// the latest announcement of each topic (a manifest, or a preheat job's image announcement). One <see cref="LiteDatabase"/> per process; LiteDB is thread-safe, and
 /// manifests never change once stored (a URL task's is stored once, when its source finished), so reads
 /// are cached.
 /// </summary>
@@ -86,6 +87,24 @@ public sealed class ManifestCatalogue : IDisposable
     }
 
     /// <summary>
+    /// Makes an image announcement (a preheat job's list of blobs, not a task) the topic's latest, so
+    /// that a replay after a restart retains it again. Stored as its JSON, without a manifest.
+    /// </summary>
+    public void StoreImageAnnouncement(Announcement image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        lock (_writeLock)
+        {
+            _topics.Upsert(new BsonDocument
+            {
+                ["_id"] = image.Topic,
+                ["image"] = image.ToJsonUtf8(),
+                ["updatedAt"] = image.CreatedAt.UtcDateTime,
+            });
+        }
+    }
+
+    /// <summary>
     /// Stores the complete manifest of a URL task whose source finished (every piece digest and the
     /// content digest known), replacing an older one of the same task id, and completes the topics'
     /// latest announcements of it, so a replay after a restart carries the content digest.
@@ -140,11 +159,21 @@ public sealed class ManifestCatalogue : IDisposable
 
     /// <summary>
     /// The latest manifest announced on each topic (what MQTT keeps retained), as it was published there:
-    /// the same content may be published on several topics.
+    /// the same content may be published on several topics. Topics whose latest is an image announcement
+    /// are in <see cref="LatestImageAnnouncements"/> instead.
     /// </summary>
     public IReadOnlyList<Manifest> LatestPerTopic() =>
         _topics.FindAll()
+            .Where(d => d["bytes"].IsBinary)
             .Select(d => Manifest.Parser.ParseFrom(d["bytes"].AsBinary))
+            .ToList();
+
+    /// <summary>The topics whose latest announcement is an image announcement: those announcements (an unreadable one is skipped).</summary>
+    public IReadOnlyList<Announcement> LatestImageAnnouncements() =>
+        _topics.FindAll()
+            .Where(d => d["image"].IsBinary)
+            .Select(d => Announcement.TryParse(d["image"].AsBinary, out _))
+            .OfType<Announcement>()
             .ToList();
 
     /// <summary>Another collection of the same database (preheat jobs live next to the manifests).</summary>

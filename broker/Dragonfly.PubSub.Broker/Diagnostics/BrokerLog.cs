@@ -17,6 +17,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1003, LogLevel.Information, "peer {PeerId} reconnected; its previous session was closed")]
     public static partial void PeerReplaced(ILogger logger, string peerId);
 
+    [LoggerMessage(1004, LogLevel.Information, "announced image {Digest} ({Image}: {Blobs} blob(s), {Size} bytes) on {Topic}")]
+    public static partial void ImageAnnounced(ILogger logger, string digest, string image, int blobs, long size, string topic);
+
     [LoggerMessage(1010, LogLevel.Warning, "rejected publish: {Reason}")]
     public static partial void PublishRejected(ILogger logger, string reason);
 
@@ -103,6 +106,9 @@ internal static partial class BrokerLog
 
     [LoggerMessage(1077, LogLevel.Error, "the preheat jobs loop failed on a command")]
     public static partial void PreheatCommandFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1078, LogLevel.Error, "preheat {JobId}: the image announcement could not be published")]
+    public static partial void PreheatAnnounceFailed(ILogger logger, string jobId, Exception exception);
 
     [LoggerMessage(1060, LogLevel.Information, "seed peer {PeerId} started on peer port {PeerPort} (data in {DataDir})")]
     public static partial void SeedStarted(ILogger logger, string peerId, int peerPort, string dataDir);

@@ -209,9 +209,11 @@ public static class BrokerHost
             new RegistryClientOptions(), time: sp.GetRequiredService<TimeProvider>(), logger: sp.GetRequiredService<ILogger<RegistryClient>>()));
         services.AddSingleton<IImageResolver>(sp => new RegistryImageResolver(sp.GetRequiredService<RegistryClient>(), options.Registries));
         services.AddSingleton(_ => new PreheatStore(catalogue));
+        services.AddSingleton<IImageAnnouncer>(sp => new ImageAnnouncer(catalogue, sp.GetRequiredService<AnnouncementPublisher>()));
         services.AddSingleton(sp => new PreheatService(
             sp.GetRequiredService<IImageResolver>(),
             sp.GetRequiredService<IUrlTaskIntake>(),
+            sp.GetRequiredService<IImageAnnouncer>(),
             sp.GetRequiredService<PreheatStore>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<PreheatService>>(),

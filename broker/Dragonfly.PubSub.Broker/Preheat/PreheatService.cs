@@ -18,7 +18,10 @@ namespace Dragonfly.PubSub.Broker.Preheat;
 /// Preheat jobs. A submission is resolved against the registry before it is accepted (unknown image or
 /// platform: refused at once); then every config and layer blob of the chosen platforms becomes a
 /// content-addressed URL task through <see cref="IUrlTaskIntake"/> (task id = blob digest, announced on
-/// the job's topic), and each blob's state follows its task through <see cref="UrlTaskNews"/>. One loop
+/// the job's topic), and each blob's state follows its task through <see cref="UrlTaskNews"/>. Once every
+/// blob is in the swarm, one image announcement listing all of them goes out on the topic through
+/// <see cref="IImageAnnouncer"/>, after the per-blob ones: MQTT retains only a topic's last message, and
+/// that one list is what an agent subscribing later needs. The job succeeds when it is out. One loop
 /// owns the jobs; readers get immutable views. Jobs are stored in the catalogue; those unfinished when
 /// the broker stopped are failed at the next start.
 /// </summary>
@@ -34,6 +37,7 @@ public sealed class PreheatService : BackgroundService
     private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IImageResolver _resolver;
     private readonly IUrlTaskIntake _intake;
+    private readonly IImageAnnouncer _announcer;
     private readonly PreheatStore _store;
     private readonly UrlTaskNews? _news;
     private readonly TimeProvider _time;
@@ -50,6 +54,7 @@ public sealed class PreheatService : BackgroundService
     public PreheatService(
         IImageResolver resolver,
         IUrlTaskIntake intake,
+        IImageAnnouncer announcer,
         PreheatStore store,
         TimeProvider time,
         ILogger<PreheatService> logger,
@@ -57,6 +62,7 @@ public sealed class PreheatService : BackgroundService
     {
         _resolver = resolver;
         _intake = intake;
+        _announcer = announcer;
         _store = store;
         _news = news;
         _time = time;
@@ -180,6 +186,9 @@ public sealed class PreheatService : BackgroundService
                 break;
             case News n:
                 OnNews(n.Update);
+                break;
+            case Announced a:
+                OnAnnounced(a);
                 break;
         }
     }
@@ -327,24 +336,98 @@ public sealed class PreheatService : BackgroundService
         if (view.Blobs.All(b => PreheatStates.IsFinished(b.State)))
         {
             var failed = view.Blobs.Where(b => b.State == PreheatStates.Failed).ToList();
-            var error = failed.Count switch
+            if (failed.Count == 0 && view.Blobs.Count > 0)
+            {
+                // Every blob is in the swarm: the image announcement goes out last, then the job has succeeded.
+                if (!job.Announcing)
+                {
+                    job.Announcing = true;
+                    _ = AnnounceAsync(view);
+                }
+                job.View = view with { State = PreheatStates.Running };
+                Save(job.View);
+                return;
+            }
+            Finish(job, failed.Count switch
             {
                 0 => null,
                 1 => $"blob {failed[0].Digest} failed: {failed[0].Error}",
                 _ => $"{failed.Count} of {view.Blobs.Count} blobs failed; the first, {failed[0].Digest}: {failed[0].Error}",
-            };
-            var state = failed.Count == 0 ? PreheatStates.Succeeded : PreheatStates.Failed;
-            view = view with { State = state, Error = error, FinishedAt = _time.GetUtcNow() };
-            _active.Remove(view.Id);
-            BrokerMetrics.PreheatJobs.WithLabels(state).Inc();
-            BrokerLog.PreheatFinished(_logger, view.Id, state, error is null ? "" : ": " + error);
+            });
+            return;
         }
-        else if (view.State == PreheatStates.Pending && view.Blobs.Any(b => b.State != PreheatStates.Pending))
+        if (view.State == PreheatStates.Pending && view.Blobs.Any(b => b.State != PreheatStates.Pending))
         {
             view = view with { State = PreheatStates.Running };
         }
         job.View = view;
         Save(view);
+    }
+
+    private void OnAnnounced(Announced announced)
+    {
+        if (_active.TryGetValue(announced.JobId, out var job))
+        {
+            Finish(job, announced.Error);
+        }
+    }
+
+    /// <summary>The job is over: succeeded without <paramref name="error"/>, else failed with it.</summary>
+    private void Finish(ActiveJob job, string? error)
+    {
+        var state = error is null ? PreheatStates.Succeeded : PreheatStates.Failed;
+        var view = job.View with { State = state, Error = error, FinishedAt = _time.GetUtcNow() };
+        _active.Remove(view.Id);
+        BrokerMetrics.PreheatJobs.WithLabels(state).Inc();
+        BrokerLog.PreheatFinished(_logger, view.Id, state, error is null ? "" : ": " + error);
+        job.View = view;
+        Save(view);
+    }
+
+    /// <summary>Publishes the image announcement of a job whose blobs are all in the swarm, then tells the loop.</summary>
+    private async Task AnnounceAsync(PreheatJob job)
+    {
+        string? error = null;
+        try
+        {
+            await _announcer.AnnounceAsync(ImageAnnouncement(job, _time.GetUtcNow()), _stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return; // the broker stops; the job is failed at the next start
+        }
+        catch (Exception e)
+        {
+            BrokerLog.PreheatAnnounceFailed(_logger, job.Id, e);
+            error = $"every blob was fetched, but the image announcement could not be published ({e.GetType().Name}); submit the preheat again";
+        }
+        _commands.Writer.TryWrite(new Announced(job.Id, error));
+    }
+
+    /// <summary>
+    /// The image announcement of a job: the image's root manifest (index) digest, named by its hex, the sum
+    /// of the blob sizes, every blob digest, and the labels of the job's blobs with kind <c>image</c>. No
+    /// pieces: it is not a task, each blob is.
+    /// </summary>
+    public static Announcement ImageAnnouncement(PreheatJob job, DateTimeOffset createdAt)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        return new Announcement
+        {
+            Digest = job.Digest,
+            Name = ContentDigest.Parse(job.Digest).Hex,
+            Size = job.Blobs.Sum(b => b.Size),
+            Topic = job.Topic,
+            Publisher = "preheat-" + job.Id,
+            CreatedAt = createdAt,
+            Labels = new Dictionary<string, string>
+            {
+                [ImageBlobLabels.Kind] = ImageBlobLabels.ImageAnnouncement,
+                [ImageBlobLabels.Image] = job.Image,
+                [ImageBlobLabels.Platforms] = string.Join(',', job.Manifests.Select(m => m.Platform).Distinct()),
+            },
+            Blobs = [.. job.Blobs.Select(b => b.Digest)],
+        };
     }
 
     private void ForgetEarly(string digest)
@@ -513,6 +596,9 @@ public sealed class PreheatService : BackgroundService
         public PreheatJob View { get; set; } = view;
         public ImageReference Image { get; } = image;
         public Dictionary<string, BlobProgress> Blobs { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Its image announcement is being published; the job finishes when that is done.</summary>
+        public bool Announcing { get; set; }
     }
 
     /// <summary>A blob's registration attempts (<see cref="Attempt"/>) and the task incarnation it joined (0: in flight).</summary>
@@ -531,4 +617,6 @@ public sealed class PreheatService : BackgroundService
     private sealed record Registered(string JobId, string Digest, int Attempt, UrlTaskOutcome Outcome) : Command;
 
     private sealed record News(UrlTaskUpdate Update) : Command;
+
+    private sealed record Announced(string JobId, string? Error) : Command;
 }

@@ -1,6 +1,12 @@
+using System.Buffers;
 using System.Text;
 using Dragonfly.PubSub.Broker.Announcing;
+using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Preheat;
+using Dragonfly.PubSub.Broker.Tests.Catalogue;
 using Dragonfly.PubSub.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet.Server;
 
 namespace Dragonfly.PubSub.Broker.Tests.Announcing;
 
@@ -38,5 +44,82 @@ public sealed class AnnouncementPublisherTests
         var announcement = AnnouncementPublisher.ToAnnouncement(TestManifests.Create("file", 2)) with { UrlTask = true, ContentDigest = "sha256:xyz" };
 
         Assert.Contains("contentDigest", announcement.Validate());
+    }
+
+    [Fact]
+    public async Task ImageAnnouncement_IsRetained_AndReplayedFromTheCatalogueAfterARestart()
+    {
+        var dir = Directory.CreateTempSubdirectory("dfbroker-replay-").FullName;
+        try
+        {
+            using var catalogue = new ManifestCatalogue(dir);
+            var blob = TestManifests.Create("blob", 2, topic: "images/app");
+            blob.UrlTask = true;
+            blob.ContentDigest = blob.Digest;
+            catalogue.StoreAnnounced(blob, DateTimeOffset.UtcNow);
+            catalogue.StoreSourced(blob, DateTimeOffset.UtcNow);
+            var other = TestManifests.Create("file", 1, topic: "releases/app");
+            catalogue.Store(other, DateTimeOffset.UtcNow);
+            var image = ManifestCatalogueTests.TestImage("images/app", blob.Digest);
+
+            using (var server = await StartServerAsync())
+            {
+                var announcer = new ImageAnnouncer(catalogue, new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance));
+                await announcer.AnnounceAsync(image, CancellationToken.None);
+                Assert.Equal(image.Blobs, Assert.Single(await RetainedAsync(server)).Value.Blobs);
+                await server.StopAsync();
+            }
+
+            // The embedded server's retained messages are gone with it; the replay brings them back.
+            using var restarted = await StartServerAsync();
+            var replayed = await new AnnouncementPublisher(restarted, NullLogger<AnnouncementPublisher>.Instance).ReplayAsync(catalogue, CancellationToken.None);
+
+            Assert.Equal(2, replayed);
+            var retained = await RetainedAsync(restarted);
+            Assert.Equal(["images/app", "releases/app"], retained.Keys.Order());
+            var again = retained["images/app"];
+            Assert.True(ImageBlobLabels.IsImage(again.Labels));
+            Assert.Equal(image.Digest, again.Digest);
+            Assert.Equal(image.Blobs, again.Blobs);
+            Assert.Equal(other.Digest, retained["releases/app"].Digest);
+            await restarted.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task PublishAsync_AnInvalidImageAnnouncement_IsRefusedAndNothingIsRetained()
+    {
+        using var server = await StartServerAsync();
+        var publisher = new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance);
+        var image = ManifestCatalogueTests.TestImage("images/app", "sha256:" + new string('1', 64));
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => publisher.PublishAsync(image with { Blobs = [] }, CancellationToken.None));
+
+        Assert.Contains("lists no blobs", error.Message);
+        Assert.Empty(await server.GetRetainedMessagesAsync());
+        await server.StopAsync();
+    }
+
+    /// <summary>An embedded MQTT server without listeners: announcements are injected, retained messages read back.</summary>
+    private static async Task<MqttServer> StartServerAsync()
+    {
+        var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build());
+        await server.StartAsync();
+        return server;
+    }
+
+    private static async Task<Dictionary<string, Announcement>> RetainedAsync(MqttServer server)
+    {
+        var retained = new Dictionary<string, Announcement>();
+        foreach (var message in await server.GetRetainedMessagesAsync())
+        {
+            var announcement = Announcement.TryParse(message.Payload.ToArray(), out var error) ?? throw new InvalidOperationException(error);
+            retained[TopicName.FromMqttTopic(message.Topic)!] = announcement;
+        }
+        return retained;
     }
 }

@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Contracts;
 using Google.Protobuf;
 
 namespace Dragonfly.PubSub.Broker.Tests.Catalogue;
@@ -96,6 +97,48 @@ public sealed class ManifestCatalogueTests : IDisposable
         Assert.Equal("renamed.bin", announced[0].Name);
         Assert.All(announced, m => Assert.Equal((complete.ContentDigest, complete.PieceDigests), (m.ContentDigest, m.PieceDigests)));
     }
+
+    [Fact]
+    public void ImageAnnouncement_IsItsTopicsLatest_AcrossAReopen_UntilTheTopicAnnouncesAgain()
+    {
+        var blob = TestManifests.Create("blob", 2, topic: "images/app");
+        blob.UrlTask = true;
+        blob.ContentDigest = blob.Digest;
+        var image = TestImage("images/app", blob.Digest);
+        var other = TestManifests.Create("other", 1, topic: "releases/app");
+        using (var catalogue = new ManifestCatalogue(_dir))
+        {
+            catalogue.StoreAnnounced(blob, _now);
+            catalogue.Store(other, _now);
+            catalogue.StoreImageAnnouncement(image);
+            catalogue.StoreSourced(blob, _now); // the blob's task is stored; the topic's latest stays the image
+        }
+
+        using var reopened = new ManifestCatalogue(_dir);
+        Assert.Equal(blob, reopened.Find(blob.Digest));
+        Assert.Equal([other.Digest], reopened.LatestPerTopic().Select(m => m.Digest));
+        var kept = Assert.Single(reopened.LatestImageAnnouncements());
+        Assert.Equal((image.Digest, image.Topic), (kept.Digest, kept.Topic));
+        Assert.Equal(image.Blobs, kept.Blobs);
+        Assert.True(ImageBlobLabels.IsImage(kept.Labels));
+
+        var next = TestManifests.Create("next", 1, topic: "images/app");
+        reopened.Store(next, _now);
+        Assert.Empty(reopened.LatestImageAnnouncements());
+        Assert.Equal([next.Digest, other.Digest], reopened.LatestPerTopic().OrderBy(m => m.Topic).Select(m => m.Digest));
+    }
+
+    internal static Announcement TestImage(string topic, params string[] blobs) => new()
+    {
+        Digest = "sha256:" + new string('d', 64),
+        Name = new string('d', 64),
+        Size = 1234,
+        Topic = topic,
+        Publisher = "preheat-0011223344556677",
+        CreatedAt = new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero),
+        Labels = new() { [ImageBlobLabels.Kind] = ImageBlobLabels.ImageAnnouncement, [ImageBlobLabels.Image] = "registry.test/app:v1" },
+        Blobs = blobs,
+    };
 
     public void Dispose()
     {

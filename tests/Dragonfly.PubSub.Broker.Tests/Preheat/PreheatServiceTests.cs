@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Http;
@@ -34,7 +35,9 @@ public sealed class PreheatServiceTests : IAsyncLifetime
     private readonly SwarmCoordinator _coordinator;
     private readonly OriginRegistry _origins = new();
     private readonly FakeRegistryOrigin _origin = new();
+    private readonly ConcurrentQueue<Announcement> _announced = new();
     private readonly RecordingIntake _intake;
+    private readonly RecordingAnnouncer _announcer;
     private readonly FakeImageResolver _resolver = new();
     private readonly PeerSession _seed = new("seed", "127.0.0.1", 8003, uploadSlots: 4, seed: true);
     private readonly PreheatService _service;
@@ -50,7 +53,8 @@ public sealed class PreheatServiceTests : IAsyncLifetime
             TimeProvider.System,
             NullLogger<SwarmCoordinator>.Instance,
             news: _news);
-        _intake = new RecordingIntake(new UrlTaskRegistrar(new OriginClient(_origins), _coordinator, NullLogger<UrlTaskRegistrar>.Instance));
+        _intake = new RecordingIntake(new UrlTaskRegistrar(new OriginClient(_origins), _coordinator, NullLogger<UrlTaskRegistrar>.Instance), _announced);
+        _announcer = new RecordingAnnouncer(_announced);
         _service = NewService();
     }
 
@@ -145,6 +149,100 @@ public sealed class PreheatServiceTests : IAsyncLifetime
         Assert.Equal(1, BrokerMetrics.PreheatJobs.WithLabels("succeeded").Value - before);
         Assert.Equal(PreheatStates.Succeeded, Assert.Single(new PreheatStore(_catalogue).LoadAll(), j => j.Id == job.Id).State);
         Assert.Equal(job.Id, Assert.Single(_service.List()).Id);
+    }
+
+    [Fact]
+    public async Task SucceededJob_AnnouncesTheImageLast_WithEveryBlobDigest_AndSucceedsOnlyOnceItIsOut()
+    {
+        _announcer.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = await SubmitAsync("linux/arm64");
+        foreach (var fetch in await FetchesAsync(3))
+        {
+            Fetched(fetch);
+        }
+
+        // Every blob is in the swarm, the image announcement is on its way: the job is not done before it is out.
+        var announcing = await WaitAsync(job.Id, j => j.Blobs.All(b => b.State == PreheatStates.Succeeded));
+        while (_announcer.Held == 0)
+        {
+            await Task.Delay(5);
+        }
+        Assert.Equal(PreheatStates.Running, announcing.State);
+        Assert.Equal(PreheatStates.Running, _service.Find(job.Id)!.State);
+        _announcer.Gate.SetResult();
+        var done = await WaitAsync(job.Id, j => PreheatStates.IsFinished(j.State));
+        Assert.Equal(PreheatStates.Succeeded, done.State);
+
+        // The three per-blob announcements first (live subscribers start at once), the image one last (retained).
+        var announced = _announced.ToList();
+        Assert.Equal(4, announced.Count);
+        Assert.All(announced.Take(3), a => Assert.True(ImageBlobLabels.IsImageBlob(a.Labels)));
+        var image = announced[^1];
+        Assert.True(ImageBlobLabels.IsImage(image.Labels));
+        Assert.Null(image.Validate());
+        Assert.Equal(done.Blobs.Select(b => b.Digest), image.Blobs);
+        Assert.Equal(Digests(FakeImageResolver.ArmConfig, FakeImageResolver.ArmLayer, FakeImageResolver.SharedLayer), image.Blobs);
+        Assert.Equal((job.Digest, ContentDigest.Parse(job.Digest).Hex, "images/app", "preheat-" + job.Id),
+            (image.Digest, image.Name, image.Topic, image.Publisher));
+        Assert.Equal(FakeImageResolver.ArmConfig.Size + FakeImageResolver.ArmLayer.Size + FakeImageResolver.SharedLayer.Size, image.Size);
+        Assert.Equal((0, 0, false, (string?)null), (image.PieceSize, image.PieceCount, image.UrlTask, image.ContentDigest));
+        Assert.Equal(FakeImageResolver.Image, image.Labels[ImageBlobLabels.Image]);
+        Assert.Equal("linux/arm64", image.Labels[ImageBlobLabels.Platforms]);
+        Assert.True(image.CreatedAt >= announced.Take(3).Max(a => a.CreatedAt));
+        Assert.Equal(image.Blobs, Announcement.TryParse(image.ToJsonUtf8(), out _)!.Blobs);
+    }
+
+    [Fact]
+    public async Task SucceededJob_ForAllPlatforms_ListsEveryBlobOnce_AndEveryPlatform()
+    {
+        var job = await SubmitAsync("all");
+        foreach (var fetch in await FetchesAsync(5))
+        {
+            Fetched(fetch);
+        }
+
+        Assert.Equal(PreheatStates.Succeeded, (await WaitAsync(job.Id, j => PreheatStates.IsFinished(j.State))).State);
+        var image = _announced.Last();
+        Assert.True(ImageBlobLabels.IsImage(image.Labels));
+        Assert.Equal(FakeImageResolver.AllBlobs.Select(b => b.Digest.ToString()).Order(), image.Blobs.Order());
+        Assert.Equal("linux/amd64,linux/arm64", image.Labels[ImageBlobLabels.Platforms]);
+        Assert.Equal(FakeImageResolver.AllBlobs.Sum(b => b.Size), image.Size);
+    }
+
+    [Fact]
+    public async Task FailedJob_DoesNotAnnounceTheImage()
+    {
+        var job = await SubmitAsync("linux/arm64");
+        var fetches = await FetchesAsync(3);
+        var failing = fetches.Single(f => f.Manifest.Digest == FakeImageResolver.ArmLayer.Digest.ToString());
+        _coordinator.Handle(_seed, new PeerEvent { SourceFailed = new SourceFailed { Digest = failing.Manifest.Digest, Error = "gone", Permanent = true } });
+        foreach (var fetch in fetches.Where(f => f != failing))
+        {
+            Fetched(fetch);
+        }
+
+        Assert.Equal(PreheatStates.Failed, (await WaitAsync(job.Id, j => PreheatStates.IsFinished(j.State))).State);
+        await Task.Delay(50);
+        Assert.Equal(3, _announced.Count);
+        Assert.DoesNotContain(_announced, a => ImageBlobLabels.IsImage(a.Labels));
+        Assert.Equal(0, _announcer.Calls);
+    }
+
+    [Fact]
+    public async Task ImageAnnouncementThatCannotBePublished_FailsTheJob_SayingWhy()
+    {
+        _announcer.Error = new InvalidOperationException("the MQTT server is gone");
+        var job = await SubmitAsync("linux/arm64");
+        foreach (var fetch in await FetchesAsync(3))
+        {
+            Fetched(fetch);
+        }
+
+        var done = await WaitAsync(job.Id, j => PreheatStates.IsFinished(j.State));
+        Assert.Equal(PreheatStates.Failed, done.State);
+        Assert.All(done.Blobs, b => Assert.Equal(PreheatStates.Succeeded, b.State));
+        Assert.Equal("every blob was fetched, but the image announcement could not be published (InvalidOperationException); submit the preheat again", done.Error);
+        Assert.NotNull(done.FinishedAt);
     }
 
     [Fact]
@@ -255,6 +353,7 @@ public sealed class PreheatServiceTests : IAsyncLifetime
         Assert.Equal(PreheatStates.Succeeded, done.State);
         Assert.False(_seed.Outbound.TryRead(out var extra) && extra.EventCase == SchedulerEvent.EventOneofCase.FetchSource);
         Assert.Equal(3, _intake.Requests.Count(r => r.Topic == "images/other")); // announced on the second topic too
+        Assert.Equal(["images/app", "images/other"], _announced.Where(a => ImageBlobLabels.IsImage(a.Labels)).Select(a => a.Topic));
     }
 
     [Fact]
@@ -344,7 +443,7 @@ public sealed class PreheatServiceTests : IAsyncLifetime
     }
 
     private PreheatService NewService() => new(
-        _resolver, _intake, new PreheatStore(_catalogue), TimeProvider.System, NullLogger<PreheatService>.Instance, _news);
+        _resolver, _intake, _announcer, new PreheatStore(_catalogue), TimeProvider.System, NullLogger<PreheatService>.Instance, _news);
 
     private static PreheatRequest Request(string platforms, string topic = "images/app") =>
         new(ImageReference.Parse(FakeImageResolver.Image), PlatformSelector.Parse(platforms), topic);
@@ -414,8 +513,11 @@ public sealed class PreheatServiceTests : IAsyncLifetime
         }
     }
 
-    /// <summary>The registrar without the announcement (no MQTT here); records requests, can hold answers back.</summary>
-    private sealed class RecordingIntake(UrlTaskRegistrar registrar) : IUrlTaskIntake
+    /// <summary>
+    /// The registrar, with the announcement recorded in <paramref name="announced"/> where UrlTaskIntake
+    /// publishes it (no MQTT here); records requests, can hold answers back.
+    /// </summary>
+    private sealed class RecordingIntake(UrlTaskRegistrar registrar, ConcurrentQueue<Announcement> announced) : IUrlTaskIntake
     {
         private readonly ConcurrentQueue<RegisterUrlTaskRequest> _requests = new();
         private int _held;
@@ -430,12 +532,46 @@ public sealed class PreheatServiceTests : IAsyncLifetime
         {
             _requests.Enqueue(request.Clone());
             var outcome = await registrar.RegisterAsync(request, cancellationToken);
+            if (outcome.Manifest is { Topic.Length: > 0 } manifest)
+            {
+                announced.Enqueue(AnnouncementPublisher.ToAnnouncement(manifest));
+            }
             if (Gate is { } gate)
             {
                 Interlocked.Increment(ref _held);
                 await gate.Task.WaitAsync(cancellationToken);
             }
             return outcome;
+        }
+    }
+
+    /// <summary>Records image announcements in the same sequence as the per-blob ones; can hold them back or fail.</summary>
+    private sealed class RecordingAnnouncer(ConcurrentQueue<Announcement> announced) : IImageAnnouncer
+    {
+        private int _calls;
+        private int _held;
+
+        public TaskCompletionSource? Gate { get; set; }
+
+        public Exception? Error { get; set; }
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public int Held => Volatile.Read(ref _held);
+
+        public async Task AnnounceAsync(Announcement image, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _calls);
+            if (Gate is { } gate)
+            {
+                Interlocked.Increment(ref _held);
+                await gate.Task.WaitAsync(cancellationToken);
+            }
+            if (Error is { } error)
+            {
+                throw error;
+            }
+            announced.Enqueue(image);
         }
     }
 }

@@ -10,16 +10,17 @@ namespace Dragonfly.PubSub.IntegrationTests.Images;
 
 /// <summary>
 /// Preheat of one platform of a real two-platform image (docker-registry, pushed with skopeo) to a
-/// topic that agents in two clusters subscribe to, then a pull through an agent's registry mirror
-/// served from what was preheated. Prints the figures of the closing note: time to preheat to the
-/// agents, bytes the registry served against the platform's size.
+/// topic that agents in two clusters subscribe to, then an agent that subscribes only after the job
+/// (it gets the retained image announcement, which lists every blob), then a pull through an agent's
+/// registry mirror served from what was preheated. Prints the figures of the closing note: time to
+/// preheat to the agents, bytes the registry served against the platform's size.
 /// </summary>
 public sealed class PreheatTests(ITestOutputHelper output)
 {
     private const int LayerBytes = 8 * (int)MiB;
 
     [Fact]
-    public Task Preheat_Arm64ToTwoClusters_EveryAgentHoldsExactlyArm64_RegistryServesEachBlobOnce_ThenMirrorPullNeedsNoBlobFromRegistry() =>
+    public Task Preheat_Arm64ToTwoClusters_EveryAgentHoldsExactlyArm64_RegistryServesEachBlobOnce_ALaterSubscriberGetsEveryBlobFromPeers_ThenMirrorPullNeedsNoBlobFromRegistry() =>
         TestCluster.RunAsync(output, async cluster =>
     {
         var pushed = await PushedImage.StartAsync(cluster, seed: 401, LayerBytes);
@@ -100,6 +101,23 @@ public sealed class PreheatTests(ITestOutputHelper output)
         }
         Assert.True(servedBytes == arm64Bytes, $"the registry served {servedBytes} blob bytes, the arm64 blobs are {arm64Bytes} bytes");
 
+        // A node joining after the preheat: MQTT retains one message per topic, the image announcement that
+        // lists every blob, so it prefetches all of them (not only the last one announced), from peers.
+        var lateMark = registry.Requests().Count;
+        var late = await cluster.StartAgentAsync("b-late", [ImageSteps.Topic], ["--cluster", "b", .. mirror]);
+        await late.WaitUntilConnectedAsync();
+        await late.WaitForBlobsAsync(arm64, TimeSpan.FromSeconds(60));
+        await late.AssertHoldsExactlyAsync(pushed, arm64);
+        var lateTasks = await late.GetTasksAsync();
+        cluster.Log($"{late.Name}, subscribed after the preheat: {string.Join(" | ", lateTasks)}");
+        Assert.True(lateTasks.All(t => t.BytesFromSource == 0) && lateTasks.Sum(t => t.BytesFromPeers) == arm64Bytes,
+            $"{late.Name} should have fetched every arm64 blob ({arm64Bytes} bytes) from peers, none from the registry: {string.Join(" | ", lateTasks)}");
+        Assert.True(late.Process.Stdout.Contains("preheated image " + pushed.Image.RootDigest, StringComparison.Ordinal),
+            $"{late.Name} should have learned the blobs from the image announcement of {pushed.Image.RootDigest}:\n{late.Process.Tail()}");
+        await Task.Delay(200); // the registry logs a request just after answering it
+        var lateGets = registry.Requests().Skip(lateMark).Where(IsBlobGet).ToList();
+        Assert.True(lateGets.Count == 0, $"the registry got blob GETs after the preheat, for {late.Name}: {Describe(lateGets)}");
+
         // A pull of linux/arm64 through a-1's mirror: manifests may pass through, blobs come from the cache.
         var pullMark = registry.Requests().Count;
         var directory = Path.Combine(cluster.Root, "pulled");
@@ -117,6 +135,46 @@ public sealed class PreheatTests(ITestOutputHelper output)
         Assert.True(duringPull.All(r => r.IsManifest || r.Path == "/v2/"),
             $"a pull of preheated blobs through the mirror reached the registry for more than manifests: {Describe(duringPull)}");
         await agents[0].AssertHoldsExactlyAsync(pushed, arm64);
+    }, TimeSpan.FromMinutes(2));
+
+    [Fact]
+    public Task Preheat_ThenBrokerRestart_TheReplayedImageAnnouncementBringsEveryBlobToALaterSubscriber_FromPeers() =>
+        TestCluster.RunAsync(output, async cluster =>
+    {
+        var pushed = await PushedImage.StartAsync(cluster, seed: 402, 2 * (int)MiB);
+        var registry = pushed.Registry;
+        await cluster.StartBrokerAsync();
+        string[] mirror = ["--registry-mirror", registry.BaseUri.GetLeftPart(UriPartial.Authority)];
+        var early = await cluster.StartAgentAsync("early", [ImageSteps.Topic], mirror);
+        await early.WaitUntilConnectedAsync();
+        var arm64 = pushed.Arm64.Blobs.Select(b => b.ToString()).ToList();
+        var arm64Bytes = pushed.Arm64.Blobs.Sum(pushed.Image.Size);
+
+        var result = await cluster.PreheatAsync(pushed.Reference, "linux/arm64");
+        Assert.True(result.ExitCode == 0, $"dfpub preheat failed:\n{result}");
+        Assert.True(ImageSteps.Job(result).GetProperty("state").GetString() == "succeeded", $"the job is not succeeded:\n{result}");
+        await early.WaitForBlobsAsync(arm64, TimeSpan.FromSeconds(60));
+
+        // The embedded MQTT server keeps retained messages in memory: the restarted broker replays the
+        // topic's latest from its catalogue, which is the image announcement.
+        await cluster.Broker.Process.StopAsync();
+        await cluster.RestartBrokerAsync();
+        var mark = registry.Requests().Count;
+        var late = await cluster.StartAgentAsync("late", [ImageSteps.Topic], mirror);
+        await late.WaitUntilConnectedAsync();
+        await late.WaitForBlobsAsync(arm64, TimeSpan.FromSeconds(60));
+
+        await late.AssertHoldsExactlyAsync(pushed, arm64);
+        await early.AssertHoldsExactlyAsync(pushed, arm64);
+        var lateTasks = await late.GetTasksAsync();
+        cluster.Log($"{late.Name}, subscribed after the broker restarted: {string.Join(" | ", lateTasks)}");
+        Assert.True(lateTasks.All(t => t.BytesFromSource == 0) && lateTasks.Sum(t => t.BytesFromPeers) == arm64Bytes,
+            $"{late.Name} should have fetched every arm64 blob ({arm64Bytes} bytes) from peers, none from the registry: {string.Join(" | ", lateTasks)}");
+        Assert.True(late.Process.Stdout.Contains("preheated image " + pushed.Image.RootDigest, StringComparison.Ordinal),
+            $"{late.Name} should have learned the blobs from the replayed image announcement of {pushed.Image.RootDigest}:\n{late.Process.Tail()}");
+        await Task.Delay(200); // the registry logs a request just after answering it
+        var gets = registry.Requests().Skip(mark).Where(r => r.Method == "GET" && r.BlobDigest is not null).ToList();
+        Assert.True(gets.Count == 0, $"the registry got blob GETs after the restart: {Describe(gets)}");
     }, TimeSpan.FromMinutes(2));
 
     private static string Describe(IEnumerable<RegistryRequest> requests)
