@@ -33,7 +33,11 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
         _ = Executables.System("ip", "iproute2", "dfbench swarm");
         _ = Executables.System("tc", "iproute2", "dfbench swarm");
         _ = (Executables.Broker, Executables.Agent, Executables.Publish);
-        if (options.Baselines.Contains("direct"))
+        if (options.Modes.Contains(SwarmModes.Url))
+        {
+            _ = Executables.Get;
+        }
+        if (options.Baselines.Contains("direct") || options.Modes.Any(m => m != SwarmModes.Publish))
         {
             _ = (Executables.System("nginx", "nginx", "dfbench swarm"), Executables.System("curl", "curl", "dfbench swarm"));
         }
@@ -68,15 +72,17 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
             var timelines = new List<object>();
             for (var run = 1; run <= options.Runs; run++)
             {
-                foreach (var system in new[] { "dragonfly" }.Concat(options.Baselines))
+                foreach (var scenario in options.Modes.Concat(options.Baselines))
                 {
+                    var system = SwarmModes.All.Contains(scenario) ? SwarmModes.SystemName(scenario) : scenario;
                     options.Say($"run {run}: {system} ...");
-                    var measurement = system switch
+                    var measurement = scenario switch
                     {
-                        "dragonfly" => await new DragonflySystem(context).RunAsync(run, cancel),
+                        SwarmModes.Publish => await new DragonflySystem(context).RunAsync(run, cancel),
+                        SwarmModes.Url or SwarmModes.UrlAnnounce => await new UrlTaskSystem(context, scenario).RunAsync(run, cancel),
                         "direct" => await new DirectSystem(context).RunAsync(run, cancel),
                         "bittorrent" => await new BitTorrentSystem(context).RunAsync(run, cancel),
-                        _ => throw new UnreachableException(system),
+                        _ => throw new UnreachableException(scenario),
                     };
                     var result = SystemResult.From(measurement, run, options.Size, dMin);
                     results.Add(result);
@@ -91,9 +97,9 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
 
             var report = new SwarmReport
             {
-                Scenario = new SwarmScenario(options.Agents, options.Size, options.Rate.ToString(), options.Rate.BitsPerSecond, options.Mode, options.Runs,
+                Scenario = new SwarmScenario(options.Agents, options.Size, options.Rate.ToString(), options.Rate.BitsPerSecond, string.Join(',', options.Modes), options.Runs,
                     options.PieceSize, options.PiecesInFlight,
-                    $"one network namespace per node, veth pairs into a bridge, tbf {options.Rate} on both ends of every link (upload and download); no latency or loss emulation (netem is not available on this kernel); node 0 origin (broker, nginx, tracker), node 1 publisher/seed, nodes 2..{options.Agents + 1} receivers"),
+                    $"one network namespace per node, veth pairs into a bridge, tbf {options.Rate} on both ends of every link (upload and download); no latency or loss emulation (netem is not available on this kernel); node 0 origin (broker with its in-process seed, nginx, tracker), node 1 publisher (dfpub's agent, the BitTorrent seed), nodes 2..{options.Agents + 1} receivers"),
                 Date = date,
                 Machine = new MachineInfo(Environment.MachineName, Environment.ProcessorCount, RuntimeInformation.OSDescription, MachineInfo.KernelRelease(),
                     GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, RuntimeInformation.FrameworkDescription, Executables.Configuration, onTmpfs,

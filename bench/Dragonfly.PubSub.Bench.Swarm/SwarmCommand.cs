@@ -22,12 +22,18 @@ public static class SwarmCommand
         var agents = new Option<int>("--agents") { Description = "Receiving agents, each in its own network namespace", DefaultValueFactory = _ => 16 };
         var size = new Option<string>("--size") { Description = "File size, e.g. 256MiB", DefaultValueFactory = _ => "256MiB" };
         var rate = new Option<string>("--rate") { Description = "Upload and download cap of every node's link (tc units: 100mbit, 1gbit)", DefaultValueFactory = _ => "100mbit" };
-        var mode = new Option<string>("--mode") { Description = "How the file enters the swarm: publish (dfpub on the publisher node)", DefaultValueFactory = _ => "publish" };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "How the file enters our swarm, comma-separated for several scenarios in one run: publish (dfpub of a file on the publisher node, "
+                + "receivers subscribed), url (a URL task on nginx: every receiver runs dfget URL at once, the broker's seed reads the origin), "
+                + "url-announce (a URL task announced with dfpub --url to subscribed receivers)",
+            DefaultValueFactory = _ => SwarmModes.Publish,
+        };
         var baselines = new Option<string>("--baselines") { Description = "Comma-separated: direct (nginx + curl), bittorrent (aria2c + opentracker); 'none' for none", DefaultValueFactory = _ => "direct,bittorrent" };
         var output = new Option<string>("--out") { Description = "Folder for result.json, timelines.json and cdf.svg", DefaultValueFactory = _ => "." };
         var runs = new Option<int>("--runs") { Description = "Runs of every system (result.json's systems hold the median run)", DefaultValueFactory = _ => 1 };
         var keep = new Option<bool>("--keep") { Description = "Keep the workspace (logs, copies) instead of deleting it" };
-        var pieceSize = new Option<string?>("--piece-size") { Description = "dfpub --piece-size (default: dfpub's)" };
+        var pieceSize = new Option<string?>("--piece-size") { Description = "dfpub --piece-size, also with --url (default: dfpub's; dfget has none: the broker chooses)" };
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
         var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
         {
@@ -40,8 +46,7 @@ public static class SwarmCommand
                 Agents = parse.GetValue(agents) is var n and >= 1 and <= 200 ? n : throw UserFacingException.Usage("--agents must be between 1 and 200"),
                 Size = ParseSize(parse.GetValue(size)!),
                 Rate = LinkRate.Parse(parse.GetValue(rate)!),
-                Mode = parse.GetValue(mode) is "publish" ? "publish"
-                    : throw UserFacingException.Usage($"--mode {parse.GetValue(mode)} is not supported; use --mode publish (url mode needs URL tasks in dfagent)"),
+                Modes = ParseModes(parse.GetValue(mode)!),
                 Baselines = ParseBaselines(parse.GetValue(baselines)!),
                 Out = parse.GetValue(output)!,
                 Runs = parse.GetValue(runs) is var r and >= 1 and <= 20 ? r : throw UserFacingException.Usage("--runs must be between 1 and 20"),
@@ -67,6 +72,17 @@ public static class SwarmCommand
 
     private static long ParseSize(string text) =>
         ByteSize.TryParse(text, out var bytes) && bytes > 0 ? bytes : throw UserFacingException.Usage($"'{text}' is not a size; write e.g. 4MiB or 256MiB");
+
+    internal static IReadOnlyList<string> ParseModes(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
+        if (names.Length == 0)
+        {
+            throw UserFacingException.Usage($"--mode needs at least one of {string.Join(", ", SwarmModes.All)}");
+        }
+        var unknown = names.FirstOrDefault(n => !SwarmModes.All.Contains(n));
+        return unknown is null ? names : throw UserFacingException.Usage($"unknown --mode '{unknown}'; choose from {string.Join(", ", SwarmModes.All)} (comma-separated for several)");
+    }
 
     private static IReadOnlyList<string> ParseBaselines(string text)
     {

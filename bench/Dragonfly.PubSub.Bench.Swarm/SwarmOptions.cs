@@ -11,7 +11,8 @@ internal sealed record SwarmOptions
 
     public required LinkRate Rate { get; init; }
 
-    public string Mode { get; init; } = "publish";
+    /// <summary>Our swarm's scenarios, each a system in the report (<see cref="SwarmModes"/>).</summary>
+    public IReadOnlyList<string> Modes { get; init; } = [SwarmModes.Publish];
 
     public IReadOnlyList<string> Baselines { get; init; } = ["direct", "bittorrent"];
 

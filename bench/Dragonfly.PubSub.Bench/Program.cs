@@ -3,6 +3,7 @@
 //
 //   dotnet run -c Release --project bench/Dragonfly.PubSub.Bench -- pair [--size 1GiB] [--out DIR] [--runs 3]
 //   sudo dfbench swarm --agents 16 --size 256MiB --rate 100mbit [--baselines direct,bittorrent] [--out DIR]
+//   sudo dfbench swarm --agents 8 --size 64MiB --rate 100mbit --mode url,url-announce --baselines direct   (URL tasks)
 //   dfbench broker --agents 5000 [--out DIR]
 
 using System.CommandLine;

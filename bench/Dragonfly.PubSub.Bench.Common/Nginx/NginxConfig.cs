@@ -8,11 +8,21 @@ namespace Dragonfly.PubSub.Bench.Common.Nginx;
 /// </summary>
 public static class NginxConfig
 {
+    /// <summary>
+    /// One line per request, fields separated by single spaces: client address, method, status, body
+    /// bytes sent (without headers; what a cut-off transfer really sent), the Range header (quoted, "-" when none).
+    /// </summary>
+    public const string AccessLogFormat = "$remote_addr $request_method $status $body_bytes_sent \"$http_range\"";
+
     /// <param name="listen">Such as <c>127.0.0.1:8080</c>.</param>
     /// <param name="singleProcess">No master: the PID is the one serving and its CPU is all of nginx's.</param>
-    public static string Render(string prefix, string servedFolder, string listen, int workerConnections, bool singleProcess)
+    /// <param name="accessLog">
+    /// Where to log each request as <see cref="AccessLogFormat"/> (the bytes an origin served), or null for none.
+    /// </param>
+    public static string Render(string prefix, string servedFolder, string listen, int workerConnections, bool singleProcess, string? accessLog = null)
     {
         var master = singleProcess ? "master_process off;\n" : "";
+        var log = accessLog is null ? "access_log off;" : $"log_format dfbench '{AccessLogFormat}';\n    access_log {accessLog} dfbench;";
         return string.Create(CultureInfo.InvariantCulture, $$"""
             daemon off;
             {{master}}worker_processes 1;
@@ -20,7 +30,7 @@ public static class NginxConfig
             error_log {{prefix}}/error.log warn;
             events { worker_connections {{workerConnections}}; }
             http {
-                access_log off;
+                {{log}}
                 sendfile on;
                 tcp_nopush on;
                 default_type application/octet-stream;

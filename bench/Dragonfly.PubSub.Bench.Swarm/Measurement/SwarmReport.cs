@@ -44,11 +44,11 @@ internal sealed record SwarmReport
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"{"system",-11} {"run",3} {"all done s",10} {"x D_min",8} {"p50 s",8} {"p99 s",8} {"origin/F",9} {"pub/F",7} {"CPU s/GB",9} {"peak RSS",9} {"verified",8}");
+            $"{"system",-22} {"run",3} {"all done s",10} {"x D_min",8} {"p50 s",8} {"p99 s",8} {"origin/F",9} {"pub/F",7} {"CPU s/GB",9} {"peak RSS",9} {"verified",8}");
         foreach (var r in Runs)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Name,-11} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
+                $"{r.Name,-22} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
         }
         text.Append(CultureInfo.InvariantCulture, $"D_min {DMinSeconds:0.00} s; one origin serving everyone {ClientServerSeconds:0.00} s");
         return text.ToString();

@@ -8,11 +8,17 @@ internal sealed record SystemMeasurement
     /// <summary>Seconds from the start (announcement, or all clients started) to each receiver's completion.</summary>
     public required IReadOnlyList<double> CompletionSeconds { get; init; }
 
-    /// <summary>Bytes the origin node sent on its link (nginx, or the node holding the published file).</summary>
+    /// <summary>Bytes the origin sent: nginx's body bytes, or the link of the node holding the published file.</summary>
     public required long OriginEgressBytes { get; init; }
+
+    /// <summary>How <see cref="OriginEgressBytes"/> was counted.</summary>
+    public string OriginEgressMeasure { get; init; } = "";
 
     /// <summary>Bytes the publisher or seed served (its own counter where it has one, else its link).</summary>
     public required long PublisherUploadBytes { get; init; }
+
+    /// <summary>How <see cref="PublisherUploadBytes"/> was counted.</summary>
+    public string PublisherUploadMeasure { get; init; } = "";
 
     public required double CpuSeconds { get; init; }
 

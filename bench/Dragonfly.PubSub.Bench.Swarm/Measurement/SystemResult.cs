@@ -19,7 +19,11 @@ internal sealed record SystemResult
 
     public required double OriginEgressRatio { get; init; }
 
+    public string OriginEgressMeasure { get; init; } = "";
+
     public required double PublisherUploadRatio { get; init; }
+
+    public string PublisherUploadMeasure { get; init; } = "";
 
     public required double CpuSecondsPerGB { get; init; }
 
@@ -44,7 +48,9 @@ internal sealed record SystemResult
             P99Seconds = Statistics.Percentile([.. m.CompletionSeconds], 99),
             RatioToDMin = all / dMinSeconds,
             OriginEgressRatio = m.OriginEgressBytes / (double)fileBytes,
+            OriginEgressMeasure = m.OriginEgressMeasure,
             PublisherUploadRatio = m.PublisherUploadBytes / (double)fileBytes,
+            PublisherUploadMeasure = m.PublisherUploadMeasure,
             CpuSecondsPerGB = m.CpuSeconds / (moved / 1e9),
             Verified = m.Verified,
             PeakRssBytes = m.PeakRssBytes,

@@ -1,10 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
-using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Client;
 
 namespace Dragonfly.PubSub.Bench.Swarm.Systems;
@@ -17,23 +15,19 @@ namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 internal sealed class DragonflySystem(SwarmContext context)
 {
     private const string Topic = "bench/swarm";
-    private const int BrokerGrpcPort = 8002;
-    private const int BrokerMqttPort = 1883;
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly List<NodeProcess> _processes = [];
+    private static readonly TimeSpan CpuSampleInterval = TimeSpan.FromSeconds(0.5);
 
     public async Task<SystemMeasurement> RunAsync(int run, CancellationToken cancel)
     {
         var root = context.Folder($"dragonfly-{run}");
         try
         {
-            return await RunCoreAsync(root, cancel);
+            await using var nodes = new DragonflyNodes(context, root);
+            return await RunCoreAsync(nodes, root, cancel);
         }
         finally
         {
-            await Task.WhenAll(_processes.Select(p => p.DisposeAsync().AsTask()));
-            _processes.Clear();
             if (!context.Options.Keep)
             {
                 Directory.Delete(root, recursive: true);
@@ -41,39 +35,32 @@ internal sealed class DragonflySystem(SwarmContext context)
         }
     }
 
-    private async Task<SystemMeasurement> RunCoreAsync(string root, CancellationToken cancel)
+    private async Task<SystemMeasurement> RunCoreAsync(DragonflyNodes nodes, string root, CancellationToken cancel)
     {
         var options = context.Options;
         var clock = context.Clock;
-        var brokerDir = Path.Combine(root, "broker");
-        var broker = Start("dfbroker", SwarmContext.OriginNode, Executables.Broker,
-            ["--data-dir", brokerDir, "--listen", "0.0.0.0", "--mqtt-port", $"{BrokerMqttPort}", "--grpc-port", $"{BrokerGrpcPort}", "--http-port", "8080"], root);
-        await WaitForFileAsync(broker, Path.Combine(brokerDir, "broker.json"), cancel);
+        var broker = await nodes.StartBrokerAsync(cancel);
 
         var publisherDir = Path.Combine(root, "publisher");
-        var publisher = StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, [], root);
+        var publisher = nodes.StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, []);
         var receiverDirs = Enumerable.Range(0, context.Receivers).Select(i => Path.Combine(root, $"agent-{i}")).ToArray();
         var receivers = receiverDirs.Select((dir, i) =>
-            StartAgent($"dfagent-{i}", SwarmContext.ReceiverNode(i), dir, ["--subscribe", Topic, "--output-dir", Path.Combine(dir, "out")], root)).ToArray();
+            nodes.StartAgent($"dfagent-{i}", SwarmContext.ReceiverNode(i), dir, ["--subscribe", Topic, "--output-dir", Path.Combine(dir, "out")])).ToArray();
         var agentDirs = receiverDirs.Prepend(publisherDir).ToArray();
         var agents = receivers.Prepend(publisher).ToArray();
-        for (var i = 0; i < agents.Length; i++)
-        {
-            await WaitForFileAsync(agents[i], Path.Combine(agentDirs[i], "agent.json"), cancel);
-        }
-        await WaitConnectedAsync(agents, agentDirs, cancel);
+        // The publisher subscribes to nothing and so opens no MQTT session.
+        await DragonflyNodes.WaitAgentsAsync(agents, agentDirs, subscribed: i => i > 0, cancel);
         options.Say($"  dragonfly: broker and {agents.Length} agents up and connected ({clock.Elapsed.TotalSeconds:0.0} s into the benchmark)");
 
         // Receivers' task streams first, so the first event marks when each learned of the task.
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var progress = receivers.Select(_ => new ReceiverProgress()).ToArray();
-        var clients = receiverDirs.Select(dir => new DragonflyClient(new DragonflyClientOptions { DataDir = dir })).ToArray();
-        var watchers = clients.Select((c, i) => WatchAsync(c, progress[i], stopWatching.Token)).ToArray();
+        var watchers = receiverDirs.Select((dir, i) => nodes.WatchAsync(dir, progress[i], context.Digest.ToString(), stopWatching.Token)).ToArray();
         await Task.Delay(300, cancel); // let every stream attach (the current state comes first anyway)
 
         var publisherTxBefore = await context.Testbed.TxBytesAsync(SwarmContext.PublisherNode, cancel);
         var originTxBefore = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel);
-        var uploadBefore = await UploadBytesAsync(publisherDir, cancel);
+        var uploadBefore = await DragonflyNodes.MetricAsync(publisherDir, DragonflyNodes.UploadMetric, cancel);
 
         string[] publishArgs = [context.SourceFile, "--topic", Topic, "--data-dir", publisherDir, "--json",
             .. options.PieceSize is { } p ? new[] { "--piece-size", p.ToString(CultureInfo.InvariantCulture) } : []];
@@ -93,8 +80,16 @@ internal sealed class DragonflySystem(SwarmContext context)
         var cpuAtStart = agents.Append(broker).Select(p => p.CpuSeconds() ?? 0).Sum();
 
         var deadline = clock.Elapsed + context.TransferTimeout;
+        var machine = new MachineCpu();
+        machine.Sample();
+        var nextSample = clock.Elapsed + CpuSampleInterval;
         while (!progress.All(p => p.Done))
         {
+            if (clock.Elapsed >= nextSample)
+            {
+                machine.Sample();
+                nextSample += CpuSampleInterval;
+            }
             foreach (var agent in agents.Append(broker))
             {
                 agent.ThrowIfExited();
@@ -107,14 +102,11 @@ internal sealed class DragonflySystem(SwarmContext context)
             await Task.Delay(20, cancel);
         }
         var cpuAtEnd = agents.Append(broker).Select(p => p.CpuSeconds() ?? 0).Sum();
+        machine.Sample();
         var peakRss = receivers.Select(p => p.PeakRssBytes() ?? 0).Max();
         var publisherRss = publisher.PeakRssBytes() ?? 0;
         await stopWatching.CancelAsync();
         await Task.WhenAll(watchers);
-        foreach (var client in clients)
-        {
-            client.Dispose();
-        }
 
         var failures = progress.Where(p => p.Failure is not null).Select(p => p.Failure!).ToArray();
         if (failures.Length > 0)
@@ -123,7 +115,7 @@ internal sealed class DragonflySystem(SwarmContext context)
         }
         var publisherTx = await context.Testbed.TxBytesAsync(SwarmContext.PublisherNode, cancel) - publisherTxBefore;
         var originTx = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel) - originTxBefore;
-        var upload = await UploadBytesAsync(publisherDir, cancel) - uploadBefore;
+        var upload = await DragonflyNodes.MetricAsync(publisherDir, DragonflyNodes.UploadMetric, cancel) - uploadBefore;
 
         // The announcement is the start: dfpub returns after it, and no receiver can see the task before it.
         var start = progress.Select(p => p.FirstSeen!.Value).Append(publishExited).Min();
@@ -134,7 +126,9 @@ internal sealed class DragonflySystem(SwarmContext context)
             Name = "dragonfly",
             CompletionSeconds = progress.Select(p => (p.Completed!.Value - start).TotalSeconds).ToArray(),
             OriginEgressBytes = publisherTx,
+            OriginEgressMeasure = "publisher node link: tx bytes, headers included",
             PublisherUploadBytes = (long)upload,
+            PublisherUploadMeasure = "publisher agent: dragonfly_agent_upload_bytes_total",
             CpuSeconds = cpuAtEnd - cpuAtStart,
             PeakRssBytes = peakRss,
             Verified = verified,
@@ -143,137 +137,10 @@ internal sealed class DragonflySystem(SwarmContext context)
                 string.Create(CultureInfo.InvariantCulture, $"dfpub took {(publishExited - publishStarted).TotalSeconds:0.00} s (import and hash, not timed); first receiver saw the task {(progress.Min(p => p.FirstSeen!.Value) - publishExited).TotalMilliseconds:0} ms after dfpub exited"),
                 $"{published.PieceCount} pieces of {published.PieceSize} bytes",
                 $"origin node (broker) sent {originTx} bytes; publisher node link sent {publisherTx} bytes; publisher agent peak RSS {publisherRss}",
+                string.Create(CultureInfo.InvariantCulture, $"the whole machine's CPU was {machine.AverageBusy * 100:0} % busy on average during the transfer, {machine.PeakBusy * 100:0} % at the busiest {CpuSampleInterval.TotalSeconds:0.0} s"),
                 .. problems,
             ],
             Timelines = progress.Select(p => (IReadOnlyList<double[]>)p.Timeline.Select(e => new[] { Math.Round(e[0] - start.TotalSeconds, 3), e[1] }).ToArray()).ToArray(),
         };
     }
-
-    private NodeProcess StartAgent(string name, int node, string dataDir, IEnumerable<string> extra, string root)
-    {
-        var address = context.Testbed.Plan.Address(node);
-        string[] arguments =
-        [
-            "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{BrokerMqttPort}",
-            "--data-dir", dataDir, "--listen", "0.0.0.0", "--advertise-addr", address,
-            .. context.Options.PiecesInFlight is { } n ? new[] { "--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture) } : [],
-            .. extra,
-        ];
-        return Start(name, node, Executables.Agent, arguments, root);
-    }
-
-    private NodeProcess Start(string name, int node, string executable, IEnumerable<string> arguments, string root)
-    {
-        var process = NodeProcess.Start(name, context.Testbed.Plan.NodeNamespace(node), executable, arguments,
-            Path.Combine(root, name + ".log"), context.Clock);
-        _processes.Add(process);
-        return process;
-    }
-
-    private static async Task WaitForFileAsync(NodeProcess process, string path, CancellationToken cancel)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!File.Exists(path))
-        {
-            process.ThrowIfExited();
-            if (clock.Elapsed > StartTimeout)
-            {
-                throw new TimeoutException($"{process.Name} wrote no {Path.GetFileName(path)} within {StartTimeout.TotalSeconds:0} s: {process.LastLine()}");
-            }
-            await Task.Delay(50, cancel);
-        }
-    }
-
-    /// <summary>
-    /// Until every agent reports its scheduler connection up, and the subscribers (all but the
-    /// first, the publisher, which subscribes to nothing and so opens no MQTT session) their MQTT one.
-    /// </summary>
-    private static async Task WaitConnectedAsync(IReadOnlyList<NodeProcess> agents, IReadOnlyList<string> dataDirs, CancellationToken cancel)
-    {
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; i < agents.Count; i++)
-        {
-            using var client = new DragonflyClient(new DragonflyClientOptions { DataDir = dataDirs[i] });
-            while (true)
-            {
-                agents[i].ThrowIfExited();
-                try
-                {
-                    var status = await client.GetStatusAsync(cancel).WaitAsync(TimeSpan.FromSeconds(10), cancel);
-                    if (status.BrokerConnected && (i == 0 || status.MqttConnected))
-                    {
-                        break;
-                    }
-                }
-                catch (Exception e) when (e is DragonflyClientException or TimeoutException or HttpRequestException)
-                {
-                    // Not answering yet.
-                }
-                if (clock.Elapsed > StartTimeout)
-                {
-                    throw new TimeoutException($"{agents[i].Name} did not connect to the broker within {StartTimeout.TotalSeconds:0} s: {agents[i].LastLine()}");
-                }
-                await Task.Delay(100, cancel);
-            }
-        }
-    }
-
-    /// <summary>Follows one receiver's task from its event stream; polls if the stream breaks.</summary>
-    private async Task WatchAsync(DragonflyClient client, ReceiverProgress progress, CancellationToken cancel)
-    {
-        var digest = context.Digest.ToString();
-        try
-        {
-            try
-            {
-                await foreach (var info in client.WatchTasksAsync(digest, cancel))
-                {
-                    if (Observe(progress, info))
-                    {
-                        return;
-                    }
-                }
-            }
-            catch (Exception e) when (e is DragonflyClientException or HttpRequestException or IOException)
-            {
-                // Fall through to polling.
-            }
-            while (true)
-            {
-                var tasks = await client.GetTasksAsync(cancel);
-                if (tasks.FirstOrDefault(t => t.Digest == digest) is { } info && Observe(progress, info))
-                {
-                    return;
-                }
-                await Task.Delay(50, cancel);
-            }
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-        {
-            // The run ended (or failed elsewhere).
-        }
-    }
-
-    /// <summary>Records a snapshot; true once the task is finished either way.</summary>
-    private bool Observe(ReceiverProgress progress, TaskInfo info)
-    {
-        var now = context.Clock.Elapsed;
-        progress.FirstSeen ??= now;
-        progress.Timeline.Add([now.TotalSeconds, info.CompletedPieces]);
-        if (info.State == TaskStates.Succeeded)
-        {
-            progress.Completed = now;
-            progress.OutputPath = info.Path;
-            return true;
-        }
-        if (info.State == TaskStates.Failed)
-        {
-            progress.Failure = $"{info.Name}: {info.Error ?? "failed"}";
-            return true;
-        }
-        return false;
-    }
-
-    private static async Task<double> UploadBytesAsync(string dataDir, CancellationToken cancel) =>
-        AgentSocket.SumMetric(await AgentSocket.GetStringAsync(Path.Combine(dataDir, "dfagent.sock"), "/metrics", cancel), "dragonfly_agent_upload_bytes_total");
 }

@@ -111,7 +111,7 @@ public sealed class TestbedPlanTests
     [Fact]
     public void NginxConfig_ServesTheFolderOnPort80WithSendfileInOneProcess()
     {
-        var config = DirectSystem.NginxConfig("/p", "/srv");
+        var config = OriginNginx.Config("/p", "/srv");
         Assert.Contains("sendfile on;", config, StringComparison.Ordinal);
         Assert.Contains("master_process off;", config, StringComparison.Ordinal);
         Assert.Contains("listen 0.0.0.0:80;", config, StringComparison.Ordinal);
