@@ -9,6 +9,8 @@ using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Registry.Manifests;
 using Dragonfly.PubSub.Testing;
 
+using Dragonfly.PubSub.Broker.Tests.Support;
+
 namespace Dragonfly.PubSub.Broker.Tests.Preheat;
 
 /// <summary>
@@ -21,12 +23,9 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
     private const string Repository = "dragonfly/app";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("dfbroker-e2e-").FullName;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly HttpClient _http = new() { Timeout = Timeout };
     private readonly Dictionary<string, List<ContentDigest>> _blobs = [];
     private RegistryServer? _registry;
-    private Task<int>? _broker;
+    private InProcessBroker? _broker;
 
     public async Task InitializeAsync()
     {
@@ -53,40 +52,16 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
         var index = Encoding.UTF8.GetBytes($$"""{"schemaVersion":2,"mediaType":"{{MediaTypes.OciIndex}}","manifests":[{{string.Join(',', children)}}]}""");
         await _registry.PushManifestAsync(Repository, "v1", MediaTypes.OciIndex, index);
 
-        var options = new BrokerOptions
-        {
-            DataDir = _dir,
-            Listen = IPAddress.Loopback,
-            MqttPort = 0,
-            GrpcPort = 0,
-            HttpPort = 0,
-            SeedPort = 0,
-        };
-        _broker = Task.Run(() => BrokerHost.RunAsync(options, _stop.Token));
-        var ready = Path.Combine(_dir, BrokerHost.ReadyFileName);
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!File.Exists(ready))
-        {
-            if (_broker.IsCompleted || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"the broker did not start: {(_broker.IsFaulted ? _broker.Exception : "timeout")}");
-            }
-            await Task.Delay(20);
-        }
-        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(ready));
-        _http.BaseAddress = new Uri($"http://127.0.0.1:{json.RootElement.GetProperty("httpPort").GetInt32()}/");
+        _broker = await InProcessBroker.StartAsync("e2e", seed: true);
     }
 
     public async Task DisposeAsync()
     {
-        await _stop.CancelAsync();
         if (_broker is not null)
         {
-            await _broker.WaitAsync(Timeout);
+            await _broker.DisposeAsync();
         }
-        _http.Dispose();
         _registry?.Dispose();
-        Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
@@ -94,7 +69,7 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
     {
         var image = $"{_registry!.Name}/{Repository}:v1";
 
-        using var response = await _http.PostAsJsonAsync("api/v1/preheat", new { image, platforms = new[] { "linux/arm64" }, topic = "images/app" });
+        using var response = await _broker!.Http.PostAsJsonAsync("api/v1/preheat", new { image, platforms = new[] { "linux/arm64" }, topic = "images/app" });
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -111,14 +86,14 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
             Assert.Equal(1, _registry.BlobGets(digest));
         }
         Assert.All(_blobs["amd64"].Except(_blobs["arm64"]), d => Assert.Equal(0, _registry.BlobGets(d)));
-        Assert.Contains(id, await _http.GetStringAsync("api/v1/preheat"));
+        Assert.Contains(id, await _broker!.Http.GetStringAsync("api/v1/preheat"));
     }
 
     [Fact]
     public async Task Preheat_AnUnknownImageOrPlatform_IsRefusedWithWhatExists()
     {
-        using var tag = await _http.PostAsJsonAsync("api/v1/preheat", new { image = $"{_registry!.Name}/{Repository}:v9", platforms = new[] { "all" }, topic = "t" });
-        using var platform = await _http.PostAsJsonAsync("api/v1/preheat", new { image = $"{_registry.Name}/{Repository}:v1", platforms = new[] { "linux/s390x" }, topic = "t" });
+        using var tag = await _broker!.Http.PostAsJsonAsync("api/v1/preheat", new { image = $"{_registry!.Name}/{Repository}:v9", platforms = new[] { "all" }, topic = "t" });
+        using var platform = await _broker!.Http.PostAsJsonAsync("api/v1/preheat", new { image = $"{_registry.Name}/{Repository}:v1", platforms = new[] { "linux/s390x" }, topic = "t" });
 
         Assert.Equal(HttpStatusCode.NotFound, tag.StatusCode);
         Assert.Contains("not found", await ErrorAsync(tag));
@@ -126,7 +101,7 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
         var error = await ErrorAsync(platform);
         Assert.Contains("linux/s390x", error);
         Assert.Contains("linux/amd64, linux/arm64", error);
-        Assert.Equal("[]", await _http.GetStringAsync("api/v1/preheat"));
+        Assert.Equal("[]", await _broker!.Http.GetStringAsync("api/v1/preheat"));
     }
 
     private async Task<JsonElement> WaitFinishedAsync(string id)
@@ -134,7 +109,7 @@ public sealed class RealRegistryPreheatTests : IAsyncLifetime
         var deadline = DateTime.UtcNow + Timeout;
         while (true)
         {
-            var job = await _http.GetFromJsonAsync<JsonElement>($"api/v1/preheat/{id}");
+            var job = await _broker!.Http.GetFromJsonAsync<JsonElement>($"api/v1/preheat/{id}");
             if (PreheatStates.IsFinished(job.GetProperty("state").GetString()!) || DateTime.UtcNow > deadline)
             {
                 return job;
