@@ -11,6 +11,7 @@ using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
 using Dragonfly.PubSub.Registry.Client;
 using Dragonfly.PubSub.Registry.Mirror;
+using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -51,6 +52,7 @@ public static class AgentHost
         {
             throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT]");
         }
+        AgentMetrics.ExportAll();
         if (options.RegistryMirror is { } upstream)
         {
             try

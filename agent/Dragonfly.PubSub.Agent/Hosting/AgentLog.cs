@@ -19,7 +19,7 @@ internal static partial class AgentLog
     public static partial void SchedulerWelcome(ILogger logger, string brokerId);
 
     [LoggerMessage(1005, LogLevel.Error, "could not act on scheduler event {Event}: {Reason}")]
-    public static partial void SchedulerEventFailed(ILogger logger, string @event, string reason);
+    public static partial void SchedulerEventFailed(ILogger logger, Exception exception, string @event, string reason);
 
     [LoggerMessage(1010, LogLevel.Information, "connected to MQTT {Mqtt}, subscribed to {Filters} (session kept: {SessionPresent})")]
     public static partial void MqttConnected(ILogger logger, string mqtt, string filters, bool sessionPresent);

@@ -306,7 +306,13 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // One event the agent could not act on must not end the session (and with it every task).
-            AgentLog.SchedulerEventFailed(_logger, message.EventCase.ToString(), e.Message);
+            AgentLog.SchedulerEventFailed(_logger, e, message.EventCase.ToString(), e.Message);
+            if (message.EventCase == SchedulerEvent.EventOneofCase.FetchSource
+                && ContentDigest.TryParse(message.FetchSource.Manifest?.Digest, out var task))
+            {
+                // Tell the scheduler at once, so that it picks another source instead of waiting on this one.
+                ((ISwarmReporter)this).SourceFailed(task.Value, $"the agent could not start fetching from the origin: {e.Message}", permanent: false);
+            }
         }
     }
 

@@ -30,4 +30,16 @@ public static class AgentMetrics
 
     public static readonly Gauge PiecesInFlight = Prometheus.Metrics.CreateGauge(
         "dragonfly_agent_pieces_in_flight", "Piece downloads running now.");
+
+    /// <summary>
+    /// Exports every series at 0 from the start, as Prometheus expects: a dashboard or alert then sees
+    /// "no origin bytes yet" rather than a missing series that looks like a renamed metric.
+    /// </summary>
+    public static void ExportAll()
+    {
+        DownloadBytesFromPeers.Inc(0);
+        DownloadBytesFromSource.Inc(0);
+        Tasks.WithLabels("succeeded").Inc(0);
+        Tasks.WithLabels("failed").Inc(0);
+    }
 }

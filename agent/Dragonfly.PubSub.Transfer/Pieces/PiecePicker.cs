@@ -98,7 +98,6 @@ internal sealed class PiecePicker
     }
 
     public int PieceCount => _pieceCount;
-    public int DoneCount => _doneCount;
     public bool AllDone => _doneCount == _pieceCount;
 
     /// <summary>Requests outstanding, duplicates included.</summary>
@@ -139,10 +138,6 @@ internal sealed class PiecePicker
             _scanFrom = 0;
         }
     }
-
-    public bool IsDigestUnknown(int index) => _unknown[index];
-
-    public bool IsDone(int index) => _done[index];
 
     public bool IsBanned(string peerId) => _banned.Contains(peerId);
 

@@ -40,7 +40,6 @@ public sealed class TaskDownloader
     private static readonly TimeSpan ManifestSaveInterval = TimeSpan.FromSeconds(1);
 
     private const int PersistBatch = 32;
-    private const int HashChunk = 1024 * 1024;
 
     /// <summary>
     /// Piece buffers one download may hold at once: with the default 4 MiB pieces this is the
@@ -594,41 +593,15 @@ public sealed class TaskDownloader
         return outcome;
     }
 
-    /// <summary>Each piece's SHA-256 and the whole file's, in one pass over a stored file.</summary>
+    /// <summary>Each piece's SHA-256 and the whole file's, in one pass over a stored file (as publishing hashes one).</summary>
     private async Task<(byte[][] Pieces, ContentDigest Whole)> HashStoredAsync(string path, CancellationToken ct)
     {
-        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var piece = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var digests = new byte[_layout.PieceCount][];
-        var buffer = ArrayPool<byte>.Shared.Rent(HashChunk);
-        try
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 0,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using (stream.ConfigureAwait(false))
         {
-            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 0,
-                FileOptions.Asynchronous | FileOptions.SequentialScan);
-            await using (stream.ConfigureAwait(false))
-            {
-                for (var i = 0; i < digests.Length; i++)
-                {
-                    var remaining = _layout.LengthOf(i);
-                    while (remaining > 0)
-                    {
-                        var n = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, remaining)), ct).ConfigureAwait(false);
-                        if (n == 0)
-                        {
-                            throw new IOException($"the file ends before piece {i}");
-                        }
-                        piece.AppendData(buffer, 0, n);
-                        whole.AppendData(buffer, 0, n);
-                        remaining -= n;
-                    }
-                    digests[i] = piece.GetHashAndReset();
-                }
-            }
-            return (digests, ContentDigest.FromHash(whole.GetHashAndReset()));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            var manifest = await Manifests.BuildAsync(stream, _layout.Size, Digest.Hex, _layout.PieceSize, null, null, ct).ConfigureAwait(false);
+            return (manifest.PieceDigests.Select(d => d.ToByteArray()).ToArray(), ContentDigest.Parse(manifest.Digest));
         }
     }
 

@@ -49,9 +49,6 @@ internal sealed class WholeFileHasher : IDisposable
         }
     }
 
-    /// <summary>Pieces hashed so far, in order.</summary>
-    public int HashedPieces => Volatile.Read(ref _next);
-
     /// <summary>
     /// A verified piece was written. Returns true when the hasher took <paramref name="buffer"/>
     /// (it returns it to the pool itself); false when the caller keeps it.

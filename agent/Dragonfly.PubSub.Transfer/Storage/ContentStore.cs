@@ -32,9 +32,6 @@ public sealed class ContentStore
     /// <summary>Removes the partial file of a download, if any.</summary>
     public void DeletePartial(ContentDigest digest) => File.Delete(PartialPath(digest));
 
-    /// <summary>Removes a complete artifact, if present (files being served stay readable until closed).</summary>
-    public void DeleteContent(ContentDigest digest) => File.Delete(ContentPath(digest));
-
     /// <summary>
     /// Copies a local file into the store in one pass while hashing it, and returns its manifest
     /// (name, size, piece size, digests; topic, publisher and labels are the caller's).

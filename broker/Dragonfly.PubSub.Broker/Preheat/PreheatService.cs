@@ -535,6 +535,11 @@ public sealed class PreheatService : BackgroundService
         {
             return;
         }
+        catch (Exception e)
+        {
+            // Anything else must still reach the job, or its blob would stay running for ever.
+            outcome = UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"the blob could not be located again ({e.GetType().Name}); submit the preheat again");
+        }
         _commands.Writer.TryWrite(new Registered(job.Id, blob.Digest, attempt, outcome));
     }
 

@@ -786,6 +786,9 @@ public sealed class SwarmCoordinator : BackgroundService
         $"{url.RedactedUrl} hashes to {url.ContentDigest}, not to --digest {expected}";
 
     /// <summary>Gives a URL task that needs one a source: a seed, else (after the own seed's start-up wait) one member.</summary>
+    /// <summary>How long members of a credentialed URL task wait for a seed or for the agent that registered it.</summary>
+    private static readonly TimeSpan CredentialedSourceGrace = TimeSpan.FromSeconds(10);
+
     private void EvaluateSource(UrlTask url)
     {
         if (_closing || url.Sourced || url.Source is not null || !_urlTasks.ContainsKey(url.Id))
@@ -812,8 +815,10 @@ public sealed class SwarmCoordinator : BackgroundService
         {
             return; // the broker's own seed is starting: it, not an agent, should go to the origin
         }
+        // A member may be the source only if the task's headers, which go to the source, are its own.
         var member = swarm?.Members.Values
             .Where(m => !url.FailedSources.Contains(m.Session.PeerId))
+            .Where(m => !url.CarriesCredentials || m.Session.PeerId == url.Requester)
             .OrderByDescending(m => m.Bitmap.CountSet)
             .ThenBy(m => _sourceLoad.GetValueOrDefault(m.Session.PeerId))
             .ThenBy(m => m.Session.PeerId, StringComparer.Ordinal)
@@ -827,6 +832,12 @@ public sealed class SwarmCoordinator : BackgroundService
         {
             // Every peer that could go to the origin already failed it: waiting would hang the members.
             FailTask(url, $"{url.LastError} (gave up after {url.FailedAttempts} failed source attempts: no other peer can fetch it)", null);
+        }
+        else if (url.CarriesCredentials && swarm is not null && swarm.Members.Count > 0
+            && _time.GetUtcNow() - url.CreatedAt >= CredentialedSourceGrace)
+        {
+            // Members wait a moment for the registering agent to join; after that, failing beats hanging.
+            FailTask(url, $"{url.RedactedUrl} needs credentials, which only a seed peer or the agent that supplied them may use, and no seed peer is connected; run dfbroker with its seed or a dfagent --seed", null);
         }
     }
 
@@ -1048,6 +1059,10 @@ public sealed class SwarmCoordinator : BackgroundService
         if (swarm.PieceCount == 0)
         {
             return swarm.Members.Count > 0;
+        }
+        if (swarm.Members.Values.Any(m => m.IsComplete))
+        {
+            return true; // the common case, checked every tick: the source or a finished member holds it all
         }
         var union = new byte[(swarm.PieceCount + 7) / 8];
         foreach (var member in swarm.Members.Values)

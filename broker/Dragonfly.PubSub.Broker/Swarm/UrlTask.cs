@@ -38,6 +38,15 @@ internal sealed class UrlTask
     public IReadOnlyList<Header> Headers { get; }
     public PieceLayout Layout { get; }
 
+    /// <summary>
+    /// The headers carry credentials (a registry login, a bearer token, a cookie): they may go only
+    /// to a seed peer or back to the peer that registered the task with them, never to another agent.
+    /// </summary>
+    public bool CarriesCredentials => Headers.Any(h =>
+        h.Name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+        || h.Name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)
+        || h.Name.Equals("Cookie", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>SHA-256 of each piece as the source reported it; null while unknown.</summary>
     public ByteString?[] Digests { get; }
     public int KnownDigests { get; private set; }

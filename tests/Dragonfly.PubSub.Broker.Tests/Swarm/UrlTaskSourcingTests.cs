@@ -68,6 +68,40 @@ public sealed class UrlTaskSourcingTests
     }
 
     [Fact]
+    public void Register_WithCredentialsAndNoSeed_OnlyTheRegisteringAgentMayFetch_OthersNeverSeeTheHeaders()
+    {
+        Register(TaskId, headers: [new Header { Name = "Authorization", Value = "Basic dXNlcjpwdw==" }]);
+        var other = Connect("other");
+        Join(other);
+        Assert.DoesNotContain(Drain(other), m => m.EventCase == Kind.FetchSource);
+
+        var requester = Connect("requester");
+        Join(requester);
+
+        var fetch = Assert.Single(Drain(requester), m => m.EventCase == Kind.FetchSource).FetchSource;
+        Assert.Equal("Basic dXNlcjpwdw==", fetch.Headers.Single().Value);
+        Assert.DoesNotContain(Drain(other), m => m.EventCase == Kind.FetchSource);
+    }
+
+    [Fact]
+    public void Register_WithCredentialsAndNoSeed_WhenTheRegistrantNeverJoins_FailsClearlyInsteadOfLeakingOrHanging()
+    {
+        Register(TaskId, headers: [new Header { Name = "authorization", Value = "Basic dXNlcjpwdw==" }]);
+        var other = Connect("other");
+        Join(other);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        _coordinator.Apply(new SwarmCommand.Tick());
+        Assert.DoesNotContain(Drain(other), m => m.EventCase is Kind.FetchSource or Kind.TaskFailed);
+
+        _time.Advance(TimeSpan.FromSeconds(6));
+        _coordinator.Apply(new SwarmCommand.Tick());
+
+        var messages = Drain(other);
+        Assert.DoesNotContain(messages, m => m.EventCase == Kind.FetchSource);
+        Assert.Contains("needs credentials", Assert.Single(messages, m => m.EventCase == Kind.TaskFailed).TaskFailed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Register_WhileTheOwnSeedStarts_WaitsForItUpToTheDeadline_ThenFallsBackToAMember()
     {
         _coordinator = NewCoordinator(new SourceOptions { OwnSeedWait = TimeSpan.FromSeconds(10) });

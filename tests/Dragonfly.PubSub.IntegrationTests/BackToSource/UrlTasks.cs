@@ -75,9 +75,12 @@ public static class UrlTasks
             $"{origin} served {served} bytes = {Ratio(served, size)} x the file; at most {MaxEgress} x {size} allowed (one copy per swarm)");
     }
 
-    /// <summary>Bytes the agent fetched from origins since it started (the <c>source="source"</c> counter; absent = 0).</summary>
+    /// <summary>
+    /// Bytes the agent fetched from origins since it started (the <c>source="source"</c> counter, which
+    /// every agent exports from the start: a missing series fails, so a renamed metric cannot pass as 0).
+    /// </summary>
     public static async Task<double> SourceBytesAsync(AgentProcess agent) =>
-        (await agent.GetMetricsAsync()).Find(AgentDownloadBytes, ("source", "source")) ?? 0;
+        (await agent.GetMetricsAsync()).Require(AgentDownloadBytes, ("source", "source"));
 
     /// <summary>
     /// The broker's seed fetched the file (its source counter is about the file size) and none of
