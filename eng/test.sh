@@ -16,6 +16,9 @@ declare -A packages=(
   [docker-registry]=docker-registry   # CNCF Distribution: the registry of the image tests
   [skopeo]=skopeo                     # pushes the test images and pulls through the mirror
   [htpasswd]=apache2-utils            # bcrypt htpasswd for the registry with basic auth
+  [curl]=curl                         # the direct baseline of the dfbench smoke tests
+  [ip]=iproute2                       # network namespaces, veth and tc of the dfbench smoke tests
+  [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
 )
 missing=()
 for cmd in "${!packages[@]}"; do
