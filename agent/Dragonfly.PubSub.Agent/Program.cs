@@ -15,7 +15,8 @@ using Dragonfly.PubSub.Transfer.Storage;
 
 var config = new Option<string?>("--config") { Description = "JSON config file; keys are the long option names in camelCase (e.g. \"downloadLimit\")." };
 var broker = new Option<string?>("--broker") { Description = "Broker scheduler address HOST[:PORT] (gRPC, default port 8002). Required (flag, DFAGENT_BROKER or config)." };
-var mqtt = new Option<string?>("--mqtt") { Description = "MQTT broker HOST[:PORT] for announcements (default: the broker host on 1883)." };
+var mqtt = new Option<string?>("--mqtt") { Description = "MQTT broker HOST[:PORT] for announcements (default: the broker host on 8883, MQTT over TLS; 1883 with --insecure)." };
+var brokerHttp = new Option<string?>("--broker-http") { Description = "The broker's HTTPS API HOST[:PORT], where the agent enrols and renews its certificate (default: the broker host on 8080)." };
 var dataDir = new Option<string>("--data-dir") { Description = "Where tasks, content and the API socket live.", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
 var subscribe = new Option<string[]>("--subscribe", "-s") { Description = "Topic filter to receive artifacts from, e.g. releases/# (MQTT + and # wildcards); repeatable.", Arity = ArgumentArity.ZeroOrMore };
 var outputDir = new Option<string?>("--output-dir") { Description = "Where artifacts land, as <output-dir>/<topic>/<name> (default: <data-dir>/downloads)." };
@@ -37,14 +38,18 @@ var s3Region = new Option<string?>("--s3-region") { Description = "S3 region (de
 var s3AccessKey = new Option<string?>("--s3-access-key") { Description = "S3 access key id (default: AWS_ACCESS_KEY_ID; none = anonymous requests)." };
 var s3SecretKey = new Option<string?>("--s3-secret-key") { Description = "S3 secret key (default: AWS_SECRET_ACCESS_KEY). Prefer the environment or the config file over the command line." };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
+var tls = TlsFlags.Create();
 
 var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. "
     + "Container images: the registry mirror on --proxy-port (default 4001) serves the pull side of the OCI distribution API (/v2/: manifests passed through and verified, blobs from the swarm, one task per blob digest whatever the registry, the registry read once per swarm); registry credentials (basic auth, Bearer tokens) are passed through to the broker's seed only. Point containerd or Docker at it with 'dfagent init containerd|docker'. Blobs preheated with 'dfpub preheat' on a subscribed topic are kept in the content store only (not under --output-dir). "
+    + "Security: every connection is TLS 1.3 with certificates of the fleet CA (the broker's). Enrol once with --join-token (a token from 'dfbroker token create --role agent'); the certificate lands in <data-dir>/tls and is renewed at two thirds of its lifetime. --tls-cert/--tls-key/--tls-ca use files of your own CA instead; --insecure (on every process of the fleet) turns TLS off. "
     + "Settings come from flags, then DFAGENT_* environment variables (DFAGENT_SEED, DFAGENT_REGISTRY_MIRROR, DFAGENT_S3_ENDPOINT, ...), then the --config file; S3 settings fall back to AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.")
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
+    brokerHttp,
 };
+tls.AddTo(root);
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", parse.GetValue(verbose), async () =>
 {
@@ -75,7 +80,10 @@ AgentOptions BuildOptions(SettingSources s)
 {
     var brokerText = s.String(broker) ?? throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT] (or set DFAGENT_BROKER)");
     var (brokerHost, brokerPort) = HostPort.Parse(brokerText, 8002, "--broker");
-    var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? HostPort.Parse(mqttText, 1883, "--mqtt") : (brokerHost, 1883);
+    var tlsSettings = tls.Read(s);
+    var defaultMqttPort = tlsSettings.Insecure ? 1883 : 8883;
+    var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? HostPort.Parse(mqttText, defaultMqttPort, "--mqtt") : (brokerHost, defaultMqttPort);
+    var (brokerHttpHost, brokerHttpPort) = s.String(brokerHttp) is { } httpText ? HostPort.Parse(httpText, 8080, "--broker-http") : (brokerHost, 8080);
     var filters = s.List(subscribe);
     foreach (var filter in filters)
     {
@@ -91,6 +99,10 @@ AgentOptions BuildOptions(SettingSources s)
         BrokerGrpcPort = brokerPort,
         MqttHost = mqttHost,
         MqttPort = mqttPort,
+        BrokerHttpHost = brokerHttpHost,
+        BrokerHttpPort = brokerHttpPort,
+        Tls = tlsSettings,
+        WatchRevocations = true,
         DataDir = data,
         Subscriptions = filters,
         OutputDir = Path.GetFullPath(s.String(outputDir) ?? Path.Combine(data, "downloads")),

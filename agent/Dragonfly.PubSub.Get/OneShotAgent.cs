@@ -42,7 +42,7 @@ internal sealed class OneShotAgent : IAsyncDisposable
     }
 
     /// <exception cref="UserFacingException">A bad broker address (exit 2) or the agent cannot start (exit 1).</exception>
-    public static async Task<OneShotAgent> StartAsync(string broker, bool verbose, CancellationToken cancellationToken)
+    public static async Task<OneShotAgent> StartAsync(string broker, OneShotTls tls, bool verbose, CancellationToken cancellationToken)
     {
         var name = $"dfget-{Guid.NewGuid().ToString("N")[..10]}";
         var dataDir = Path.Combine(Path.GetTempPath(), name);
@@ -51,7 +51,12 @@ internal sealed class OneShotAgent : IAsyncDisposable
             // A unix socket path is limited to ~107 bytes: a deep TMPDIR cannot hold the agent's socket.
             dataDir = Path.Combine("/tmp", name);
         }
-        var options = new AgentOptions { DataDir = dataDir, Broker = broker };
+        var options = new AgentOptions { DataDir = dataDir, Broker = broker, Tls = tls.Settings };
+        if (tls.BrokerHttp is { } http)
+        {
+            var (host, port) = HostPort.Parse(http, 8080, "--broker-http");
+            options = options with { BrokerHttpHost = host, BrokerHttpPort = port };
+        }
         // Logs only with --verbose, and then on stderr: stdout carries the result.
         var logging = verbose
             ? LoggerFactory.Create(b =>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Client.CommandLine;
 using Dragonfly.PubSub.Contracts;
@@ -27,15 +28,20 @@ var broker = new Option<string?>("--broker") { Description = "Broker HOST[:PORT]
 var dataDir = new Option<string>("--data-dir") { Description = "The local agent's data dir ($DRAGONFLY_DATA_DIR or ~/.dragonfly).", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
 var json = new Option<bool>("--json") { Description = "Print one JSON object describing the finished task instead of the file path." };
 var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, the one-shot agent's log) on stderr." };
+var brokerHttp = new Option<string?>("--broker-http") { Description = "The broker's HTTPS API HOST[:PORT] where the one-shot agent enrols (default: the broker host on 8080)." };
+var tls = TlsFlags.Create();
 
 var root = new RootCommand(
     "Download a URL or a content id through the Dragonfly swarm, verify it, and write it atomically. "
     + "A URL's origin is read once for the whole swarm (by a seed peer, or by one agent when no seed runs); "
     + "everyone else gets the pieces from peers. dfget asks the dfagent at --data-dir; when none runs, it runs "
-    + "a one-shot agent itself (needs --broker) that serves pieces while it downloads and leaves afterwards.")
+    + "a one-shot agent itself (needs --broker) that serves pieces while it downloads and leaves afterwards. "
+    + "The one-shot agent authenticates like dfagent: a join token (--join-token, --token-file or DFGET_JOIN_TOKEN; it enrols each run, "
+    + "so use a token with several uses), certificate files (--tls-cert/--tls-key/--tls-ca), or --insecure for a fleet without TLS.")
 {
-    source, output, expected, headers, filterParams, tag, limit, timeout, broker, dataDir, json, verbose,
+    source, output, expected, headers, filterParams, tag, limit, timeout, broker, dataDir, json, verbose, brokerHttp,
 };
+tls.AddTo(root);
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfget", parse.GetValue(verbose), async () =>
 {
@@ -61,7 +67,9 @@ root.SetAction((parse, ct) => CliRunner.RunAsync("dfget", parse.GetValue(verbose
     TaskInfo task;
     try
     {
-        task = await DownloadAsync(request, parse.GetValue(dataDir)!, parse.GetValue(broker), parse.GetValue(verbose), deadline.Token);
+        var sources = new SettingSources(parse, configPath: null, "DFGET_");
+        var agentTls = new OneShotTls(tls.Read(sources), sources.String(brokerHttp));
+        task = await DownloadAsync(request, parse.GetValue(dataDir)!, parse.GetValue(broker), agentTls, parse.GetValue(verbose), deadline.Token);
     }
     catch (OperationCanceledException) when (!ct.IsCancellationRequested && !interrupted.IsCancellationRequested)
     {
@@ -147,7 +155,7 @@ DownloadRequest BuildRequest(string what, ParseResult parse)
     };
 }
 
-static async Task<TaskInfo> DownloadAsync(DownloadRequest request, string dataDir, string? brokerFlag, bool verbose, CancellationToken ct)
+static async Task<TaskInfo> DownloadAsync(DownloadRequest request, string dataDir, string? brokerFlag, OneShotTls tls, bool verbose, CancellationToken ct)
 {
     using (var daemon = new DragonflyClient(new DragonflyClientOptions { DataDir = dataDir }))
     {
@@ -162,7 +170,7 @@ static async Task<TaskInfo> DownloadAsync(DownloadRequest request, string dataDi
     }
     var brokerAddress = OneShotAgent.BrokerFrom(brokerFlag)
         ?? throw new UserFacingException($"no dfagent runs at {dataDir} and no broker is given; start dfagent (dfagent --broker HOST --data-dir {dataDir}) or pass --broker HOST[:PORT] (or set DFGET_BROKER)");
-    var agent = await OneShotAgent.StartAsync(brokerAddress, verbose, ct);
+    var agent = await OneShotAgent.StartAsync(brokerAddress, tls, verbose, ct);
     await using (agent)
     {
         using var client = new DragonflyClient(new DragonflyClientOptions { DataDir = agent.DataDir });

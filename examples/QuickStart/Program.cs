@@ -57,6 +57,8 @@ try
             "--broker", $"127.0.0.1:{brokerPorts.GrpcPort}", "--mqtt", $"127.0.0.1:{brokerPorts.MqttPort}",
             "--data-dir", dataDir, "--output-dir", outputDir, "--listen", "127.0.0.1",
             "--peer-port", "0", "--proxy-port", "0", "--http-port", "0",
+            // Until this branch's broker speaks TLS.
+            "--insecure",
         ];
         var role = i == 1 ? "publisher" : "subscriber";
         if (role == "subscriber")

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Json;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Agent.Tasks;
@@ -12,7 +13,10 @@ namespace Dragonfly.PubSub.Agent.Announcements;
 /// Listens for announcements on the subscribed topic filters. MQTTnet 5 has no managed client, so
 /// this loop reconnects and resubscribes itself. The client id is the agent's peer id and the
 /// session persists (clean start off, long expiry), so announcements made while the agent was
-/// offline are delivered when it comes back.
+/// offline are delivered when it comes back. In secure mode the connection is MQTT over TLS with
+/// the agent's certificate (the broker requires the client id to be the certificate's peer id), and
+/// the daemon connects also without subscriptions, to follow the fleet's revocation list
+/// (retained on <see cref="RevokedPeers.Topic"/>).
 /// </summary>
 public sealed class AnnouncementSubscriber : BackgroundService
 {
@@ -23,10 +27,16 @@ public sealed class AnnouncementSubscriber : BackgroundService
     private readonly TaskManager _tasks;
     private readonly ILogger<AnnouncementSubscriber> _logger;
     private readonly IMqttClient _client;
+    private readonly RevokedPeers _revoked;
+    private readonly IHostApplicationLifetime _lifetime;
 
-    public AnnouncementSubscriber(AgentOptions options, AgentRuntime runtime, TaskManager tasks, ILogger<AnnouncementSubscriber> logger)
+    public AnnouncementSubscriber(
+        AgentOptions options, AgentRuntime runtime, TaskManager tasks, RevokedPeers revoked, IHostApplicationLifetime lifetime,
+        ILogger<AnnouncementSubscriber> logger)
     {
         _options = options;
+        _revoked = revoked;
+        _lifetime = lifetime;
         _runtime = runtime;
         _tasks = tasks;
         _logger = logger;
@@ -42,11 +52,17 @@ public sealed class AnnouncementSubscriber : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_options.Subscriptions.Count == 0)
+        var watchRevocations = _runtime.Tls && _options.WatchRevocations;
+        if (_options.Subscriptions.Count == 0 && !watchRevocations)
         {
             return;
         }
-        var options = new MqttClientOptionsBuilder()
+        var builder = new MqttClientOptionsBuilder();
+        if (_runtime.Identity is { } identity)
+        {
+            builder.WithTlsOptions(MqttTls.For(identity, _options.MqttHost));
+        }
+        var options = builder
             .WithTcpServer(_options.MqttHost, _options.MqttPort)
             .WithClientId(_runtime.PeerId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
@@ -74,6 +90,10 @@ public sealed class AnnouncementSubscriber : BackgroundService
                     {
                         subscribe.WithTopicFilter(TopicName.ToMqttTopic(filter), MqttQualityOfServiceLevel.AtLeastOnce);
                     }
+                    if (watchRevocations)
+                    {
+                        subscribe.WithTopicFilter(RevokedPeers.Topic, MqttQualityOfServiceLevel.AtLeastOnce);
+                    }
                     await _client.SubscribeAsync(subscribe.Build(), stoppingToken).ConfigureAwait(false);
                     AgentLog.MqttConnected(_logger, $"{_options.MqttHost}:{_options.MqttPort}", string.Join(", ", _options.Subscriptions), result.IsSessionPresent);
                     wasConnected = true;
@@ -97,6 +117,11 @@ public sealed class AnnouncementSubscriber : BackgroundService
 
     private void OnMessage(string mqttTopic, ReadOnlySequence<byte> payload)
     {
+        if (mqttTopic == RevokedPeers.Topic)
+        {
+            OnRevocations(payload);
+            return;
+        }
         if (payload.IsEmpty)
         {
             return; // a cleared retained message
@@ -120,6 +145,27 @@ public sealed class AnnouncementSubscriber : BackgroundService
         {
             // Logged and dropped: one bad announcement must not stop the subscription.
             AgentLog.AnnouncementIgnored(_logger, mqttTopic, e.Message);
+        }
+    }
+
+    private void OnRevocations(ReadOnlySequence<byte> payload)
+    {
+        string[] peers;
+        try
+        {
+            peers = payload.IsEmpty ? [] : JsonSerializer.Deserialize(payload.ToArray(), RevocationJsonContext.Default.StringArray) ?? [];
+        }
+        catch (JsonException e)
+        {
+            AgentLog.AnnouncementIgnored(_logger, RevokedPeers.Topic, e.Message);
+            return;
+        }
+        _revoked.Replace(peers);
+        AgentLog.RevocationsUpdated(_logger, _revoked.Count);
+        if (_revoked.Contains(_runtime.PeerId))
+        {
+            AgentLog.SelfRevoked(_logger, _runtime.PeerId);
+            _lifetime.StopApplication();
         }
     }
 

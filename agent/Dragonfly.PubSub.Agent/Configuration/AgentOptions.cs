@@ -10,6 +10,8 @@ public sealed record AgentOptions
 {
     private readonly string? _mqttHost;
     private readonly string? _outputDir;
+    private readonly string? _brokerHttpHost;
+    private readonly int? _mqttPort;
 
     /// <summary>Broker gRPC host (see <see cref="Broker"/> to set host and port at once).</summary>
     public string BrokerHost { get; init; } = "";
@@ -25,7 +27,23 @@ public sealed record AgentOptions
 
     /// <summary>MQTT host for announcements; defaults to the broker host.</summary>
     public string MqttHost { get => _mqttHost ?? BrokerHost; init => _mqttHost = value; }
-    public int MqttPort { get; init; } = 1883;
+
+    /// <summary>MQTT port; defaults to 8883 (MQTT over TLS), 1883 with <see cref="AgentTlsSettings.Insecure"/>.</summary>
+    public int MqttPort { get => _mqttPort ?? (Tls.Insecure ? 1883 : 8883); init => _mqttPort = value; }
+
+    /// <summary>The broker's HTTP(S) API host (enrolment, renewal); defaults to the broker host.</summary>
+    public string BrokerHttpHost { get => _brokerHttpHost ?? BrokerHost; init => _brokerHttpHost = value; }
+    public int BrokerHttpPort { get; init; } = 8080;
+
+    /// <summary>
+    /// Follow the fleet's revocation list on MQTT (<c>dragonfly/revoked</c>) also without
+    /// subscriptions, so the peer port refuses revoked peers. The dfagent daemon does; agents hosted
+    /// in another process (dfget's one-shot agent, the broker's seed) leave it to their host.
+    /// </summary>
+    public bool WatchRevocations { get; init; }
+
+    /// <summary>Certificates, enrolment and cipher choice; secure unless <see cref="AgentTlsSettings.Insecure"/>.</summary>
+    public AgentTlsSettings Tls { get; init; } = new();
 
     public required string DataDir { get; init; }
     public IReadOnlyList<string> Subscriptions { get; init; } = [];

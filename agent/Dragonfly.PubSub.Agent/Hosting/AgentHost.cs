@@ -69,10 +69,23 @@ public static class AgentHost
         OriginRegistry? registry = null;
         WebApplication? app = null;
         RunningAgent? agent = null;
+        var revoked = new RevokedPeers();
         try
         {
+            AgentIdentity? identity;
+            using (var startLogging = StartLogging(hosting))
+            {
+                var startLogger = startLogging.CreateLogger("Dragonfly.PubSub.Agent");
+                identity = await IdentityLoader.LoadAsync(options, revoked, startLogger, cancellationToken).ConfigureAwait(false);
+                if (identity is null)
+                {
+                    AgentLog.Insecure(startLogger);
+                }
+            }
             registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins) });
-            var runtime = new AgentRuntime(store.PeerId);
+            // In secure mode the broker-assigned peer id (the certificate's CN) is this agent's id everywhere.
+            var runtime = new AgentRuntime(identity?.PeerId ?? store.PeerId, identity);
+            var peerTls = identity?.PeerTls();
             var transfer = new TransferOptions
             {
                 DataDir = options.DataDir,
@@ -84,19 +97,7 @@ public static class AgentHost
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
-            if (hosting.ConsoleLogging)
-            {
-                builder.Logging.AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "HH:mm:ss.fff ";
-                });
-            }
-            if (hosting.Logging is { } hostLogging)
-            {
-                builder.Logging.AddProvider(new ForwardingLoggerProvider(hostLogging));
-            }
-            builder.Logging.SetMinimumLevel(hosting.Verbose ? LogLevel.Debug : LogLevel.Information);
+            AddLogging(builder.Logging, hosting);
             builder.Logging.AddFilter("Microsoft", hosting.Verbose ? LogLevel.Information : LogLevel.Warning);
             builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);
@@ -129,8 +130,14 @@ public static class AgentHost
             services.AddSingleton(new ContentStore(options.DataDir));
             services.AddSingleton(sp => new OriginClient(registry, TimeProvider.System, sp.GetRequiredService<ILogger<OriginClient>>()));
             services.AddSingleton<LocalPieces>();
-            services.AddSingleton<PieceServer>();
-            services.AddSingleton<PieceFetcher>();
+            services.AddSingleton(revoked);
+            services.AddSingleton(sp => new PieceServer(sp.GetRequiredService<LocalPieces>(), transfer, peerTls, sp.GetRequiredService<ILogger<PieceServer>>()));
+            services.AddSingleton(sp => new PieceFetcher(transfer, peerTls, sp.GetRequiredService<ILogger<PieceFetcher>>()));
+            if (identity is not null)
+            {
+                services.AddSingleton(identity);
+                services.AddHostedService<CertificateRenewer>();
+            }
             services.AddSingleton<SchedulerSession>();
             services.AddSingleton<TaskManager>();
             // The task manager loads the tasks before the scheduler session starts, so the first Hello
@@ -178,7 +185,7 @@ public static class AgentHost
             await agent.WriteReadyFileAsync().ConfigureAwait(false);
             if (hosting.PrintReadyLine)
             {
-                Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort} proxy-port={runtime.ProxyPort}");
+                Console.Out.WriteLine($"dfagent ready peer-id={runtime.PeerId} peer-port={runtime.PeerPort} http-port={runtime.HttpPort} proxy-port={runtime.ProxyPort} tls={(runtime.Tls ? "on" : "off")}");
             }
             var logger = loggers.CreateLogger("Dragonfly.PubSub.Agent");
             AgentLog.Started(logger, runtime.PeerId, runtime.PeerPort, runtime.HttpPort, options.DataDir, options.Seed ? " as a seed" : "");
@@ -206,6 +213,27 @@ public static class AgentHost
             throw;
         }
     }
+
+    /// <summary>The agent's log providers: the console (daemon) and/or the hosting program's factory.</summary>
+    private static void AddLogging(ILoggingBuilder logging, AgentHosting hosting)
+    {
+        if (hosting.ConsoleLogging)
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+        if (hosting.Logging is { } hostLogging)
+        {
+            logging.AddProvider(new ForwardingLoggerProvider(hostLogging));
+        }
+        logging.SetMinimumLevel(hosting.Verbose ? LogLevel.Debug : LogLevel.Information);
+    }
+
+    /// <summary>Logging for what happens before the host is built (enrolment).</summary>
+    private static ILoggerFactory StartLogging(AgentHosting hosting) => LoggerFactory.Create(b => AddLogging(b, hosting));
 
     public static IPAddress ParseAddress(string address) =>
         address is "*" or "" ? IPAddress.Any

@@ -68,4 +68,25 @@ internal static partial class AgentLog
 
     [LoggerMessage(1040, LogLevel.Information, "registry mirror on port {ProxyPort} (default upstream: {Upstream})")]
     public static partial void MirrorStarted(ILogger logger, int proxyPort, string upstream);
+
+    [LoggerMessage(1050, LogLevel.Information, "enrolled as {PeerId} (role {Role}); certificate valid until {NotAfter}, kept in {Dir}")]
+    public static partial void Enrolled(ILogger logger, string peerId, string role, string notAfter, string dir);
+
+    [LoggerMessage(1051, LogLevel.Information, "certificate of {PeerId} renewed; valid until {NotAfter}")]
+    public static partial void CertificateRenewed(ILogger logger, string peerId, string notAfter);
+
+    [LoggerMessage(1052, LogLevel.Warning, "certificate renewal failed ({Reason}); the certificate {Left}; retrying")]
+    public static partial void RenewalFailed(ILogger logger, string reason, string left);
+
+    [LoggerMessage(1053, LogLevel.Information, "the certificate in {Dir} expired; enrolling again with the join token (tasks and pieces are kept)")]
+    public static partial void CertificateExpiredReenrolling(ILogger logger, string dir);
+
+    [LoggerMessage(1054, LogLevel.Warning, "running WITHOUT TLS: --insecure turns off authentication and encryption on every connection of this agent")]
+    public static partial void Insecure(ILogger logger);
+
+    [LoggerMessage(1055, LogLevel.Information, "revocation list updated: {Count} peer(s) refused")]
+    public static partial void RevocationsUpdated(ILogger logger, int count);
+
+    [LoggerMessage(1056, LogLevel.Error, "this agent's certificate ({PeerId}) is revoked: the broker refuses it; stopping")]
+    public static partial void SelfRevoked(ILogger logger, string peerId);
 }

@@ -1,9 +1,16 @@
 namespace Dragonfly.PubSub.Agent.Hosting;
 
 /// <summary>Facts known only once the agent runs: its identity and the ports it bound.</summary>
-public sealed class AgentRuntime(string peerId)
+public sealed class AgentRuntime(string peerId, AgentIdentity? identity = null)
 {
+    /// <summary>The peer id every protocol uses: the certificate's CN in secure mode, the store's id with --insecure.</summary>
     public string PeerId { get; } = peerId;
+
+    /// <summary>The certificate this agent authenticates with; null with --insecure.</summary>
+    public AgentIdentity? Identity { get; } = identity;
+
+    public bool Tls => Identity is not null;
+
     public int PeerPort { get; set; }
     public int HttpPort { get; set; }
 

@@ -117,6 +117,7 @@ public sealed class RunningAgent : IAsyncDisposable
             httpPort = HttpPort,
             proxyPort = ProxyPort,
             socket = _options.SocketPath,
+            tls = _runtime.Tls,
         })).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);
     }

@@ -36,16 +36,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         _options = options;
         _runtime = runtime;
         _logger = logger;
-        _channel = GrpcChannel.ForAddress($"http://{options.BrokerHost}:{options.BrokerGrpcPort}", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-                KeepAlivePingDelay = TimeSpan.FromSeconds(15),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                EnableMultipleHttp2Connections = true,
-            },
-        });
+        _channel = SchedulerChannel.Create(options, runtime);
         _client = new Scheduler.SchedulerClient(_channel);
     }
 

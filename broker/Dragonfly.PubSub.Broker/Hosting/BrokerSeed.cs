@@ -69,6 +69,8 @@ public sealed class BrokerSeed : IAsyncDisposable
             S3SecretKey = options.S3.SecretAccessKey,
         },
         Hosting = new AgentHosting { Logging = logging, Verbose = options.Verbose },
+        // Until the broker speaks TLS (tls-broker hands the seed its identity with Tls.Identity).
+        Tls = new AgentTlsSettings { Insecure = true },
     };
 
     /// <summary>Starts stopping (the broker is stopping); <see cref="DisposeAsync"/> waits for it.</summary>

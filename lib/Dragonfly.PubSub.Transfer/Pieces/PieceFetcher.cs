@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,9 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// The client side of <see cref="PieceProtocol"/>, shared by all downloads of an agent: keeps idle
 /// connections per parent for reuse, owns the pool of piece buffers, and applies
 /// <see cref="TransferOptions.DownloadLimit"/> over everything it receives. Bytes are hashed while
-/// they arrive, so a piece is verified the moment its last byte is in.
+/// they arrive, so a piece is verified the moment its last byte is in. With <see cref="PeerTls"/>
+/// each connection is TLS 1.3 and the parent's certificate must name the peer id the scheduler
+/// gave; pooled connections mean a handshake per connection, not per piece.
 /// </summary>
 public sealed class PieceFetcher : IAsyncDisposable
 {
@@ -28,17 +31,25 @@ public sealed class PieceFetcher : IAsyncDisposable
     private readonly ILogger<PieceFetcher> _logger;
     private readonly TokenBucket _limiter;
     private readonly ArrayPool<byte> _buffers;
-    private readonly ConcurrentDictionary<(string Host, int Port), ConcurrentBag<PeerConnection>> _idle = new();
+    private readonly ConcurrentDictionary<(string Host, int Port, string? PeerId), ConcurrentBag<PeerConnection>> _idle = new();
+    private readonly PeerTls? _tls;
     private int _disposed;
     private long _lastSweep = Environment.TickCount64;
 
     public PieceFetcher(TransferOptions options, ILogger<PieceFetcher> logger)
-        : this(options, logger, TimeProvider.System)
+        : this(options, tls: null, logger, TimeProvider.System)
     {
     }
 
-    internal PieceFetcher(TransferOptions options, ILogger<PieceFetcher> logger, TimeProvider time)
+    /// <param name="tls">How parents authenticate; null = plain TCP (<c>--insecure</c>).</param>
+    public PieceFetcher(TransferOptions options, PeerTls? tls, ILogger<PieceFetcher> logger)
+        : this(options, tls, logger, TimeProvider.System)
     {
+    }
+
+    internal PieceFetcher(TransferOptions options, PeerTls? tls, ILogger<PieceFetcher> logger, TimeProvider time)
+    {
+        _tls = tls;
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
         _limiter = new TokenBucket(options.DownloadLimit, time);
@@ -60,22 +71,29 @@ public sealed class PieceFetcher : IAsyncDisposable
     /// Never throws for network trouble or bad data: the status says what happened.
     /// </summary>
     /// <param name="taskLimiter">A limit of this download's own (<c>dfget --limit</c>), on top of the agent's; null = none.</param>
+    /// <param name="peerId">The parent's peer id from the scheduler: with TLS, its certificate must name it.</param>
     internal async ValueTask<FetchResult> FetchAsync(
         string host, int port, DigestKey content, long offset, Memory<byte> destination,
-        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct, TokenBucket? taskLimiter = null)
+        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct, TokenBucket? taskLimiter = null, string? peerId = null)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
             return new FetchResult(FetchStatus.Canceled, "the fetcher is disposed");
         }
-        var endpoint = (host, port);
+        if (_tls is not null && (peerId is null || _tls.IsRevoked(peerId)))
+        {
+            var why = peerId is null ? "no peer id to check its certificate against" : $"peer {peerId} is revoked";
+            PeerTlsLog.ParentRefused(_logger, $"{host}:{port}", why);
+            return new FetchResult(FetchStatus.Unreachable, why);
+        }
+        var endpoint = (host, port, _tls is null ? null : peerId);
         for (var attempt = 0; ; attempt++)
         {
             var connection = TakeIdle(endpoint);
             var reused = connection is not null;
             if (connection is null)
             {
-                (connection, var error) = await ConnectAsync(host, port, ct).ConfigureAwait(false);
+                (connection, var error) = await ConnectAsync(host, port, peerId, ct).ConfigureAwait(false);
                 if (connection is null)
                 {
                     var status = ct.IsCancellationRequested ? FetchStatus.Canceled : FetchStatus.Unreachable;
@@ -120,7 +138,7 @@ public sealed class PieceFetcher : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private PeerConnection? TakeIdle((string, int) endpoint)
+    private PeerConnection? TakeIdle((string, int, string?) endpoint)
     {
         if (!_idle.TryGetValue(endpoint, out var bag))
         {
@@ -137,7 +155,7 @@ public sealed class PieceFetcher : IAsyncDisposable
         return null;
     }
 
-    private void ReturnIdle((string, int) endpoint, PeerConnection connection)
+    private void ReturnIdle((string, int, string?) endpoint, PeerConnection connection)
     {
         var bag = _idle.GetOrAdd(endpoint, static _ => []);
         if (bag.Count >= MaxIdlePerParent)
@@ -182,11 +200,12 @@ public sealed class PieceFetcher : IAsyncDisposable
         }
     }
 
-    private static async ValueTask<(PeerConnection?, string?)> ConnectAsync(string host, int port, CancellationToken ct)
+    private async ValueTask<(PeerConnection?, string?)> ConnectAsync(string host, int port, string? peerId, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(ConnectTimeout);
+        timeout.CancelAfter(_tls is null ? ConnectTimeout : ConnectTimeout * 2);
         Socket? socket = null;
+        PeerStream? stream = null;
         try
         {
             EndPoint endpoint = IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port);
@@ -195,23 +214,45 @@ public sealed class PieceFetcher : IAsyncDisposable
                 : new Socket(SocketType.Stream, ProtocolType.Tcp);
             PieceProtocol.Configure(socket);
             await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
-            await PieceProtocol.SendAllAsync(socket, PieceProtocol.Magic.ToArray(), timeout.Token).ConfigureAwait(false);
-            return (new PeerConnection(socket), null);
+            stream = _tls is null
+                ? new SocketPeerStream(socket)
+                : await TlsPeerStream.ConnectAsync(socket, _tls, peerId!, timeout.Token).ConfigureAwait(false);
+            await stream.WriteAsync(PieceProtocol.Magic.ToArray(), timeout.Token).ConfigureAwait(false);
+            return (new PeerConnection(stream), null);
         }
         catch (OperationCanceledException)
         {
-            socket?.Dispose();
+            Close(stream, socket);
             return (null, ct.IsCancellationRequested ? "cancelled" : $"no connection within {ConnectTimeout.TotalSeconds:0} s");
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            socket?.Dispose();
+            Close(stream, socket);
             return (null, e.Message);
+        }
+        catch (Exception e) when (e is PeerRefusedException or AuthenticationException)
+        {
+            Close(stream, socket);
+            var why = "TLS: " + (e.InnerException?.Message ?? e.Message);
+            PeerTlsLog.ParentRefused(_logger, $"{host}:{port}", why);
+            return (null, why);
+        }
+    }
+
+    private static void Close(PeerStream? stream, Socket? socket)
+    {
+        if (stream is not null)
+        {
+            stream.Dispose();
+        }
+        else
+        {
+            socket?.Dispose();
         }
     }
 
     /// <summary>One persistent connection to a parent; used by one request at a time.</summary>
-    private sealed class PeerConnection(Socket socket) : IDisposable
+    private sealed class PeerConnection(PeerStream stream) : IDisposable
     {
         private readonly byte[] _request = new byte[PieceProtocol.RequestLength];
         private readonly byte[] _header = new byte[PieceProtocol.ResponseHeaderLength];
@@ -241,8 +282,8 @@ public sealed class PieceFetcher : IAsyncDisposable
             {
                 timeout.CancelAfter(StallTimeout);
                 PieceProtocol.WriteRequest(_request, content, offset, destination.Length);
-                await PieceProtocol.SendAllAsync(socket, _request, timeout.Token).ConfigureAwait(false);
-                if (!await PieceProtocol.ReceiveExactlyAsync(socket, _header, timeout.Token).ConfigureAwait(false))
+                await stream.WriteAsync(_request, timeout.Token).ConfigureAwait(false);
+                if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
                 {
                     return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection");
                 }
@@ -271,7 +312,7 @@ public sealed class PieceFetcher : IAsyncDisposable
                 var received = 0;
                 while (received < length)
                 {
-                    var n = await socket.ReceiveAsync(destination.Slice(received, Math.Min(chunk, length - received)), SocketFlags.None, timeout.Token)
+                    var n = await stream.ReadAsync(destination.Slice(received, Math.Min(chunk, length - received)), timeout.Token)
                         .ConfigureAwait(false);
                     if (n == 0)
                     {
@@ -315,7 +356,7 @@ public sealed class PieceFetcher : IAsyncDisposable
 
         public void Dispose()
         {
-            socket.Dispose();
+            stream.Dispose();
             _hash.Dispose();
         }
     }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Storage;
@@ -12,7 +13,10 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>
 /// The peer port: answers <see cref="PieceProtocol"/> requests from <see cref="LocalPieces"/>.
-/// Bytes go from the file to the socket by sendfile; <see cref="TransferOptions.UploadSlots"/>
+/// With <see cref="PeerTls"/> every connection is TLS 1.3 with a fleet client certificate (others
+/// are refused and counted in <see cref="ConnectionsRefused"/>), bytes are read from the file in
+/// large blocks and encrypted; without it (<c>--insecure</c>) they go from the file to the socket
+/// by sendfile. <see cref="TransferOptions.UploadSlots"/>
 /// bounds concurrent responses and <see cref="TransferOptions.UploadLimit"/> their total rate.
 /// </summary>
 public sealed class PieceServer : IAsyncDisposable
@@ -28,6 +32,8 @@ public sealed class PieceServer : IAsyncDisposable
     private readonly SendGate _uploads;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<long, Socket> _connections = new();
+    private readonly PeerTls? _tls;
+    private long _connectionsRefused;
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _nextConnectionId;
@@ -39,7 +45,14 @@ public sealed class PieceServer : IAsyncDisposable
     private int _disposed;
 
     public PieceServer(LocalPieces pieces, TransferOptions options, ILogger<PieceServer> logger)
+        : this(pieces, options, tls: null, logger)
     {
+    }
+
+    /// <param name="tls">How peers authenticate; null = plain TCP (<c>--insecure</c>).</param>
+    public PieceServer(LocalPieces pieces, TransferOptions options, PeerTls? tls, ILogger<PieceServer> logger)
+    {
+        _tls = tls;
         ArgumentNullException.ThrowIfNull(pieces);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.UploadSlots, 1);
@@ -74,6 +87,12 @@ public sealed class PieceServer : IAsyncDisposable
 
     /// <summary>Requests answered "busy" (a seed was sending that range to another peer) or "full" (no slot, queue full).</summary>
     public long RequestsBusy => Interlocked.Read(ref _requestsBusy);
+
+    /// <summary>Connections refused for who was on the other side: no TLS, no or a foreign certificate, a revoked peer.</summary>
+    public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    /// <summary>True when the port speaks TLS.</summary>
+    public bool IsTls => _tls is not null;
 
     /// <summary>Off = read into pooled buffers and send (the path without sendfile; kept to compare).</summary>
     internal bool UseSendFile { get; set; } = true;
@@ -171,13 +190,20 @@ public sealed class PieceServer : IAsyncDisposable
         var reason = "closed by the peer";
         var request = new byte[PieceProtocol.RequestLength];
         var header = new byte[PieceProtocol.ResponseHeaderLength];
-        using var sender = new FileSender();
+        var remote = SafeRemote(socket);
+        PeerStream? stream = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         try
         {
             PieceProtocol.Configure(socket);
             timeout.CancelAfter(HandshakeTimeout);
-            if (!await PieceProtocol.ReceiveExactlyAsync(socket, request.AsMemory(0, PieceProtocol.MagicLength), timeout.Token).ConfigureAwait(false)
+            stream = await OpenAsync(socket, remote, timeout.Token).ConfigureAwait(false);
+            if (stream is null)
+            {
+                reason = "refused";
+                return;
+            }
+            if (!await PieceProtocol.ReceiveExactlyAsync(stream, request.AsMemory(0, PieceProtocol.MagicLength), timeout.Token).ConfigureAwait(false)
                 || !request.AsSpan(0, PieceProtocol.MagicLength).SequenceEqual(PieceProtocol.Magic))
             {
                 reason = "no or wrong protocol magic";
@@ -186,8 +212,15 @@ public sealed class PieceServer : IAsyncDisposable
             while (true)
             {
                 timeout.CancelAfter(IdleTimeout);
-                if (!await PieceProtocol.ReceiveExactlyAsync(socket, request, timeout.Token).ConfigureAwait(false))
+                if (!await PieceProtocol.ReceiveExactlyAsync(stream, request, timeout.Token).ConfigureAwait(false))
                 {
+                    return;
+                }
+                if (stream.RemotePeerId is { } peerId && _tls!.IsRevoked(peerId))
+                {
+                    // Revoked while connected: refused at its next request, as at a new handshake.
+                    Refuse(remote, $"peer {peerId} was revoked");
+                    reason = "revoked";
                     return;
                 }
                 timeout.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -195,16 +228,16 @@ public sealed class PieceServer : IAsyncDisposable
                 if (length <= 0 || length > PieceProtocol.MaxRangeLength || offset < 0)
                 {
                     PieceProtocol.WriteResponseHeader(header, PieceStatus.BadRequest, 0);
-                    await PieceProtocol.SendAllAsync(socket, header, _stop.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
                     reason = $"bad request (offset {offset}, length {length})";
                     return;
                 }
-                var status = await ServeRangeAsync(socket, sender, header, key, offset, length).ConfigureAwait(false);
+                var status = await ServeRangeAsync(stream, header, key, offset, length).ConfigureAwait(false);
                 if (status != PieceStatus.Ok)
                 {
                     Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
                     PieceProtocol.WriteResponseHeader(header, status, 0);
-                    await PieceProtocol.SendAllAsync(socket, header, _stop.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
                 }
             }
         }
@@ -225,8 +258,15 @@ public sealed class PieceServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(id, out _);
-            TransferLog.ServerConnectionEnded(_logger, SafeRemote(socket), reason);
-            socket.Dispose();
+            TransferLog.ServerConnectionEnded(_logger, remote, reason);
+            if (stream is not null)
+            {
+                stream.Dispose();
+            }
+            else
+            {
+                socket.Dispose();
+            }
         }
     }
 
@@ -235,7 +275,7 @@ public sealed class PieceServer : IAsyncDisposable
     /// does not hold all of it, (complete artifacts) it is already sending it to another peer, or
     /// its upload slots and the queue before them are full.
     /// </summary>
-    private async ValueTask<PieceStatus> ServeRangeAsync(Socket socket, FileSender sender, byte[] header, DigestKey key, long offset, int length)
+    private async ValueTask<PieceStatus> ServeRangeAsync(PeerStream stream, byte[] header, DigestKey key, long offset, int length)
     {
         if (!_pieces.TryResolve(key, offset, length, out _, out var complete))
         {
@@ -268,13 +308,13 @@ public sealed class PieceServer : IAsyncDisposable
                         return PieceStatus.Missing;
                     }
                     PieceProtocol.WriteResponseHeader(header, PieceStatus.Ok, length);
-                    if (UseSendFile)
+                    if (UseSendFile && stream is SocketPeerStream plain)
                     {
-                        await SendFileAsync(socket, sender, header, file, offset, length).ConfigureAwait(false);
+                        await SendFileAsync(plain, header, file, offset, length).ConfigureAwait(false);
                     }
                     else
                     {
-                        await CopyAsync(socket, header, file, offset, length).ConfigureAwait(false);
+                        await CopyAsync(stream, header, file, offset, length).ConfigureAwait(false);
                     }
                     Interlocked.Increment(ref _requestsServed);
                     sent = true;
@@ -319,7 +359,7 @@ public sealed class PieceServer : IAsyncDisposable
         return null;
     }
 
-    private async ValueTask SendFileAsync(Socket socket, FileSender sender, byte[] header, SafeFileHandle file, long offset, int length)
+    private async ValueTask SendFileAsync(SocketPeerStream socket, byte[] header, SafeFileHandle file, long offset, int length)
     {
         // The stream takes over the handle (disposing both is harmless); SendPacketsElement needs a stream.
         using var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
@@ -329,31 +369,37 @@ public sealed class PieceServer : IAsyncDisposable
         {
             var chunk = _limiter.IsUnlimited ? length - sent : Math.Min(LimitedChunk, length - sent);
             await _limiter.TakeAsync(chunk, _stop.Token).ConfigureAwait(false);
-            await sender.SendAsync(socket, header, headerLength, stream, offset + sent, chunk).ConfigureAwait(false);
+            await socket.SendFileAsync(header, headerLength, stream, offset + sent, chunk).ConfigureAwait(false);
             headerLength = 0;
             sent += chunk;
             AgentMetrics.UploadBytes.Inc(chunk);
         }
     }
 
-    private async ValueTask CopyAsync(Socket socket, byte[] header, SafeFileHandle file, long offset, int length)
+    /// <summary>
+    /// Reads the range into a pooled block and writes it (TLS, or plain without sendfile). The
+    /// header rides in the first block so it does not cost a TLS record of its own.
+    /// </summary>
+    private async ValueTask CopyAsync(PeerStream stream, byte[] header, SafeFileHandle file, long offset, int length)
     {
-        await PieceProtocol.SendAllAsync(socket, header, _stop.Token).ConfigureAwait(false);
         var chunkSize = _limiter.IsUnlimited ? CopyChunk : LimitedChunk;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(chunkSize, length));
+        var buffer = ArrayPool<byte>.Shared.Rent(header.Length + Math.Min(chunkSize, length));
         try
         {
+            header.CopyTo(buffer, 0);
+            var headerLength = header.Length;
             var sent = 0;
             while (sent < length)
             {
-                var want = Math.Min(buffer.Length, length - sent);
-                var read = RandomAccess.Read(file, buffer.AsSpan(0, want), offset + sent);
+                var want = Math.Min(buffer.Length - headerLength, length - sent);
+                var read = RandomAccess.Read(file, buffer.AsSpan(headerLength, want), offset + sent);
                 if (read <= 0)
                 {
                     throw new IOException("the file ended before the requested range");
                 }
                 await _limiter.TakeAsync(read, _stop.Token).ConfigureAwait(false);
-                await PieceProtocol.SendAllAsync(socket, buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
+                await stream.WriteAsync(buffer.AsMemory(0, headerLength + read), _stop.Token).ConfigureAwait(false);
+                headerLength = 0;
                 sent += read;
                 AgentMetrics.UploadBytes.Inc(read);
             }
@@ -362,6 +408,39 @@ public sealed class PieceServer : IAsyncDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>The connection as a peer stream: plain, or TLS once the client proved it is a fleet member; null = refused.</summary>
+    private async ValueTask<PeerStream?> OpenAsync(Socket socket, string? remote, CancellationToken ct)
+    {
+        if (_tls is null)
+        {
+            return new SocketPeerStream(socket);
+        }
+        try
+        {
+            return await TlsPeerStream.AcceptAsync(socket, _tls, ct).ConfigureAwait(false);
+        }
+        catch (PeerRefusedException e)
+        {
+            Refuse(remote, e.Message);
+        }
+        catch (AuthenticationException e)
+        {
+            Refuse(remote, "TLS handshake failed: " + (e.InnerException?.Message ?? e.Message));
+        }
+        catch (Exception e) when (e is IOException or SocketException && !_stop.IsCancellationRequested)
+        {
+            // A plaintext client usually ends here: its bytes are not a TLS ClientHello.
+            Refuse(remote, "TLS handshake failed: " + e.Message);
+        }
+        return null;
+    }
+
+    private void Refuse(string? remote, string reason)
+    {
+        Interlocked.Increment(ref _connectionsRefused);
+        PeerTlsLog.Refused(_logger, remote ?? "?", reason);
     }
 
     private static string? SafeRemote(Socket socket)

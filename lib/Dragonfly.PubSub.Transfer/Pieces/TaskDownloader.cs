@@ -1067,7 +1067,7 @@ public sealed class TaskDownloader
             return (AttemptOutcome.Busy, null, false);
         }
         var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
-            buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter).ConfigureAwait(false);
+            buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
         var outcome = result.Status switch
         {
             FetchStatus.Ok => AttemptOutcome.Duplicate,

@@ -35,6 +35,12 @@ public sealed class TestCluster : IAsyncDisposable
         File.WriteAllText(Path.Combine(Root, "test.txt"), testName + Environment.NewLine);
         Launcher = new ProcessLauncher(Path.Combine(Root, "logs"), Path.Combine(Root, "home"), Log);
         Directory.CreateDirectory(Path.Combine(Root, "home"));
+        if (TlsMode.Insecure)
+        {
+            // Every agent and dfget of this test runs in plain text, like the broker.
+            Launcher.SetEnvironment("DFAGENT_INSECURE", "1");
+            Launcher.SetEnvironment("DFGET_INSECURE", "1");
+        }
     }
 
     public string TestName { get; }

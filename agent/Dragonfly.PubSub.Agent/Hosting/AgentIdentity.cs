@@ -1,0 +1,69 @@
+using Dragonfly.PubSub.Agent.Announcements;
+using Dragonfly.PubSub.Security;
+using Dragonfly.PubSub.Transfer.Pieces;
+
+namespace Dragonfly.PubSub.Agent.Hosting;
+
+/// <summary>
+/// The certificate this agent authenticates with, swapped atomically when it is renewed: every
+/// handshake (peer port, MQTT, gRPC, renewal) asks for <see cref="Current"/>, so a renewed
+/// certificate is used from the next connection on without a restart.
+/// </summary>
+public sealed class AgentIdentity
+{
+    private readonly Func<TlsIdentity>? _hosted;
+    private readonly RevokedPeers _revoked;
+    private volatile TlsIdentity? _current;
+
+    private AgentIdentity(TlsIdentity? current, Func<TlsIdentity>? hosted, RevokedPeers revoked, string? tlsDir)
+    {
+        _current = current;
+        _hosted = hosted;
+        _revoked = revoked;
+        TlsDir = tlsDir;
+        PeerId = PeerIdOf(Current);
+    }
+
+    /// <summary>An identity handed over by the hosting process (never renewed here).</summary>
+    public static AgentIdentity Hosted(Func<TlsIdentity> identity, RevokedPeers revoked) => new(null, identity, revoked, null);
+
+    /// <summary>Static files, or an enrolled certificate kept (and renewed) in <paramref name="tlsDir"/> when given.</summary>
+    public static AgentIdentity FromIdentity(TlsIdentity identity, RevokedPeers revoked, string? tlsDir) => new(identity, null, revoked, tlsDir);
+
+    public TlsIdentity Current => _hosted?.Invoke() ?? _current!;
+
+    /// <summary>The peer id every protocol uses: the certificate's CN, assigned by the broker at enrolment.</summary>
+    public string PeerId { get; }
+
+    /// <summary>Where the enrolled certificate lives; null when it is not ours to renew (static files, hosted).</summary>
+    public string? TlsDir { get; }
+
+    public DateTimeOffset NotAfter => Current.Certificate.NotAfter.ToUniversalTime();
+
+    public DateTimeOffset NotBefore => Current.Certificate.NotBefore.ToUniversalTime();
+
+    public bool IsRevoked(string peerId) => _revoked.Contains(peerId);
+
+    /// <summary>Uses <paramref name="renewed"/> from the next handshake on; the peer id must not change.</summary>
+    public void Swap(TlsIdentity renewed)
+    {
+        ArgumentNullException.ThrowIfNull(renewed);
+        if (PeerIdOf(renewed) != PeerId)
+        {
+            throw new InvalidOperationException($"a renewed certificate must keep the peer id {PeerId}");
+        }
+        _current = renewed;
+    }
+
+    /// <summary>The peer port's TLS: fleet certificates on both sides, revoked peers refused.</summary>
+    public PeerTls PeerTls() => new()
+    {
+        ServerOptions = () => Current.ServerOptions(requireClientCertificate: true),
+        ClientOptions = peerId => Current.ClientOptions(peerId, expectedPeerId: peerId),
+        IsRevoked = IsRevoked,
+    };
+
+    private static string PeerIdOf(TlsIdentity identity) =>
+        identity.Self?.PeerId ?? Transfer.Pieces.PeerTls.PeerIdOf(identity.Certificate)
+        ?? throw new InvalidOperationException("the certificate names no peer id (CN)");
+}

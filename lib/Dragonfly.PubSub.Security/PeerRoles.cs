@@ -1,0 +1,34 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Dragonfly.PubSub.Security;
+
+/// <summary>The lower-case names of <see cref="PeerRole"/> used on the command line, in tokens and in certificates.</summary>
+public static class PeerRoles
+{
+    /// <summary>The roles a join token may grant (the broker role is the broker's alone).</summary>
+    public static readonly IReadOnlyList<PeerRole> Enrollable = [PeerRole.Agent, PeerRole.Seed, PeerRole.Publisher, PeerRole.Admin];
+
+    public static string Name(this PeerRole role) => role switch
+    {
+        PeerRole.Agent => "agent",
+        PeerRole.Seed => "seed",
+        PeerRole.Publisher => "publisher",
+        PeerRole.Admin => "admin",
+        PeerRole.Broker => "broker",
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
+    };
+
+    public static bool TryParse(string? name, [NotNullWhen(true)] out PeerRole? role)
+    {
+        role = name switch
+        {
+            "agent" => PeerRole.Agent,
+            "seed" => PeerRole.Seed,
+            "publisher" => PeerRole.Publisher,
+            "admin" => PeerRole.Admin,
+            "broker" => PeerRole.Broker,
+            _ => null,
+        };
+        return role is not null;
+    }
+}

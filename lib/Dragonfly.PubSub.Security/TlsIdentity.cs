@@ -1,0 +1,138 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Dragonfly.PubSub.Security;
+
+/// <summary>
+/// What a process authenticates with: the CA certificate(s) it trusts (and nothing else: no system
+/// roots), its own certificate with private key, the cipher choice, and an optional revocation check.
+/// Immutable: a holder that renews builds a new one and swaps the reference; options built from it
+/// each handshake pick up the swap.
+/// </summary>
+public sealed class TlsIdentity
+{
+    private readonly SslStreamCertificateContext _serverContext;
+    private readonly SslStreamCertificateContext _clientContext;
+
+    public TlsIdentity(X509Certificate2Collection trustedCas, X509Certificate2 certificate, TlsCiphers ciphers, Func<string, bool>? isRevoked = null, TimeProvider? time = null)
+    {
+        if (!certificate.HasPrivateKey)
+        {
+            throw new ArgumentException("the certificate must come with its private key", nameof(certificate));
+        }
+        TrustedCas = trustedCas;
+        Certificate = certificate;
+        Ciphers = ciphers;
+        IsRevoked = isRevoked;
+        Time = time ?? TimeProvider.System;
+        Self = PeerIdentity.FromCertificate(certificate);
+        // Sends the chain up to (not including) the root, and names the trusted CAs in the
+        // CertificateRequest so clients pick the right certificate.
+        _serverContext = SslStreamCertificateContext.Create(
+            certificate, additionalCertificates: null, offline: true,
+            trust: OperatingSystem.IsLinux() || OperatingSystem.IsWindows() ? SslCertificateTrust.CreateForX509Collection(trustedCas, sendTrustInHandshake: true) : null);
+        _clientContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+    }
+
+    public X509Certificate2Collection TrustedCas { get; }
+
+    public X509Certificate2 Certificate { get; }
+
+    /// <summary>This process's own identity read from its certificate; null for a certificate not made by a Dragonfly CA.</summary>
+    public PeerIdentity? Self { get; }
+
+    public TlsCiphers Ciphers { get; }
+
+    /// <summary>True for a peer id that must be refused although its certificate is valid.</summary>
+    public Func<string, bool>? IsRevoked { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>A copy with another revocation check (the broker's list, or the agent's view of <c>dragonfly/revoked</c>).</summary>
+    public TlsIdentity WithRevocation(Func<string, bool>? isRevoked) => new(TrustedCas, Certificate, Ciphers, isRevoked, Time);
+
+    /// <summary>TLS 1.3 server options; the client certificate, when required (or, if optional, when offered), must pass <see cref="Check"/>.</summary>
+    public SslServerAuthenticationOptions ServerOptions(bool requireClientCertificate) => new()
+    {
+        ServerCertificateContext = _serverContext,
+        EnabledSslProtocols = SslProtocols.Tls13,
+        CipherSuitesPolicy = Ciphers.Policy(),
+        // Always ask for a client certificate (otherwise a client never sends one); optional means a
+        // missing one is accepted, while a presented one must still pass the check.
+        ClientCertificateRequired = true,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        CertificateChainPolicy = ChainPolicy(),
+        RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            certificate is null ? !requireClientCertificate : Check(certificate).Ok,
+    };
+
+    /// <summary>
+    /// TLS 1.3 client options presenting this certificate. Without <paramref name="expectedPeerId"/> the server
+    /// certificate must name <paramref name="targetHost"/> (the broker); with it (the peer port, where peers
+    /// are reached by address and their certificates name no address) its CN must be that peer id.
+    /// </summary>
+    public SslClientAuthenticationOptions ClientOptions(string targetHost, string? expectedPeerId = null) => new()
+    {
+        TargetHost = targetHost,
+        ClientCertificateContext = _clientContext,
+        EnabledSslProtocols = SslProtocols.Tls13,
+        CipherSuitesPolicy = Ciphers.Policy(),
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        CertificateChainPolicy = ChainPolicy(),
+        RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+        {
+            if (certificate is null)
+            {
+                return false;
+            }
+            if (expectedPeerId is null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+            {
+                return false;
+            }
+            var check = Check(certificate);
+            return check.Ok && (expectedPeerId is null || check.Peer!.PeerId == expectedPeerId);
+        },
+    };
+
+    /// <summary>Checks a presented certificate: chain to a trusted CA, in date, a Dragonfly identity, not revoked.</summary>
+    public CertificateCheck Check(X509Certificate certificate)
+    {
+        // SslStream hands over an X509Certificate2 on .NET; anything else is copied once.
+        using var copy = certificate is X509Certificate2 ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        var cert = copy ?? (X509Certificate2)certificate;
+        using var chain = new X509Chain { ChainPolicy = ChainPolicy() };
+        if (!chain.Build(cert))
+        {
+            var status = chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct();
+            return CertificateCheck.Refused($"certificate of '{cert.Subject}' is not valid for this fleet: {string.Join(", ", status)}");
+        }
+        var peer = PeerIdentity.FromCertificate(cert);
+        if (peer is null)
+        {
+            return CertificateCheck.Refused($"certificate of '{cert.Subject}' carries no Dragonfly peer identity (role URI)");
+        }
+        if (IsRevoked?.Invoke(peer.PeerId) == true)
+        {
+            return CertificateCheck.Refused($"certificate of peer '{peer.PeerId}' is revoked");
+        }
+        return CertificateCheck.Accepted(peer);
+    }
+
+    /// <summary>Loads an identity from PEM files (static <c>--tls-cert/--tls-key/--tls-ca</c>, or what enrolment wrote).</summary>
+    public static TlsIdentity Load(string certPath, string keyPath, string caPath, TlsCiphers ciphers, Func<string, bool>? isRevoked = null) =>
+        new(TlsFiles.LoadCertificates(caPath), TlsFiles.LoadCertificateWithKey(certPath, keyPath), ciphers, isRevoked);
+
+    private X509ChainPolicy ChainPolicy()
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            VerificationTime = Time.GetUtcNow().UtcDateTime,
+            VerificationTimeIgnored = false,
+        };
+        policy.CustomTrustStore.AddRange(TrustedCas);
+        return policy;
+    }
+}

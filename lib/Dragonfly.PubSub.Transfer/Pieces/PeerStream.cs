@@ -1,0 +1,25 @@
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// One peer-protocol connection, in plain TCP (<see cref="SocketPeerStream"/>, with sendfile) or in
+/// TLS 1.3 (<see cref="TlsPeerStream"/>). <see cref="PieceServer"/> and <see cref="PieceFetcher"/>
+/// speak <see cref="PieceProtocol"/> over either without knowing which.
+/// </summary>
+internal abstract class PeerStream : IDisposable
+{
+    /// <summary>The other side's address, for logs; null once the socket is gone.</summary>
+    public abstract string? RemoteAddress { get; }
+
+    /// <summary>The other side's peer id from its certificate (TLS), or null (plain TCP: nobody vouches for it).</summary>
+    public string? RemotePeerId { get; protected init; }
+
+    /// <summary>
+    /// Reads into <paramref name="buffer"/>: at least one byte, or (TLS) all of it, so each call
+    /// moves a large block rather than one record. 0 = the other side closed the connection.
+    /// </summary>
+    public abstract ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct);
+
+    public abstract ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct);
+
+    public abstract void Dispose();
+}

@@ -1,0 +1,95 @@
+using System.Net.Security;
+using System.Net.Sockets;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+/// <summary>
+/// The TLS 1.3 peer connection: an authenticated <see cref="SslStream"/> over the socket. Reads
+/// fill the caller's buffer (many records per call) so the per-read costs (hashing, rate limits,
+/// timers) are paid per block, not per 16 KiB record.
+/// </summary>
+internal sealed class TlsPeerStream : PeerStream
+{
+    private readonly Socket _socket;
+    private readonly SslStream _ssl;
+
+    private TlsPeerStream(Socket socket, SslStream ssl, string? peerId)
+    {
+        _socket = socket;
+        _ssl = ssl;
+        RemotePeerId = peerId;
+    }
+
+    public string NegotiatedCipher => _ssl.NegotiatedCipherSuite.ToString();
+
+    public override string? RemoteAddress
+    {
+        get
+        {
+            try
+            {
+                return _socket.RemoteEndPoint?.ToString();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Server side: TLS handshake with a required client certificate (checked by <paramref name="tls"/>).</summary>
+    /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
+    public static async ValueTask<TlsPeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
+    {
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(tls.ServerOptions(), ct).ConfigureAwait(false);
+            var peerId = PeerTls.PeerIdOf(ssl.RemoteCertificate)
+                ?? throw new PeerRefusedException("the client sent no certificate");
+            if (tls.IsRevoked(peerId))
+            {
+                throw new PeerRefusedException($"peer {peerId} is revoked");
+            }
+            return new TlsPeerStream(socket, ssl, peerId);
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Client side: TLS handshake; the server's certificate must name <paramref name="expectedPeerId"/>.</summary>
+    /// <exception cref="PeerRefusedException">The parent is not who the scheduler said, or is revoked.</exception>
+    public static async ValueTask<TlsPeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
+    {
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(tls.ClientOptions(expectedPeerId), ct).ConfigureAwait(false);
+            var peerId = PeerTls.PeerIdOf(ssl.RemoteCertificate);
+            if (!string.Equals(peerId, expectedPeerId, StringComparison.Ordinal))
+            {
+                throw new PeerRefusedException($"the parent's certificate names {peerId ?? "nobody"}, not {expectedPeerId}");
+            }
+            return new TlsPeerStream(socket, ssl, peerId);
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) =>
+        await _ssl.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct) => _ssl.WriteAsync(buffer, ct);
+
+    public override void Dispose()
+    {
+        _ssl.Dispose();
+        _socket.Dispose();
+    }
+}
