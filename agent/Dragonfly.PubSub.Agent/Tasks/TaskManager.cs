@@ -279,7 +279,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             var now = _time.GetUtcNow().UtcDateTime;
             if (!_tasks.TryGetValue(digest, out entry!) || entry.State != TaskStates.Succeeded)
             {
-                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now };
+                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now, ReceivedAt = now };
                 record.Name = name;
                 record.Topic = request.Topic;
                 record.Size = manifest.Size;
@@ -388,6 +388,9 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         var record = entry.Record;
         record.Error = null;
         record.State = TaskState.Pending;
+        // A new request starts a new run: its timeline starts now.
+        record.ReceivedAt = _time.GetUtcNow().UtcDateTime;
+        record.FirstPieceRequestedAt = null;
         if (entry.IsUrlTask || fresh is { UrlTask: true })
         {
             // Without a fresh registration the run first asks the broker whether it still knows the task.
@@ -421,6 +424,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             ManifestBytes = manifest?.ToByteArray() ?? [],
             CreatedAt = now,
             UpdatedAt = now,
+            ReceivedAt = now,
         };
     }
 
@@ -875,8 +879,14 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             Error = record.Error,
             // A failed task's expected digest may be exactly what the content did not hash to.
             ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,
+            AnnouncedAt = Rfc3339(record.ReceivedAt ?? record.CreatedAt),
+            FirstPieceRequestedAt = Rfc3339(entry.Downloader?.FirstPieceRequestedAt ?? record.FirstPieceRequestedAt),
         };
     }
+
+    /// <summary>RFC 3339 in UTC with milliseconds, as the task JSON carries times.</summary>
+    private static string? Rfc3339(DateTime? time) =>
+        time is { } t ? DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture) : null;
 
     /// <summary>&lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;, refusing anything that would land outside output-dir.</summary>
     private string SubscriptionOutput(string topic, string name)

@@ -68,6 +68,7 @@ public sealed class TaskDownloader
     private readonly bool _urlTask;
     private DownloadProgress _progress;
     private int _started;
+    private long _firstRequestTicks;
 
     /// <summary>
     /// SHA-256 of each piece, null while unknown: shared by the fetches, the hasher and the persist
@@ -191,6 +192,10 @@ public sealed class TaskDownloader
         var bytes = done.SetIndexes().Sum(i => (long)layout.LengthOf(i));
         return new DownloadProgress(done.CountSet, layout.PieceCount, bytes, record.BytesFromPeers, record.BytesFromSource);
     }
+
+    /// <summary>When this run's first piece request went out (UTC); null before it did.</summary>
+    public DateTime? FirstPieceRequestedAt =>
+        Volatile.Read(ref _firstRequestTicks) is var ticks and not 0 ? new DateTime(ticks, DateTimeKind.Utc) : null;
 
     /// <summary>Where the download stands; <see cref="DownloadProgress.CompletedPieces"/> counts pieces persisted in LiteDB.</summary>
     public DownloadProgress Progress
@@ -909,6 +914,12 @@ public sealed class TaskDownloader
             }
             while (picker.TryPick(now, out var index, out var parent))
             {
+                if (Volatile.Read(ref _firstRequestTicks) == 0)
+                {
+                    var at = _time.GetUtcNow().UtcDateTime;
+                    Volatile.Write(ref _firstRequestTicks, at.Ticks);
+                    _record.FirstPieceRequestedAt = at;
+                }
                 var attempt = new Attempt(index, parent, CancellationTokenSource.CreateLinkedTokenSource(ct), parent.Source ? _activeSource : null);
                 running.Add(attempt);
                 if (!attempts.TryGetValue(index, out var list))

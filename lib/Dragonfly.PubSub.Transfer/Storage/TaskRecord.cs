@@ -30,6 +30,12 @@ public sealed class TaskRecord
     /// <summary>This agent published the artifact (or seeds it): it is a parent of last resort.</summary>
     public bool Publisher { get; set; }
 
+    /// <summary>When this agent received the announcement or download request of the current run (UTC).</summary>
+    public DateTime? ReceivedAt { get; set; }
+
+    /// <summary>When the current run's first piece request went out (UTC); null before it did.</summary>
+    public DateTime? FirstPieceRequestedAt { get; set; }
+
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }
