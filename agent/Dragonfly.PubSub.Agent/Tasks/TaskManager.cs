@@ -542,7 +542,8 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
-                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit);
+                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
+                proof: entry.CacheOnly ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding);
             entry.Downloader = downloader;
             entry.State = TaskStates.Running;
             early = entry.EarlyParents;
