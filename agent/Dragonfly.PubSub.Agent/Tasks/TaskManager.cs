@@ -57,6 +57,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger<TaskManager>();
         _time = time;
+        pieces.GuardTripped += OnGuardTripped;
         scheduler.Membership = Membership;
         scheduler.ParentsReceived += OnParents;
         scheduler.PiecesAvailableReceived += OnPiecesAvailable;
@@ -93,7 +94,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             {
                 case TaskState.Succeeded when _content.HasContent(digest):
                     entry.State = TaskStates.Succeeded;
-                    _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest));
+                    _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest), record.Guard());
                     // Killed between "succeeded" and placing the copy: place it now.
                     foreach (var missing in entry.SubscriptionOutputs.Where(o => !File.Exists(o)).ToList())
                     {
@@ -254,9 +255,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
 
         Manifest manifest;
+        ImportResult imported;
         try
         {
-            manifest = await _content.ImportAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
+            imported = await _content.ImportInPlaceAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
+            manifest = imported.Manifest;
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -274,6 +277,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         var digest = ContentDigest.Parse(manifest.Digest);
         var layout = manifest.Layout();
         TaskEntry entry;
+        FileStamp? guard;
         lock (_gate)
         {
             var now = _time.GetUtcNow().UtcDateTime;
@@ -295,9 +299,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             entry.Record.State = TaskState.Succeeded;
             entry.Record.Publisher = true;
             entry.Record.UpdatedAt = now;
+            if (imported.Method != ImportMethod.AlreadyStored)
+            {
+                entry.Record.SetGuard(imported.Guard);
+            }
+            guard = entry.Record.Guard();
             _store.Save(entry.Record);
         }
-        _pieces.AddComplete(digest, layout, _content.ContentPath(digest));
+        TaskLog.PublishedInPlace(_logger, digest.ToString(), request.Path, imported.Method.ToString().ToLowerInvariant());
+        _pieces.AddComplete(digest, layout, _content.ContentPath(digest), guard);
         Notify(entry);
 
         await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);
@@ -761,13 +771,62 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     {
         try
         {
-            await _content.PlaceAsync(entry.Digest, output, stopping).ConfigureAwait(false);
+            // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
+            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"could not write {output}: {e.Message}";
         }
+    }
+
+    /// <summary>A file published in place changed under the swarm: check it again, serve it or drop it.</summary>
+    private void OnGuardTripped(ContentDigest digest)
+    {
+        TaskLog.GuardTripped(_logger, digest.ToString());
+        Track(Task.Run(() => ReverifyAsync(digest, _stopping.Token)));
+    }
+
+    private async Task ReverifyAsync(ContentDigest digest, CancellationToken stopping)
+    {
+        TaskEntry? entry;
+        lock (_gate)
+        {
+            _tasks.TryGetValue(digest, out entry);
+        }
+        if (entry is null)
+        {
+            return;
+        }
+        var stamp = await _content.ReverifyAsync(digest, entry.Record.PieceSize, stopping).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (stamp is not null)
+            {
+                entry.Record.SetGuard(stamp);
+            }
+            else
+            {
+                entry.State = TaskStates.Failed;
+                entry.Record.State = TaskState.Failed;
+                entry.Record.Error = "the published file changed after it was published; publish it again";
+                entry.Record.SetGuard(null);
+            }
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+        }
+        if (stamp is not null)
+        {
+            TaskLog.GuardReverified(_logger, digest.ToString());
+            _pieces.AddComplete(digest, new PieceLayout(entry.Record.Size, entry.Record.PieceSize), _content.ContentPath(digest), stamp);
+            return;
+        }
+        AgentLog.TaskFailed(_logger, digest.ToString(), entry.Record.Name, entry.Record.Error!);
+        // The store's name is the publisher's file: unlink it, the publisher's own name stays.
+        _content.DeleteContent(digest);
+        _scheduler.Leave(digest);
+        Notify(entry);
     }
 
     private void OnParents(ParentSet set)

@@ -36,6 +36,25 @@ public sealed class TaskRecord
     /// <summary>When the current run's first piece request went out (UTC); null before it did.</summary>
     public DateTime? FirstPieceRequestedAt { get; set; }
 
+    /// <summary>
+    /// Published in place (the content store hard-links the publisher's file): the inode and mtime
+    /// (ns) that file must keep for its pieces to be served; null when the store owns its copy.
+    /// </summary>
+    public long? GuardInode { get; set; }
+
+    public long? GuardModifiedNs { get; set; }
+
+    /// <summary>The guard as a stamp, or null.</summary>
+    public FileStamp? Guard() => GuardInode is { } inode && GuardModifiedNs is { } modified
+        ? new FileStamp(unchecked((ulong)inode), Size, modified)
+        : null;
+
+    public void SetGuard(FileStamp? stamp)
+    {
+        GuardInode = stamp is { } s ? unchecked((long)s.Inode) : null;
+        GuardModifiedNs = stamp?.ModifiedNs;
+    }
+
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }
