@@ -27,6 +27,12 @@ public sealed record TaskInfo
     /// </summary>
     public string? ContentDigest { get; init; }
 
+    /// <summary>When this agent received the announcement or the download request (RFC 3339 UTC, milliseconds).</summary>
+    public string? AnnouncedAt { get; init; }
+
+    /// <summary>When this agent's first piece request of the task went out (RFC 3339 UTC, milliseconds); null before.</summary>
+    public string? FirstPieceRequestedAt { get; init; }
+
     [JsonIgnore]
     public bool IsFinished => State is TaskStates.Succeeded or TaskStates.Failed;
 

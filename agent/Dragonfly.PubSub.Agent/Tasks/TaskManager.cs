@@ -57,6 +57,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger<TaskManager>();
         _time = time;
+        pieces.GuardTripped += OnGuardTripped;
         scheduler.Membership = Membership;
         scheduler.ParentsReceived += OnParents;
         scheduler.PiecesAvailableReceived += OnPiecesAvailable;
@@ -93,7 +94,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             {
                 case TaskState.Succeeded when _content.HasContent(digest):
                     entry.State = TaskStates.Succeeded;
-                    _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest));
+                    _pieces.AddComplete(digest, new PieceLayout(record.Size, record.PieceSize), _content.ContentPath(digest), record.Guard());
                     // Killed between "succeeded" and placing the copy: place it now.
                     foreach (var missing in entry.SubscriptionOutputs.Where(o => !File.Exists(o)).ToList())
                     {
@@ -254,9 +255,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
 
         Manifest manifest;
+        ImportResult imported;
         try
         {
-            manifest = await _content.ImportAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
+            imported = await _content.ImportInPlaceAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
+            manifest = imported.Manifest;
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -274,12 +277,13 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         var digest = ContentDigest.Parse(manifest.Digest);
         var layout = manifest.Layout();
         TaskEntry entry;
+        FileStamp? guard;
         lock (_gate)
         {
             var now = _time.GetUtcNow().UtcDateTime;
             if (!_tasks.TryGetValue(digest, out entry!) || entry.State != TaskStates.Succeeded)
             {
-                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now };
+                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now, ReceivedAt = now };
                 record.Name = name;
                 record.Topic = request.Topic;
                 record.Size = manifest.Size;
@@ -295,9 +299,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             entry.Record.State = TaskState.Succeeded;
             entry.Record.Publisher = true;
             entry.Record.UpdatedAt = now;
+            if (imported.Method != ImportMethod.AlreadyStored)
+            {
+                entry.Record.SetGuard(imported.Guard);
+            }
+            guard = entry.Record.Guard();
             _store.Save(entry.Record);
         }
-        _pieces.AddComplete(digest, layout, _content.ContentPath(digest));
+        TaskLog.PublishedInPlace(_logger, digest.ToString(), request.Path, imported.Method.ToString().ToLowerInvariant());
+        _pieces.AddComplete(digest, layout, _content.ContentPath(digest), guard);
         Notify(entry);
 
         await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);
@@ -388,6 +398,9 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         var record = entry.Record;
         record.Error = null;
         record.State = TaskState.Pending;
+        // A new request starts a new run: its timeline starts now.
+        record.ReceivedAt = _time.GetUtcNow().UtcDateTime;
+        record.FirstPieceRequestedAt = null;
         if (entry.IsUrlTask || fresh is { UrlTask: true })
         {
             // Without a fresh registration the run first asks the broker whether it still knows the task.
@@ -421,6 +434,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             ManifestBytes = manifest?.ToByteArray() ?? [],
             CreatedAt = now,
             UpdatedAt = now,
+            ReceivedAt = now,
         };
     }
 
@@ -538,7 +552,8 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
-                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit);
+                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
+                proof: entry.CacheOnly ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding);
             entry.Downloader = downloader;
             entry.State = TaskStates.Running;
             early = entry.EarlyParents;
@@ -756,13 +771,62 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     {
         try
         {
-            await _content.PlaceAsync(entry.Digest, output, stopping).ConfigureAwait(false);
+            // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
+            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"could not write {output}: {e.Message}";
         }
+    }
+
+    /// <summary>A file published in place changed under the swarm: check it again, serve it or drop it.</summary>
+    private void OnGuardTripped(ContentDigest digest)
+    {
+        TaskLog.GuardTripped(_logger, digest.ToString());
+        Track(Task.Run(() => ReverifyAsync(digest, _stopping.Token)));
+    }
+
+    private async Task ReverifyAsync(ContentDigest digest, CancellationToken stopping)
+    {
+        TaskEntry? entry;
+        lock (_gate)
+        {
+            _tasks.TryGetValue(digest, out entry);
+        }
+        if (entry is null)
+        {
+            return;
+        }
+        var stamp = await _content.ReverifyAsync(digest, entry.Record.PieceSize, stopping).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (stamp is not null)
+            {
+                entry.Record.SetGuard(stamp);
+            }
+            else
+            {
+                entry.State = TaskStates.Failed;
+                entry.Record.State = TaskState.Failed;
+                entry.Record.Error = "the published file changed after it was published; publish it again";
+                entry.Record.SetGuard(null);
+            }
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+        }
+        if (stamp is not null)
+        {
+            TaskLog.GuardReverified(_logger, digest.ToString());
+            _pieces.AddComplete(digest, new PieceLayout(entry.Record.Size, entry.Record.PieceSize), _content.ContentPath(digest), stamp);
+            return;
+        }
+        AgentLog.TaskFailed(_logger, digest.ToString(), entry.Record.Name, entry.Record.Error!);
+        // The store's name is the publisher's file: unlink it, the publisher's own name stays.
+        _content.DeleteContent(digest);
+        _scheduler.Leave(digest);
+        Notify(entry);
     }
 
     private void OnParents(ParentSet set)
@@ -875,8 +939,14 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             Error = record.Error,
             // A failed task's expected digest may be exactly what the content did not hash to.
             ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,
+            AnnouncedAt = Rfc3339(record.ReceivedAt ?? record.CreatedAt),
+            FirstPieceRequestedAt = Rfc3339(entry.Downloader?.FirstPieceRequestedAt ?? record.FirstPieceRequestedAt),
         };
     }
+
+    /// <summary>RFC 3339 in UTC with milliseconds, as the task JSON carries times.</summary>
+    private static string? Rfc3339(DateTime? time) =>
+        time is { } t ? DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture) : null;
 
     /// <summary>&lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;, refusing anything that would land outside output-dir.</summary>
     private string SubscriptionOutput(string topic, string name)

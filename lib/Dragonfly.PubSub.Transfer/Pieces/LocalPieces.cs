@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer.Storage;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
@@ -13,10 +14,20 @@ public sealed class LocalPieces
 
     public int Count => _entries.Count;
 
-    public void AddComplete(ContentDigest digest, PieceLayout layout, string path)
+    /// <summary>
+    /// Raised (on the serving thread; keep it short) when a guarded file no longer has its stamp:
+    /// its pieces are no longer served until it is added again.
+    /// </summary>
+    public event Action<ContentDigest>? GuardTripped;
+
+    /// <param name="guard">
+    /// The stamp <paramref name="path"/> must keep to be served: set for a file shared with its
+    /// publisher by a hard link, which the publisher may change under the swarm.
+    /// </param>
+    public void AddComplete(ContentDigest digest, PieceLayout layout, string path, FileStamp? guard = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _entries[DigestKey.From(digest)] = new Entry(layout, path, null);
+        _entries[DigestKey.From(digest)] = new Entry(layout, path, null, guard is null ? null : new Guard(digest, guard.Value));
     }
 
     /// <summary>Serves the pieces set in <paramref name="have"/> from <paramref name="path"/>; more follow with <see cref="MarkPiece"/>.</summary>
@@ -32,7 +43,7 @@ public sealed class LocalPieces
                 bits[i >> 5] |= 1 << (i & 31);
             }
         }
-        _entries[DigestKey.From(digest)] = new Entry(layout, path, bits);
+        _entries[DigestKey.From(digest)] = new Entry(layout, path, bits, null);
     }
 
     /// <summary>A piece of a partial download was written and may be served. Unknown digests are ignored.</summary>
@@ -60,7 +71,7 @@ public sealed class LocalPieces
         var key = DigestKey.From(digest);
         if (_entries.TryGetValue(key, out var entry))
         {
-            _entries[key] = new Entry(entry.Layout, path, null);
+            _entries[key] = new Entry(entry.Layout, path, null, null);
         }
     }
 
@@ -98,11 +109,23 @@ public sealed class LocalPieces
                 }
             }
         }
+        if (entry.Guard is { } guard && FileStamp.Of(entry.Path) != guard.Stamp)
+        {
+            // Changed under the swarm: stop serving it at once; the owner re-verifies it.
+            if (((ICollection<KeyValuePair<DigestKey, Entry>>)_entries).Remove(new KeyValuePair<DigestKey, Entry>(key, entry)))
+            {
+                GuardTripped?.Invoke(guard.Digest);
+            }
+            return false;
+        }
         path = entry.Path;
         complete = entry.Bits is null;
         return true;
     }
 
     /// <param name="Bits">Null when the artifact is complete.</param>
-    private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits);
+    /// <param name="Guard">The stamp a file shared with its publisher must keep; null when the store owns the file.</param>
+    private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits, Guard? Guard);
+
+    private sealed record Guard(ContentDigest Digest, FileStamp Stamp);
 }

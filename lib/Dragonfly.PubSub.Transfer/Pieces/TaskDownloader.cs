@@ -66,8 +66,10 @@ public sealed class TaskDownloader
     private readonly DigestKey _key;
     private readonly PieceLayout _layout;
     private readonly bool _urlTask;
+    private readonly WholeFileProof _proof;
     private DownloadProgress _progress;
     private int _started;
+    private long _firstRequestTicks;
 
     /// <summary>
     /// SHA-256 of each piece, null while unknown: shared by the fetches, the hasher and the persist
@@ -104,8 +106,8 @@ public sealed class TaskDownloader
     public TaskDownloader(
         Manifest manifest, TaskRecord record, AgentStore store, ContentStore content, LocalPieces pieces,
         PieceFetcher fetcher, ISwarmReporter reporter, TransferOptions options, ILogger logger, TimeProvider time,
-        long downloadLimit = 0)
-        : this(manifest, record, store, content, pieces, fetcher, reporter, options, logger, time, Random.Shared, downloadLimit)
+        long downloadLimit = 0, WholeFileProof proof = WholeFileProof.Sha256)
+        : this(manifest, record, store, content, pieces, fetcher, reporter, options, logger, time, Random.Shared, downloadLimit, proof)
     {
     }
 
@@ -116,7 +118,7 @@ public sealed class TaskDownloader
     internal TaskDownloader(
         Manifest manifest, TaskRecord record, AgentStore store, ContentStore content, LocalPieces pieces,
         PieceFetcher fetcher, ISwarmReporter reporter, TransferOptions options, ILogger logger, TimeProvider time, Random random,
-        long downloadLimit = 0)
+        long downloadLimit = 0, WholeFileProof proof = WholeFileProof.Sha256)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(record);
@@ -143,6 +145,8 @@ public sealed class TaskDownloader
         _key = DigestKey.From(Digest);
         _layout = manifest.Layout() is { IsSupported: true } layout ? layout : new PieceLayout(0, PieceLayout.DefaultPieceSize);
         _urlTask = manifest.UrlTask;
+        // A URL task's content digest is never what its manifest binds: the task id is not a content id.
+        _proof = _urlTask ? WholeFileProof.Sha256 : proof;
         _digests = new byte[]?[_layout.PieceCount];
         for (var i = 0; i < Math.Min(_digests.Length, manifest.PieceDigests.Count); i++)
         {
@@ -191,6 +195,10 @@ public sealed class TaskDownloader
         var bytes = done.SetIndexes().Sum(i => (long)layout.LengthOf(i));
         return new DownloadProgress(done.CountSet, layout.PieceCount, bytes, record.BytesFromPeers, record.BytesFromSource);
     }
+
+    /// <summary>When this run's first piece request went out (UTC); null before it did.</summary>
+    public DateTime? FirstPieceRequestedAt =>
+        Volatile.Read(ref _firstRequestTicks) is var ticks and not 0 ? new DateTime(ticks, DateTimeKind.Utc) : null;
 
     /// <summary>Where the download stands; <see cref="DownloadProgress.CompletedPieces"/> counts pieces persisted in LiteDB.</summary>
     public DownloadProgress Progress
@@ -664,7 +672,8 @@ public sealed class TaskDownloader
         var window = Math.Max(1, Math.Min(_options.PiecesInFlight, Math.Max(2, (int)(InFlightBudget / _layout.PieceSize))));
         var unknown = _digests.Select(d => d is null).ToArray();
         var picker = new PiecePicker(count, window, _random, done, unknown: unknown);
-        using var hasher = new WholeFileHasher(_layout, file, _digests, _fetcher.ReturnBuffer, done);
+        using var hasher = new WholeFileHasher(_layout, file, _digests, _fetcher.RentBuffer, _fetcher.ReturnBuffer, done,
+            _proof, _proof == WholeFileProof.ManifestBinding ? Digest.ToBytes() : null);
         _hasher = hasher;
         using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var persisted = new PersistState(done, doneBytes, _savedDigests, Volatile.Read(ref _digestVersion))
@@ -909,6 +918,14 @@ public sealed class TaskDownloader
             }
             while (picker.TryPick(now, out var index, out var parent))
             {
+                if (Volatile.Read(ref _firstRequestTicks) == 0)
+                {
+                    // Milliseconds, as the record keeps it and the task JSON shows it.
+                    var at = _time.GetUtcNow().UtcDateTime;
+                    at = new DateTime(at.Ticks - (at.Ticks % TimeSpan.TicksPerMillisecond), DateTimeKind.Utc);
+                    Volatile.Write(ref _firstRequestTicks, at.Ticks);
+                    _record.FirstPieceRequestedAt = at;
+                }
                 var attempt = new Attempt(index, parent, CancellationTokenSource.CreateLinkedTokenSource(ct), parent.Source ? _activeSource : null);
                 running.Add(attempt);
                 if (!attempts.TryGetValue(index, out var list))

@@ -1,17 +1,24 @@
-using System.Buffers;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using Dragonfly.PubSub.Contracts;
+using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>
-/// Keeps the SHA-256 of a download's whole file up to date in piece order while pieces arrive in
-/// any order, so the content id check at the end costs almost nothing. A piece that is the next
-/// one when written is hashed from its buffer; any other is read back from the partial file once
-/// all before it are in. Pieces kept from an earlier run are checked against their own digest as
-/// they are read back, since a crash may have lost bytes the database already counted.
+/// The download's hasher: it says when every piece is in and proven, and what the whole file
+/// hashes to. Every piece arriving from a peer or the origin was already checked against its own
+/// digest while it streamed in; what is left depends on the <see cref="WholeFileProof"/>:
+/// <list type="bullet">
+/// <item><see cref="WholeFileProof.ManifestBinding"/>: nothing more is hashed. Pieces kept from an
+/// earlier run are read back once each and checked against their digest (a crash may have lost
+/// bytes the database already counted).</item>
+/// <item><see cref="WholeFileProof.Sha256"/>: the SHA-256 of the whole file is kept up to date in
+/// piece order while pieces arrive in any order. A piece that arrives within a few places of the
+/// next one is hashed from its buffer (the hasher holds it until its turn); any other is read back
+/// from the partial file once all before it are in. A kept piece is read once into a piece buffer,
+/// checked on its own, and only then joins the whole.</item>
+/// </list>
 /// <para>
 /// The digests are the download's shared array, which URL tasks fill in while they run: it is
 /// read when a kept piece is checked, never copied. A piece is written only once its digest is
@@ -20,27 +27,44 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// </summary>
 internal sealed class WholeFileHasher : IDisposable
 {
+    /// <summary>How many pieces ahead of the next one the hasher keeps buffers for (bounded memory).</summary>
+    private const int HoldAhead = 4;
+
     private readonly PieceLayout _layout;
     private readonly SafeFileHandle _file;
     private readonly byte[]?[] _pieceDigests;
+    private readonly Func<int, byte[]> _rent;
     private readonly Action<byte[]> _return;
     private readonly bool[] _unverified;
-    private const int ReadBackChunk = 1024 * 1024;
+    private readonly WholeFileProof _proof;
+    private readonly byte[] _boundDigest;
 
     private readonly Channel<(int Index, byte[]? Buffer)> _written =
         Channel.CreateUnbounded<(int, byte[]?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IncrementalHash _whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private int _next;
+    private int _holding;
 
     /// <param name="unverified">Pieces already on disk from an earlier run.</param>
     /// <param name="pieceDigests">Shared with the download; a null entry is a digest not known yet.</param>
+    /// <param name="boundDigest">
+    /// With <see cref="WholeFileProof.ManifestBinding"/>: the content id's SHA-256, which the manifest
+    /// binds to the piece digests and which <see cref="RunAsync"/> returns once every piece is proven.
+    /// </param>
     public WholeFileHasher(PieceLayout layout, SafeFileHandle file, byte[]?[] pieceDigests,
-        Action<byte[]> @return, PieceBitmap unverified)
+        Func<int, byte[]> rent, Action<byte[]> @return, PieceBitmap unverified, WholeFileProof proof, byte[]? boundDigest = null)
     {
+        if (proof == WholeFileProof.ManifestBinding && boundDigest is not { Length: SHA256.HashSizeInBytes })
+        {
+            throw new ArgumentException("a manifest-bound download needs the content id's digest", nameof(boundDigest));
+        }
         _layout = layout;
         _file = file;
         _pieceDigests = pieceDigests;
+        _rent = rent;
         _return = @return;
+        _proof = proof;
+        _boundDigest = boundDigest ?? [];
         _unverified = new bool[layout.PieceCount];
         foreach (var i in unverified.SetIndexes())
         {
@@ -55,23 +79,94 @@ internal sealed class WholeFileHasher : IDisposable
     /// </summary>
     public bool Written(int index, byte[] buffer)
     {
-        var take = index == Volatile.Read(ref _next);
+        var take = _proof == WholeFileProof.Sha256 && TryReserve(index);
         if (_written.Writer.TryWrite((index, take ? buffer : null)))
         {
             return take;
         }
+        if (take)
+        {
+            Interlocked.Decrement(ref _holding);
+        }
         return false;
+    }
+
+    /// <summary>Holds the buffer of a piece due soon, so it need not be read back from disk.</summary>
+    private bool TryReserve(int index)
+    {
+        var ahead = index - Volatile.Read(ref _next);
+        if (ahead < 0 || ahead >= HoldAhead)
+        {
+            return false;
+        }
+        if (Interlocked.Increment(ref _holding) > HoldAhead)
+        {
+            Interlocked.Decrement(ref _holding);
+            return false;
+        }
+        return true;
     }
 
     /// <summary>Stops accepting pieces; <see cref="RunAsync"/> ends once it has drained.</summary>
     public void Stop() => _written.Writer.TryComplete();
 
     /// <summary>
-    /// Hashes until every piece is in. Calls <paramref name="damaged"/> for a kept piece whose
-    /// bytes are wrong (it then waits for it to be written again). Returns the whole-file SHA-256,
-    /// or null when stopped first.
+    /// Runs until every piece is in and proven. Calls <paramref name="damaged"/> for a kept piece
+    /// whose bytes are wrong (it then waits for it to be written again). Returns the whole-file
+    /// SHA-256, or null when stopped first.
     /// </summary>
-    public async Task<byte[]?> RunAsync(Action<int> damaged, CancellationToken ct)
+    public Task<byte[]?> RunAsync(Action<int> damaged, CancellationToken ct) =>
+        _proof == WholeFileProof.Sha256 ? HashInOrderAsync(damaged, ct) : ProveByPiecesAsync(damaged, ct);
+
+    /// <summary>Counts pieces in; checks each kept piece once. The content id stands for the whole.</summary>
+    private async Task<byte[]?> ProveByPiecesAsync(Action<int> damaged, CancellationToken ct)
+    {
+        var count = _layout.PieceCount;
+        var ready = new bool[count];
+        var readyCount = 0;
+        byte[]? buffer = null;
+        try
+        {
+            while (readyCount < count)
+            {
+                if (!await _written.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+                {
+                    return null;
+                }
+                while (_written.Reader.TryRead(out var item))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (ready[item.Index])
+                    {
+                        continue;
+                    }
+                    if (_unverified[item.Index])
+                    {
+                        _unverified[item.Index] = false;
+                        buffer ??= _rent(_layout.PieceSize);
+                        if (!Matches(item.Index, SHA256.HashData(ReadPiece(item.Index, buffer))))
+                        {
+                            damaged(item.Index);
+                            continue;
+                        }
+                    }
+                    ready[item.Index] = true;
+                    readyCount++;
+                }
+            }
+            return _boundDigest;
+        }
+        finally
+        {
+            _written.Writer.TryComplete();
+            if (buffer is not null)
+            {
+                _return(buffer);
+            }
+        }
+    }
+
+    private async Task<byte[]?> HashInOrderAsync(Action<int> damaged, CancellationToken ct)
     {
         var count = _layout.PieceCount;
         var ready = new bool[count];
@@ -101,13 +196,16 @@ internal sealed class WholeFileHasher : IDisposable
                     if (held.Remove(index, out var buffer))
                     {
                         _whole.AppendData(buffer, 0, length);
+                        Interlocked.Decrement(ref _holding);
                         _return(buffer);
                     }
                     else
                     {
-                        readBack ??= ArrayPool<byte>.Shared.Rent(ReadBackChunk);
-                        // A piece kept from an earlier run is checked on its own before it joins the whole.
-                        if (_unverified[index] && !Matches(index, HashPiece(index, readBack, null)))
+                        // One read per piece: into a piece buffer, checked on its own when kept from
+                        // an earlier run, then added to the whole.
+                        readBack ??= _rent(_layout.PieceSize);
+                        var piece = ReadPiece(index, readBack);
+                        if (_unverified[index] && !Matches(index, SHA256.HashData(piece)))
                         {
                             _unverified[index] = false;
                             ready[index] = false;
@@ -115,7 +213,7 @@ internal sealed class WholeFileHasher : IDisposable
                             break;
                         }
                         _unverified[index] = false;
-                        HashPiece(index, readBack, _whole);
+                        _whole.AppendData(piece);
                     }
                     Volatile.Write(ref _next, index + 1);
                 }
@@ -139,7 +237,7 @@ internal sealed class WholeFileHasher : IDisposable
             }
             if (readBack is not null)
             {
-                ArrayPool<byte>.Shared.Return(readBack);
+                _return(readBack);
             }
         }
     }
@@ -147,28 +245,22 @@ internal sealed class WholeFileHasher : IDisposable
     private bool Matches(int index, byte[] hash) =>
         Volatile.Read(ref _pieceDigests[index]) is { } expected && hash.AsSpan().SequenceEqual(expected);
 
-    /// <summary>
-    /// Reads a piece back from the partial file in chunks, into <paramref name="into"/> when given,
-    /// otherwise into a fresh piece hash whose value is returned.
-    /// </summary>
-    private byte[] HashPiece(int index, byte[] chunk, IncrementalHash? into)
+    /// <summary>Reads a whole piece from the partial file into <paramref name="buffer"/>.</summary>
+    private ReadOnlySpan<byte> ReadPiece(int index, byte[] buffer)
     {
-        using var own = into is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
-        var hash = into ?? own!;
         var offset = _layout.OffsetOf(index);
         var length = _layout.LengthOf(index);
         var done = 0;
         while (done < length)
         {
-            var n = RandomAccess.Read(_file, chunk.AsSpan(0, Math.Min(chunk.Length, length - done)), offset + done);
+            var n = RandomAccess.Read(_file, buffer.AsSpan(done, length - done), offset + done);
             if (n <= 0)
             {
                 throw new IOException($"the partial file ends before piece {index}");
             }
-            hash.AppendData(chunk, 0, n);
             done += n;
         }
-        return own?.GetHashAndReset() ?? [];
+        return buffer.AsSpan(0, length);
     }
 
     public void Dispose() => _whole.Dispose();

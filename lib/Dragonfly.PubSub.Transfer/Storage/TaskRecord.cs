@@ -30,6 +30,31 @@ public sealed class TaskRecord
     /// <summary>This agent published the artifact (or seeds it): it is a parent of last resort.</summary>
     public bool Publisher { get; set; }
 
+    /// <summary>When this agent received the announcement or download request of the current run (UTC).</summary>
+    public DateTime? ReceivedAt { get; set; }
+
+    /// <summary>When the current run's first piece request went out (UTC); null before it did.</summary>
+    public DateTime? FirstPieceRequestedAt { get; set; }
+
+    /// <summary>
+    /// Published in place (the content store hard-links the publisher's file): the inode and mtime
+    /// (ns) that file must keep for its pieces to be served; null when the store owns its copy.
+    /// </summary>
+    public long? GuardInode { get; set; }
+
+    public long? GuardModifiedNs { get; set; }
+
+    /// <summary>The guard as a stamp, or null.</summary>
+    public FileStamp? Guard() => GuardInode is { } inode && GuardModifiedNs is { } modified
+        ? new FileStamp(unchecked((ulong)inode), Size, modified)
+        : null;
+
+    public void SetGuard(FileStamp? stamp)
+    {
+        GuardInode = stamp is { } s ? unchecked((long)s.Inode) : null;
+        GuardModifiedNs = stamp?.ModifiedNs;
+    }
+
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }

@@ -1,0 +1,75 @@
+using Dragonfly.PubSub.Agent.Tests.Support;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Storage;
+
+namespace Dragonfly.PubSub.Agent.Tests.Pieces;
+
+/// <summary>
+/// Downloads proven by the manifest's piece digests alone (no second pass over the bytes), and
+/// the in-order whole-file hash, over loopback with real piece servers.
+/// </summary>
+[Collection(MetricsCollection.Name)]
+public sealed class WholeFileProofTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData(WholeFileProof.ManifestBinding)]
+    [InlineData(WholeFileProof.Sha256)]
+    public async Task Download_FromTwoParents_ProducesIdenticalBytes(WholeFileProof proof)
+    {
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 40 * TestArtifact.SmallPiece + 77);
+        await using var a = await TestPeer.StartAsync("a");
+        await using var b = await TestPeer.StartAsync("b");
+        a.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        b.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(artifact, proof: proof);
+        var full = PieceBitmap.Full(artifact.Layout.PieceCount);
+        downloader.UpdateParents([a.AsParent(full), b.AsParent(full)]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(artifact.Digest, outcome.Content);
+        var path = agent.Content.ContentPath(artifact.Digest);
+        Assert.Equal(artifact.Manifest.Digest, TestArtifact.Sha256Of(path));
+        Assert.Equal(TaskState.Succeeded, agent.Store.Find(artifact.Digest)!.State);
+        Assert.NotNull(downloader.FirstPieceRequestedAt);
+        Assert.Equal(downloader.FirstPieceRequestedAt, agent.Store.Find(artifact.Digest)!.FirstPieceRequestedAt);
+    }
+
+    [Theory]
+    [InlineData(WholeFileProof.ManifestBinding)]
+    [InlineData(WholeFileProof.Sha256)]
+    public async Task Download_WhenKeptPiecesAreDamagedOnDisk_FetchesOnlyThoseAgain(WholeFileProof proof)
+    {
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 12 * TestArtifact.SmallPiece);
+        var layout = artifact.Layout;
+        await using var parent = await TestPeer.StartAsync("parent");
+        parent.Pieces.AddComplete(artifact.Digest, layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var partial = agent.Content.PartialPath(artifact.Digest);
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        var bytes = (byte[])artifact.Bytes.Clone();
+        bytes[layout.OffsetOf(0) + 1] ^= 1;  // the first piece: the one the in-order hash needs first
+        bytes[layout.OffsetOf(7) + 99] ^= 1;
+        await File.WriteAllBytesAsync(partial, bytes);
+        var record = agent.NewRecord(artifact);
+        record.PieceSize = layout.PieceSize;
+        record.PieceCount = layout.PieceCount;
+        record.Bitmap = PieceBitmap.Full(layout.PieceCount).ToBytes();
+
+        var downloader = agent.CreateDownloader(artifact, record, proof: proof);
+        downloader.UpdateParents([parent.AsParent(PieceBitmap.Full(layout.PieceCount))]);
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(2, parent.Server.RequestsServed);
+        Assert.Equal([0, 7], agent.Reporter.Finished.Order());
+        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(artifact.Digest)));
+    }
+}
