@@ -265,7 +265,7 @@ public sealed class SwarmCoordinator : BackgroundService
             case PeerEvent.EventOneofCase.NeedParents:
                 if (Member(session, message.NeedParents.Digest, "NeedParents") is ({ } task, { } member))
                 {
-                    SendParents(task, member);
+                    SendParents(task, member, message.NeedParents.RequestId);
                 }
                 break;
             case PeerEvent.EventOneofCase.Leave:
@@ -344,7 +344,7 @@ public sealed class SwarmCoordinator : BackgroundService
         }
         else
         {
-            SendParents(task, member);
+            SendParents(task, member, join.RequestId);
         }
         if (bitmap.CountSet > 0)
         {
@@ -575,7 +575,8 @@ public sealed class SwarmCoordinator : BackgroundService
         }
     }
 
-    private void SendParents(SwarmTask task, TaskMember member)
+    /// <param name="requestId">The JoinTask's or NeedParents' request id this set answers (0: pushed unasked).</param>
+    private void SendParents(SwarmTask task, TaskMember member, ulong requestId = 0)
     {
         var started = Stopwatch.GetTimestamp();
         // The source of a URL task is a parent of last resort, like a publisher: peers share first.
@@ -596,7 +597,7 @@ public sealed class SwarmCoordinator : BackgroundService
         var choices = _policy.Select(child, candidates);
 
         ReleaseParents(member);
-        var set = new ParentSet { Digest = task.Digest };
+        var set = new ParentSet { Digest = task.Digest, RequestId = requestId };
         foreach (var choice in choices)
         {
             var parent = task.Members[choice.PeerId];
