@@ -9,16 +9,19 @@ using Microsoft.Extensions.Logging;
 namespace Dragonfly.PubSub.Broker.Scheduling;
 
 /// <summary>
-/// Parent sets for one shard: the task's members ranked by <see cref="ParentSelectionPolicy"/>. Keeps each
+/// Parent sets for one shard: a random sample of the task's members (<see cref="CandidateSampler"/>)
+/// plus its publishers and URL source, ranked by <see cref="ParentSelectionPolicy"/>. Keeps each
 /// member's parent links both ways (parent → children, so news and departures reach only the children)
 /// and the task's hungry set (who still has room for a parent). Runs on the shard's loop only.
 /// </summary>
 internal sealed class ParentScheduling(
     ParentSelectionPolicy policy,
+    CandidateSampler sampler,
     PeerLoad load,
     Func<string, string?> sourceOf,
     ILogger logger) : ISwarmScheduling
 {
+    private readonly List<TaskMember> _sample = [];
     private readonly List<ParentCandidate> _candidates = [];
 
     public int ChildrenOf(string peerId) => load.ChildrenOf(peerId);
@@ -61,15 +64,50 @@ internal sealed class ParentScheduling(
         member.Session.Send(new SchedulerEvent { Parents = set });
     }
 
-    /// <summary>The candidates for <paramref name="member"/>: every other member of the task.</summary>
+    /// <summary>
+    /// The candidates for <paramref name="member"/>: every other member in a small task (as before
+    /// sampling existed), else a sample of useful ordinary members plus every publisher and the source.
+    /// </summary>
     private void Collect(SwarmTask task, TaskMember member, string? source)
     {
-        foreach (var other in task.Members.Values)
+        if (task.Members.Count - 1 <= sampler.SampleSize)
         {
-            if (!ReferenceEquals(other, member))
+            foreach (var other in task.Members.Values)
             {
-                _candidates.Add(Candidate(other, source));
+                if (!ReferenceEquals(other, member))
+                {
+                    _candidates.Add(Candidate(other, source));
+                }
             }
+            return;
+        }
+        TaskMember? sourceMember = null;
+        if (source is not null)
+        {
+            task.Members.TryGetValue(source, out sourceMember);
+        }
+        sampler.Sample(task.Slots, other =>
+            !ReferenceEquals(other, member)
+            && !other.Publisher
+            && !ReferenceEquals(other, sourceMember)
+            && !member.CorruptParents.Contains(other.PeerId)
+            && task.MayUse(member, other)
+            && ParentSelectionPolicy.UsefulPieces(other.Bitmap, member.Bitmap) > 0, _sample);
+        foreach (var other in _sample)
+        {
+            _candidates.Add(Candidate(other, source));
+        }
+        _sample.Clear();
+        foreach (var publisher in task.Publishers)
+        {
+            if (!ReferenceEquals(publisher, member))
+            {
+                _candidates.Add(Candidate(publisher, source));
+            }
+        }
+        if (sourceMember is not null && !sourceMember.Publisher && !ReferenceEquals(sourceMember, member))
+        {
+            _candidates.Add(Candidate(sourceMember, source));
         }
     }
 

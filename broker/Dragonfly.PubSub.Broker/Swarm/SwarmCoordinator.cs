@@ -44,12 +44,18 @@ public sealed class SwarmCoordinator : BackgroundService
         _time = time;
         _logger = logger;
         var load = new PeerLoad();
+        var sampleSize = CandidateSampler.SizeFor(policy.MaxParents);
         _shards = new SwarmShard[shards];
         for (var i = 0; i < shards; i++)
         {
-            _shards[i] = new SwarmShard(i, policy, load, _keys, findManifest, storeSourced, news, _sources, time, logger);
+            // Each shard draws its own candidates: Random is not thread-safe.
+            var sampler = new CandidateSampler(new Random(HashCode.Combine(brokerId, i)), sampleSize);
+            _shards[i] = new SwarmShard(i, policy, sampler, load, _keys, findManifest, storeSourced, news, _sources, time, logger);
         }
     }
+
+    /// <summary>One shard per core: each loop is single-threaded, so more would only contend.</summary>
+    public static int DefaultShards => Math.Max(1, Environment.ProcessorCount);
 
     public string BrokerId { get; }
 

@@ -27,7 +27,7 @@ internal sealed class SwarmShard
     // Peer-level news is logged once, by the first shard, although every shard applies it.
     private readonly bool _logsPeers;
 
-    public SwarmShard(int index, ParentSelectionPolicy policy, PeerLoad load, UrlTaskKeys keys,
+    public SwarmShard(int index, ParentSelectionPolicy policy, CandidateSampler sampler, PeerLoad load, UrlTaskKeys keys,
         Func<string, Manifest?> findManifest, Action<Manifest>? storeSourced, UrlTaskNews? news, SourceOptions sources,
         TimeProvider time, ILogger logger)
     {
@@ -38,7 +38,7 @@ internal sealed class SwarmShard
         _logger = logger;
         _logsPeers = index == 0;
         UrlTaskSourcing? sourcing = null;
-        _scheduling = new ParentScheduling(policy, load, digest => sourcing!.SourceOf(digest), logger);
+        _scheduling = new ParentScheduling(policy, sampler, load, digest => sourcing!.SourceOf(digest), logger);
         _sourcing = sourcing = new UrlTaskSourcing(_state, _scheduling, load, keys, findManifest, storeSourced, news, sources, time, logger);
     }
 
