@@ -15,7 +15,7 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad;
 
 /// <summary>
 /// Starts one dfbroker, connects N simulated agents (a scheduler stream and an MQTT client each),
-/// measures set-up, one announcement's fan-out and a bounded NeedParents/PiecesFinished load, then
+/// measures set-up, one announcement's fan-out and a NeedParents/PiecesFinished load sent on schedule, then
 /// stops everything it started (also on failure or cancellation).
 /// </summary>
 internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
@@ -24,7 +24,6 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
     private const string ScheduleHistogram = "dragonfly_broker_schedule_duration_seconds";
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan AnnouncementTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
 
     public async Task<BrokerLoadReport> RunAsync(CancellationToken cancellationToken)
@@ -37,6 +36,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         }
 
         var startedAt = DateTimeOffset.UtcNow;
+        var loadAverageAtStart = LoadAverage();
         var runId = startedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         var dataDir = Directory.CreateTempSubdirectory("dfbench-broker-").FullName;
         var subscribers = new List<MqttSubscriber>();
@@ -46,7 +46,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         BrokerProcess? broker = null;
         try
         {
-            broker = await BrokerProcess.StartAsync(options.BrokerPath ?? BrokerProcess.DefaultExecutable(), dataDir, cancellationToken).ConfigureAwait(false);
+            broker = await BrokerProcess.StartAsync(options.BrokerPath ?? BrokerProcess.DefaultExecutable(), dataDir, options.Tls, cancellationToken).ConfigureAwait(false);
             var ports = broker.Ports;
             options.Say($"dfbroker pid {broker.Pid} ready: mqtt {ports.MqttPort}, grpc {ports.GrpcPort}, http {ports.HttpPort}");
 
@@ -105,35 +105,45 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var idleRss = broker.Status()?.RssBytes ?? 0;
             var benchIdleRss = Environment.WorkingSet;
 
-            options.Say($"load: {ordinary.Count} agents for {options.Duration.TotalSeconds:0} s…");
+            options.Say($"load: {ordinary.Count} agents for {options.Duration.TotalSeconds:0} s, {Settings(options, ordinary.Count, 0, 0, []).PieceReportsPerSecondOffered:0} piece reports/s offered ({options.Profile.ToString().ToLowerInvariant()})…");
             var histogramBefore = await ScrapeAsync(http, ports.HttpPort, cancellationToken).ConfigureAwait(false);
             var brokerCpuBefore = broker.Status()?.CpuSeconds ?? 0;
             var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
-            var counters = await Task.WhenAll(ordinary.Select(a => Task.Run(
-                () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, Drain, phase.Token), CancellationToken.None))).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
+            var loadRuns = ordinary.Select(a => Task.Run(
+                () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token), CancellationToken.None)).ToList();
+            // CPU and RSS at the end of the load itself, not after the wait for the last answers.
+            await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
             var brokerStatus = broker.Status() ?? throw new UserFacingException($"dfbroker exited during the load phase: {broker.Tail()}");
             var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
+            var loadAverageAtEnd = LoadAverage();
+            var counters = await Task.WhenAll(loadRuns).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
             var compute = (await ScrapeAsync(http, ports.HttpPort, cancellationToken).ConfigureAwait(false)).Minus(histogramBefore);
 
-            var latency = LatencySummary.Of(counters.SelectMany(c => c.LatenciesMs));
+            var timeoutMs = options.Timeout.TotalMilliseconds;
+            var answered = counters.Sum(c => c.AnsweredMs.Count);
+            var timedOut = counters.Sum(c => c.Late + c.Unanswered + c.Skipped);
+            var latency = LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs).Concat(Enumerable.Repeat(timeoutMs, timedOut)));
+            var due = counters.Sum(c => c.Requests + c.Skipped);
+            var piecesReported = counters.Sum(c => c.PiecesReported);
             var pieceAvailable = counters.Sum(c => c.PieceAvailable);
             return new BrokerLoadReport
             {
                 StartedAt = startedAt,
                 Machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
-                Settings = new LoadSettings(options.Agents, options.Tasks, options.PublishersPerTask, options.Pieces, options.Fill,
-                    options.Duration.TotalSeconds, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,
-                    channelCount, options.StreamsPerConnection, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1)),
+                LoadAverageAtStart = loadAverageAtStart,
+                LoadAverageAtEnd = loadAverageAtEnd,
+                Settings = Settings(options, ordinary.Count, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), broker.Arguments),
                 Setup = new SetupFigures(agents.Count(a => a.Connected), mqttConnected, subscribers.Count(s => s.Connected), mqttSeconds, schedulerSeconds,
                     LatencySummary.Of(joinLatencies), subscribers.Select(s => s.DisconnectReason).FirstOrDefault(r => r is not null)),
-                Schedule = new ScheduleFigures(latency, latency.Count / loadSeconds, counters.Sum(c => c.Requests), counters.Sum(c => c.Skipped),
-                    counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.PiecesReported),
-                    pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null)),
+                Schedule = new ScheduleFigures(latency, LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs)), LatencySummary.Of(counters.SelectMany(c => c.SendLagMs)),
+                    due / loadSeconds, counters.Sum(c => c.Requests), answered, counters.Sum(c => c.Skipped), counters.Sum(c => c.Late),
+                    counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
+                    piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null)),
                 ServerCompute = new ServerComputeFigures((long)compute.Count, compute.Count > 0 ? compute.Sum / compute.Count * 1000 : 0,
                     compute.QuantileUpperBound(50), compute.QuantileUpperBound(99), compute.Sum),
                 Announcement = announcement,
@@ -156,6 +166,32 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 await broker.DisposeAsync().ConfigureAwait(false);
             }
             TryDelete(dataDir);
+        }
+    }
+
+    private static LoadSettings Settings(BrokerLoadOptions options, int ordinaryAgents, int channels, int maxOpenFiles, IReadOnlyList<string> brokerArguments)
+    {
+        // Intervals are drawn from S..2S: the mean rate is 1 / 1.5 S.
+        var perAgent = options.ReportInterval > TimeSpan.Zero ? 1 / (1.5 * options.ReportInterval.TotalSeconds) : 0;
+        var derivation = options.Profile == LoadProfile.Swarm
+            ? SwarmReportRate.Derivation
+            : string.Create(CultureInfo.InvariantCulture, $"default: --report-interval {options.ReportInterval.TotalSeconds:0.###} s, one report every S..2S s");
+        return new LoadSettings(options.Agents, options.Tasks, options.PublishersPerTask, options.Pieces, options.Fill,
+            options.Duration.TotalSeconds, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,
+            options.Profile.ToString().ToLowerInvariant(), perAgent, perAgent * ordinaryAgents, derivation,
+            ordinaryAgents / (1.5 * options.NeedInterval.TotalSeconds), options.Timeout.TotalSeconds, options.Tls, brokerArguments,
+            channels, options.StreamsPerConnection, maxOpenFiles);
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "unknown";
         }
     }
 

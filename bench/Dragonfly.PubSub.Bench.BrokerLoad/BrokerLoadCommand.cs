@@ -25,11 +25,18 @@ public static class BrokerLoadCommand
         var duration = new Option<double>("--duration") { Description = "Seconds of measured load", DefaultValueFactory = _ => defaults.Duration.TotalSeconds };
         var need = new Option<double>("--need-interval") { Description = "Each agent sends NeedParents every S..2S seconds", DefaultValueFactory = _ => defaults.NeedInterval.TotalSeconds };
         var report = new Option<double>("--report-interval") { Description = "Each agent reports a finished piece every S..2S seconds (0 = never)", DefaultValueFactory = _ => defaults.ReportInterval.TotalSeconds };
+        var profile = new Option<string>("--profile")
+        {
+            Description = "Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, 4 MiB pieces = 2.98 reports/s per agent)",
+            DefaultValueFactory = _ => "default",
+        };
+        var timeout = new Option<double>("--timeout") { Description = "A request not answered within S seconds (or never, or not sent) counts as S", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
+        var tls = new Option<string>("--tls") { Description = "on|off: whether dfbroker runs with TLS; off passes --insecure to a dfbroker that knows the flag", DefaultValueFactory = _ => "off" };
         var broker = new Option<string?>("--broker") { Description = "dfbroker executable (default: the one built in this repository)" };
         var output = new Option<string>("--out") { Description = "Folder for result.json", DefaultValueFactory = _ => defaults.Out };
         var command = new Command("broker", "Many simulated agents against one dfbroker on loopback: schedule latency p50/p99 and the broker's RSS")
         {
-            agents, tasks, publishers, pieces, fill, duration, need, report, broker, output,
+            agents, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, output,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -44,10 +51,29 @@ public static class BrokerLoadCommand
                 Duration = Seconds(parse.GetValue(duration), "--duration", 1, 3600),
                 NeedInterval = Seconds(parse.GetValue(need), "--need-interval", 0.01, 600),
                 ReportInterval = parse.GetValue(report) is 0 ? TimeSpan.Zero : Seconds(parse.GetValue(report), "--report-interval", 0.01, 600),
+                Timeout = Seconds(parse.GetValue(timeout), "--timeout", 0.1, 600),
+                Tls = parse.GetValue(tls) switch
+                {
+                    "off" => false,
+                    "on" => throw UserFacingException.Usage("--tls on: the simulated agents do not speak TLS yet; use --tls off (dfbroker then gets --insecure)"),
+                    var other => throw UserFacingException.Usage($"--tls must be 'on' or 'off', not '{other}'"),
+                },
                 BrokerPath = parse.GetValue(broker),
                 Out = parse.GetValue(output)!,
                 Say = line => say.WriteLine(line),
             };
+            switch (parse.GetValue(profile))
+            {
+                case "default":
+                    break;
+                case "swarm" when parse.GetResult(report) is { Implicit: false }:
+                    throw UserFacingException.Usage("--profile swarm sets the report interval itself; leave out --report-interval");
+                case "swarm":
+                    options = options with { Profile = LoadProfile.Swarm, ReportInterval = SwarmReportRate.ReportInterval };
+                    break;
+                case var other:
+                    throw UserFacingException.Usage($"--profile must be 'default' or 'swarm', not '{other}'");
+            }
             if (options.Agents <= options.Tasks * options.PublishersPerTask)
             {
                 throw UserFacingException.Usage($"--agents {options.Agents} leaves no ordinary agent beside {options.Tasks} × {options.PublishersPerTask} publishers; raise --agents or lower --tasks/--publishers");

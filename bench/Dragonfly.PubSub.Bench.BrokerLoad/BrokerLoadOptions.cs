@@ -30,6 +30,18 @@ public sealed record BrokerLoadOptions
     /// <summary>Each agent reports one newly finished piece at a random interval between this and twice this; zero: never.</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Where <see cref="ReportInterval"/> came from (for the report).</summary>
+    public LoadProfile Profile { get; init; } = LoadProfile.Default;
+
+    /// <summary>
+    /// A request not answered within this long counts as this long (also one that was answered later,
+    /// never, or could not be sent); the run waits this long after the load for the last answers.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether dfbroker runs with TLS; off passes --insecure (see <c>BrokerProcess.Arguments</c>).</summary>
+    public bool Tls { get; init; }
+
     /// <summary>Scheduler streams per HTTP/2 connection (Kestrel allows 100 by default).</summary>
     public int StreamsPerConnection { get; init; } = 90;
 

@@ -31,14 +31,22 @@ public sealed class BrokerLoadSmokeTests
             Assert.Equal(50, report.Setup.ConnectedAgents);
             Assert.Equal(50, report.Setup.MqttConnected);
             Assert.Equal(48, report.Setup.JoinLatency.Count);
-            Assert.True(report.Schedule.Latency.Count > 48, $"only {report.Schedule.Latency.Count} NeedParents answered");
+            // Every request due counts, answered or not; each answer was matched to its request by id.
+            Assert.Equal(report.Schedule.Requests + report.Schedule.Skipped, report.Schedule.Latency.Count);
+            Assert.Equal(report.Schedule.Requests, report.Schedule.Answered + report.Schedule.Late + report.Schedule.Unanswered);
+            Assert.True(report.Schedule.Answered > 48, $"only {report.Schedule.Answered} NeedParents answered");
+            Assert.Equal(0, report.Schedule.UnknownAnswers);
+            Assert.Equal(report.Schedule.Answered, report.Schedule.AnsweredLatency.Count);
             Assert.True(report.Schedule.Latency.P50Ms > 0);
             Assert.True(report.Schedule.Latency.P99Ms >= report.Schedule.Latency.P50Ms);
             Assert.True(report.Schedule.Latency.MaxMs >= report.Schedule.Latency.P99Ms);
             Assert.Equal(0, report.Schedule.StreamsFailed);
             Assert.True(report.Schedule.PiecesReported > 0);
             Assert.True(report.Schedule.PieceAvailableReceived > 0);
-            Assert.True(report.ServerCompute.Count >= report.Schedule.Latency.Count, "the broker's histogram saw fewer parent sets than we received");
+            Assert.True(report.ServerCompute.Count >= report.Schedule.Answered, "the broker's histogram saw fewer parent sets than we received");
+            Assert.Equal("default", report.Settings.Profile);
+            Assert.Equal(1 / (1.5 * 0.2), report.Settings.PieceReportsPerSecondPerAgent, 6);
+            Assert.DoesNotContain("--tls", report.Settings.BrokerArguments);
             Assert.Equal(50, report.Announcement.Received);
             Assert.True(report.Announcement.AllMs >= report.Announcement.FirstMs && report.Announcement.FirstMs > 0);
             Assert.True(report.Broker.RssBytes > 0 && report.Broker.PeakRssBytes >= report.Broker.RssBytes);
@@ -52,6 +60,16 @@ public sealed class BrokerLoadSmokeTests
         {
             Directory.Delete(output, recursive: true);
         }
+    }
+
+    [Fact]
+    public void SwarmProfile_ReportsAsFastAsA100MbitLinkFills4MiBPieces()
+    {
+        Assert.Equal(100e6 / 8 / (4 * 1048576), SwarmReportRate.PiecesPerSecondPerAgent, 9);
+        Assert.Equal(2.98, SwarmReportRate.PiecesPerSecondPerAgent, 2);
+        // Intervals are drawn from S..2S: their mean 1.5 S must give that rate.
+        Assert.Equal(1 / SwarmReportRate.PiecesPerSecondPerAgent, 1.5 * SwarmReportRate.ReportInterval.TotalSeconds, 3);
+        Assert.Contains("2.98 pieces/s", SwarmReportRate.Derivation);
     }
 
     [Fact]

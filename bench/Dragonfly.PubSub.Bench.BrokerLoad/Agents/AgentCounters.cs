@@ -1,11 +1,21 @@
 namespace Dragonfly.PubSub.Bench.BrokerLoad.Agents;
 
 /// <summary>What one simulated agent saw during the load phase (read after the phase ended).</summary>
+/// <param name="AnsweredMs">Due → matching ParentSet, for requests answered within the timeout.</param>
+/// <param name="SendLagMs">Due → this process started writing the request (the bench's own lateness, included in the latencies).</param>
+/// <param name="Skipped">Requests due in the phase but not sent: the stream had failed, or the loop was still behind when the phase ended.</param>
+/// <param name="Late">Requests answered, but after the timeout.</param>
+/// <param name="Unanswered">Requests without an answer one timeout after the phase ended.</param>
+/// <param name="Unsolicited">ParentSets without a request id: pushed by the broker unasked.</param>
+/// <param name="UnknownAnswers">ParentSets naming a request id that was not outstanding.</param>
 internal sealed record AgentCounters(
-    IReadOnlyList<double> LatenciesMs,
+    IReadOnlyList<double> AnsweredMs,
+    IReadOnlyList<double> SendLagMs,
     int Requests,
     int Skipped,
+    int Late,
     int Unanswered,
     int Unsolicited,
+    int UnknownAnswers,
     int PiecesReported,
     long PieceAvailable);

@@ -7,10 +7,11 @@ using Grpc.Core;
 namespace Dragonfly.PubSub.Bench.BrokerLoad.Agents;
 
 /// <summary>
-/// One simulated agent's scheduler stream. At most one request that expects a ParentSet (JoinTask or
-/// NeedParents) is outstanding; the next ParentSet on the stream answers it, and its latency is the
-/// time from just before the write to the read. A ParentSet with nothing outstanding is counted as
-/// unsolicited (the broker pushed it because another peer gained pieces or left).
+/// One simulated agent's scheduler stream. Requests go out on schedule, whether or not earlier ones
+/// were answered (no coordinated omission): each JoinTask and NeedParents carries a request id, the
+/// broker echoes it in the ParentSet that answers it, and the latency runs from the moment the request
+/// was DUE (not when this process got round to writing it) to the answer. A ParentSet without a request
+/// id was pushed unasked and answers nothing.
 /// </summary>
 internal sealed class SchedulerAgent : IAsyncDisposable
 {
@@ -21,15 +22,19 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     private readonly Random _random;
     private readonly TaskCompletionSource _welcomed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<double> _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<double> _latenciesMs = [];
     private readonly CancellationTokenSource _stop = new();
     private AsyncDuplexStreamingCall<PeerEvent, SchedulerEvent>? _call;
     private Task _reader = Task.CompletedTask;
 
-    // Stopwatch timestamp of the outstanding request; 0 = none. Set by the writer, cleared by the reader.
-    private long _outstanding;
+    // Request id → Stopwatch timestamp when it was due. Written by the load loop, answered by the reader.
+    private readonly Dictionary<ulong, long> _pending = [];
+    private readonly List<double> _answeredMs = [];
+    private readonly List<double> _sendLagMs = [];
+    private ulong _lastRequestId;
+    private ulong _joinRequestId;
+    private long _timeoutTicks = long.MaxValue;
     private volatile bool _recording;
-    private int _requests, _skipped, _unsolicited, _piecesReported;
+    private int _requests, _skipped, _late, _unsolicited, _unknown, _piecesReported;
     private long _pieceAvailable;
 
     public SchedulerAgent(Scheduler.SchedulerClient client, string peerId, int peerPort, string digest, int pieces, bool publisher, double fill, int seed)
@@ -76,68 +81,86 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         }, limit.Token).ConfigureAwait(false);
         await _welcomed.Task.WaitAsync(limit.Token).ConfigureAwait(false);
 
-        var join = new PeerEvent
-        {
-            Join = new JoinTask { Digest = _digest, Bitmap = ByteString.CopyFrom(_bitmap.ToBytes()), Publisher = _publisher },
-        };
+        var join = new JoinTask { Digest = _digest, Bitmap = ByteString.CopyFrom(_bitmap.ToBytes()), Publisher = _publisher };
         if (_publisher)
         {
             // A complete member gets no ParentSet for its join.
-            await _call.RequestStream.WriteAsync(join, limit.Token).ConfigureAwait(false);
+            await _call.RequestStream.WriteAsync(new PeerEvent { Join = join }, limit.Token).ConfigureAwait(false);
             Connected = true;
             return null;
         }
-        Volatile.Write(ref _outstanding, Stopwatch.GetTimestamp());
-        await _call.RequestStream.WriteAsync(join, limit.Token).ConfigureAwait(false);
+        lock (_pending)
+        {
+            join.RequestId = _joinRequestId = ++_lastRequestId;
+            _pending[join.RequestId] = Stopwatch.GetTimestamp();
+        }
+        await _call.RequestStream.WriteAsync(new PeerEvent { Join = join }, limit.Token).ConfigureAwait(false);
         var latency = await _joined.Task.WaitAsync(limit.Token).ConfigureAwait(false);
         Connected = true;
         return latency;
     }
 
     /// <summary>
-    /// Sends NeedParents every <paramref name="needInterval"/>..2× and reports one new piece every
-    /// <paramref name="reportInterval"/>..2× until <paramref name="cancellationToken"/> fires, then waits up
-    /// to <paramref name="drain"/> for the last answer.
+    /// Sends NeedParents at random intervals of <paramref name="needInterval"/>..2× and reports one new
+    /// piece every <paramref name="reportInterval"/>..2× until <paramref name="cancellationToken"/> fires,
+    /// then waits up to <paramref name="timeout"/> for the answers still outstanding. A request whose
+    /// answer took longer than the timeout, never came, or could not be sent (the stream had failed)
+    /// counts as the timeout value.
     /// </summary>
-    public async Task<AgentCounters> RunLoadAsync(TimeSpan needInterval, TimeSpan reportInterval, TimeSpan drain, CancellationToken cancellationToken)
+    public async Task<AgentCounters> RunLoadAsync(TimeSpan needInterval, TimeSpan reportInterval, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var call = _call ?? throw new InvalidOperationException("ConnectAsync first");
         Interlocked.Exchange(ref _pieceAvailable, 0);
-        _unsolicited = 0;
+        Interlocked.Exchange(ref _unsolicited, 0);
+        Interlocked.Exchange(ref _timeoutTicks, Ticks(timeout));
         _recording = true;
-        var clock = Stopwatch.StartNew();
+        var start = Stopwatch.GetTimestamp();
+        long endedAt = 0; // Stopwatch timestamp of the end of the phase
+        using var endOfPhase = cancellationToken.Register(() => Interlocked.CompareExchange(ref endedAt, Stopwatch.GetTimestamp(), 0));
         // Random phases so that N agents do not ask in lockstep.
         var nextNeed = Jitter(needInterval) - needInterval;
-        var nextReport = reportInterval > TimeSpan.Zero ? Jitter(reportInterval) : TimeSpan.MaxValue;
+        var nextReport = reportInterval > TimeSpan.Zero ? Jitter(reportInterval) - reportInterval : TimeSpan.MaxValue;
         try
         {
-            while (!cancellationToken.IsCancellationRequested && Failure is null)
+            while (!cancellationToken.IsCancellationRequested)
             {
                 var next = nextNeed < nextReport ? nextNeed : nextReport;
-                var wait = next - clock.Elapsed;
+                var wait = next - Stopwatch.GetElapsedTime(start);
                 if (wait > TimeSpan.Zero)
                 {
                     await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
                 }
                 if (nextNeed <= nextReport)
                 {
-                    nextNeed += Jitter(needInterval);
-                    if (Interlocked.CompareExchange(ref _outstanding, Stopwatch.GetTimestamp(), 0) != 0)
+                    if (cancellationToken.IsCancellationRequested)
                     {
-                        _skipped++; // the previous answer has not arrived yet
+                        break; // the phase ended while this loop was behind: counted below
+                    }
+                    var due = start + Ticks(nextNeed);
+                    nextNeed += Jitter(needInterval);
+                    if (Failure is not null)
+                    {
+                        _skipped++; // due, but the stream is gone: counted as a timeout
                         continue;
                     }
+                    ulong id;
+                    lock (_pending)
+                    {
+                        id = ++_lastRequestId;
+                        _pending[id] = due;
+                        _sendLagMs.Add(Stopwatch.GetElapsedTime(due).TotalMilliseconds);
+                    }
                     _requests++;
-                    await call.RequestStream.WriteAsync(new PeerEvent { NeedParents = new NeedParents { Digest = _digest } }, CancellationToken.None).ConfigureAwait(false);
+                    await Write(call, new PeerEvent { NeedParents = new NeedParents { Digest = _digest, RequestId = id } }).ConfigureAwait(false);
                 }
                 else
                 {
                     nextReport += Jitter(reportInterval);
-                    if (NextMissingPiece() is int index)
+                    if (Failure is null && NextMissingPiece() is int index)
                     {
                         _bitmap.Set(index);
                         _piecesReported++;
-                        await call.RequestStream.WriteAsync(new PeerEvent { PiecesFinished = new PiecesFinished { Digest = _digest, Indexes = { index } } }, CancellationToken.None).ConfigureAwait(false);
+                        await Write(call, new PeerEvent { PiecesFinished = new PiecesFinished { Digest = _digest, Indexes = { index } } }).ConfigureAwait(false);
                     }
                 }
             }
@@ -145,21 +168,47 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+        // Requests that fell due before the phase ended but this loop never reached (it was behind,
+        // e.g. a write waited on HTTP/2 flow control) were not sent: they count as timeouts too.
+        Interlocked.CompareExchange(ref endedAt, Stopwatch.GetTimestamp(), 0);
+        var ended = Stopwatch.GetElapsedTime(start, Interlocked.Read(ref endedAt));
+        while (nextNeed < ended)
         {
-            Failure ??= e.Message;
+            _skipped++;
+            nextNeed += Jitter(needInterval);
         }
 
+        // Every request was due before the phase ended: after one timeout each has its answer or is late.
         var waited = Stopwatch.StartNew();
-        while (Volatile.Read(ref _outstanding) != 0 && waited.Elapsed < drain && Failure is null)
+        while (PendingCount() > 0 && waited.Elapsed < timeout && Failure is null)
         {
             await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
         }
         _recording = false;
-        var unanswered = Volatile.Read(ref _outstanding) != 0 ? 1 : 0;
-        lock (_latenciesMs)
+        lock (_pending)
         {
-            return new AgentCounters([.. _latenciesMs], _requests, _skipped, unanswered, _unsolicited, _piecesReported, Interlocked.Read(ref _pieceAvailable));
+            return new AgentCounters([.. _answeredMs], [.. _sendLagMs], _requests, _skipped, _late, _pending.Count,
+                Volatile.Read(ref _unsolicited), Volatile.Read(ref _unknown), _piecesReported, Interlocked.Read(ref _pieceAvailable));
+        }
+    }
+
+    private async Task Write(AsyncDuplexStreamingCall<PeerEvent, SchedulerEvent> call, PeerEvent message)
+    {
+        try
+        {
+            await call.RequestStream.WriteAsync(message, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException or OperationCanceledException)
+        {
+            Failure ??= e.Message;
+        }
+    }
+
+    private int PendingCount()
+    {
+        lock (_pending)
+        {
+            return _pending.Count;
         }
     }
 
@@ -176,7 +225,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
                         _welcomed.TrySetResult();
                         break;
                     case SchedulerEvent.EventOneofCase.Parents:
-                        OnParentSet();
+                        OnParentSet(message.Parents.RequestId);
                         break;
                     case SchedulerEvent.EventOneofCase.PieceAvailable:
                         Interlocked.Increment(ref _pieceAvailable);
@@ -191,11 +240,10 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         }
     }
 
-    private void OnParentSet()
+    private void OnParentSet(ulong requestId)
     {
         var now = Stopwatch.GetTimestamp();
-        var sent = Interlocked.Exchange(ref _outstanding, 0);
-        if (sent == 0)
+        if (requestId == 0)
         {
             if (_recording)
             {
@@ -203,16 +251,26 @@ internal sealed class SchedulerAgent : IAsyncDisposable
             }
             return;
         }
-        var ms = Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds;
-        if (!_joined.Task.IsCompleted)
+        lock (_pending)
         {
-            _joined.TrySetResult(ms);
-        }
-        else if (_recording)
-        {
-            lock (_latenciesMs)
+            if (!_pending.Remove(requestId, out var due))
             {
-                _latenciesMs.Add(ms);
+                _unknown++; // an id we never sent or answered twice: a broker bug worth seeing
+                return;
+            }
+            var elapsed = now - due;
+            var ms = Stopwatch.GetElapsedTime(due, now).TotalMilliseconds;
+            if (requestId == _joinRequestId)
+            {
+                _joined.TrySetResult(ms);
+            }
+            else if (elapsed > Interlocked.Read(ref _timeoutTicks))
+            {
+                _late++;
+            }
+            else
+            {
+                _answeredMs.Add(ms);
             }
         }
     }
@@ -253,6 +311,8 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     }
 
     private TimeSpan Jitter(TimeSpan interval) => interval * (1 + _random.NextDouble());
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     public async ValueTask DisposeAsync()
     {

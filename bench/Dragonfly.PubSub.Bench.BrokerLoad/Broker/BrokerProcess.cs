@@ -37,18 +37,44 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public static string DefaultExecutable() =>
         Path.Combine(Executables.RepoRoot, "broker", "Dragonfly.PubSub.Broker", "bin", Executables.Configuration, "net10.0", "dfbroker");
 
-    public static async Task<BrokerProcess> StartAsync(string executable, string dataDir, CancellationToken cancellationToken)
+    /// <summary>dfbroker's command line after the executable.</summary>
+    public IReadOnlyList<string> Arguments { get; private init; } = [];
+
+    /// <summary>
+    /// The one place that says how dfbroker is started. Without TLS it gets <c>--insecure</c> (TLS is the
+    /// broker's default once it has it); a dfbroker built before the flag existed speaks only plaintext
+    /// and would refuse it, so the flag goes only to a broker whose --help lists it.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ArgumentsAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken)
+    {
+        List<string> arguments = ["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir];
+        if (!tls && await KnowsFlagAsync(executable, InsecureFlag, cancellationToken).ConfigureAwait(false))
+        {
+            arguments.Add(InsecureFlag);
+        }
+        return arguments;
+    }
+
+    private const string InsecureFlag = "--insecure";
+
+    private static async Task<bool> KnowsFlagAsync(string executable, string flag, CancellationToken cancellationToken)
+    {
+        var help = await ProcessRunner.RunAsync(executable, ["--help"], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        return (help.Stdout + help.Stderr).Contains(flag, StringComparison.Ordinal);
+    }
+
+    public static async Task<BrokerProcess> StartAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken)
     {
         if (!File.Exists(executable))
         {
             throw new UserFacingException($"dfbroker not found at {executable}; build it with 'dotnet build -c Release broker/Dragonfly.PubSub.Broker' or pass --broker PATH");
         }
-        var start = ProcessRunner.RedirectedStartInfo(executable,
-            ["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir]);
+        var arguments = await ArgumentsAsync(executable, dataDir, tls, cancellationToken).ConfigureAwait(false);
+        var start = ProcessRunner.RedirectedStartInfo(executable, arguments);
         var process = Process.Start(start) ?? throw new UserFacingException($"cannot start {executable}");
         LiveProcesses.KillAllOnProcessExit();
         LiveProcesses.Add(process.Id);
-        var broker = new BrokerProcess(process, new BrokerPorts(process.Id, 0, 0, 0));
+        var broker = new BrokerProcess(process, new BrokerPorts(process.Id, 0, 0, 0)) { Arguments = arguments };
         process.OutputDataReceived += (_, e) => broker.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => broker.Keep(e.Data);
         process.BeginOutputReadLine();

@@ -5,6 +5,10 @@ internal sealed record BrokerLoadReport
 {
     public required DateTimeOffset StartedAt { get; init; }
     public required string Machine { get; init; }
+
+    /// <summary>/proc/loadavg when the run started and when the load phase ended (the machine may be shared).</summary>
+    public required string LoadAverageAtStart { get; init; }
+    public required string LoadAverageAtEnd { get; init; }
     public required LoadSettings Settings { get; init; }
     public required SetupFigures Setup { get; init; }
     public required ScheduleFigures Schedule { get; init; }

@@ -21,14 +21,20 @@ internal static class ReportTable
         text.Append(CultureInfo.InvariantCulture,
             $"dfbench broker: {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");
         text.Append(CultureInfo.InvariantCulture,
-            $"  NeedParents every {s.NeedIntervalSeconds:0.##}–{2 * s.NeedIntervalSeconds:0.##} s, a piece report every {(s.ReportIntervalSeconds > 0 ? $"{s.ReportIntervalSeconds:0.##}–{2 * s.ReportIntervalSeconds:0.##} s" : "never")}; {s.GrpcChannels} gRPC channels; ulimit -n {s.MaxOpenFiles}\n");
+            $"  NeedParents every {s.NeedIntervalSeconds:0.##}–{2 * s.NeedIntervalSeconds:0.##} s per agent ({s.NeedParentsPerSecondOffered:0}/s), sent on schedule, timeout {s.TimeoutSeconds:0.#} s; {s.GrpcChannels} gRPC channels; ulimit -n {s.MaxOpenFiles}\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"  piece reports: {s.PieceReportsPerSecondPerAgent:0.###}/s per agent, {s.PieceReportsPerSecondOffered:0}/s offered ({s.ReportRateDerivation})\n");
+        text.Append(CultureInfo.InvariantCulture, $"  dfbroker {string.Join(' ', s.BrokerArguments)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  load average at start: {r.LoadAverageAtStart}; at the end of the load: {r.LoadAverageAtEnd}\n");
         Row("scheduler streams connected", $"{r.Setup.ConnectedAgents}/{s.Agents} in {r.Setup.SchedulerConnectSeconds:0.00} s");
         Row("MQTT clients connected", $"{r.Setup.MqttConnected}/{s.Agents} in {r.Setup.MqttConnectSeconds:0.00} s; {r.Setup.MqttConnectedAtEnd} still connected after the load{(r.Setup.MqttDisconnectReason is { } why ? $" (lost: {why})" : "")}");
         Row("join → ParentSet (set-up)", Lat(r.Setup.JoinLatency));
         Row("NeedParents → ParentSet (load)", Lat(r.Schedule.Latency));
-        Row("schedule throughput", $"{r.Schedule.RequestsPerSecond:0} requests/s ({r.Schedule.Requests} sent, {r.Schedule.Skipped} skipped while waiting, {r.Schedule.Unanswered} unanswered)");
-        Row("unsolicited ParentSets", r.Schedule.Unsolicited.ToString(CultureInfo.InvariantCulture));
-        Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s)");
+        Row("  of which answered in time", $"{r.Schedule.Answered}: {Lat(r.Schedule.AnsweredLatency)}");
+        Row("requests due", $"{r.Schedule.RequestsPerSecond:0}/s: {r.Schedule.Requests} sent, {r.Schedule.Skipped} not sent (stream gone or bench behind), {r.Schedule.Late} late, {r.Schedule.Unanswered} unanswered (each counted as {Ms(s.TimeoutSeconds * 1000)})");
+        Row("bench send lag (inside the latency)", Lat(r.Schedule.SendLag));
+        Row("pushed ParentSets (no request id)", $"{r.Schedule.Unsolicited}; answers to unknown ids: {r.Schedule.UnknownAnswers}");
+        Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} ({r.Schedule.PieceReportsPerSecond:0}/s) / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s)");
         Row("streams dropped during load", r.Schedule.StreamsFailed.ToString(CultureInfo.InvariantCulture));
         Row("server compute per ParentSet", $"mean {Ms(r.ServerCompute.MeanMs)}  p50 {AtMost(r.ServerCompute.P50MsAtMost)}  p99 {AtMost(r.ServerCompute.P99MsAtMost)}  (n={r.ServerCompute.Count}, {r.ServerCompute.BusySeconds:0.00} s busy)");
         Row("announcement → all subscribers", r.Announcement.Received == 0

@@ -186,7 +186,8 @@ public static class BrokerHost
             sp.GetRequiredService<ILogger<SwarmCoordinator>>(),
             new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null },
             manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow()),
-            sp.GetRequiredService<UrlTaskNews>()));
+            sp.GetRequiredService<UrlTaskNews>(),
+            SwarmCoordinator.DefaultShards));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
         // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
         services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3 }));

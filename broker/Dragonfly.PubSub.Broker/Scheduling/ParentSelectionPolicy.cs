@@ -5,8 +5,9 @@ using Dragonfly.PubSub.Contracts;
 namespace Dragonfly.PubSub.Broker.Scheduling;
 
 /// <summary>
-/// Chooses the parents of one child. Pure apart from the injected clock (failure decay) and random
-/// source (tie-break), so it is deterministic under test.
+/// Chooses the parents of one child from the candidates it is given (the task's members, or a sample
+/// of them in a large task). Pure apart from the injected clock (failure decay) and random
+/// source (tie-break), so it is deterministic under test; thread-safe (shards share it).
 /// <para>
 /// Candidates are the other peers holding a piece the child lacks, minus those the child reported
 /// corrupt, minus peers of another cluster unless the child may cross clusters (a peer without a
@@ -67,7 +68,7 @@ public sealed class ParentSelectionPolicy
                 (double)candidate.Children / Math.Max(1, candidate.UploadSlots),
                 RecentFailures(candidate.Failures, now),
                 useful,
-                _random.Next()));
+                NextTiebreak()));
         }
 
         ranked.Sort((a, b) =>
@@ -94,6 +95,15 @@ public sealed class ParentSelectionPolicy
             choices.Add(new ParentChoice(publisher.PeerId, LastResort: true));
         }
         return choices;
+    }
+
+    // Shards choose parents at the same time; Random is not thread-safe.
+    private int NextTiebreak()
+    {
+        lock (_random)
+        {
+            return _random.Next();
+        }
     }
 
     /// <summary>Pieces <paramref name="parent"/> holds that <paramref name="child"/> lacks.</summary>

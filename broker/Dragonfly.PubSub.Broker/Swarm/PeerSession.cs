@@ -5,7 +5,7 @@ namespace Dragonfly.PubSub.Broker.Swarm;
 
 /// <summary>
 /// One agent's scheduler stream. The gRPC adapter drains <see cref="Outbound"/> into the response stream;
-/// only the <see cref="SwarmCoordinator"/> writes to it and touches <see cref="Tasks"/>.
+/// only the coordinator's shards write to it (several at once: the channel takes many writers).
 /// </summary>
 public sealed class PeerSession
 {
@@ -46,9 +46,6 @@ public sealed class PeerSession
 
     /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
     public CancellationToken Closed => _closed.Token;
-
-    /// <summary>Digests this session has joined; owned by the coordinator.</summary>
-    internal HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
 
     public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "") => new(
         hello.PeerId,

@@ -5,11 +5,62 @@ namespace Dragonfly.PubSub.Broker.Swarm;
 /// <summary>The peers of one task (in memory only; agents join again after a broker restart).</summary>
 internal sealed class SwarmTask(string digest, int pieceCount)
 {
+    private readonly Dictionary<string, TaskMember> _members = new(StringComparer.Ordinal);
+    private readonly List<TaskMember> _slots = [];
     private long _joins;
 
     public string Digest { get; } = digest;
     public int PieceCount { get; } = pieceCount;
-    public Dictionary<string, TaskMember> Members { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The members by peer id (in join order while nobody left). Change it only through <see cref="Add"/> and <see cref="Remove"/>.</summary>
+    public IReadOnlyDictionary<string, TaskMember> Members => _members;
+
+    /// <summary>The members in no particular order, for drawing random candidates.</summary>
+    public IReadOnlyList<TaskMember> Slots => _slots;
+
+    /// <summary>Members that joined as publisher or seed: always considered, as parents of last resort.</summary>
+    public HashSet<TaskMember> Publishers { get; } = [];
+
+    /// <summary>Incomplete members with room for more ordinary parents: the only ones a new holder is offered to.</summary>
+    public HashSet<TaskMember> Hungry { get; } = [];
+
+    public void Add(TaskMember member)
+    {
+        _members[member.PeerId] = member;
+        member.Slot = _slots.Count;
+        _slots.Add(member);
+        SetPublisher(member, member.Publisher);
+    }
+
+    public bool Remove(string peerId, out TaskMember member)
+    {
+        if (!_members.Remove(peerId, out member!))
+        {
+            return false;
+        }
+        // Swap with the last slot: O(1), order does not matter there.
+        var last = _slots[^1];
+        _slots[member.Slot] = last;
+        last.Slot = member.Slot;
+        _slots.RemoveAt(_slots.Count - 1);
+        member.Slot = -1;
+        Publishers.Remove(member);
+        Hungry.Remove(member);
+        return true;
+    }
+
+    public void SetPublisher(TaskMember member, bool publisher)
+    {
+        member.Publisher = publisher;
+        if (publisher)
+        {
+            Publishers.Add(member);
+        }
+        else
+        {
+            Publishers.Remove(member);
+        }
+    }
 
     /// <summary>
     /// Per non-empty cluster label: the one member that may take parents from other clusters (the
@@ -70,25 +121,4 @@ internal sealed class SwarmTask(string digest, int pieceCount)
         }
         return next;
     }
-}
-
-/// <summary>One peer in one task.</summary>
-internal sealed class TaskMember(PeerSession session, PieceBitmap bitmap, bool publisher, long joinOrder = 0)
-{
-    public PeerSession Session { get; } = session;
-    public PieceBitmap Bitmap { get; set; } = bitmap;
-    public bool Publisher { get; set; } = publisher;
-
-    /// <summary>When it joined the task, relative to the other members (the earliest of a cluster is its gateway).</summary>
-    public long JoinOrder { get; } = joinOrder;
-
-    /// <summary>The parents in the latest ParentSet sent to this peer for this task.</summary>
-    public List<(string PeerId, bool LastResort)> Parents { get; } = [];
-
-    /// <summary>Parents this peer reported a corrupt piece from: never offered to it again for this task.</summary>
-    public HashSet<string> CorruptParents { get; } = new(StringComparer.Ordinal);
-
-    public bool IsComplete => Bitmap.IsComplete;
-
-    public int OrdinaryParents => Parents.Count(p => !p.LastResort);
 }
