@@ -100,9 +100,18 @@ public sealed class SwarmSmokeTests(ITestOutputHelper output) : IDisposable
         Assert.True(report.TryGetProperty("date", out _));
         var systems = report.GetProperty("systems").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
         Assert.Equal(names, systems.Keys.Order());
+        Assert.Equal("on", report.GetProperty("scenario").GetProperty("tls").GetString());
+        Assert.Matches(@"^\d+\.\d+ \d+\.\d+ \d+\.\d+$", report.GetProperty("machine").GetProperty("loadAverageAtStart").GetString());
         foreach (var (name, system) in systems)
         {
             Assert.True(system.GetProperty("verified").GetBoolean(), $"{name}: a copy did not match the digest");
+            // Each system says what its clock includes, and the time from the user's command is never shorter.
+            Assert.StartsWith("from ", system.GetProperty("clockStart").GetString(), StringComparison.Ordinal);
+            Assert.True(system.GetProperty("allFinishedFromCommandSeconds").GetDouble() >= system.GetProperty("allFinishedSeconds").GetDouble(),
+                $"{name}: allFinishedFromCommandSeconds < allFinishedSeconds");
+            Assert.Matches(@"^\d+\.\d+ ", system.GetProperty("loadAverageBefore").GetString());
+            Assert.Matches(@"^\d+\.\d+ ", system.GetProperty("loadAverageAfter").GetString());
+            Assert.Equal(name.StartsWith("dragonfly", StringComparison.Ordinal), system.TryGetProperty("tls", out _));
             var all = system.GetProperty("allFinishedSeconds").GetDouble();
             Assert.True(all > 0, $"{name}: allFinishedSeconds {all}");
             Assert.Equal(all / dMin, system.GetProperty("ratioToDMin").GetDouble(), 6);
