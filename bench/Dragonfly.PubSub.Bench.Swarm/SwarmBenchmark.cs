@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
@@ -47,6 +48,8 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
                 Executables.System("mktorrent", "mktorrent", "dfbench swarm"), Executables.System("curl", "curl", "dfbench swarm"));
         }
 
+        TlsFlags.EnsureSupported(options.Tls);
+
         var swept = await NetworkTestbed.SweepStale(cancel);
         if (swept > 0)
         {
@@ -72,33 +75,48 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
             var timelines = new List<object>();
             for (var run = 1; run <= options.Runs; run++)
             {
-                foreach (var scenario in options.Modes.Concat(options.Baselines))
+                // Ours once per --tls setting, the baselines once (they have no such setting).
+                var scenarios = options.Modes.SelectMany(m => options.Tls.Select(t => (Scenario: m, Tls: (TlsSetting?)t)))
+                    .Concat(options.Baselines.Select(b => (Scenario: b, Tls: (TlsSetting?)null)));
+                foreach (var (scenario, tls) in scenarios)
                 {
-                    var system = SwarmModes.All.Contains(scenario) ? SwarmModes.SystemName(scenario) : scenario;
+                    var system = tls is { } t ? SwarmModes.SystemName(scenario, t, options.Tls.Count > 1) : scenario;
                     options.Say($"run {run}: {system} ...");
+                    var loadBefore = MachineInfo.LoadAverage();
                     var measurement = scenario switch
                     {
-                        SwarmModes.Publish => await new DragonflySystem(context).RunAsync(run, cancel),
-                        SwarmModes.Url or SwarmModes.UrlAnnounce => await new UrlTaskSystem(context, scenario).RunAsync(run, cancel),
+                        SwarmModes.Publish => await new DragonflySystem(context, tls!.Value, system).RunAsync(run, cancel),
+                        SwarmModes.Url or SwarmModes.UrlAnnounce => await new UrlTaskSystem(context, scenario, tls!.Value, system).RunAsync(run, cancel),
                         "direct" => await new DirectSystem(context).RunAsync(run, cancel),
                         "bittorrent" => await new BitTorrentSystem(context).RunAsync(run, cancel),
                         _ => throw new UnreachableException(scenario),
                     };
-                    var result = SystemResult.From(measurement, run, options.Size, dMin);
+                    var result = SystemResult.From(measurement, run, options.Size, dMin) with
+                    {
+                        Tls = tls is { } used ? TlsFlags.Describe(used) : null,
+                        LoadAverageBefore = loadBefore,
+                        LoadAverageAfter = MachineInfo.LoadAverage(),
+                    };
                     results.Add(result);
                     if (measurement.Timelines.Count > 0)
                     {
-                        timelines.Add(new { system, run, receivers = measurement.Timelines });
+                        // Per receiver, in the same order: (seconds, completed pieces) and announcement → first piece request.
+                        timelines.Add(new { system, run, receivers = measurement.Timelines, announcementToFirstPieceRequestMs = measurement.AnnouncedToFirstRequestMilliseconds });
                     }
                     options.Say(string.Create(CultureInfo.InvariantCulture,
-                        $"run {run}: {system} all finished in {result.AllFinishedSeconds:0.00} s ({result.RatioToDMin:0.000} x D_min), p50 {result.P50Seconds:0.00} s, origin/F {result.OriginEgressRatio:0.000}, verified {result.Verified}"));
+                        $"run {run}: {system} all finished in {result.AllFinishedSeconds:0.00} s ({result.RatioToDMin:0.000} x D_min; {result.AllFinishedFromCommandSeconds:0.00} s from the command), p50 {result.P50Seconds:0.00} s, origin/F {result.OriginEgressRatio:0.000}, verified {result.Verified}"));
+                    if (result.AnnouncementToFirstPieceRequest is { } first)
+                    {
+                        options.Say(string.Create(CultureInfo.InvariantCulture,
+                            $"run {run}: {system} announcement -> first piece requested: p50 {first.P50Milliseconds:0} ms, p99 {first.P99Milliseconds:0} ms ({first.Agents} agents)"));
+                    }
                 }
             }
 
             var report = new SwarmReport
             {
                 Scenario = new SwarmScenario(options.Agents, options.Size, options.Rate.ToString(), options.Rate.BitsPerSecond, string.Join(',', options.Modes), options.Runs,
-                    options.PieceSize, options.PiecesInFlight,
+                    options.PieceSize, options.PiecesInFlight, string.Join(',', options.Tls.Select(TlsFlags.Name)),
                     $"one network namespace per node, veth pairs into a bridge, tbf {options.Rate} on both ends of every link (upload and download); no latency or loss emulation (netem is not available on this kernel); node 0 origin (broker with its in-process seed, nginx, tracker), node 1 publisher (dfpub's agent, the BitTorrent seed), nodes 2..{options.Agents + 1} receivers"),
                 Date = date,
                 Machine = new MachineInfo(Environment.MachineName, Environment.ProcessorCount, RuntimeInformation.OSDescription, MachineInfo.KernelRelease(),

@@ -31,13 +31,20 @@ public static class SwarmCommand
         };
         var baselines = new Option<string>("--baselines") { Description = "Comma-separated: direct (nginx + curl), bittorrent (aria2c + opentracker); 'none' for none", DefaultValueFactory = _ => "direct,bittorrent" };
         var output = new Option<string>("--out") { Description = "Folder for result.json, timelines.json and cdf.svg", DefaultValueFactory = _ => "." };
-        var runs = new Option<int>("--runs") { Description = "Runs of every system (result.json's systems hold the median run)", DefaultValueFactory = _ => 1 };
+        var runs = new Option<int>("--runs") { Description = "Runs of every system (result.json's systems hold each system's median run by all-finished time; final figures: --runs 3)", DefaultValueFactory = _ => 1 };
         var keep = new Option<bool>("--keep") { Description = "Keep the workspace (logs, copies) instead of deleting it" };
         var pieceSize = new Option<string?>("--piece-size") { Description = "dfpub --piece-size, also with --url (default: dfpub's; dfget has none: the broker chooses)" };
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
+        var tls = new Option<string>("--tls")
+        {
+            Description = "TLS between our processes: on (the executables' default), off (--insecure to every dfbroker, dfagent, dfget and dfpub), "
+                + "or both (each of our systems twice; the plain-text one is named <system>-notls)",
+            HelpName = "on|off|both",
+            DefaultValueFactory = _ => "on",
+        };
         var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
         {
-            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight,
+            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight, tls,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -53,6 +60,7 @@ public static class SwarmCommand
                 Keep = parse.GetValue(keep),
                 PieceSize = parse.GetValue(pieceSize) is { } p ? ParseSize(p) : null,
                 PiecesInFlight = parse.GetValue(piecesInFlight) is { } f ? (f is >= 1 and <= 256 ? f : throw UserFacingException.Usage("--pieces-in-flight must be between 1 and 256")) : null,
+                Tls = TlsFlags.Parse(parse.GetValue(tls)!),
                 Say = parse.InvocationConfiguration.Output.WriteLine,
             };
             // Our own Ctrl-C/SIGTERM handling, whatever the host does: cancel, unwind, clean up.

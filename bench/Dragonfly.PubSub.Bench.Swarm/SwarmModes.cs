@@ -21,4 +21,8 @@ internal static class SwarmModes
         UrlAnnounce => "dragonfly-url-announce",
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown mode"),
     };
+
+    /// <summary>With <c>--tls both</c>, the plain-text run of a mode is a system of its own, named with -notls.</summary>
+    public static string SystemName(string mode, Common.Cli.TlsSetting tls, bool bothSettings) =>
+        SystemName(mode) + (bothSettings && tls == Common.Cli.TlsSetting.Off ? "-notls" : "");
 }

@@ -1,3 +1,4 @@
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Swarm.Testbed;
 
 namespace Dragonfly.PubSub.Bench.Swarm;
@@ -28,6 +29,9 @@ internal sealed record SwarmOptions
 
     /// <summary>dfagent --pieces-in-flight; null: the agent's default.</summary>
     public int? PiecesInFlight { get; init; }
+
+    /// <summary>Our systems run once per setting (<c>--tls on|off|both</c>); the baselines once per run.</summary>
+    public IReadOnlyList<TlsSetting> Tls { get; init; } = [TlsSetting.On];
 
     /// <summary>Where progress lines go (the console, or a test's log).</summary>
     public Action<string> Say { get; init; } = Console.WriteLine;

@@ -1,7 +1,7 @@
 // dfbench: benchmarks of Dragonfly.PubSub against baselines measured in the same run
 // (design/performance.md). They report figures and targets; they do not fail on speed.
 //
-//   dotnet run -c Release --project bench/Dragonfly.PubSub.Bench -- pair [--size 1GiB] [--out DIR] [--runs 3]
+//   dotnet run -c Release --project bench/Dragonfly.PubSub.Bench -- pair [--size 1GiB] [--out DIR] [--runs 3] [--tls on|off|both]
 //   sudo dfbench swarm --agents 16 --size 256MiB --rate 100mbit [--baselines direct,bittorrent] [--out DIR]
 //   sudo dfbench swarm --agents 8 --size 64MiB --rate 100mbit --mode url,url-announce --baselines direct   (URL tasks)
 //   dfbench broker --agents 5000 [--out DIR]

@@ -24,7 +24,7 @@ internal sealed record SwarmReport
 
     public required double ClientServerSeconds { get; init; }
 
-    /// <summary>Per system, its median run by all-finished time.</summary>
+    /// <summary>Per system, its median run by all-finished time (the lower middle one of an even count).</summary>
     public required IReadOnlyList<SystemResult> Systems { get; init; }
 
     public required IReadOnlyList<SystemResult> Runs { get; init; }
@@ -44,19 +44,23 @@ internal sealed record SwarmReport
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"{"system",-22} {"run",3} {"all done s",10} {"x D_min",8} {"p50 s",8} {"p99 s",8} {"origin/F",9} {"pub/F",7} {"CPU s/GB",9} {"peak RSS",9} {"verified",8}");
+            $"{"system",-28} {"run",3} {"all done s",10} {"x D_min",8} {"from cmd s",10} {"p50 s",8} {"p99 s",8} {"1st req p50/p99 ms",18} {"origin/F",9} {"pub/F",7} {"CPU s/GB",9} {"peak RSS",9} {"verified",8}");
         foreach (var r in Runs)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Name,-22} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
+                $"{r.Name,-28} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.AllFinishedFromCommandSeconds,10:0.00} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {FirstRequest(r),18} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
         }
-        text.Append(CultureInfo.InvariantCulture, $"D_min {DMinSeconds:0.00} s; one origin serving everyone {ClientServerSeconds:0.00} s");
+        text.Append(CultureInfo.InvariantCulture, $"D_min {DMinSeconds:0.00} s; one origin serving everyone {ClientServerSeconds:0.00} s; each system's clock: clockStart in result.json");
         return text.ToString();
     }
+
+    private static string FirstRequest(SystemResult r) => r.AnnouncementToFirstPieceRequest is { } f
+        ? string.Create(CultureInfo.InvariantCulture, $"{f.P50Milliseconds:0}/{f.P99Milliseconds:0}")
+        : "-";
 }
 
 internal sealed record SwarmScenario(int Agents, long SizeBytes, string Rate, long RateBitsPerSecond, string Mode, int Runs,
-    long? PieceSize, int? PiecesInFlight, string Testbed);
+    long? PieceSize, int? PiecesInFlight, string Tls, string Testbed);
 
 internal sealed record MachineInfo(string Host, int Cpus, string Os, string Kernel, long MemoryBytes, string Runtime, string Configuration,
     bool FilesOnTmpfs, string LoadAverageAtStart, string LoadAverageAtEnd)

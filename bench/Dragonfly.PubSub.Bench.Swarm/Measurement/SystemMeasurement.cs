@@ -8,6 +8,21 @@ internal sealed record SystemMeasurement
     /// <summary>Seconds from the start (announcement, or all clients started) to each receiver's completion.</summary>
     public required IReadOnlyList<double> CompletionSeconds { get; init; }
 
+    /// <summary>What this system's clock includes: when it starts, when each receiver's time ends, what ran before.</summary>
+    public required string ClockStart { get; init; }
+
+    /// <summary>
+    /// Seconds from the user's command (dfpub, dfget, curl, aria2c spawned) to the clock's start; 0 where the clock
+    /// starts at the command. Added to <see cref="CompletionSeconds"/> it gives the time from the command.
+    /// </summary>
+    public double CommandToClockSeconds { get; init; }
+
+    /// <summary>
+    /// Per receiver, milliseconds from its agent receiving the announcement (or request) to its first piece request,
+    /// from the agent's task JSON (<c>announcedAt</c>, <c>firstPieceRequestedAt</c>); null where the agent does not report them.
+    /// </summary>
+    public IReadOnlyList<double?> AnnouncedToFirstRequestMilliseconds { get; init; } = [];
+
     /// <summary>Bytes the origin sent: nginx's body bytes, or the link of the node holding the published file.</summary>
     public required long OriginEgressBytes { get; init; }
 

@@ -33,11 +33,33 @@ internal sealed record SystemResult
 
     public required IReadOnlyList<double> CompletionSeconds { get; init; }
 
+    /// <summary>What this system's clock includes (our clock starts at the announcement, curl's and aria2c's before they spawn).</summary>
+    public required string ClockStart { get; init; }
+
+    /// <summary>All finished, counted from the user's command (dfpub called, dfget/curl/aria2c spawned).</summary>
+    public required double AllFinishedFromCommandSeconds { get; init; }
+
+    public required double P50FromCommandSeconds { get; init; }
+
+    public required double RatioToDMinFromCommand { get; init; }
+
+    /// <summary>Announcement (or request) → first piece requested, per agent and p50/p99; null when no agent reports it.</summary>
+    public FirstRequestFigures? AnnouncementToFirstPieceRequest { get; init; }
+
+    /// <summary>The transport between our processes (<c>--tls</c>); null for the baselines.</summary>
+    public string? Tls { get; init; }
+
+    /// <summary>/proc/loadavg (1, 5, 15 minutes) just before and just after this run of this system.</summary>
+    public string LoadAverageBefore { get; init; } = "";
+
+    public string LoadAverageAfter { get; init; } = "";
+
     public IReadOnlyList<string> Notes { get; init; } = [];
 
     public static SystemResult From(SystemMeasurement m, int run, long fileBytes, double dMinSeconds)
     {
         var all = m.CompletionSeconds.Max();
+        var fromCommand = m.CompletionSeconds.Select(c => c + m.CommandToClockSeconds).ToArray();
         var moved = m.CompletionSeconds.Count * (double)fileBytes;
         return new SystemResult
         {
@@ -55,6 +77,11 @@ internal sealed record SystemResult
             Verified = m.Verified,
             PeakRssBytes = m.PeakRssBytes,
             CompletionSeconds = [.. m.CompletionSeconds.Order()],
+            ClockStart = m.ClockStart,
+            AllFinishedFromCommandSeconds = fromCommand.Max(),
+            P50FromCommandSeconds = Statistics.Percentile(fromCommand, 50),
+            RatioToDMinFromCommand = fromCommand.Max() / dMinSeconds,
+            AnnouncementToFirstPieceRequest = FirstRequestFigures.From(m.AnnouncedToFirstRequestMilliseconds),
             Notes = m.Notes,
         };
     }

@@ -97,6 +97,8 @@ internal sealed class BitTorrentSystem(SwarmContext context)
             return new SystemMeasurement
             {
                 Name = "bittorrent",
+                ClockStart = "from just before every receiver's aria2c spawns (at once) to each one's --on-bt-download-complete hook; opentracker and the aria2c seed "
+                    + "already running, the seed's file verified and announced to the tracker; aria2c's start-up, tracker announce and peer connections included; mktorrent not",
                 CompletionSeconds = finished.Select(f => (f!.Value - start).TotalSeconds).ToArray(),
                 OriginEgressBytes = seedTx,
                 OriginEgressMeasure = "aria2c seed node link: tx bytes, headers included",

@@ -61,6 +61,7 @@ internal sealed class DirectSystem(SwarmContext context)
             return new SystemMeasurement
             {
                 Name = "direct",
+                ClockStart = "from just before every receiver's curl spawns (at once) to each curl's exit; nginx already running; curl's start-up included",
                 CompletionSeconds = curls.Select(c => (c.ExitedAt!.Value - start).TotalSeconds).ToArray(),
                 OriginEgressBytes = served.BodyBytes,
                 OriginEgressMeasure = "nginx access log: body bytes sent",

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Client;
@@ -10,8 +11,9 @@ namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 /// The processes of one run of our swarm, each in its node's namespace: dfbroker (with its in-process
 /// seed) on the origin node, dfagents elsewhere, and the CLIs run against them. The benchmark reaches
 /// agents through their unix sockets (a path, not the network). Disposing stops every one by PID.
+/// Every dfbroker, dfagent, dfget and dfpub gets <see cref="TlsArguments"/> (<c>--tls</c>).
 /// </summary>
-internal sealed class DragonflyNodes(SwarmContext context, string root) : IAsyncDisposable
+internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetting tls) : IAsyncDisposable
 {
     public const int BrokerGrpcPort = 8002;
     public const int BrokerMqttPort = 1883;
@@ -28,6 +30,9 @@ internal sealed class DragonflyNodes(SwarmContext context, string root) : IAsync
 
     public string BrokerDir => Path.Combine(root, "broker");
 
+    /// <summary>What <c>--tls</c> adds to the command line of every Dragonfly process of this run.</summary>
+    public IReadOnlyList<string> TlsArguments => TlsFlags.Arguments(tls);
+
     /// <summary>The broker's in-process seed keeps its data (and its API socket) here.</summary>
     public string SeedDir => Path.Combine(BrokerDir, "seed");
 
@@ -40,7 +45,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root) : IAsync
         var broker = Start("dfbroker", SwarmContext.OriginNode, Executables.Broker,
         [
             "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--mqtt-port", $"{BrokerMqttPort}", "--grpc-port", $"{BrokerGrpcPort}",
-            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}",
+            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", .. TlsArguments,
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);
         return broker;
@@ -54,6 +59,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root) : IAsync
             "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{BrokerMqttPort}",
             "--data-dir", dataDir, "--listen", "0.0.0.0", "--advertise-addr", address,
             .. context.Options.PiecesInFlight is { } n ? new[] { "--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture) } : [],
+            .. TlsArguments,
             .. extra,
         ];
         return Start(name, node, Executables.Agent, arguments);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
@@ -17,13 +18,17 @@ namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 /// dfagent on the publisher node), each timed from the announcement (as in publish mode) to its "succeeded". Origin egress is
 /// what nginx's access log says it sent (body bytes); the seed's upload is its own counter.
 /// </summary>
-internal sealed class UrlTaskSystem(SwarmContext context, string mode)
+internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSetting tls, string name)
 {
+    private const string DfgetClock =
+        "from the common launch of every receiver's dfget (taken just before they spawn) to each dfget's exit; broker, its seed and the agents "
+        + "already running and connected; dfget's start-up included, as curl's is";
+
     private const string Topic = "bench/url";
     private static readonly TimeSpan CpuSampleInterval = TimeSpan.FromSeconds(0.5);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private string Name => SwarmModes.SystemName(mode);
+    private string Name => name;
 
     private bool Announce => mode == SwarmModes.UrlAnnounce;
 
@@ -33,7 +38,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode)
         try
         {
             await using var origin = await OriginNginx.StartAsync(context, context.Folder($"{Name}-{run}", "nginx"), cancel);
-            await using var nodes = new DragonflyNodes(context, root);
+            await using var nodes = new DragonflyNodes(context, root, tls);
             return await RunCoreAsync(origin, nodes, root, cancel);
         }
         finally
@@ -87,7 +92,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode)
         NodeProcess[] clis;
         if (Announce)
         {
-            string[] arguments = ["--url", origin.Url, "--topic", Topic, "--data-dir", publisherDir, "--json",
+            string[] arguments = ["--url", origin.Url, "--topic", Topic, "--data-dir", publisherDir, "--json", .. nodes.TlsArguments,
                 .. options.PieceSize is { } p ? new[] { "--piece-size", p.ToString(CultureInfo.InvariantCulture) } : []];
             clis = [nodes.Start("dfpub", SwarmContext.PublisherNode, Executables.Publish, arguments)];
         }
@@ -99,7 +104,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode)
             }
             var timeout = string.Create(CultureInfo.InvariantCulture, $"{context.TransferTimeout.TotalSeconds:0}s");
             clis = outputs.Select((output, i) => nodes.Start($"dfget-{i}", SwarmContext.ReceiverNode(i), Executables.Get,
-                [origin.Url, "-O", output, "--data-dir", receiverDirs[i], "--timeout", timeout])).ToArray();
+                [origin.Url, "-O", output, "--data-dir", receiverDirs[i], "--timeout", timeout, .. nodes.TlsArguments])).ToArray();
         }
 
         var cliPeakRss = 0L;
@@ -159,6 +164,9 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode)
         }
         await stopWatching.CancelAsync();
         await Task.WhenAll(watchers);
+        var firstRequests = await Task.WhenAll(receiverDirs.Select((dir, i) => progress[i].Digest is { } task
+            ? TaskTimes.AnnouncedToFirstRequestAsync(dir, task, cancel)
+            : Task.FromResult<double?>(null)));
 
         var served = origin.ServedSince(logMark);
         var originTx = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel) - originTxBefore;
@@ -186,6 +194,9 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode)
         {
             Name = Name,
             CompletionSeconds = completion,
+            ClockStart = Announce ? DragonflySystem.Clock.Replace("dfpub", "dfpub --url", StringComparison.Ordinal) : DfgetClock,
+            CommandToClockSeconds = (start - launched).TotalSeconds,
+            AnnouncedToFirstRequestMilliseconds = firstRequests,
             OriginEgressBytes = served.BodyBytes,
             OriginEgressMeasure = "nginx access log: body bytes sent",
             PublisherUploadBytes = (long)seedUpload,

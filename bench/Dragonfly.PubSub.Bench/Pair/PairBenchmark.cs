@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Dragonfly.PubSub.Bench.Baselines;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Measurement;
@@ -22,6 +23,10 @@ namespace Dragonfly.PubSub.Bench.Pair;
 /// announced task to "succeeded". Every output is hashed afterwards (untimed) to prove it is
 /// right. B's peak RSS is its VmHWM at the end of the transfer.
 /// </para>
+/// <para>
+/// With <c>--tls both</c> the broker and every run are repeated per setting; each setting has its medians.
+/// Every dfbroker, dfagent, dfget and dfpub gets <see cref="TlsFlags.Arguments"/> of the setting.
+/// </para>
 /// </summary>
 internal sealed class PairBenchmark(PairOptions options)
 {
@@ -36,6 +41,7 @@ internal sealed class PairBenchmark(PairOptions options)
         _ = Executables.System("nginx", "nginx", "the baseline");
         var dfget = Executables.Get;
         var dfpub = Executables.Publish;
+        TlsFlags.EnsureSupported(options.Tls);
         var startedAt = DateTimeOffset.UtcNow;
         var loadAtStart = PairMachine.LoadAverage();
 
@@ -58,23 +64,56 @@ internal sealed class PairBenchmark(PairOptions options)
             Directory.Delete(logs, recursive: true); // ours, from an earlier run
         }
         Directory.CreateDirectory(logs);
-        await using var swarm = await LocalSwarm.StartAsync(workspace.Folder("swarm"), logs, cancel);
-        Say($"nginx on :{nginx.Port}; broker grpc :{swarm.Broker.GrpcPort}; logs in {logs}");
-
         double? startup = null;
         if (options.Mode.HasFlag(PairMode.Dfget))
         {
             startup = await MeasureDfgetStartupAsync(dfget, cancel);
             Say(string.Create(CultureInfo.InvariantCulture, $"dfget start-up (dfget --help, median of 3): {startup:0.000} s, included in every dfget time"));
         }
+        var runs = new List<PairFigures>();
+        var medians = new List<PairFigures>();
+        foreach (var tls in options.Tls)
+        {
+            var (tlsRuns, median) = await RunSettingAsync(tls, workspace, logs, nginx, curl, dfget, dfpub, source, fileName, digest, outputs, cancel);
+            runs.AddRange(tlsRuns);
+            medians.Add(median);
+        }
+        var report = new PairReport
+        {
+            StartedAt = startedAt,
+            SizeBytes = options.Size,
+            Workspace = workspace.Path,
+            OnTmpfs = workspace.OnTmpfs,
+            PiecesInFlight = PiecesInFlightText,
+            Configuration = Executables.Configuration,
+            DfgetStartupSeconds = startup,
+            LoadAverageAtStart = loadAtStart,
+            LoadAverageAtEnd = PairMachine.LoadAverage(),
+            Runs = runs,
+            Medians = medians,
+        };
+        foreach (var line in report.TargetLines)
+        {
+            Say(line);
+        }
+        Say($"load average at start {report.LoadAverageAtStart}, at end {report.LoadAverageAtEnd} ({Environment.ProcessorCount} cores)");
+        return report;
+    }
+
+    /// <summary>All runs with one --tls setting, against a broker of its own; returns them and their medians.</summary>
+    private async Task<(List<PairFigures> Runs, PairFigures Median)> RunSettingAsync(TlsSetting tls, Workspace workspace, string logs, NginxOrigin nginx,
+        string curl, string dfget, string dfpub, string source, string fileName, ContentDigest digest, string outputs, CancellationToken cancel)
+    {
+        var tlsName = TlsFlags.Name(tls);
+        await using var swarm = await LocalSwarm.StartAsync(workspace.Folder($"swarm-tls-{tlsName}"), logs, TlsFlags.Arguments(tls), cancel);
+        Say($"nginx on :{nginx.Port}; broker grpc :{swarm.Broker.GrpcPort}; logs in {logs}; TLS {TlsFlags.Describe(tls)}");
         Say("");
         Say(PairReport.Header);
-
         var runs = new List<PairFigures>();
         for (var run = 1; run <= options.Runs; run++)
         {
             var curlSeconds = await RunCurlAsync(curl, nginx.UrlOf(fileName), Path.Combine(outputs, "curl.bin"), digest, cancel);
-            var figures = new PairFigures { Run = run, CurlSeconds = curlSeconds, CurlGiBPerSecond = GiBPerSecond(curlSeconds) };
+            var figures = new PairFigures { Run = run, Tls = tlsName, CurlSeconds = curlSeconds, CurlGiBPerSecond = GiBPerSecond(curlSeconds) };
             if (options.Mode.HasFlag(PairMode.Dfget))
             {
                 figures = figures with { Dfget = await RunDfgetAsync(swarm, dfget, dfpub, source, digest, Path.Combine(outputs, "dfget.bin"), run, curlSeconds, cancel) };
@@ -90,32 +129,14 @@ internal sealed class PairBenchmark(PairOptions options)
         var curlMedian = Statistics.Median(runs.Select(r => r.CurlSeconds));
         var median = new PairFigures
         {
+            Tls = tlsName,
             CurlSeconds = curlMedian,
             CurlGiBPerSecond = GiBPerSecond(curlMedian),
             Dfget = MedianOf(runs.Select(r => r.Dfget)),
             Subscribe = MedianOf(runs.Select(r => r.Subscribe)),
         };
-        var report = new PairReport
-        {
-            StartedAt = startedAt,
-            SizeBytes = options.Size,
-            Workspace = workspace.Path,
-            OnTmpfs = workspace.OnTmpfs,
-            PiecesInFlight = PiecesInFlightText,
-            Configuration = Executables.Configuration,
-            DfgetStartupSeconds = startup,
-            LoadAverageAtStart = loadAtStart,
-            LoadAverageAtEnd = PairMachine.LoadAverage(),
-            Runs = runs,
-            Median = median,
-        };
         Say(PairReport.Row("med", median));
-        foreach (var line in report.TargetLines)
-        {
-            Say(line);
-        }
-        Say($"load average at start {report.LoadAverageAtStart}, at end {report.LoadAverageAtEnd} ({Environment.ProcessorCount} cores)");
-        return report;
+        return (runs, median);
     }
 
     private string PiecesInFlightText => options.PiecesInFlight?.ToString(CultureInfo.InvariantCulture) ?? "default";
@@ -148,7 +169,7 @@ internal sealed class PairBenchmark(PairOptions options)
         CommandResult result;
         try
         {
-            result = await ProcessRunner.RunAsync(dfget, [digest.ToString(), "-O", output, "--data-dir", puller.DataDir], _transferTimeout, cancel);
+            result = await ProcessRunner.RunAsync(dfget, [digest.ToString(), "-O", output, "--data-dir", puller.DataDir, .. puller.Tls], _transferTimeout, cancel);
         }
         catch (TimeoutException e)
         {
@@ -280,7 +301,7 @@ internal sealed class PairBenchmark(PairOptions options)
 
     private async Task PublishAsync(string dfpub, AgentHandle publisher, string source, string topic, ContentDigest digest, CancellationToken cancel)
     {
-        var published = await ProcessRunner.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir], _transferTimeout, cancel);
+        var published = await ProcessRunner.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir, .. publisher.Tls], _transferTimeout, cancel);
         if (published.ExitCode != 0)
         {
             throw new InvalidOperationException($"dfpub exited with code {published.ExitCode}: {published.Reason}");

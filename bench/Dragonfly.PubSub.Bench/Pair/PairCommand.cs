@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Contracts;
 
 namespace Dragonfly.PubSub.Bench.Pair;
@@ -62,9 +63,17 @@ internal static class PairCommand
         };
         via.AcceptOnlyFromAmong("dfget", "subscribe", "both");
 
+        var tls = new Option<string>("--tls")
+        {
+            Description = "TLS between our processes: on (the executables' default), off (--insecure to every dfbroker, dfagent, dfget and dfpub), or both (every run twice, medians for each)",
+            HelpName = "on|off|both",
+            DefaultValueFactory = _ => "on",
+        };
+        tls.AcceptOnlyFromAmong("on", "off", "both");
+
         var command = new Command("pair", "One agent pulls one file from one peer over loopback (verification included) vs nginx→curl on the same file")
         {
-            size, output, runs, piecesInFlight, via,
+            size, output, runs, piecesInFlight, via, tls,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -74,6 +83,7 @@ internal static class PairCommand
                 OutputFolder = Path.GetFullPath(parse.GetValue(output)!),
                 Runs = parse.GetValue(runs),
                 PiecesInFlight = parse.GetValue(piecesInFlight),
+                Tls = TlsFlags.Parse(parse.GetValue(tls)!),
                 Mode = parse.GetValue(via) switch
                 {
                     "dfget" => PairMode.Dfget,

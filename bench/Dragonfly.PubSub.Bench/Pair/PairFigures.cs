@@ -8,6 +8,9 @@ internal sealed record PairFigures
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? Run { get; init; }
 
+    /// <summary>"on" or "off" (<c>--tls</c>); what that meant for these builds is in the report's <c>tls</c>.</summary>
+    public required string Tls { get; init; }
+
     /// <summary>The baseline: curl from its start to its exit, against nginx serving the same file.</summary>
     public required double CurlSeconds { get; init; }
 

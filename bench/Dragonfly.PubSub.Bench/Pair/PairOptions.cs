@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Bench.Common.Cli;
+
 namespace Dragonfly.PubSub.Bench.Pair;
 
 /// <summary>What <c>dfbench pair</c> was asked to do.</summary>
@@ -13,4 +15,7 @@ internal sealed record PairOptions
 
     /// <summary>Passed to the pulling agent as <c>--pieces-in-flight</c>; null keeps the agent's default.</summary>
     public int? PiecesInFlight { get; init; }
+
+    /// <summary>Each setting runs every run against a broker of its own (<c>--tls on|off|both</c>).</summary>
+    public IReadOnlyList<TlsSetting> Tls { get; init; } = [TlsSetting.On];
 }

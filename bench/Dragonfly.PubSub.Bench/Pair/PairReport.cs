@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Contracts;
 
 namespace Dragonfly.PubSub.Bench.Pair;
@@ -38,13 +39,21 @@ internal sealed record PairReport
 
     public required IReadOnlyList<PairFigures> Runs { get; init; }
 
-    public required PairFigures Median { get; init; }
+    /// <summary>The medians of the runs with each --tls setting, in the order they ran.</summary>
+    public required IReadOnlyList<PairFigures> Medians { get; init; }
 
-    /// <summary>The targets, judged on the medians of each way of pulling that was measured.</summary>
+    /// <summary>The medians of the first (or only) --tls setting.</summary>
+    public PairFigures Median => Medians[0];
+
+    /// <summary>What each --tls setting meant for these builds (TLS, or plain text with --insecure or without TLS support).</summary>
+    public IReadOnlyDictionary<string, string> Tls =>
+        Medians.Select(m => m.Tls).ToDictionary(t => t, t => TlsFlags.Describe(t == "off" ? TlsSetting.Off : TlsSetting.On));
+
+    /// <summary>The targets, judged on the medians of each way of pulling that was measured (plain-text runs of --tls both: key suffix -notls).</summary>
     public IReadOnlyDictionary<string, PairTargets> Targets =>
-        new[] { ("dfget", Median.Dfget), ("subscribe", Median.Subscribe) }
+        Medians.SelectMany(m => new[] { ("dfget", m.Dfget, m.Tls), ("subscribe", m.Subscribe, m.Tls) })
             .Where(m => m.Item2 is not null)
-            .ToDictionary(m => m.Item1, m => new PairTargets(RatioTarget, PeakRssTarget,
+            .ToDictionary(m => Medians.Count > 1 && m.Item3 == "off" ? m.Item1 + "-notls" : m.Item1, m => new PairTargets(RatioTarget, PeakRssTarget,
                 m.Item2!.Ratio >= RatioTarget, m.Item2.AgentPeakRssBytes <= PeakRssTarget));
 
     public PairMachine Machine => PairMachine.Current;

@@ -19,10 +19,12 @@ internal sealed class LocalSwarm : IAsyncDisposable
     private readonly ChildProcess _broker;
     private readonly List<AgentHandle> _agents = [];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private readonly IReadOnlyList<string> _tls;
 
-    private LocalSwarm(string root, string? logs, ChildProcess broker, BrokerReady ready)
+    private LocalSwarm(string root, string? logs, ChildProcess broker, BrokerReady ready, IReadOnlyList<string> tls)
     {
         _root = root;
+        _tls = tls;
         _logs = logs;
         _broker = broker;
         Broker = ready;
@@ -30,17 +32,20 @@ internal sealed class LocalSwarm : IAsyncDisposable
 
     public BrokerReady Broker { get; }
 
-    /// <summary>Starts the broker; every process's output also goes to <c>&lt;logs&gt;/&lt;name&gt;.log</c> when <paramref name="logs"/> is given.</summary>
-    public static async Task<LocalSwarm> StartAsync(string root, string? logs, CancellationToken cancel)
+    /// <summary>
+    /// Starts the broker; every process's output also goes to <c>&lt;logs&gt;/&lt;name&gt;.log</c> when <paramref name="logs"/> is given.
+    /// <paramref name="tls"/> (from <c>TlsFlags.Arguments</c>) goes to the broker, every agent, and through <see cref="AgentHandle.Tls"/> to their CLIs.
+    /// </summary>
+    public static async Task<LocalSwarm> StartAsync(string root, string? logs, IReadOnlyList<string> tls, CancellationToken cancel)
     {
         var dataDir = Path.Combine(root, "broker");
         var broker = ChildProcess.Start("dfbroker", Executables.Broker,
-            ["--data-dir", dataDir, "--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0"],
+            ["--data-dir", dataDir, "--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", .. tls],
             LogPath(logs, "broker"));
         try
         {
             var ready = await WaitForReadinessFileAsync<BrokerReady>(broker, Path.Combine(dataDir, "broker.json"), cancel);
-            return new LocalSwarm(root, logs, broker, ready);
+            return new LocalSwarm(root, logs, broker, ready, tls);
         }
         catch
         {
@@ -58,10 +63,11 @@ internal sealed class LocalSwarm : IAsyncDisposable
             "--broker", $"127.0.0.1:{Broker.GrpcPort}", "--mqtt", $"127.0.0.1:{Broker.MqttPort}",
             "--data-dir", dataDir, "--listen", "127.0.0.1",
             "--peer-port", "0", "--proxy-port", "0", "--http-port", "0",
+            .. _tls,
             .. extraArguments,
         ];
         var process = ChildProcess.Start(name, Executables.Agent, arguments, LogPath(_logs, name));
-        var agent = new AgentHandle(name, dataDir, process, new AgentReady(0, "", 0, 0, ""));
+        var agent = new AgentHandle(name, dataDir, process, new AgentReady(0, "", 0, 0, ""), _tls);
         _agents.Add(agent); // from here on, disposing the swarm stops it
         var ready = await WaitForReadinessFileAsync<AgentReady>(process, Path.Combine(dataDir, "agent.json"), cancel);
         _agents.Remove(agent);

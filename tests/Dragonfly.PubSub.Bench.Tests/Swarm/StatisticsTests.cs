@@ -45,6 +45,7 @@ public sealed class StatisticsTests
         {
             Name = "dragonfly",
             CompletionSeconds = [30, 10, 20, 40],
+            ClockStart = "from the announcement",
             OriginEgressBytes = 1500,
             PublisherUploadBytes = 1200,
             CpuSeconds = 8,
@@ -68,7 +69,7 @@ public sealed class StatisticsTests
     {
         SystemResult Run(string name, int run, double all) => SystemResult.From(new SystemMeasurement
         {
-            Name = name, CompletionSeconds = [all], OriginEgressBytes = 1, PublisherUploadBytes = 1, CpuSeconds = 1, PeakRssBytes = 1, Verified = true,
+            Name = name, CompletionSeconds = [all], ClockStart = "", OriginEgressBytes = 1, PublisherUploadBytes = 1, CpuSeconds = 1, PeakRssBytes = 1, Verified = true,
         }, run, 1, 1);
         var medians = SwarmReport.MedianRuns([Run("a", 1, 30), Run("a", 2, 10), Run("a", 3, 20), Run("b", 1, 5), Run("b", 2, 6)]);
         Assert.Equal(3, medians.Single(m => m.Name == "a").Run);
@@ -80,7 +81,7 @@ public sealed class StatisticsTests
     {
         var result = SystemResult.From(new SystemMeasurement
         {
-            Name = "direct & co", CompletionSeconds = [1, 2, 3], OriginEgressBytes = 1, PublisherUploadBytes = 1, CpuSeconds = 1, PeakRssBytes = 1, Verified = true,
+            Name = "direct & co", CompletionSeconds = [1, 2, 3], ClockStart = "", OriginEgressBytes = 1, PublisherUploadBytes = 1, CpuSeconds = 1, PeakRssBytes = 1, Verified = true,
         }, 1, 1, 1.5);
         var svg = CdfPlot.Svg("t", [result, result with { Name = "b" }], 1.5);
         var document = System.Xml.Linq.XDocument.Parse(svg);

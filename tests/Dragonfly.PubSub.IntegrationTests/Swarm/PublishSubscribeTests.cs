@@ -54,15 +54,14 @@ public sealed class PublishSubscribeTests(ITestOutputHelper output)
         await cluster.PublishAsync(publisher, first, Topic);
         await sub.WaitForFileAsync(sub.OutputPathOf(Topic, first.Name), first, TestCluster.TransferTimeout);
 
-        var peersBefore = (await broker.GetMetricsAsync()).Find("dragonfly_broker_peers");
+        // The broker exports its peer gauge from the start: a missing one fails here, not silently below.
+        var peersBefore = (await broker.GetMetricsAsync()).Require("dragonfly_broker_peers");
         await sub.Process.KillAsync();
-        if (peersBefore is { } before)
-        {
-            // The broker sees the killed agent's connections close (loopback FIN); wait for that so
-            // the publishes below really happen while it is offline.
-            await Wait.UntilAsync("the broker to drop the killed agent", TimeSpan.FromSeconds(30),
-                async () => (await broker.GetMetricsAsync()).Find("dragonfly_broker_peers") < before);
-        }
+        // The broker sees the killed agent's connections close (loopback FIN); wait for that so
+        // the publishes below really happen while it is offline.
+        await Wait.UntilAsync("the broker to drop the killed agent", TimeSpan.FromSeconds(30),
+            async () => (await broker.GetMetricsAsync()).Require("dragonfly_broker_peers") < peersBefore,
+            describe: () => $"dragonfly_broker_peers was {peersBefore} before the kill");
 
         var second = await cluster.CreateFileAsync("second.bin", 16 * MiB, seed: 4);
         var third = await cluster.CreateFileAsync("third.bin", 16 * MiB, seed: 5);
