@@ -52,13 +52,15 @@ public sealed class TlsIdentity
     /// <summary>A copy with another revocation check (the broker's list, or the agent's view of <c>dragonfly/revoked</c>).</summary>
     public TlsIdentity WithRevocation(Func<string, bool>? isRevoked) => new(TrustedCas, Certificate, Ciphers, isRevoked, Time);
 
-    /// <summary>TLS 1.3 server options; the client certificate, when required (or offered), must pass <see cref="Check"/>.</summary>
+    /// <summary>TLS 1.3 server options; the client certificate, when required (or, if optional, when offered), must pass <see cref="Check"/>.</summary>
     public SslServerAuthenticationOptions ServerOptions(bool requireClientCertificate) => new()
     {
         ServerCertificateContext = _serverContext,
         EnabledSslProtocols = SslProtocols.Tls13,
         CipherSuitesPolicy = Ciphers.Policy(),
-        ClientCertificateRequired = requireClientCertificate,
+        // Always ask for a client certificate (otherwise a client never sends one); optional means a
+        // missing one is accepted, while a presented one must still pass the check.
+        ClientCertificateRequired = true,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         CertificateChainPolicy = ChainPolicy(),
         RemoteCertificateValidationCallback = (_, certificate, _, _) =>

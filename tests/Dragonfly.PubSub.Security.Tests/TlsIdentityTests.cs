@@ -62,6 +62,8 @@ public sealed class TlsIdentityTests : IDisposable
         await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(server.ServerOptions(true), Anonymous()));
         var (serverSide, _) = await HandshakeAsync(server.ServerOptions(false), Anonymous());
         Assert.Null(serverSide.RemoteCertificate);
+        var (optionalWithCertificate, _) = await HandshakeAsync(server.ServerOptions(false), client.ClientOptions("localhost"));
+        Assert.Equal("agent-1", server.Check(optionalWithCertificate.RemoteCertificate!).Peer!.PeerId);
     }
 
     [Fact]

@@ -36,6 +36,9 @@ public sealed class ManifestCatalogue : IDisposable
         BrokerId = LoadOrCreateBrokerId();
     }
 
+    /// <summary>The open database, shared with the security store (tokens, revocations) so that one process holds broker.db.</summary>
+    internal LiteDatabase Database => _database;
+
     /// <summary>A stable id of this broker's catalogue, kept across restarts.</summary>
     public string BrokerId { get; }
 

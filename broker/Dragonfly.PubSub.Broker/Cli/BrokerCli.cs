@@ -15,6 +15,7 @@ public static class BrokerCli
             HelpName = "FILE",
             Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
                 + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), "
+                + "mqttsPort, insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSans (array), certTtl, tlsCiphers, "
                 + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "
                 + "Flags override DFBROKER_* environment variables, which override the file; "
                 + "s3* keys override the AWS_* environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL); "
@@ -67,6 +68,54 @@ public static class BrokerCli
                 + "Without it file:// origins are refused, since the seed would read them on this host for anyone reaching the gRPC port "
                 + $"[env DFBROKER_FILE_ORIGIN_ROOTS, a '{Path.PathSeparator}'-separated list; config fileOriginRoots]",
         };
+        var mqttsPort = new Option<int?>("--mqtts-port")
+        {
+            CustomParser = ParsePort,
+            HelpName = "PORT",
+            Description = $"MQTT over TLS with client certificates (secure mode; plain --mqtt-port is then not opened); 0 picks a free port [env DFBROKER_MQTTS_PORT; default {BrokerOptions.DefaultMqttsPort}]",
+        };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "No TLS and no client certificates anywhere (plain MQTT on --mqtt-port, h2c, HTTP), as before issue 9; logged as a warning and shown "
+                + "on the dashboard. Agents must run with --insecure too [env DFBROKER_INSECURE=1; config insecure]",
+        };
+        var tlsCa = new Option<string?>("--tls-ca")
+        {
+            HelpName = "FILE",
+            Description = "PEM CA certificate(s) to trust instead of the built-in CA, which is created in <data-dir>/tls on first start [env DFBROKER_TLS_CA; config tlsCa]",
+        };
+        var tlsCaKey = new Option<string?>("--tls-ca-key")
+        {
+            HelpName = "FILE",
+            Description = "The private key of --tls-ca, so that this broker can enrol agents and certify its seed under that CA [env DFBROKER_TLS_CA_KEY; config tlsCaKey]",
+        };
+        var tlsCert = new Option<string?>("--tls-cert")
+        {
+            HelpName = "FILE",
+            Description = "PEM server certificate (with --tls-key and --tls-ca) instead of one the broker issues itself at every start [env DFBROKER_TLS_CERT; config tlsCert]",
+        };
+        var tlsKey = new Option<string?>("--tls-key")
+        {
+            HelpName = "FILE",
+            Description = "PEM private key of --tls-cert [env DFBROKER_TLS_KEY; config tlsKey]",
+        };
+        var tlsSan = new Option<string[]>("--tls-san")
+        {
+            HelpName = "NAME|IP",
+            Description = "Another DNS name or IP address for the issued server certificate, beyond localhost, 127.0.0.1, ::1, the host name and --listen "
+                + "(repeatable) [env DFBROKER_TLS_SANS, comma-separated; config tlsSans]",
+        };
+        var certTtl = new Option<string?>("--cert-ttl")
+        {
+            HelpName = "DURATION",
+            Description = "Lifetime of the peer certificates the broker issues (agents renew at two thirds), e.g. 24h, 90m, 7d [env DFBROKER_CERT_TTL; config certTtl; default 24h]",
+        };
+        var tlsCiphers = new Option<string?>("--tls-ciphers")
+        {
+            HelpName = "LIST",
+            Description = $"TLS 1.3 cipher suites, most preferred first: {Dragonfly.PubSub.Security.TlsCiphers.Choices} or a comma-separated list; "
+                + "default: aes-128-gcm,aes-256-gcm [env DFBROKER_TLS_CIPHERS; config tlsCiphers]",
+        };
         var verbose = new Option<bool>("--verbose")
         {
             Description = "Debug logging, and stack traces with errors",
@@ -74,10 +123,13 @@ public static class BrokerCli
 
         var root = new RootCommand(
             "dfbroker: the Dragonfly.PubSub supernode. Announces artifacts over MQTT 5 (topic dragonfly/announce/<topic>), "
-            + "schedules agents over gRPC, hosts a seed peer for URL tasks (data in <data-dir>/seed) and serves the HTTP API and dashboard. Prints "
-            + "'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N' (seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
+            + "schedules agents over gRPC, hosts a seed peer for URL tasks (data in <data-dir>/seed) and serves the HTTP API and dashboard. "
+            + "Secure by default: TLS 1.3 everywhere, client certificates from the fleet CA in <data-dir>/tls (agents enrol with a join token: "
+            + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
+            + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, verbose,
+            config, dataDir, listen, mqttPort, mqttsPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot,
+            insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
         var file = new Argument<string>("FILE") { Description = "The JSON config file to check" };
@@ -97,6 +149,7 @@ public static class BrokerCli
             return ExitCodes.Usage;
         });
         root.Subcommands.Add(new Command("config", "Work with dfbroker config files") { validate });
+        AdminCommands.AddTo(root, stdout, stderr, environment);
 
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -115,6 +168,15 @@ public static class BrokerCli
                     NoSeed = parse.GetValue(noSeed),
                     FileOriginRoots = parse.GetValue(fileOriginRoot) ?? [],
                     Verbose = isVerbose,
+                    MqttsPort = parse.GetValue(mqttsPort),
+                    Insecure = parse.GetValue(insecure),
+                    TlsCa = parse.GetValue(tlsCa),
+                    TlsCaKey = parse.GetValue(tlsCaKey),
+                    TlsCert = parse.GetValue(tlsCert),
+                    TlsKey = parse.GetValue(tlsKey),
+                    TlsSans = parse.GetValue(tlsSan) ?? [],
+                    CertTtl = parse.GetValue(certTtl),
+                    TlsCiphers = parse.GetValue(tlsCiphers),
                 }, environment);
                 return await BrokerHost.RunAsync(options, cancellationToken).ConfigureAwait(false);
             }

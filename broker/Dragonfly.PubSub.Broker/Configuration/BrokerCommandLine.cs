@@ -15,4 +15,16 @@ public sealed record BrokerCommandLine
     /// <summary>--file-origin-root, repeatable; empty = not given.</summary>
     public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
     public bool Verbose { get; init; }
+
+    public int? MqttsPort { get; init; }
+    public bool Insecure { get; init; }
+    public string? TlsCa { get; init; }
+    public string? TlsCaKey { get; init; }
+    public string? TlsCert { get; init; }
+    public string? TlsKey { get; init; }
+
+    /// <summary>--tls-san, repeatable; empty = not given.</summary>
+    public IReadOnlyList<string> TlsSans { get; init; } = [];
+    public string? CertTtl { get; init; }
+    public string? TlsCiphers { get; init; }
 }

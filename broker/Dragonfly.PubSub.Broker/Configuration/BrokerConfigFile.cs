@@ -22,6 +22,16 @@ public sealed record BrokerConfigFile
     /// <summary>Directories under which file:// URL tasks are allowed (absolute paths); none by default.</summary>
     public IReadOnlyList<string>? FileOriginRoots { get; init; }
 
+    public int? MqttsPort { get; init; }
+    public bool? Insecure { get; init; }
+    public string? TlsCa { get; init; }
+    public string? TlsCaKey { get; init; }
+    public string? TlsCert { get; init; }
+    public string? TlsKey { get; init; }
+    public IReadOnlyList<string>? TlsSans { get; init; }
+    public string? CertTtl { get; init; }
+    public string? TlsCiphers { get; init; }
+
     /// <summary>Logins for container registries by <c>host[:port]</c> (preheat).</summary>
     public IReadOnlyDictionary<string, RegistryLogin>? Registries { get; init; }
 
@@ -99,6 +109,33 @@ public sealed record BrokerConfigFile
                     case "fileoriginroots":
                         config = config with { FileOriginRoots = StringArray(property, problems) };
                         break;
+                    case "mqttsport":
+                        config = config with { MqttsPort = Int(property, problems) };
+                        break;
+                    case "insecure":
+                        config = config with { Insecure = Bool(property, problems) };
+                        break;
+                    case "tlsca":
+                        config = config with { TlsCa = String(property, problems) };
+                        break;
+                    case "tlscakey":
+                        config = config with { TlsCaKey = String(property, problems) };
+                        break;
+                    case "tlscert":
+                        config = config with { TlsCert = String(property, problems) };
+                        break;
+                    case "tlskey":
+                        config = config with { TlsKey = String(property, problems) };
+                        break;
+                    case "tlssans":
+                        config = config with { TlsSans = StringArray(property, problems) };
+                        break;
+                    case "certttl":
+                        config = config with { CertTtl = String(property, problems) };
+                        break;
+                    case "tlsciphers":
+                        config = config with { TlsCiphers = String(property, problems) };
+                        break;
                     case "registries":
                         config = config with { Registries = Logins(property, problems) };
                         break;
@@ -114,7 +151,7 @@ public sealed record BrokerConfigFile
 
     public static readonly IReadOnlyList<string> KnownKeys =
         ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
-         "fileOriginRoots", "registries"];
+         "fileOriginRoots", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
 
     private static List<string>? StringArray(JsonProperty property, List<string> problems)
     {
@@ -220,6 +257,9 @@ public sealed record BrokerConfigFile
         CheckPort("grpcPort", GrpcPort, problems);
         CheckPort("httpPort", HttpPort, problems);
         CheckPort("seedPort", SeedPort, problems);
+        CheckPort("mqttsPort", MqttsPort, problems);
+        problems.AddRange(BrokerTlsResolver.Problems(
+            "tlsCa", TlsCa, "tlsCaKey", TlsCaKey, "tlsCert", TlsCert, "tlsKey", TlsKey, "tlsSans", TlsSans ?? [], "certTtl", CertTtl, "tlsCiphers", TlsCiphers, Insecure == true));
         if (S3Endpoint is not null
             && (!Uri.TryCreate(S3Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https")))
         {

@@ -11,6 +11,10 @@ public sealed record BrokerOptions
     public const int DefaultHttpPort = 8080;
     public const int DefaultMaxParents = 6;
     public const int DefaultSeedPort = 8003;
+    public const int DefaultMqttsPort = 8883;
+
+    /// <summary>The admin socket of <c>dfbroker token|cert</c>, in the data dir (mode 0600: local root is admin).</summary>
+    public const string AdminSocketName = "dfbroker.sock";
 
     /// <summary>The broker's seed lives in &lt;data-dir&gt;/seed.</summary>
     public const string SeedDirectoryName = "seed";
@@ -21,6 +25,12 @@ public sealed record BrokerOptions
     public int GrpcPort { get; init; } = DefaultGrpcPort;
     public int HttpPort { get; init; } = DefaultHttpPort;
     public int MaxParents { get; init; } = DefaultMaxParents;
+
+    /// <summary>MQTT over TLS with client certificates (secure mode; the plain <see cref="MqttPort"/> is then not opened).</summary>
+    public int MqttsPort { get; init; } = DefaultMqttsPort;
+
+    /// <summary>TLS and identity; secure unless <see cref="BrokerTlsOptions.Insecure"/>.</summary>
+    public BrokerTlsOptions Tls { get; init; } = new();
     public bool Verbose { get; init; }
 
     /// <summary>Host the in-process seed peer, the preferred source of URL tasks (off: --no-seed, config seed: false).</summary>
@@ -39,6 +49,8 @@ public sealed record BrokerOptions
     public RegistryCredentials Registries { get; init; } = RegistryCredentials.None;
 
     public string SeedDataDir => Path.Combine(DataDir, SeedDirectoryName);
+
+    public string AdminSocketPath => Path.Combine(DataDir, AdminSocketName);
 
     /// <summary><c>$DFBROKER_DATA_DIR</c> or <c>~/.dragonfly/broker</c>.</summary>
     public static string DefaultDataDir(Func<string, string?> environment)

@@ -46,6 +46,8 @@ public static class BrokerOptionsResolver
             S3 = S3(file, environment),
             FileOriginRoots = FileOriginRoots(flags, file, environment),
             Registries = Registries(file, environment),
+            MqttsPort = Port("--mqtts-port", flags.MqttsPort, environment, "DFBROKER_MQTTS_PORT", file.MqttsPort, BrokerOptions.DefaultMqttsPort),
+            Tls = BrokerTlsResolver.Resolve(flags, environment, file),
         };
     }
 

@@ -8,6 +8,7 @@ using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Broker.Http;
 using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Broker.Scheduling;
+using Dragonfly.PubSub.Broker.Security;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts.Cli;
@@ -56,6 +57,9 @@ public static class BrokerHost
         }
 
         using var _ = catalogue;
+        var securityStore = new SecurityStore(catalogue.Database);
+        var revocations = new RevocationList(securityStore, TimeProvider.System);
+        using var tls = options.Tls.Insecure ? null : BrokerTls.Start(options, revocations, TimeProvider.System);
         BrokerMetrics.EnsureRegistered();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -64,33 +68,22 @@ public static class BrokerHost
         });
         ConfigureLogging(builder.Logging, options.Verbose);
 
-        ListenOptions? mqttListen = null, grpcListen = null, httpListen = null;
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Listen(options.Listen, options.MqttPort, l =>
-            {
-                mqttListen = l;
-                l.UseMqtt();
-            });
-            kestrel.Listen(options.Listen, options.GrpcPort, l =>
-            {
-                grpcListen = l;
-                l.Protocols = HttpProtocols.Http2;
-            });
-            kestrel.Listen(options.Listen, options.HttpPort, l =>
-            {
-                httpListen = l;
-                l.Protocols = HttpProtocols.Http1;
-            });
-        });
+        var listeners = new BrokerListeners(options, tls);
+        builder.WebHost.ConfigureKestrel(listeners.Configure);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(5));
         AddBroker(builder.Services, options, catalogue);
+        builder.Services.AddBrokerSecurity(options, securityStore, revocations, tls);
 
         await using var app = builder.Build();
-        // Accept every client; one without a client id (mosquitto_sub's default) gets one assigned.
-        app.UseMqttServer(mqtt => mqtt.ValidatingConnectionAsync += AnonymousClientIds.AssignWhenMissing);
+        app.UseMqttServer(mqtt => mqtt.ValidatingConnectionAsync += tls is null
+            // Accept every client; one without a client id (mosquitto_sub's default) gets one assigned.
+            ? AnonymousClientIds.AssignWhenMissing
+            // The client id must be the certificate's peer id; none is ever assigned.
+            : app.Services.GetRequiredService<MqttIdentityCheck>().ValidateAsync);
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
+        app.MapSecurityApi();
+        app.MapAdminApi();
 
         var coordinator = app.Services.GetRequiredService<SwarmCoordinator>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -110,12 +103,14 @@ public static class BrokerHost
         catch (IOException e)
         {
             throw new UserFacingException(
-                $"cannot listen: {e.Message.TrimEnd('.')}; free the port or choose another with --mqtt-port/--grpc-port/--http-port (0 picks a free one)",
+                $"cannot listen: {e.Message.TrimEnd('.')}; free the port or choose another with --mqtt-port/--mqtts-port/--grpc-port/--http-port (0 picks a free one)",
                 ExitCodes.Failed, e);
         }
+        listeners.SecureAdminSocket();
 
         var ports = app.Services.GetRequiredService<BoundPorts>();
-        ports.Set(mqttListen!.IPEndPoint!.Port, grpcListen!.IPEndPoint!.Port, httpListen!.IPEndPoint!.Port);
+        listeners.Report(ports);
+        listeners.LogMode(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Broker.Security"));
 
         var announcer = app.Services.GetRequiredService<AnnouncementPublisher>();
         using (var replayTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping))
@@ -129,6 +124,11 @@ public static class BrokerHost
             {
                 await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
                 throw new UserFacingException("the embedded MQTT server did not start within 15 s", ExitCodes.Failed);
+            }
+            if (tls is not null)
+            {
+                // Agents learn the revoked peer ids from this retained message (an empty list too).
+                await app.Services.GetRequiredService<RevocationEnforcer>().PublishListAsync(replayTimeout.Token).ConfigureAwait(false);
             }
         }
 
@@ -152,7 +152,8 @@ public static class BrokerHost
             app.Services.GetRequiredService<BrokerHealth>().MarkListening();
             var readyFile = Path.Combine(options.DataDir, ReadyFileName);
             WriteReadyFile(readyFile, ports);
-            Console.Out.WriteLine($"dfbroker ready mqtt-port={ports.Mqtt} grpc-port={ports.Grpc} http-port={ports.Http} seed-port={ports.Seed}");
+            Console.Out.WriteLine(
+                $"dfbroker ready mqtt-port={ports.Mqtt} grpc-port={ports.Grpc} http-port={ports.Http} seed-port={ports.Seed} mqtts-port={ports.Mqtts} tls={(ports.Tls ? "on" : "off")}");
             Console.Out.Flush();
 
             await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -256,7 +257,8 @@ public static class BrokerHost
 
     private static string? DuplicatePort(BrokerOptions options)
     {
-        List<(string Flag, int Port)> ports = [("--mqtt-port", options.MqttPort), ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
+        List<(string Flag, int Port)> ports = [(options.Tls.Insecure ? "--mqtt-port" : "--mqtts-port", options.Tls.Insecure ? options.MqttPort : options.MqttsPort),
+            ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
         if (options.Seed)
         {
             ports.Add(("--seed-port", options.SeedPort));
@@ -286,6 +288,8 @@ public static class BrokerHost
             json.WriteNumber("grpcPort", ports.Grpc);
             json.WriteNumber("httpPort", ports.Http);
             json.WriteNumber("seedPort", ports.Seed);
+            json.WriteNumber("mqttsPort", ports.Mqtts);
+            json.WriteBoolean("tls", ports.Tls);
             json.WriteEndObject();
         }
         File.Move(temp, path, overwrite: true);

@@ -2,6 +2,7 @@ using Dragonfly.PubSub.Broker.Catalogue;
 using System.Text.Json;
 using Dragonfly.PubSub.Broker.Hosting;
 using Dragonfly.PubSub.Broker.Preheat;
+using Dragonfly.PubSub.Broker.Security;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
@@ -17,9 +18,10 @@ public static class BrokerApi
 {
     public static IEndpointRouteBuilder MapBrokerApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", (BrokerHealth health) => health.Problem() is { } problem
-            ? Results.Text(problem, "text/plain", statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Text("ok", "text/plain"));
+        // JSON: {"status": "ok" | what is down, "tls": bool}; 503 when something is down.
+        app.MapGet("/healthz", (BrokerHealth health, BoundPorts ports) => health.Problem() is { } problem
+            ? Results.Json(new HealthReport(problem, ports.Tls), BrokerJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Json(new HealthReport("ok", ports.Tls), BrokerJsonContext.Default.HealthReport));
 
         app.MapMetrics("/metrics");
 
@@ -59,7 +61,7 @@ public static class BrokerApi
         {
             var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
             return Results.Json(new BrokerStatus(coordinator.BrokerId, snapshot.Peers, snapshot.TaskPeers.Count,
-                ports.Mqtt, ports.Grpc, ports.Http, ports.Seed), BrokerJsonContext.Default.BrokerStatus);
+                ports.Mqtt, ports.Grpc, ports.Http, ports.Seed, ports.Mqtts, ports.Tls), BrokerJsonContext.Default.BrokerStatus);
         });
 
         app.MapPost("/api/v1/preheat", async (HttpContext context, PreheatService preheat, CancellationToken ct) =>
@@ -89,7 +91,7 @@ public static class BrokerApi
             }
             context.Response.Headers.Location = $"/api/v1/preheat/{job.Id}";
             return Results.Json(job, BrokerJsonContext.Default.PreheatJob, statusCode: StatusCodes.Status202Accepted);
-        });
+        }).AddEndpointFilter(ClientCertificateGate.Filter); // secure mode: a valid fleet client certificate
 
         app.MapGet("/api/v1/preheat", (PreheatService preheat) =>
             Results.Json(preheat.List().ToList(), BrokerJsonContext.Default.ListPreheatJob));
@@ -99,7 +101,7 @@ public static class BrokerApi
                 ? Results.Json(job, BrokerJsonContext.Default.PreheatJob)
                 : Error(StatusCodes.Status404NotFound, $"no preheat job '{id}' is known to this broker; list them with GET /api/v1/preheat"));
 
-        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        app.MapGet("/", (BoundPorts ports) => Results.Content(Dashboard.Page(ports.Tls), "text/html; charset=utf-8"));
         return app;
     }
 

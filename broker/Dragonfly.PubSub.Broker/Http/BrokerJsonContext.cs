@@ -9,6 +9,7 @@ namespace Dragonfly.PubSub.Broker.Http;
 [JsonSerializable(typeof(TaskDetail))]
 [JsonSerializable(typeof(ApiError))]
 [JsonSerializable(typeof(BrokerStatus))]
+[JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(PreheatJob))]
 [JsonSerializable(typeof(List<PreheatJob>))]
 internal sealed partial class BrokerJsonContext : JsonSerializerContext;

@@ -24,10 +24,12 @@ internal static class Dashboard
   .bar > span { background: #3a7; height: 10px; display: block; }
   .pub { color: #a60; font-weight: 600; }
   .err { color: #b00; }
+  .insecure { background: #fdd; color: #900; border: 1px solid #b00; padding: .4rem .6rem; margin-bottom: .8rem; font-weight: 600; }
 </style>
 </head>
 <body>
 <h1>Dragonfly.PubSub broker</h1>
+<!--tls-->
 <div id="status">loading…</div>
 <h2>Tasks</h2>
 <table>
@@ -53,7 +55,7 @@ async function refresh() {
   try {
     const [status, tasks, jobs] = await Promise.all([getJson("/api/v1/status"), getJson("/api/v1/tasks"), getJson("/api/v1/preheat")]);
     document.getElementById("status").textContent =
-      `${status.brokerId} · ${status.peers} peer(s) connected · ${status.tasks} active swarm(s) · mqtt ${status.mqttPort} · grpc ${status.grpcPort} · http ${status.httpPort}`;
+      `${status.brokerId} · ${status.peers} peer(s) connected · ${status.tasks} active swarm(s) · ${status.tls ? "TLS on · mqtts " + status.mqttsPort : "mqtt " + status.mqttPort} · grpc ${status.grpcPort} · http ${status.httpPort}`;
     if (!selected && tasks.length) selected = tasks[0].digest;
     document.getElementById("tasks").innerHTML = tasks.map(t =>
       `<tr class="task" data-digest="${esc(t.digest)}"${t.digest === selected ? ' style="background:#eef"' : ""}>` +
@@ -90,4 +92,9 @@ setInterval(refresh, 2000);
 </body>
 </html>
 """;
+
+    /// <summary>The page, with a red banner when the broker runs with --insecure.</summary>
+    public static string Page(bool tls) => tls
+        ? Html
+        : Html.Replace("<!--tls-->", "<div class=\"insecure\" id=\"insecure\">running WITHOUT TLS (--insecure): every port is plain text and unauthenticated</div>", StringComparison.Ordinal);
 }

@@ -1,0 +1,35 @@
+using Dragonfly.PubSub.Broker.Configuration;
+using Grpc.AspNetCore.Server;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dragonfly.PubSub.Broker.Security;
+
+/// <summary>Registers identity and TLS services: all of them in secure mode, only the pass-through gate with <c>--insecure</c>.</summary>
+public static class BrokerSecurityServices
+{
+    public static IServiceCollection AddBrokerSecurity(this IServiceCollection services, BrokerOptions options, SecurityStore store, RevocationList revocations, BrokerTls? tls)
+    {
+        services.AddSingleton(store);
+        services.AddSingleton(revocations);
+        if (tls is null)
+        {
+            services.AddSingleton(sp => new ClientCertificateGate(null, sp.GetRequiredService<ILogger<ClientCertificateGate>>()));
+            return services;
+        }
+        services.AddSingleton(tls);
+        services.AddSingleton<ClientCertificateGate>();
+        services.AddSingleton<LiveSchedulerStreams>();
+        services.AddSingleton<MqttIdentityCheck>();
+        services.AddSingleton<SchedulerIdentityInterceptor>();
+        services.AddSingleton(sp => new Enrollment(
+            tls, store, revocations, options.Tls.CertTtl, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Enrollment>>()));
+        services.AddSingleton(sp => new SecurityAdmin(
+            store, revocations, tls.CaPin, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SecurityAdmin>>()));
+        services.AddSingleton<RevocationEnforcer>();
+        services.AddHostedService(sp => sp.GetRequiredService<RevocationEnforcer>());
+        services.AddHostedService<ServerCertificateRenewal>();
+        services.Configure<GrpcServiceOptions>(grpc => grpc.Interceptors.Add<SchedulerIdentityInterceptor>());
+        return services;
+    }
+}

@@ -1,0 +1,144 @@
+using Dragonfly.PubSub.Security;
+using LiteDB;
+
+namespace Dragonfly.PubSub.Broker.Security;
+
+/// <summary>
+/// Join tokens (secret stored as SHA-256), revoked peer ids and the log of issued certificates, in the
+/// broker's LiteDB (<c>broker.db</c>). Used by the running broker and, when it is stopped, by
+/// <c>dfbroker token|cert</c> directly.
+/// </summary>
+public sealed class SecurityStore
+{
+    private readonly ILiteCollection<BsonDocument> _tokens;
+    private readonly ILiteCollection<BsonDocument> _revoked;
+    private readonly ILiteCollection<BsonDocument> _issued;
+    private readonly Lock _lock = new();
+
+    public SecurityStore(LiteDatabase database)
+    {
+        _tokens = database.GetCollection("joinTokens");
+        _revoked = database.GetCollection("revokedPeers");
+        _issued = database.GetCollection("issuedCertificates");
+        _issued.EnsureIndex("peerId");
+        _issued.EnsureIndex("tokenId");
+    }
+
+    public TokenRecord AddToken(JoinToken token, PeerRole role, IReadOnlyList<string> topics, DateTimeOffset now, DateTimeOffset expiresAt, int uses)
+    {
+        lock (_lock)
+        {
+            _tokens.Insert(new BsonDocument
+            {
+                ["_id"] = token.Id,
+                ["secretSha256"] = JoinToken.HashSecret(token.Secret),
+                ["role"] = role.Name(),
+                ["topics"] = new BsonArray(topics.Select(t => new BsonValue(t))),
+                ["createdAt"] = now.UtcDateTime,
+                ["expiresAt"] = expiresAt.UtcDateTime,
+                ["uses"] = uses,
+                ["used"] = 0,
+                ["revoked"] = false,
+            });
+        }
+        return new TokenRecord(token.Id, role, topics, now, expiresAt, uses, 0, false);
+    }
+
+    /// <summary>Checks a presented token and, when it is good, spends one of its uses (atomically).</summary>
+    public TokenClaim Claim(JoinToken token, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            var document = _tokens.FindById(token.Id);
+            // Unknown id and wrong secret read the same, so a guesser learns nothing.
+            if (document is null || !token.SecretMatches(document["secretSha256"].AsString))
+            {
+                return new TokenClaim(null, $"join token {token.Id} is not known to this broker; make one with: dfbroker token create --role agent");
+            }
+            var record = ToRecord(document);
+            if (record.Revoked)
+            {
+                return new TokenClaim(null, $"join token {token.Id} was revoked; make a new one with: dfbroker token create");
+            }
+            if (now >= record.ExpiresAt)
+            {
+                return new TokenClaim(null, $"join token {token.Id} expired at {record.ExpiresAt:yyyy-MM-ddTHH:mm:ssZ}; make a new one with: dfbroker token create");
+            }
+            if (record.Used >= record.Uses)
+            {
+                return new TokenClaim(null, $"join token {token.Id} was already used {record.Used} time(s) of {record.Uses}; make a new one (--uses N lets one token enrol N peers)");
+            }
+            document["used"] = record.Used + 1;
+            _tokens.Update(document);
+            return new TokenClaim(record with { Used = record.Used + 1 }, null);
+        }
+    }
+
+    public TokenRecord? FindToken(string id) => _tokens.FindById(id) is { } document ? ToRecord(document) : null;
+
+    /// <summary>Marks a token revoked; false when no token has that id.</summary>
+    public bool RevokeToken(string id)
+    {
+        lock (_lock)
+        {
+            var document = _tokens.FindById(id);
+            if (document is null)
+            {
+                return false;
+            }
+            document["revoked"] = true;
+            _tokens.Update(document);
+            return true;
+        }
+    }
+
+    /// <summary>The peer ids certified through a token.</summary>
+    public IReadOnlyList<string> PeersEnrolledWith(string tokenId) =>
+        [.. _issued.Find(Query.EQ("tokenId", tokenId)).Select(d => d["peerId"].AsString).Distinct()];
+
+    /// <summary>Whether the broker ever certified this peer id (enrolment, renewal or its seed).</summary>
+    public bool IsKnownPeer(string peerId) => _issued.Exists(Query.EQ("peerId", peerId));
+
+    public void RecordIssuance(string peerId, string? tokenId, PeerIdentity identity, string serial, DateTimeOffset notAfter, DateTimeOffset now)
+    {
+        _issued.Insert(new BsonDocument
+        {
+            ["peerId"] = peerId,
+            ["tokenId"] = tokenId is null ? BsonValue.Null : new BsonValue(tokenId),
+            ["role"] = identity.Role.Name(),
+            ["serial"] = serial,
+            ["notAfter"] = notAfter.UtcDateTime,
+            ["issuedAt"] = now.UtcDateTime,
+        });
+    }
+
+    /// <summary>Adds a peer id to the revocation list; false when it was there already.</summary>
+    public bool RevokePeer(string peerId, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            if (_revoked.FindById(peerId) is not null)
+            {
+                return false;
+            }
+            _revoked.Insert(new BsonDocument { ["_id"] = peerId, ["revokedAt"] = now.UtcDateTime });
+            return true;
+        }
+    }
+
+    public IReadOnlyList<string> RevokedPeers() => [.. _revoked.FindAll().Select(d => d["_id"].AsString).Order(StringComparer.Ordinal)];
+
+    private static TokenRecord ToRecord(BsonDocument document)
+    {
+        PeerRoles.TryParse(document["role"].AsString, out var role);
+        return new TokenRecord(
+            document["_id"].AsString,
+            role ?? PeerRole.Agent,
+            [.. document["topics"].AsArray.Select(t => t.AsString)],
+            new DateTimeOffset(document["createdAt"].AsDateTime.ToUniversalTime()),
+            new DateTimeOffset(document["expiresAt"].AsDateTime.ToUniversalTime()),
+            document["uses"].AsInt32,
+            document["used"].AsInt32,
+            document["revoked"].AsBoolean);
+    }
+}

@@ -1,0 +1,34 @@
+using Dragonfly.PubSub.Security;
+
+namespace Dragonfly.PubSub.Broker.Security;
+
+/// <summary>What <c>dfbroker token create</c> asks for.</summary>
+public sealed record TokenRequest(PeerRole Role, IReadOnlyList<string> Topics, TimeSpan Ttl, int Uses)
+{
+    public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
+
+    /// <summary>Null when fine; otherwise one line.</summary>
+    public string? Validate()
+    {
+        if (Role == PeerRole.Broker)
+        {
+            return "--role broker cannot be granted; choose agent, seed, publisher or admin";
+        }
+        if (Uses < 1)
+        {
+            return $"--uses {Uses}: a token must allow at least one enrolment";
+        }
+        if (Ttl <= TimeSpan.Zero)
+        {
+            return "--ttl must be positive";
+        }
+        foreach (var topic in Topics)
+        {
+            if (string.IsNullOrWhiteSpace(topic) || topic.Contains('\0', StringComparison.Ordinal))
+            {
+                return $"--topics '{topic}' is not a topic filter; give e.g. images/# or releases/+/linux";
+            }
+        }
+        return null;
+    }
+}
