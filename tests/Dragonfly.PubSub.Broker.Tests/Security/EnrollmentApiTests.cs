@@ -101,6 +101,7 @@ public sealed class EnrollmentApiTests : IAsyncLifetime
         Assert.Equal("[]", await _broker.Http.GetStringAsync("api/v1/preheat"));
         var health = await _broker.Http.GetFromJsonAsync<JsonElement>("healthz");
         Assert.True(health.GetProperty("tls").GetBoolean());
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(_broker.DataDir, "tls", "ca.crt")), await _broker.Http.GetStringAsync("api/v1/ca"));
 
         using var peer = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir, "publisher"), _files);
         using var client = peer.HttpClient(_broker.Http.BaseAddress!);
