@@ -24,7 +24,8 @@ var peerPort = new Option<int>("--peer-port") { Description = "Port that serves 
 var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the OCI registry mirror that docker/containerd/skopeo pull through: blobs come from the swarm (0 picks a free one, -1 = no mirror).", DefaultValueFactory = _ => 4001 };
 var registryMirror = new Option<string?>("--registry-mirror") { Description = "Upstream registry URL the mirror serves requests without ?ns=<registry> from, e.g. https://registry-1.docker.io (Docker's registry-mirrors). containerd names the registry itself with ?ns=, so it needs none." };
 var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one, -1 = none: the unix socket only).", DefaultValueFactory = _ => 4002 };
-var listen = new Option<string>("--listen") { Description = "Address to bind.", DefaultValueFactory = _ => "0.0.0.0" };
+var listen = new Option<string>("--listen") { Description = "Address the peer port binds.", DefaultValueFactory = _ => "0.0.0.0" };
+var apiListen = new Option<string>("--api-listen") { Description = "Address the local HTTP API (--http-port) and the registry mirror (--proxy-port) bind. Anything but loopback needs TLS: the HTTP API then serves HTTPS with the agent's certificate; the mirror must stay on loopback (or be off: --proxy-port -1).", DefaultValueFactory = _ => "127.0.0.1" };
 var advertise = new Option<string?>("--advertise-addr") { Description = "Address other agents dial to reach this one (default: the bound address, or what the broker sees)." };
 var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap on download bandwidth, e.g. 20MiB (per second). Default: none." };
 var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
@@ -47,7 +48,7 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
-    brokerHttp,
+    brokerHttp, apiListen,
 };
 tls.AddTo(root);
 
@@ -107,6 +108,7 @@ AgentOptions BuildOptions(SettingSources s)
         Subscriptions = filters,
         OutputDir = Path.GetFullPath(s.String(outputDir) ?? Path.Combine(data, "downloads")),
         ListenAddress = s.WithDefault(listen),
+        ApiListenAddress = s.WithDefault(apiListen),
         AdvertiseAddress = s.String(advertise) ?? "",
         PeerPort = Port(s.Int(peerPort), "--peer-port"),
         ProxyPort = s.Int(proxyPort) is -1 ? -1 : Port(s.Int(proxyPort), "--proxy-port"),
@@ -132,6 +134,7 @@ AgentOptions BuildOptions(SettingSources s)
         },
     };
     AgentHost.ParseAddress(options.ListenAddress);
+    AgentHost.CheckApiAddress(options);
     return options;
 }
 

@@ -15,9 +15,9 @@ internal static class LocalApi
     /// Reads one metric from <c>GET /metrics</c> (Prometheus text), summed over its label sets;
     /// 0 when the metric has no sample yet.
     /// </summary>
-    public static async Task<double> GetMetricAsync(HttpClient http, int port, string metric, CancellationToken cancel)
+    public static async Task<double> GetMetricAsync(HttpClient http, Uri server, string metric, CancellationToken cancel)
     {
-        var text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics", cancel);
+        var text = await http.GetStringAsync(new Uri(server, "metrics"), cancel);
         double sum = 0;
         foreach (var line in text.Split('\n'))
         {

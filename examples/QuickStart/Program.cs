@@ -4,6 +4,8 @@
 // 64 MiB file from agent-1 to the topic quickstart/demo, and watches agent-2 and agent-3 (both
 // subscribed to quickstart/#) fetch it piece by piece from agent-1 and from each other. Then it
 // checks the SHA-256 of every copy, prints who sent what, stops every process and cleans up.
+// Secure like a real fleet: the broker makes its CA, the agents enrol with a join token taken from
+// it (dfbroker token create), and every connection is TLS 1.3 with certificates.
 //
 //   dotnet run -c Release --project examples/QuickStart
 
@@ -11,6 +13,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 using QuickStart;
@@ -37,13 +40,26 @@ try
 {
     Console.WriteLine($"Working in {root}");
 
-    // 1. The broker: MQTT for announcements, gRPC for scheduling, HTTP for the API and metrics.
-    //    Port 0 everywhere; the ports it bound are in <data-dir>/broker.json once it is ready.
+    // 1. The broker: MQTT over TLS for announcements, gRPC (HTTPS/2) for scheduling, HTTPS for the
+    //    API, enrolment and metrics. Port 0 everywhere; the ports it bound are in <data-dir>/broker.json.
     var brokerDir = Path.Combine(root, "broker");
     var broker = Start("broker", Executable("broker/Dragonfly.PubSub.Broker", "dfbroker"),
-        ["--data-dir", brokerDir, "--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0"]);
+        ["--data-dir", brokerDir, "--listen", "127.0.0.1", "--mqtts-port", "0", "--grpc-port", "0", "--http-port", "0", "--seed-port", "0"]);
     var brokerPorts = await broker.WaitForReadinessFileAsync<BrokerReady>(Path.Combine(brokerDir, "broker.json"), startTimeout, cancel);
-    Console.WriteLine($"broker   pid {broker.Id,-7} mqtt :{brokerPorts.MqttPort}  grpc :{brokerPorts.GrpcPort}  http :{brokerPorts.HttpPort}");
+    Console.WriteLine($"broker   pid {broker.Id,-7} mqtts :{brokerPorts.MqttsPort}  grpc :{brokerPorts.GrpcPort}  https :{brokerPorts.HttpPort}");
+    using var brokerHttp = BrokerClient(Path.Combine(brokerDir, "tls", "ca.crt"));
+    var brokerUrl = new Uri($"https://127.0.0.1:{brokerPorts.HttpPort}/");
+
+    // A join token for the three agents, from the running broker (its admin socket); in a file, so
+    // it does not show in the process list.
+    var token = await RunToolAsync(Executable("broker/Dragonfly.PubSub.Broker", "dfbroker"),
+        ["token", "create", "--role", "agent", "--uses", "3", "--ttl", "1h", "--data-dir", brokerDir]);
+    var tokenFile = Path.Combine(root, "agent.token");
+    File.WriteAllText(tokenFile, token + Environment.NewLine);
+    if (!OperatingSystem.IsWindows())
+    {
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
 
     // 2. Three agents. agent-1 will publish; agent-2 and agent-3 subscribe to quickstart/#, so
     //    whatever is announced under quickstart/ lands in <output-dir>/<topic>/<name>.
@@ -54,11 +70,10 @@ try
         var outputDir = Path.Combine(dataDir, "downloads");
         List<string> arguments =
         [
-            "--broker", $"127.0.0.1:{brokerPorts.GrpcPort}", "--mqtt", $"127.0.0.1:{brokerPorts.MqttPort}",
+            "--broker", $"127.0.0.1:{brokerPorts.GrpcPort}", "--mqtt", $"127.0.0.1:{brokerPorts.MqttsPort}",
+            "--broker-http", $"127.0.0.1:{brokerPorts.HttpPort}", "--token-file", tokenFile,
             "--data-dir", dataDir, "--output-dir", outputDir, "--listen", "127.0.0.1",
             "--peer-port", "0", "--proxy-port", "0", "--http-port", "0",
-            // Until this branch's broker speaks TLS.
-            "--insecure",
         ];
         var role = i == 1 ? "publisher" : "subscriber";
         if (role == "subscriber")
@@ -73,7 +88,7 @@ try
 
     // An agent reports ready before it has reached the broker; wait until the broker knows all
     // three, and ask each agent for its tasks once (none yet) so that the API is known to answer.
-    await WaitUntilAsync(async () => await LocalApi.GetMetricAsync(http, brokerPorts.HttpPort, "dragonfly_broker_peers", cancel) >= agents.Count,
+    await WaitUntilAsync(async () => await LocalApi.GetMetricAsync(brokerHttp, brokerUrl, "dragonfly_broker_peers", cancel) >= agents.Count,
         startTimeout, "the agents did not register with the broker");
     await Task.WhenAll(agents.Select(a => LocalApi.GetTasksAsync(http, a.Ready.HttpPort, cancel)));
 
@@ -142,7 +157,7 @@ try
     Console.WriteLine($"\nDelivered {ByteSize.Format(FileSize)} to {subscribers.Count} subscribers in {elapsed.TotalSeconds:0.00} s (from dfpub start until both agents had verified the file).");
     foreach (var agent in agents)
     {
-        var uploaded = await LocalApi.GetMetricAsync(http, agent.Ready.HttpPort, "dragonfly_agent_upload_bytes_total", cancel);
+        var uploaded = await LocalApi.GetMetricAsync(http, new Uri($"http://127.0.0.1:{agent.Ready.HttpPort}/"), "dragonfly_agent_upload_bytes_total", cancel);
         var received = latest[agent.Name]?.BytesFromPeers ?? 0;
         Console.WriteLine($"  {agent.Name,-8} {agent.Role,-10} got {ByteSize.Format(received),10} from peers, uploaded {ByteSize.Format((long)uploaded),10}");
     }
@@ -213,9 +228,12 @@ async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string f
     }
 }
 
-async Task<string> RunDfpubAsync(IEnumerable<string> arguments)
+Task<string> RunDfpubAsync(IEnumerable<string> arguments) => RunToolAsync(Executable("agent/Dragonfly.PubSub.Publish", "dfpub"), arguments);
+
+// Runs a CLI to its end; returns the last line of its stdout.
+async Task<string> RunToolAsync(string executable, IEnumerable<string> arguments)
 {
-    var info = new ProcessStartInfo(Executable("agent/Dragonfly.PubSub.Publish", "dfpub"))
+    var info = new ProcessStartInfo(executable)
     {
         RedirectStandardOutput = true,
         RedirectStandardError = true,
@@ -230,9 +248,27 @@ async Task<string> RunDfpubAsync(IEnumerable<string> arguments)
     await dfpub.WaitForExitAsync(cancel);
     if (dfpub.ExitCode != 0)
     {
-        throw new InvalidOperationException($"dfpub exited with code {dfpub.ExitCode}: {(await stderr).Trim()}");
+        throw new InvalidOperationException($"{Path.GetFileName(executable)} exited with code {dfpub.ExitCode}: {(await stderr).Trim()}");
     }
     return (await stdout).Trim().Split('\n')[^1].Trim();
+}
+
+// The broker's HTTPS API, trusting only the CA the broker made (no system roots).
+static HttpClient BrokerClient(string caFile)
+{
+    var ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
+    var handler = new HttpClientHandler
+    {
+        ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+        {
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.CustomTrustStore.Add(ca);
+            return certificate is not null && chain.Build(certificate);
+        },
+    };
+    return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
 }
 
 static async Task<ContentDigest> WriteRandomFileAsync(string path, long size, int seed, CancellationToken cancel)

@@ -12,9 +12,10 @@ namespace Dragonfly.PubSub.Security;
 /// <summary>
 /// The client side of enrolment (<c>POST /api/v1/enroll</c>) and renewal (<c>POST /api/v1/renew</c>)
 /// on the broker's HTTPS port. The client makes its own ECDSA P-256 key, which never leaves it.
-/// Enrolment trusts the broker only through the token's CA pin: some certificate of the chain the
-/// broker presents must hash to it, the broker's certificate must chain to that one, and the CA the
-/// broker returns must be that one too. Renewal authenticates with the current certificate and
+/// Enrolment trusts the broker only through the token's CA pin: the CA the broker serves
+/// (<c>GET /api/v1/ca</c>, fetched without trusting anything and without sending a secret) must hash
+/// to the pin, the broker's certificate must chain to it before the token is sent, and the CA the
+/// enrolment returns must be that one too. Renewal authenticates with the current certificate and
 /// trusts only the fleet CA it already has.
 /// </summary>
 public static class EnrolmentClient
@@ -25,6 +26,7 @@ public static class EnrolmentClient
     public static async Task<EnrolledCertificate> EnrollAsync(string host, int port, JoinToken token, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(token);
+        using var ca = await FetchPinnedCaAsync(host, port, token, ct).ConfigureAwait(false);
         string? pinFailure = null;
         using var handler = new SocketsHttpHandler
         {
@@ -35,7 +37,7 @@ public static class EnrolmentClient
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
                 {
-                    pinFailure = CheckPinned(certificate, chain, errors, token);
+                    pinFailure = CheckPinned(certificate, chain, errors, token, ca);
                     return pinFailure is null;
                 },
             },
@@ -71,31 +73,80 @@ public static class EnrolmentClient
         return result with { KeyPem = key.ExportPkcs8PrivateKeyPem() };
     }
 
-    /// <summary>Null when the broker's chain is pinned by the token; otherwise why not (one line).</summary>
-    private static string? CheckPinned(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, JoinToken token)
+    /// <summary>
+    /// <c>GET /api/v1/ca</c>: the broker's CA, accepted only when it hashes to the token's pin. The
+    /// server is not trusted for this request (nothing secret is sent); the pin is what counts.
+    /// </summary>
+    private static async Task<X509Certificate2> FetchPinnedCaAsync(string host, int port, JoinToken token, CancellationToken ct)
+    {
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            },
+        };
+        using var http = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout };
+        var authority = Authority(host, port);
+        string pem;
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"https://{authority}/api/v1/ca"), ct).ConfigureAwait(false);
+            pem = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new EnrolmentException($"the broker at {authority} did not serve its CA ({(int)response.StatusCode}: {ErrorOf(pem)}); is it a dfbroker with TLS on?");
+            }
+        }
+        catch (HttpRequestException e) when (e.InnerException is AuthenticationException || e.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            throw new EnrolmentException($"the broker at {authority} does not speak TLS ({Inner(e)}); start both sides with --insecure or neither", inner: e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EnrolmentException($"cannot reach the broker's HTTPS API at {authority} ({Inner(e)}); check --broker-http", inner: e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new EnrolmentException($"the broker's HTTPS API at {authority} did not answer within {Timeout.TotalSeconds:0} s", inner: e);
+        }
+        X509Certificate2 ca;
+        try
+        {
+            ca = X509Certificate2.CreateFromPem(pem);
+        }
+        catch (CryptographicException e)
+        {
+            throw new EnrolmentException($"the broker at {authority} served no PEM CA certificate at /api/v1/ca", inner: e);
+        }
+        if (!token.PinMatches(ca))
+        {
+            ca.Dispose();
+            throw new EnrolmentException(
+                $"refusing the broker at {authority}: its CA is not the one the join token pins (wrong broker, or a token of another fleet)", refused: true);
+        }
+        return ca;
+    }
+
+    /// <summary>Null when the broker's certificate chains to the pinned CA; otherwise why not (one line).</summary>
+    private static string? CheckPinned(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors, JoinToken token, X509Certificate2 pinnedCa)
     {
         if (certificate is not X509Certificate2 leaf)
         {
             return "the broker sent no certificate";
         }
-        var presented = new List<X509Certificate2> { leaf };
-        if (chain is not null)
-        {
-            presented.AddRange(chain.ChainPolicy.ExtraStore);
-            presented.AddRange(chain.ChainElements.Select(e => e.Certificate));
-        }
-        var ca = presented.FirstOrDefault(token.PinMatches);
-        if (ca is null)
-        {
-            return "the broker's certificate is not from the CA the join token pins (wrong broker, or a token of another fleet)";
-        }
+        // A .NET server never sends its root, so the pinned CA is the one fetched; one presented also counts.
+        var presented = chain is null ? [] : chain.ChainPolicy.ExtraStore.Concat(chain.ChainElements.Select(e => e.Certificate));
+        var ca = presented.FirstOrDefault(token.PinMatches) ?? pinnedCa;
         using var verify = new X509Chain();
         verify.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         verify.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         verify.ChainPolicy.CustomTrustStore.Add(ca);
         if (!verify.Build(leaf))
         {
-            return "the broker's certificate does not chain to the CA the join token pins";
+            return "the broker's certificate is not from the CA the join token pins (wrong broker, or a token of another fleet)";
         }
         return (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
             ? "the broker's certificate does not name the address used to reach it; use a name or address it lists (dfbroker --tls-san)"
@@ -106,7 +157,7 @@ public static class EnrolmentClient
         SocketsHttpHandler handler, string host, int port, string path, byte[] body, Func<string?> tlsFailure, CancellationToken ct)
     {
         using var http = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout };
-        var authority = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
+        var authority = Authority(host, port);
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         HttpResponseMessage response;
@@ -177,6 +228,9 @@ public static class EnrolmentClient
         var line = text.Split('\n', 2)[0].Trim();
         return line.Length == 0 ? "no reason given" : line;
     }
+
+    private static string Authority(string host, int port) =>
+        host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
 
     private static string Csr(ECDsa key) =>
         new CertificateRequest("CN=dragonfly-enrolment", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();

@@ -53,6 +53,13 @@ public sealed record AgentOptions
 
     /// <summary>Address the agent's servers bind to; port 0 picks a free port.</summary>
     public string ListenAddress { get; init; } = "0.0.0.0";
+    /// <summary>
+    /// Address the local HTTP API and the registry mirror bind: loopback by default (they serve this
+    /// machine). Anything else needs TLS: the HTTP API then serves HTTPS with the agent's certificate,
+    /// and the mirror (plain HTTP for docker/containerd) must stay on loopback.
+    /// </summary>
+    public string ApiListenAddress { get; init; } = "127.0.0.1";
+
     /// <summary>Address peers dial to reach this agent; empty = the broker uses what it sees.</summary>
     public string AdvertiseAddress { get; init; } = "";
     public int PeerPort { get; init; } = 4000;

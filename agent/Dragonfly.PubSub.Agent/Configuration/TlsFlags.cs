@@ -51,7 +51,7 @@ public sealed class TlsFlags
         }
         if (token is not null && !Security.JoinToken.TryParse(token.Trim(), out _, out var tokenError))
         {
-            throw UserFacingException.Usage($"the join token is not valid ({tokenError}); copy it whole from 'dfbroker token create --role agent'");
+            throw UserFacingException.Usage($"the join token is not valid: {tokenError}");
         }
         var (cert, key, ca) = (s.String(Cert), s.String(Key), s.String(Ca));
         if ((cert, key, ca) is not (null, null, null) && (cert is null || key is null || ca is null))

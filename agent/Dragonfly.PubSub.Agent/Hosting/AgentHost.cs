@@ -64,6 +64,7 @@ public static class AgentHost
                 throw UserFacingException.Usage($"--registry-mirror: {e.Message}");
             }
         }
+        CheckApiAddress(options);
         var hosting = options.Hosting;
         var store = AgentStore.Open(options.DataDir);
         OriginRegistry? registry = null;
@@ -82,6 +83,7 @@ public static class AgentHost
                     AgentLog.Insecure(startLogger);
                 }
             }
+            await BrokerProbe.CheckAsync(options, identity is not null, cancellationToken).ConfigureAwait(false);
             registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins) });
             // In secure mode the broker-assigned peer id (the certificate's CN) is this agent's id everywhere.
             var runtime = new AgentRuntime(identity?.PeerId ?? store.PeerId, identity);
@@ -116,7 +118,15 @@ public static class AgentHost
             {
                 if (options.HttpPort >= 0)
                 {
-                    kestrel.Listen(ParseAddress(options.ListenAddress), options.HttpPort);
+                    var apiAddress = ParseAddress(options.ApiListenAddress, "--api-listen");
+                    kestrel.Listen(apiAddress, options.HttpPort, listen =>
+                    {
+                        if (!IPAddress.IsLoopback(apiAddress) && identity is not null)
+                        {
+                            // Off this machine the API speaks HTTPS with the agent's (current) certificate.
+                            listen.UseHttps(https => https.ServerCertificateSelector = (_, _) => identity.Current.Certificate);
+                        }
+                    });
                 }
                 kestrel.ListenUnixSocket(options.SocketPath);
             });
@@ -173,7 +183,7 @@ public static class AgentHost
             {
                 try
                 {
-                    agent.Mirror = await MirrorServer.StartAsync(ParseAddress(options.ListenAddress), options.ProxyPort,
+                    agent.Mirror = await MirrorServer.StartAsync(ParseAddress(options.ApiListenAddress, "--api-listen"), options.ProxyPort,
                         app.Services.GetRequiredService<RegistryMirror>(), loggers, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or IOException && e is not FileNotFoundException)
@@ -235,10 +245,29 @@ public static class AgentHost
     /// <summary>Logging for what happens before the host is built (enrolment).</summary>
     private static ILoggerFactory StartLogging(AgentHosting hosting) => LoggerFactory.Create(b => AddLogging(b, hosting));
 
-    public static IPAddress ParseAddress(string address) =>
+    public static IPAddress ParseAddress(string address, string flag = "--listen") =>
         address is "*" or "" ? IPAddress.Any
         : IPAddress.TryParse(address.Trim('[', ']'), out var ip) ? ip
-        : throw UserFacingException.Usage($"--listen '{address}' is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1");
+        : throw UserFacingException.Usage($"{flag} '{address}' is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1");
+
+    /// <summary>The local API and the mirror serve this machine: off loopback only with TLS, and never the (plain HTTP) mirror.</summary>
+    /// <exception cref="UserFacingException">Usage (exit 2).</exception>
+    public static void CheckApiAddress(AgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (IPAddress.IsLoopback(ParseAddress(options.ApiListenAddress, "--api-listen")))
+        {
+            return;
+        }
+        if (options.Tls.Insecure && options.HttpPort >= 0)
+        {
+            throw UserFacingException.Usage($"--api-listen {options.ApiListenAddress} exposes the local HTTP API off this machine, which needs TLS; keep it on 127.0.0.1 with --insecure, or drop --insecure");
+        }
+        if (options.ProxyPort >= 0)
+        {
+            throw UserFacingException.Usage($"--api-listen {options.ApiListenAddress}: the registry mirror serves plain HTTP to this machine's docker/containerd and stays on loopback; keep --api-listen on 127.0.0.1 or turn the mirror off with --proxy-port -1");
+        }
+    }
 
     /// <summary>The AWS_* environment, overridden by what the agent's config or flags say.</summary>
     private static S3OriginOptions S3Options(OriginSettings settings)
@@ -270,7 +299,7 @@ public static class AgentHost
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         foreach (var address in addresses)
         {
-            if (address.StartsWith("http://", StringComparison.Ordinal) && !address.Contains("unix:", StringComparison.Ordinal)
+            if ((address.StartsWith("http://", StringComparison.Ordinal) || address.StartsWith("https://", StringComparison.Ordinal)) && !address.Contains("unix:", StringComparison.Ordinal)
                 && Uri.TryCreate(address.Replace("*", "localhost", StringComparison.Ordinal), UriKind.Absolute, out var uri))
             {
                 return uri.Port;

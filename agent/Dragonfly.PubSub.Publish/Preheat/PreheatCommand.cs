@@ -31,6 +31,11 @@ internal static class PreheatCommand
         var timeout = new Option<string?>("--timeout") { Description = "Stop waiting after this long, e.g. 90s, 10m, 1h (exit 1; the job goes on). Default: no limit." };
         var json = new Option<bool>("--json") { Description = "Print the job as JSON (the final state when waiting) instead of its id." };
         var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces) on errors." };
+        var dataDir = new Option<string>("--data-dir") { Description = "The enrolled agent whose certificate (<data-dir>/tls) authenticates to the broker's HTTPS API.", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM client certificate instead of the agent's (with --tls-key and --tls-ca)." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var tlsCa = new Option<string?>("--tls-ca") { Description = "PEM CA certificate(s) to trust for the broker (default: <data-dir>/tls/ca.crt)." };
+        var insecure = new Option<bool>("--insecure") { Description = "The broker runs without TLS (dfbroker --insecure): plain HTTP, no certificates." };
         var command = new Command("preheat",
             "Preheat a container image into every agent subscribed to a topic. The broker resolves the image (tag → index → the "
             + "manifests of the requested platforms), its seed fetches each config and layer blob from the registry once, and the "
@@ -40,7 +45,7 @@ internal static class PreheatCommand
             + "reference, a missing --platform, a bad topic, a platform the image does not have). The registry is read with the "
             + "broker's own registry credentials (its config), never with any from this machine.")
         {
-            image, topic, platforms, brokerUrl, wait, noWait, timeout, json, verbose,
+            image, topic, platforms, brokerUrl, wait, noWait, timeout, json, verbose, dataDir, tlsCert, tlsKey, tlsCa, insecure,
         };
         command.SetAction((parse, ct) => CliRunner.RunAsync(Program, parse.GetValue(verbose), () => RunAsync(new Settings(
             parse.GetValue(image)!,
@@ -50,7 +55,8 @@ internal static class PreheatCommand
             parse.GetValue(wait),
             parse.GetValue(noWait),
             parse.GetValue(timeout),
-            parse.GetValue(json)), ct)));
+            parse.GetValue(json),
+            new TlsSettings(parse.GetValue(dataDir)!, parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsCa), parse.GetValue(insecure))), ct)));
         return command;
     }
 
@@ -62,7 +68,17 @@ internal static class PreheatCommand
             throw UserFacingException.Usage("--wait and --no-wait contradict each other; give one");
         }
         var limit = settings.Timeout is { } text ? CliDurations.Parse(text, "--timeout") : (TimeSpan?)null;
-        using var client = new BrokerClient(BrokerUrl(settings.BrokerUrl));
+        if (settings.Tls.Insecure && (settings.Tls.Cert ?? settings.Tls.Key ?? settings.Tls.Ca) is not null)
+        {
+            throw UserFacingException.Usage("--insecure turns TLS off; drop it, or drop --tls-cert/--tls-key/--tls-ca");
+        }
+        if ((settings.Tls.Cert is null) != (settings.Tls.Key is null))
+        {
+            throw UserFacingException.Usage("--tls-cert and --tls-key go together; give both");
+        }
+        var url = BrokerUrl(settings.BrokerUrl, settings.Tls.Insecure);
+        using var handler = BrokerTls.Handler(url, settings.Tls.DataDir, settings.Tls.Cert, settings.Tls.Key, settings.Tls.Ca);
+        using var client = new BrokerClient(url, handler);
 
         var job = await client.StartPreheatAsync(request, ct);
         if (settings.NoWait)
@@ -136,22 +152,26 @@ internal static class PreheatCommand
         };
     }
 
-    private static Uri BrokerUrl(string? flag)
+    /// <summary>The broker URL; HOST:PORT and the default are https (http with --insecure).</summary>
+    private static Uri BrokerUrl(string? flag, bool insecure)
     {
+        var scheme = insecure ? "http" : "https";
         var (text, from) = flag is not null ? (flag, "--broker-url")
             : Environment.GetEnvironmentVariable(BrokerUrlVariable) is { Length: > 0 } env ? (env, BrokerUrlVariable)
-            : (BrokerClient.DefaultUrl.AbsoluteUri, "the default broker URL");
+            : ($"{scheme}://{BrokerClient.DefaultUrl.Authority}/", "the default broker URL");
         text = text.Trim();
         if (!text.Contains("://", StringComparison.Ordinal))
         {
-            text = "http://" + text; // HOST:PORT
+            text = $"{scheme}://" + text; // HOST:PORT
         }
         return Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.Host.Length > 0
             ? url
             : throw UserFacingException.Usage($"{from} '{text}' is not an http(s) URL; write e.g. http://broker:8080");
     }
 
-    private sealed record Settings(string Image, string? Topic, string[] Platforms, string? BrokerUrl, bool Wait, bool NoWait, string? Timeout, bool Json);
+    private sealed record Settings(string Image, string? Topic, string[] Platforms, string? BrokerUrl, bool Wait, bool NoWait, string? Timeout, bool Json, TlsSettings Tls);
+
+    private sealed record TlsSettings(string DataDir, string? Cert, string? Key, string? Ca, bool Insecure);
 
     /// <summary>On a terminal (stderr), one line whenever the job or one of its blobs changes state.</summary>
     private sealed class ProgressPrinter(bool enabled) : IProgress<PreheatJob>

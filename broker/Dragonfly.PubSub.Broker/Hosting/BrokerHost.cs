@@ -138,8 +138,10 @@ public static class BrokerHost
             {
                 try
                 {
+                    var seedIdentity = app.Services.GetService<SeedIdentity>();
                     Volatile.Write(ref seed, await BrokerSeed.StartAsync(
-                        options, ports.Grpc, app.Services.GetRequiredService<ILoggerFactory>(), cancellationToken).ConfigureAwait(false));
+                        options, ports.Grpc, seedIdentity is null ? null : () => seedIdentity.Current,
+                        app.Services.GetRequiredService<ILoggerFactory>(), cancellationToken).ConfigureAwait(false));
                 }
                 catch (UserFacingException)
                 {

@@ -4,6 +4,7 @@ using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Dragonfly.PubSub.Broker.Hosting;
@@ -32,9 +33,10 @@ public sealed class BrokerSeed : IAsyncDisposable
 
     /// <summary>Starts the seed; it connects to the scheduler at <paramref name="grpcPort"/> in the background.</summary>
     /// <exception cref="UserFacingException">The seed could not start (data dir in use, peer port taken).</exception>
-    public static async Task<BrokerSeed> StartAsync(BrokerOptions options, int grpcPort, ILoggerFactory logging, CancellationToken cancellationToken)
+    public static async Task<BrokerSeed> StartAsync(
+        BrokerOptions options, int grpcPort, Func<TlsIdentity>? identity, ILoggerFactory logging, CancellationToken cancellationToken)
     {
-        var agentOptions = AgentOptionsFor(options, grpcPort, logging);
+        var agentOptions = AgentOptionsFor(options, grpcPort, logging, identity);
         RunningAgent agent;
         try
         {
@@ -52,8 +54,11 @@ public sealed class BrokerSeed : IAsyncDisposable
         return new BrokerSeed(agent, logger);
     }
 
-    /// <summary>What the seed is told: seed mode, this broker's scheduler, the broker's origin settings.</summary>
-    public static AgentOptions AgentOptionsFor(BrokerOptions options, int grpcPort, ILoggerFactory? logging) => new()
+    /// <summary>
+    /// What the seed is told: seed mode, this broker's scheduler, the broker's origin settings, and its
+    /// identity from the broker's CA (<paramref name="identity"/>; null: plain text, as the broker with --insecure).
+    /// </summary>
+    public static AgentOptions AgentOptionsFor(BrokerOptions options, int grpcPort, ILoggerFactory? logging, Func<TlsIdentity>? identity = null) => new()
     {
         Seed = true,
         Broker = $"{SchedulerHost(options.Listen)}:{grpcPort}",
@@ -69,8 +74,9 @@ public sealed class BrokerSeed : IAsyncDisposable
             S3SecretKey = options.S3.SecretAccessKey,
         },
         Hosting = new AgentHosting { Logging = logging, Verbose = options.Verbose },
-        // Until the broker speaks TLS (tls-broker hands the seed its identity with Tls.Identity).
-        Tls = new AgentTlsSettings { Insecure = true },
+        Tls = identity is null
+            ? new AgentTlsSettings { Insecure = true }
+            : new AgentTlsSettings { Identity = identity, Ciphers = options.Tls.Ciphers },
     };
 
     /// <summary>Starts stopping (the broker is stopping); <see cref="DisposeAsync"/> waits for it.</summary>

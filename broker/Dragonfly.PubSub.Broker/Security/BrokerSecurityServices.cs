@@ -26,6 +26,11 @@ public static class BrokerSecurityServices
             tls, store, revocations, options.Tls.CertTtl, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Enrollment>>()));
         services.AddSingleton(sp => new SecurityAdmin(
             store, revocations, tls.CaPin, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SecurityAdmin>>()));
+        if (options.Seed)
+        {
+            services.AddSingleton(sp => new SeedIdentity(
+                sp.GetRequiredService<Enrollment>(), tls, sp.GetRequiredService<Catalogue.ManifestCatalogue>().BrokerId, sp.GetRequiredService<TimeProvider>()));
+        }
         services.AddSingleton<RevocationEnforcer>();
         services.AddHostedService(sp => sp.GetRequiredService<RevocationEnforcer>());
         services.AddHostedService<ServerCertificateRenewal>();

@@ -14,6 +14,12 @@ public static class SecurityApi
 
     public static IEndpointRouteBuilder MapSecurityApi(this IEndpointRouteBuilder app)
     {
+        // The CA certificate, public: an enrolling agent fetches it without trusting anyone yet and keeps it
+        // only if it hashes to its token's pin (a .NET server never sends its root CA in the handshake).
+        app.MapGet("/api/v1/ca", (HttpContext context) => context.RequestServices.GetService<BrokerTls>() is { } tls
+            ? Results.Text(tls.CaCertificatePem, "application/x-pem-file")
+            : NotIssuing());
+
         app.MapPost("/api/v1/enroll", async (HttpContext context, CancellationToken ct) =>
         {
             if (context.RequestServices.GetService<Enrollment>() is not { } enrollment)

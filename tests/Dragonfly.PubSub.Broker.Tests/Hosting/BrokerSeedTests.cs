@@ -23,6 +23,7 @@ public sealed class BrokerSeedTests
         Assert.Equal(("127.0.0.1", 18002), (seed.BrokerHost, seed.BrokerGrpcPort));
         Assert.Equal(("/var/lib/dfbroker/seed", 0, -1, "0.0.0.0"), (seed.DataDir, seed.PeerPort, seed.HttpPort, seed.ListenAddress));
         Assert.Empty(seed.Subscriptions);
+        Assert.True(seed.Tls.Insecure); // no identity handed over: the broker runs with --insecure
         Assert.Equal((new Uri("http://127.0.0.1:9000"), "eu-west-1", "k", "s"),
             (seed.Origins.S3Endpoint, seed.Origins.S3Region, seed.Origins.S3AccessKey, seed.Origins.S3SecretKey));
     }
@@ -35,5 +36,21 @@ public sealed class BrokerSeedTests
         var seed = BrokerSeed.AgentOptionsFor(options, grpcPort: 8002, logging: null);
 
         Assert.Equal(("10.1.2.3", 8002, "10.1.2.3"), (seed.BrokerHost, seed.BrokerGrpcPort, seed.ListenAddress));
+    }
+
+    [Fact]
+    public void AgentOptionsFor_WithAnIdentity_HandsTheSeedItsCertificateAndTheBrokersCiphers()
+    {
+        Assert.True(Dragonfly.PubSub.Security.TlsCiphers.TryParse("chacha20-poly1305", out var ciphers, out _));
+        var options = new BrokerOptions { DataDir = "/d", Tls = new BrokerTlsOptions { Ciphers = ciphers } };
+        using var ca = Dragonfly.PubSub.Security.FleetCa.Create("ca");
+        var identity = new Dragonfly.PubSub.Security.TlsIdentity(
+            [ca.Certificate], ca.IssueWithNewKey(new("seed-1", Dragonfly.PubSub.Security.PeerRole.Seed, []), TimeSpan.FromHours(1)), ciphers);
+
+        var seed = BrokerSeed.AgentOptionsFor(options, grpcPort: 8002, logging: null, () => identity);
+
+        Assert.False(seed.Tls.Insecure);
+        Assert.Same(identity, seed.Tls.Identity!());
+        Assert.Equal("chacha20-poly1305", seed.Tls.Ciphers.Name);
     }
 }

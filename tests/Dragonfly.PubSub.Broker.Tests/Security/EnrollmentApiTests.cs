@@ -101,12 +101,31 @@ public sealed class EnrollmentApiTests : IAsyncLifetime
         Assert.Equal("[]", await _broker.Http.GetStringAsync("api/v1/preheat"));
         var health = await _broker.Http.GetFromJsonAsync<JsonElement>("healthz");
         Assert.True(health.GetProperty("tls").GetBoolean());
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(_broker.DataDir, "tls", "ca.crt")), await _broker.Http.GetStringAsync("api/v1/ca"));
 
         using var peer = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir, "publisher"), _files);
         using var client = peer.HttpClient(_broker.Http.BaseAddress!);
         var withCertificate = await client.PostAsync("api/v1/preheat", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
         // Past the gate: now the body is judged.
         Assert.Equal(HttpStatusCode.BadRequest, withCertificate.StatusCode);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void AdminSocket_AndKeys_AreOwnerOnly()
+    {
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "dfbroker.sock")));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "tls", "ca.key")));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "tls", "broker.key")));
+    }
+
+    [Fact]
+    public async Task AdminApi_IsNotReachableOverTheNetwork()
+    {
+        var response = await _broker.Http.PostAsync("admin/v1/peers/agent-x/revoke", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
     [Fact]

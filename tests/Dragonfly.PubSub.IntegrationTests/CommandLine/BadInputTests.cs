@@ -110,7 +110,7 @@ public sealed class BadInputTests(BadInputCluster shared, ITestOutputHelper outp
     {
         var mosquitto = await RunMosquittoPubAsync(
             ["-h", "127.0.0.1", "-p", Cluster.Broker.Ports.Mqtt.ToString(System.Globalization.CultureInfo.InvariantCulture),
-             "-q", "1", "-t", "dragonfly/announce/releases/app", "-m", "{not json"]);
+             "-q", "1", "-t", "dragonfly/announce/releases/app", "-m", "{not json", .. Cluster.Broker.Fleet?.MosquittoArgs ?? []]);
         Assert.True(mosquitto.ExitCode == 0, $"mosquitto_pub could not publish to the broker:\n{mosquitto}");
 
         var file = await Cluster.CreateFileAsync("after-garbage.bin", 4 * MiB, seed: 105);

@@ -17,8 +17,9 @@ public static class ImageSteps
     public const string Topic = "images/app";
 
     /// <summary>
-    /// <c>dfpub preheat REF --topic T --platform P --broker-url http://127.0.0.1:&lt;http&gt; --json EXTRA</c>
-    /// against the cluster's broker (or <paramref name="brokerUrl"/>).
+    /// <c>dfpub preheat REF --topic T --platform P --broker-url https://127.0.0.1:&lt;http&gt; --json EXTRA</c>
+    /// against the cluster's broker (or <paramref name="brokerUrl"/>), with the test's admin certificate
+    /// (<c>http://</c> and no certificate with DFIT_INSECURE=1).
     /// </summary>
     public static Task<CliResult> PreheatAsync(
         this TestCluster cluster, string reference, string? platform, string topic = Topic, string? brokerUrl = null, params string[] extraArgs)
@@ -28,7 +29,7 @@ public static class ImageSteps
         {
             args.AddRange(["--platform", platform]);
         }
-        args.AddRange(["--broker-url", brokerUrl ?? $"http://127.0.0.1:{cluster.Broker.Ports.Http}", "--json", .. extraArgs]);
+        args.AddRange(["--broker-url", brokerUrl ?? cluster.Broker.HttpUrl.AbsoluteUri, "--json", .. cluster.Broker.Fleet?.TlsArgs ?? [], .. extraArgs]);
         return cluster.RunCliAsync("dfpub", args, TimeSpan.FromSeconds(60));
     }
 

@@ -4,7 +4,11 @@ using Grpc.Net.Client;
 
 namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
 
-/// <summary>A running <c>dfbroker</c> on 127.0.0.1.</summary>
+/// <summary>
+/// A running <c>dfbroker</c> on 127.0.0.1: secure (its fleet CA, MQTT over TLS, HTTPS) unless
+/// <see cref="TlsMode.Insecure"/>. In secure mode <see cref="BrokerPorts.Mqtt"/> is its MQTT-over-TLS
+/// port, the one agents use.
+/// </summary>
 public sealed class BrokerProcess : IAsyncDisposable
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
@@ -16,7 +20,7 @@ public sealed class BrokerProcess : IAsyncDisposable
         Ports = ports;
         Info = info;
         ExtraArgs = extraArgs;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports.Http}/"), Timeout = TimeSpan.FromSeconds(10) };
+        Http = new HttpClient(TestTls.Handler(this), disposeHandler: true) { BaseAddress = HttpUrl, Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public ProcessHandle Process { get; }
@@ -31,8 +35,17 @@ public sealed class BrokerProcess : IAsyncDisposable
     /// <summary>The flags given beyond the data dir and ports (kept for a restart).</summary>
     public IReadOnlyList<string> ExtraArgs { get; }
 
-    /// <summary>A client for the broker's HTTP API (base address <c>http://127.0.0.1:&lt;http-port&gt;/</c>).</summary>
+    /// <summary>A client for the broker's HTTP API (base address <see cref="HttpUrl"/>; with the test's admin certificate in secure mode).</summary>
     public HttpClient Http { get; }
+
+    /// <summary><c>https://127.0.0.1:&lt;http-port&gt;/</c> (<c>http://</c> with --insecure).</summary>
+    public Uri HttpUrl => new($"{TlsMode.HttpScheme}://127.0.0.1:{Ports.Http}/");
+
+    /// <summary>The test's credentials (secure mode; set by the cluster once the broker runs).</summary>
+    public TestFleet? Fleet { get; internal set; }
+
+    /// <summary>The fleet CA certificate the broker made in its data dir.</summary>
+    public string CaFile => Path.Combine(DataDir, "tls", "ca.crt");
 
     /// <summary>
     /// Starts <c>dfbroker</c> on port 0 (or on <paramref name="ports"/>, for a restart) and waits for
@@ -50,8 +63,12 @@ public sealed class BrokerProcess : IAsyncDisposable
         List<string> args =
         [
             "--data-dir", dataDir, "--listen", "127.0.0.1",
-            "--mqtt-port", Port(ports.Mqtt), "--grpc-port", Port(ports.Grpc), "--http-port", Port(ports.Http),
+            TlsMode.Insecure ? "--mqtt-port" : "--mqtts-port", Port(ports.Mqtt), "--grpc-port", Port(ports.Grpc), "--http-port", Port(ports.Http),
         ];
+        if (TlsMode.Insecure)
+        {
+            args.Add("--insecure");
+        }
         if (!extraArgs.Contains("--no-seed") && !extraArgs.Contains("--seed-port"))
         {
             // The default seed port (8003) may be taken on a test machine.
@@ -62,16 +79,16 @@ public sealed class BrokerProcess : IAsyncDisposable
         try
         {
             var info = await ReadyFile.WaitAsync<BrokerInfo>(readyFile, process, StartTimeout, i => i.Pid);
-            var bound = new BrokerPorts(info.MqttPort, info.GrpcPort, info.HttpPort);
+            var bound = new BrokerPorts(TlsMode.Insecure ? info.MqttPort : info.MqttsPort, info.GrpcPort, info.HttpPort);
             if (ports != BrokerPorts.Any && bound != ports)
             {
                 throw new Xunit.Sdk.XunitException($"broker was asked for ports {ports} but reports {bound}");
             }
-            if (!process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={bound.Mqtt} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal)))
+            if (!process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={info.MqttPort} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal)))
             {
                 // The ready line is written before or with broker.json; give stdout a moment to arrive.
                 await Wait.UntilAsync("the dfbroker ready line on stdout", TimeSpan.FromSeconds(5), () => Task.FromResult(
-                    process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={bound.Mqtt} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal))));
+                    process.StdoutHasLine(l => l.Contains($"dfbroker ready mqtt-port={info.MqttPort} grpc-port={bound.Grpc} http-port={bound.Http}", StringComparison.Ordinal))));
             }
             launcher.Log($"{process.Name} ready: mqtt={bound.Mqtt} grpc={bound.Grpc} http={bound.Http} seed={info.SeedPort?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
             return new BrokerProcess(process, dataDir, bound, info, extraArgs);
@@ -83,8 +100,14 @@ public sealed class BrokerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>A gRPC channel to the scheduler (HTTPS with the test's admin certificate in secure mode).</summary>
     public GrpcChannel CreateChannel() =>
-        GrpcChannel.ForAddress($"http://{Ports.GrpcAddress}", new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+        GrpcChannel.ForAddress($"{TlsMode.HttpScheme}://{Ports.GrpcAddress}", new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            HttpHandler = TestTls.Handler(this),
+            DisposeHttpClient = true,
+        });
 
     /// <summary>The manifest the broker stores for <paramref name="digest"/> (gRPC <c>GetManifest</c>).</summary>
     public async Task<Manifest> GetManifestAsync(string digest)

@@ -37,7 +37,7 @@ public sealed class TestCluster : IAsyncDisposable
         Directory.CreateDirectory(Path.Combine(Root, "home"));
         if (TlsMode.Insecure)
         {
-            // Every agent and dfget of this test runs in plain text, like the broker.
+            // Every agent and dfget of this test runs in plain text, like the broker (DFIT_INSECURE=1).
             Launcher.SetEnvironment("DFAGENT_INSECURE", "1");
             Launcher.SetEnvironment("DFGET_INSECURE", "1");
         }
@@ -128,11 +128,31 @@ public sealed class TestCluster : IAsyncDisposable
         return resource;
     }
 
-    /// <summary>Starts <c>dfbroker</c> with its data dir <c>&lt;root&gt;/broker</c> and <paramref name="extraArgs"/> (e.g. <c>--no-seed</c>).</summary>
+    /// <summary>
+    /// Starts <c>dfbroker</c> with its data dir <c>&lt;root&gt;/broker</c> and <paramref name="extraArgs"/> (e.g. <c>--no-seed</c>).
+    /// In secure mode it then makes the test's credentials (<see cref="TestFleet"/>) and hands the agents'
+    /// join token to every dfagent and dfget started afterwards (DFAGENT_JOIN_TOKEN, DFGET_JOIN_TOKEN).
+    /// </summary>
     public async Task<BrokerProcess> StartBrokerAsync(BrokerPorts? ports = null, IReadOnlyList<string>? extraArgs = null)
     {
-        _broker = await BrokerProcess.StartAsync(Launcher, Path.Combine(Root, "broker"), ports, extraArgs: extraArgs);
-        return _broker;
+        var broker = await BrokerProcess.StartAsync(Launcher, Path.Combine(Root, "broker"), ports, extraArgs: extraArgs);
+        _broker = broker;
+        if (!TlsMode.Insecure)
+        {
+            broker.Fleet = await TestFleet.CreateAsync(this, broker);
+            UseFleet(broker);
+        }
+        return broker;
+    }
+
+    /// <summary>The environment that makes agents and dfget enrol at <paramref name="broker"/>.</summary>
+    private void UseFleet(BrokerProcess broker)
+    {
+        var api = $"127.0.0.1:{broker.Ports.Http}";
+        Launcher.SetEnvironment("DFAGENT_JOIN_TOKEN", broker.Fleet!.AgentToken);
+        Launcher.SetEnvironment("DFGET_JOIN_TOKEN", broker.Fleet.AgentToken);
+        Launcher.SetEnvironment("DFAGENT_BROKER_HTTP", api);
+        Launcher.SetEnvironment("DFGET_BROKER_HTTP", api);
     }
 
     /// <summary>
@@ -152,6 +172,8 @@ public sealed class TestCluster : IAsyncDisposable
             try
             {
                 _broker = await BrokerProcess.StartAsync(Launcher, previous.DataDir, previous.Ports, "broker-restarted", previous.ExtraArgs);
+                // Same data dir: same CA, tokens and enrolled peers.
+                _broker.Fleet = previous.Fleet;
                 return _broker;
             }
             catch (Xunit.Sdk.XunitException e) when (DateTime.UtcNow < deadline && e.Message.Contains("exited with", StringComparison.Ordinal))

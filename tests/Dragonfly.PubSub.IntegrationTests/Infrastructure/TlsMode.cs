@@ -1,16 +1,16 @@
 namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// Whether the suite runs secure (the product's default) or with <c>--insecure</c> on every
-/// process: <c>DFIT_INSECURE=1</c> runs the whole suite in plain text.
+/// Whether the suite runs secure (the product's default: a broker with its fleet CA, agents that
+/// enrol with a join token) or with <c>--insecure</c> on every process: <c>DFIT_INSECURE=1</c>
+/// runs the whole suite in plain text.
 /// </summary>
 public static class TlsMode
 {
     public const string Variable = "DFIT_INSECURE";
 
-    /// <summary>
-    /// True for <c>DFIT_INSECURE=1</c>. Until the broker of this branch speaks TLS every run is
-    /// insecure (the agents' secure default is covered by unit tests meanwhile).
-    /// </summary>
-    public static bool Insecure => true || Environment.GetEnvironmentVariable(Variable) is "1" or "true";
+    public static bool Insecure => Environment.GetEnvironmentVariable(Variable) is "1" or "true";
+
+    /// <summary>"http" or "https": the broker's API scheme in this mode.</summary>
+    public static string HttpScheme => Insecure ? "http" : "https";
 }
