@@ -87,7 +87,9 @@ internal static class BrokerTlsResolver
     private static (string Name, string? Value) Pick(string flag, string? fromFlag, string variable, string key, string? fromFile, Func<string, string?> environment) =>
         fromFlag is not null ? (flag, fromFlag)
         : Env(environment, variable) is { } fromEnvironment ? (variable, fromEnvironment)
-        : (key, fromFile);
+        : fromFile is not null ? (key, fromFile)
+        // Not given anywhere: a message about the missing one names the flag.
+        : (flag, null);
 
     private static bool IsTrue(string value) => value is "1" or "true" or "yes";
 

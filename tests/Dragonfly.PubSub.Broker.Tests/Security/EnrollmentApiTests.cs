@@ -111,6 +111,24 @@ public sealed class EnrollmentApiTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void AdminSocket_AndKeys_AreOwnerOnly()
+    {
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "dfbroker.sock")));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "tls", "ca.key")));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(_broker.DataDir, "tls", "broker.key")));
+    }
+
+    [Fact]
+    public async Task AdminApi_IsNotReachableOverTheNetwork()
+    {
+        var response = await _broker.Http.PostAsync("admin/v1/peers/agent-x/revoke", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Renew_WithoutClientCertificate_Is401()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

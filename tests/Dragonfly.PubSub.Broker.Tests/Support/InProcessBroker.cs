@@ -57,6 +57,11 @@ public sealed class InProcessBroker : IAsyncDisposable
             Tls = new BrokerTlsOptions { Insecure = !secure },
         };
         options = adjust?.Invoke(options) ?? options;
+        if (options.DataDir != dir)
+        {
+            Directory.Delete(dir);
+            dir = options.DataDir;
+        }
         var stop = new CancellationTokenSource();
         var broker = new InProcessBroker(dir, stop, Task.Run(() => BrokerHost.RunAsync(options, stop.Token)), secure);
         try
