@@ -14,6 +14,7 @@ public sealed class AgentIdentity
     private readonly Func<TlsIdentity>? _hosted;
     private readonly RevokedPeers _revoked;
     private volatile TlsIdentity? _current;
+    private long _issuedAtTicks;
 
     private AgentIdentity(TlsIdentity? current, Func<TlsIdentity>? hosted, RevokedPeers revoked, string? tlsDir)
     {
@@ -22,6 +23,7 @@ public sealed class AgentIdentity
         _revoked = revoked;
         TlsDir = tlsDir;
         PeerId = PeerIdOf(Current);
+        _issuedAtTicks = IssuedAtOf(Current, tlsDir).UtcTicks;
     }
 
     /// <summary>An identity handed over by the hosting process (never renewed here).</summary>
@@ -40,7 +42,11 @@ public sealed class AgentIdentity
 
     public DateTimeOffset NotAfter => Current.Certificate.NotAfter.ToUniversalTime();
 
-    public DateTimeOffset NotBefore => Current.Certificate.NotBefore.ToUniversalTime();
+    /// <summary>
+    /// When the current certificate was issued, as near as known: its lifetime for renewal runs from
+    /// here, not from NotBefore, which the CA backdates for clock skew (minutes, against a TTL that may be one).
+    /// </summary>
+    public DateTimeOffset IssuedAt => new(Interlocked.Read(ref _issuedAtTicks), TimeSpan.Zero);
 
     public bool IsRevoked(string peerId) => _revoked.Contains(peerId);
 
@@ -53,6 +59,7 @@ public sealed class AgentIdentity
             throw new InvalidOperationException($"a renewed certificate must keep the peer id {PeerId}");
         }
         _current = renewed;
+        Interlocked.Exchange(ref _issuedAtTicks, DateTimeOffset.UtcNow.UtcTicks);
     }
 
     /// <summary>The peer port's TLS: fleet certificates on both sides, revoked peers refused.</summary>
@@ -62,6 +69,19 @@ public sealed class AgentIdentity
         ClientOptions = peerId => Current.ClientOptions(peerId, expectedPeerId: peerId),
         IsRevoked = IsRevoked,
     };
+
+    /// <summary>The time the certificate file was written (enrolment or renewal), within [NotBefore, now].</summary>
+    private static DateTimeOffset IssuedAtOf(TlsIdentity identity, string? tlsDir)
+    {
+        var notBefore = new DateTimeOffset(identity.Certificate.NotBefore.ToUniversalTime());
+        var now = DateTimeOffset.UtcNow;
+        if (tlsDir is null)
+        {
+            return notBefore;
+        }
+        var written = new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(tlsDir, TlsFiles.AgentCertificate)), TimeSpan.Zero);
+        return written < notBefore ? notBefore : written > now ? now : written;
+    }
 
     private static string PeerIdOf(TlsIdentity identity) =>
         identity.Self?.PeerId ?? Transfer.Pieces.PeerTls.PeerIdOf(identity.Certificate)

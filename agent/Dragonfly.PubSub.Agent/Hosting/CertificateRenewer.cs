@@ -22,8 +22,8 @@ internal sealed class CertificateRenewer(AgentIdentity identity, AgentOptions op
         }
         while (!stoppingToken.IsCancellationRequested)
         {
-            var lifetime = identity.NotAfter - identity.NotBefore;
-            var due = identity.NotBefore + lifetime * 2 / 3;
+            var lifetime = identity.NotAfter - identity.IssuedAt;
+            var due = identity.IssuedAt + lifetime * 2 / 3;
             var wait = due - DateTimeOffset.UtcNow;
             if (wait > TimeSpan.Zero)
             {

@@ -24,7 +24,7 @@ internal static class AdminCommands
             AllowMultipleArgumentsPerToken = true,
         };
         var ttl = new Option<string?>("--ttl") { HelpName = "DURATION", Description = "How long the token can be used, e.g. 1h, 24h, 7d [default 24h]" };
-        var uses = new Option<int>("--uses") { HelpName = "N", Description = "How many peers may enrol with it [default 1: one-time]", DefaultValueFactory = _ => 1 };
+        var uses = new Option<int>("--uses") { HelpName = "N", Description = "How many peers may enrol with it (1: a one-time token)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the token and what it grants as JSON instead of the token alone" };
         var create = new Command("create", "Make a join token and print it (one line on stdout) for: dfagent --join-token TOKEN")
         {
