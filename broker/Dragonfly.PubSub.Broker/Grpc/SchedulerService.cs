@@ -139,22 +139,13 @@ public sealed class SchedulerService(
         }
     }
 
-    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
-
     private static async Task WriteAsync(PeerSession session, IServerStreamWriter<SchedulerEvent> responseStream, CancellationTokenSource stop)
     {
         try
         {
-            var outbound = session.Outbound;
-            while (await outbound.WaitToReadAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var message in session.Outbound.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                while (outbound.TryRead(out var message))
-                {
-                    // A burst (piece news, a parent set behind it) costs one flush, not one per message:
-                    // every message but the last queued one is only buffered.
-                    responseStream.WriteOptions = outbound.TryPeek(out _) ? Buffered : null;
-                    await responseStream.WriteAsync(message, stop.Token).ConfigureAwait(false);
-                }
+                await responseStream.WriteAsync(message, stop.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or RpcException)
