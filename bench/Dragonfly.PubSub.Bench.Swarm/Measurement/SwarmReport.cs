@@ -65,6 +65,9 @@ internal sealed record SwarmScenario(int Agents, long SizeBytes, string Rate, lo
 internal sealed record MachineInfo(string Host, int Cpus, string Os, string Kernel, long MemoryBytes, string Runtime, string Configuration,
     bool FilesOnTmpfs, string LoadAverageAtStart, string LoadAverageAtEnd)
 {
+    /// <summary>Which Dragonfly executables ran: the build outputs, or those of DFBENCH_BIN_DIR (published).</summary>
+    public string Executables { get; init; } = Common.Processes.Executables.Description;
+
     public static string LoadAverage()
     {
         try

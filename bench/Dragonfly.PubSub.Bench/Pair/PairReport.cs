@@ -29,6 +29,9 @@ internal sealed record PairReport
 
     public required string Configuration { get; init; }
 
+    /// <summary>Which Dragonfly executables ran: the build outputs, or those of DFBENCH_BIN_DIR (published).</summary>
+    public string Executables { get; init; } = Common.Processes.Executables.Description;
+
     /// <summary>Median time of <c>dfget --help</c>: the CLI's own start-up, included in every dfget time.</summary>
     public required double? DfgetStartupSeconds { get; init; }
 
