@@ -55,11 +55,19 @@ dotnet test Dragonfly.PubSub.sln -c "$configuration" --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
   --blame-hang-timeout 15m
 status=$?
+# The integration suite once more with plain text everywhere (--insecure on every process): the
+# upgrade path from an insecure fleet stays tested. Secure (TLS) is the default of the first run.
+DFIT_INSECURE=1 dotnet test tests/Dragonfly.PubSub.IntegrationTests/Dragonfly.PubSub.IntegrationTests.csproj \
+  -c "$configuration" --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results/insecure" \
+  --blame-hang-timeout 15m
+insecure_status=$?
+if [ "$status" -eq 0 ]; then status=$insecure_status; fi
 set -e
 
 passed=0
 failed=0
-for trx in "$results"/*.trx; do
+for trx in "$results"/*.trx "$results"/insecure/*.trx; do
   [ -e "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")

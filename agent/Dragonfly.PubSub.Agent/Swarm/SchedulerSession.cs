@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
@@ -14,7 +15,9 @@ namespace Dragonfly.PubSub.Agent.Swarm;
 /// <summary>
 /// The agent's link to the scheduler: one long-lived <c>Connect</c> stream, re-opened with backoff
 /// whenever the broker goes away. After every (re)connect it says Hello and re-joins every task the
-/// agent holds, so a restarted broker rebuilds its swarm state from the agents.
+/// agent holds, so a restarted broker rebuilds its swarm state from the agents. Every event it reads
+/// goes by task id straight into that task's inbox (<see cref="Route"/>); an event of a task with
+/// no inbox goes to <see cref="Unrouted"/>.
 /// </summary>
 public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 {
@@ -26,18 +29,30 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     private readonly AgentOptions _options;
     private readonly AgentRuntime _runtime;
     private readonly ILogger<SchedulerSession> _logger;
-    private readonly GrpcChannel _channel;
+    private readonly GrpcChannel? _channel;
     private readonly Scheduler.SchedulerClient _client;
+    private readonly ConcurrentDictionary<string, ISchedulerInbox> _inboxes = new(StringComparer.Ordinal);
     private volatile Channel<PeerEvent>? _outbound;
     private volatile bool _connected;
 
     public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
+        : this(options, runtime, logger, SchedulerChannel.Create(options, runtime))
+    {
+    }
+
+    private SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger, GrpcChannel channel)
+        : this(options, runtime, logger, new Scheduler.SchedulerClient(channel))
+    {
+        _channel = channel;
+    }
+
+    /// <summary>A session over any client (tests give one whose <c>Connect</c> is a fake stream).</summary>
+    internal SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger, Scheduler.SchedulerClient client)
     {
         _options = options;
         _runtime = runtime;
         _logger = logger;
-        _channel = SchedulerChannel.Create(options, runtime);
-        _client = new Scheduler.SchedulerClient(_channel);
+        _client = client;
     }
 
     public string BrokerAddress => $"{_options.BrokerHost}:{_options.BrokerGrpcPort}";
@@ -48,21 +63,34 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
     public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
 
-    public event Action<ParentSet>? ParentsReceived;
+    /// <summary>
+    /// An event of a task no inbox is routed for (a seed told to source a URL task it does not run
+    /// yet). Raised on the reading thread.
+    /// </summary>
+    public event Action<SchedulerEvent>? Unrouted;
 
-    public event Action<PieceAvailable>? PiecesAvailableReceived;
+    /// <summary>From now on every event of <paramref name="task"/> goes into <paramref name="inbox"/>.</summary>
+    public void Route(ContentDigest task, ISchedulerInbox inbox)
+    {
+        ArgumentNullException.ThrowIfNull(inbox);
+        _inboxes[task.ToString()] = inbox;
+    }
 
-    /// <summary>Piece digests of a URL task, learned by its source.</summary>
-    public event Action<PieceDigests>? PieceDigestsReceived;
+    /// <summary>Stops routing <paramref name="task"/> to <paramref name="inbox"/> (not to a newer inbox of the same task).</summary>
+    public void Unroute(ContentDigest task, ISchedulerInbox inbox) =>
+        ((ICollection<KeyValuePair<string, ISchedulerInbox>>)_inboxes).Remove(new(task.ToString(), inbox));
 
-    /// <summary>This agent is to fetch a URL task from its origin.</summary>
-    public event Action<FetchSource>? FetchSourceReceived;
-
-    /// <summary>Every piece of a URL task is in the swarm; its content digest is known.</summary>
-    public event Action<TaskSourced>? TaskSourcedReceived;
-
-    /// <summary>A URL task failed for good.</summary>
-    public event Action<TaskFailed>? TaskFailedReceived;
+    /// <summary>The task an event is about, or null (Welcome).</summary>
+    internal static string? TaskOf(SchedulerEvent message) => message.EventCase switch
+    {
+        SchedulerEvent.EventOneofCase.Parents => message.Parents.Digest,
+        SchedulerEvent.EventOneofCase.PieceAvailable => message.PieceAvailable.Digest,
+        SchedulerEvent.EventOneofCase.PieceDigests => message.PieceDigests.Digest,
+        SchedulerEvent.EventOneofCase.FetchSource => message.FetchSource.Manifest?.Digest,
+        SchedulerEvent.EventOneofCase.TaskSourced => message.TaskSourced.Digest,
+        SchedulerEvent.EventOneofCase.TaskFailed => message.TaskFailed.Digest,
+        _ => null,
+    };
 
     public void Join(ContentDigest digest, PieceBitmap have, bool publisher) =>
         Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
@@ -309,29 +337,22 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     private void DispatchCore(SchedulerEvent message)
     {
-        switch (message.EventCase)
+        if (message.EventCase == SchedulerEvent.EventOneofCase.Welcome)
         {
-            case SchedulerEvent.EventOneofCase.Parents:
-                ParentsReceived?.Invoke(message.Parents);
-                break;
-            case SchedulerEvent.EventOneofCase.PieceAvailable:
-                PiecesAvailableReceived?.Invoke(message.PieceAvailable);
-                break;
-            case SchedulerEvent.EventOneofCase.PieceDigests:
-                PieceDigestsReceived?.Invoke(message.PieceDigests);
-                break;
-            case SchedulerEvent.EventOneofCase.FetchSource:
-                FetchSourceReceived?.Invoke(message.FetchSource);
-                break;
-            case SchedulerEvent.EventOneofCase.TaskSourced:
-                TaskSourcedReceived?.Invoke(message.TaskSourced);
-                break;
-            case SchedulerEvent.EventOneofCase.TaskFailed:
-                TaskFailedReceived?.Invoke(message.TaskFailed);
-                break;
-            case SchedulerEvent.EventOneofCase.Welcome:
-                AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
-                break;
+            AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
+            return;
+        }
+        if (TaskOf(message) is not { } task)
+        {
+            return;
+        }
+        if (_inboxes.TryGetValue(task, out var inbox))
+        {
+            inbox.Deliver(message);
+        }
+        else
+        {
+            Unrouted?.Invoke(message);
         }
     }
 
@@ -353,6 +374,6 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     public override void Dispose()
     {
         base.Dispose();
-        _channel.Dispose();
+        _channel?.Dispose();
     }
 }

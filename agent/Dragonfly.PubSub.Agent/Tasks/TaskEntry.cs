@@ -53,19 +53,11 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// <summary>dfget requests waiting for the task to finish.</summary>
     public List<DownloadWaiter> Waiters { get; } = [];
 
-    // What the scheduler said before the current run had its downloader; handed over when it does.
-    public ParentSet? EarlyParents { get; set; }
-    public List<PieceDigests> EarlyDigests { get; } = [];
-    public FetchSource? PendingSource { get; set; }
-    public string? PendingFailure { get; set; }
-
-    public void ClearEarly()
-    {
-        EarlyParents = null;
-        EarlyDigests.Clear();
-        PendingSource = null;
-        PendingFailure = null;
-    }
+    /// <summary>
+    /// The task's inbox: the scheduler's events about it and requests to run it, read only by the
+    /// task's own loop (<see cref="TaskManager"/>, TaskManager.Runs.cs).
+    /// </summary>
+    public TaskInbox Inbox { get; } = new();
 }
 
 /// <summary>One download request: its output and the stream of snapshots sent back to it.</summary>

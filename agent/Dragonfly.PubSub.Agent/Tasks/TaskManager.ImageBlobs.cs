@@ -87,8 +87,7 @@ public sealed partial class TaskManager
                         // Content-addressed: the bytes must hash to the task id itself.
                         Content = digest,
                     };
-                    _tasks[digest] = entry;
-                    StartRun(entry);
+                    Register(entry);
                 }
             }
             AgentLog.ImageBlobRequested(_logger, digest.ToString(), UrlForMessages(url), ByteSize.Format(manifest.Size));
@@ -131,9 +130,8 @@ public sealed partial class TaskManager
                 Content = ContentDigest.TryParse(announcement.ContentDigest, out var content) ? content
                     : announcement.UrlTask ? null : digest,
             };
-            _tasks[digest] = entry;
             AgentLog.ImageBlobAnnounced(_logger, digest.ToString(), announcement.Topic, ByteSize.Format(announcement.Size));
-            StartRun(entry);
+            Register(entry);
         }
     }
 
@@ -151,7 +149,7 @@ public sealed partial class TaskManager
         if (newer && known.State == TaskStates.Failed)
         {
             ResetForRetry(known, fresh: null);
-            StartRun(known);
+            known.Inbox.RequestRun();
         }
     }
 
@@ -260,8 +258,7 @@ public sealed partial class TaskManager
                 // Content-addressed: the bytes must hash to the task id itself.
                 Content = digest,
             };
-            _tasks[digest] = entry;
-            StartRun(entry);
+            Register(entry);
         }
         AgentLog.ImageBlobAnnounced(_logger, digest.ToString(), image.Topic, ByteSize.Format(manifest.Size));
         return null;

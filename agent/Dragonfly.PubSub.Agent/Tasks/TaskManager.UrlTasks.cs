@@ -53,8 +53,7 @@ public sealed partial class TaskManager
                     DownloadLimit = request.Limit ?? 0,
                     Content = ContentDigest.TryParse(manifest.ContentDigest, out var content) ? content : null,
                 };
-                _tasks[digest] = entry;
-                StartRun(entry);
+                Register(entry);
             }
         }
         return (digest, AddWaiter(entry, new DownloadWaiter(request.Output, expected), fresh: manifest, limit: request.Limit ?? 0));
@@ -220,157 +219,52 @@ public sealed partial class TaskManager
             : null;
     }
 
-    private void OnPieceDigests(PieceDigests known)
-    {
-        if (!ContentDigest.TryParse(known.Digest, out var digest) || known.Indexes.Count != known.Digests.Count)
-        {
-            return;
-        }
-        TaskDownloader? downloader;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(digest.Value, out var entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
-            {
-                return;
-            }
-            downloader = entry.Downloader;
-            if (downloader is null)
-            {
-                entry.EarlyDigests.Add(known);
-                return;
-            }
-        }
-        LearnDigests(downloader, known);
-    }
-
     private static void LearnDigests(TaskDownloader downloader, PieceDigests known) =>
         downloader.PieceDigestsLearned(known.Indexes, known.Digests.Select(d => d.Memory).ToList());
 
-    private void OnTaskSourced(TaskSourced sourced)
-    {
-        if (!ContentDigest.TryParse(sourced.Digest, out var digest) || !ContentDigest.TryParse(sourced.ContentDigest, out var content))
-        {
-            return;
-        }
-        TaskDownloader? downloader;
-        TaskEntry? entry;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(digest.Value, out entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
-            {
-                return;
-            }
-            entry.Content = content;
-            downloader = entry.Downloader;
-        }
-        downloader?.ContentDigestLearned(content.Value);
-        Notify(entry);
-    }
-
-    private void OnTaskFailed(TaskFailed failed)
-    {
-        if (!ContentDigest.TryParse(failed.Digest, out var digest))
-        {
-            return;
-        }
-        var error = failed.Error.Length > 0 ? failed.Error : "the URL task failed at its source";
-        TaskDownloader? downloader;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(digest.Value, out var entry) || entry.State is TaskStates.Succeeded or TaskStates.Failed)
-            {
-                return;
-            }
-            downloader = entry.Downloader;
-            if (downloader is null)
-            {
-                entry.PendingFailure = error;
-                return;
-            }
-        }
-        downloader.FailFromSwarm(error);
-    }
-
     /// <summary>
-    /// The scheduler makes this agent the source of a URL task: the task's downloader (started now
-    /// for a seed that does not run it: content kept in the store, no output file) fetches from the
-    /// origin whatever the swarm does not have.
+    /// An event of a task this agent does not run. Only FetchSource matters: a seed takes on the
+    /// URL task (content kept in the store, no output file) and fetches from the origin whatever
+    /// the swarm does not have; any other agent refuses.
     /// </summary>
-    private void OnFetchSource(FetchSource fetch)
+    private void OnUnrouted(SchedulerEvent message)
     {
-        if (fetch.Manifest is null || !ContentDigest.TryParse(fetch.Manifest.Digest, out var parsed))
+        if (message.EventCase != SchedulerEvent.EventOneofCase.FetchSource
+            || message.FetchSource.Manifest is not { } manifest || !ContentDigest.TryParse(manifest.Digest, out var parsed))
         {
             return;
         }
         var digest = parsed.Value;
-        TaskDownloader? downloader = null;
-        TaskEntry? entry;
-        string? refusal = null;
-        var answerFromStore = false;
+        string? refusal;
         lock (_gate)
         {
-            if (_tasks.TryGetValue(digest, out entry))
+            if (_tasks.TryGetValue(digest, out var known))
             {
-                if (entry.State == TaskStates.Succeeded)
-                {
-                    answerFromStore = true;
-                }
-                else if (entry.State == TaskStates.Failed)
-                {
-                    refusal = InvalidManifest(digest, fetch.Manifest);
-                    if (refusal is null)
-                    {
-                        ResetForRetry(entry, fetch.Manifest);
-                        entry.PendingSource = fetch;
-                        StartRun(entry);
-                    }
-                }
-                else if (entry.Downloader is null)
-                {
-                    entry.PendingSource = fetch;
-                }
-                else
-                {
-                    downloader = entry.Downloader;
-                }
+                // Registered since the session looked: its own loop takes it.
+                known.Inbox.Deliver(message);
+                return;
             }
-            else if (!_options.Seed)
+            refusal = !_options.Seed ? $"agent {_runtime.PeerId} does not run task {digest}" : InvalidManifest(digest, manifest);
+            if (refusal is null)
             {
-                refusal = $"agent {_runtime.PeerId} does not run task {digest}";
-            }
-            else
-            {
-                refusal = InvalidManifest(digest, fetch.Manifest);
-                if (refusal is null)
+                var record = NewPendingRecord(digest, manifest.Name.Length > 0 ? manifest.Name : "download", manifest.Topic, manifest.Layout(), manifest);
+                // A seed is the swarm's parent of last resort for what it sources.
+                record.Publisher = true;
+                _store.Save(record);
+                var entry = new TaskEntry(digest, record)
                 {
-                    var manifest = fetch.Manifest;
-                    var record = NewPendingRecord(digest, manifest.Name.Length > 0 ? manifest.Name : "download", manifest.Topic, manifest.Layout(), manifest);
-                    // A seed is the swarm's parent of last resort for what it sources.
-                    record.Publisher = true;
-                    _store.Save(record);
-                    entry = new TaskEntry(digest, record)
-                    {
-                        Manifest = manifest,
-                        Registered = true,
-                        PendingSource = fetch,
-                        Content = ContentDigest.TryParse(manifest.ContentDigest, out var content) ? content : null,
-                    };
-                    _tasks[digest] = entry;
-                    StartRun(entry);
-                }
+                    Manifest = manifest,
+                    Registered = true,
+                    Content = ContentDigest.TryParse(manifest.ContentDigest, out var content) ? content : null,
+                };
+                // Queued before the run starts: the run reads it once it has joined the swarm.
+                entry.Inbox.Deliver(message);
+                Register(entry);
             }
         }
         if (refusal is not null)
         {
             ((ISwarmReporter)_scheduler).SourceFailed(digest, refusal, permanent: false);
-        }
-        else if (answerFromStore && entry is not null)
-        {
-            AnswerSourceFromStore(entry);
-        }
-        else if (downloader is not null && entry is not null)
-        {
-            BecomeSource(entry, downloader, fetch);
         }
     }
 

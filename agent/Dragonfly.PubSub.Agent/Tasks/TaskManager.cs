@@ -59,12 +59,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         _time = time;
         pieces.GuardTripped += OnGuardTripped;
         scheduler.Membership = Membership;
-        scheduler.ParentsReceived += OnParents;
-        scheduler.PiecesAvailableReceived += OnPiecesAvailable;
-        scheduler.PieceDigestsReceived += OnPieceDigests;
-        scheduler.FetchSourceReceived += OnFetchSource;
-        scheduler.TaskSourcedReceived += OnTaskSourced;
-        scheduler.TaskFailedReceived += OnTaskFailed;
+        scheduler.Unrouted += OnUnrouted;
     }
 
     /// <summary>Raised (outside any lock) whenever a task's reported state or progress changes.</summary>
@@ -114,11 +109,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             }
             lock (_gate)
             {
-                _tasks[digest] = entry;
-            }
-            if (entry.State == TaskStates.Pending)
-            {
-                StartRun(entry);
+                Register(entry);
             }
         }
         return Task.CompletedTask;
@@ -214,108 +205,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     Content = ContentDigest.TryParse(announcement.ContentDigest, out var content) ? content : null,
                 };
                 entry.SubscriptionOutputs.Add(output);
-                _tasks[digest] = entry;
                 placeNow = false;
                 AgentLog.Announced(_logger, digest.ToString(), announcement.Name, announcement.Topic, ByteSize.Format(announcement.Size));
-                StartRun(entry);
+                Register(entry);
             }
         }
         if (placeNow)
         {
             Track(Task.Run(() => PlaceAsync(entry, output, _stopping.Token)));
         }
-    }
-
-    /// <summary>Imports a local file, makes this agent its first seed, and has the broker announce it.</summary>
-    /// <exception cref="UserFacingException">Bad input (exit 2) or an unreachable broker (exit 1).</exception>
-    public async Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
-    {
-        if (TopicName.ValidateTopic(request.Topic) is { } topicError)
-        {
-            throw UserFacingException.Usage(topicError);
-        }
-        if (request.Url is not null)
-        {
-            return request.Path is null
-                ? await PublishUrlAsync(request, cancellationToken).ConfigureAwait(false)
-                : throw UserFacingException.Usage("give either a file path or a URL to publish, not both");
-        }
-        if (request.Path is null)
-        {
-            throw UserFacingException.Usage("give the absolute path of a file (path) or a URL (url) to publish");
-        }
-        var name = request.Name ?? Path.GetFileName(request.Path);
-        if (ArtifactName.Validate(name) is { } nameError)
-        {
-            throw UserFacingException.Usage(nameError);
-        }
-        if (!Path.IsPathFullyQualified(request.Path) || !File.Exists(request.Path))
-        {
-            throw UserFacingException.Usage($"{request.Path} does not exist or is not a file the agent can see; give an absolute path to a file");
-        }
-
-        Manifest manifest;
-        ImportResult imported;
-        try
-        {
-            imported = await _content.ImportInPlaceAsync(request.Path, name, request.PieceSize, progress: null, cancellationToken).ConfigureAwait(false);
-            manifest = imported.Manifest;
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            throw UserFacingException.Usage(e.Message);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserFacingException($"cannot read {request.Path}: {e.Message}");
-        }
-        manifest.Topic = request.Topic;
-        manifest.Publisher = _runtime.PeerId;
-        manifest.CreatedAtUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        manifest.Labels.Add(request.Labels ?? []);
-
-        var digest = ContentDigest.Parse(manifest.Digest);
-        var layout = manifest.Layout();
-        TaskEntry entry;
-        FileStamp? guard;
-        lock (_gate)
-        {
-            var now = _time.GetUtcNow().UtcDateTime;
-            if (!_tasks.TryGetValue(digest, out entry!) || entry.State != TaskStates.Succeeded)
-            {
-                var record = entry?.Record ?? new TaskRecord { Id = digest.ToString(), CreatedAt = now, ReceivedAt = now };
-                record.Name = name;
-                record.Topic = request.Topic;
-                record.Size = manifest.Size;
-                record.PieceSize = manifest.PieceSize;
-                record.PieceCount = layout.PieceCount;
-                record.Bitmap = PieceBitmap.Full(layout.PieceCount).ToBytes();
-                entry ??= new TaskEntry(digest, record);
-                entry.State = TaskStates.Succeeded;
-                _tasks[digest] = entry;
-            }
-            entry.Manifest = manifest;
-            entry.Record.ManifestBytes = manifest.ToByteArray();
-            entry.Record.State = TaskState.Succeeded;
-            entry.Record.Publisher = true;
-            entry.Record.UpdatedAt = now;
-            if (imported.Method != ImportMethod.AlreadyStored)
-            {
-                entry.Record.SetGuard(imported.Guard);
-            }
-            guard = entry.Record.Guard();
-            _store.Save(entry.Record);
-        }
-        TaskLog.PublishedInPlace(_logger, digest.ToString(), request.Path, imported.Method.ToString().ToLowerInvariant());
-        _pieces.AddComplete(digest, layout, _content.ContentPath(digest), guard);
-        Notify(entry);
-
-        await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);
-        // Joined after Publish: the broker ignores joins of tasks it does not know yet, and when the
-        // publisher joins, the subscribers already waiting get it as their parent of last resort.
-        _scheduler.Join(digest, PieceBitmap.Full(layout.PieceCount), publisher: true);
-        AgentLog.Published(_logger, digest.ToString(), name, request.Topic, ByteSize.Format(manifest.Size));
-        return new PublishResult(digest.ToString(), name, manifest.Size, request.Topic, manifest.PieceSize, layout.PieceCount);
     }
 
     /// <summary>
@@ -347,8 +245,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     var record = NewPendingRecord(digest, manifest.Name, manifest.Topic, manifest.Layout(), manifest);
                     _store.Save(record);
                     entry = new TaskEntry(digest, record) { Manifest = manifest, DownloadLimit = limit };
-                    _tasks[digest] = entry;
-                    StartRun(entry);
+                    Register(entry);
                 }
             }
         }
@@ -370,7 +267,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     // A new request retries a failed task.
                     ResetForRetry(entry, fresh);
                     entry.DownloadLimit = limit;
-                    StartRun(entry);
+                    entry.Inbox.RequestRun();
                 }
             }
         }
@@ -394,7 +291,6 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     {
         entry.State = TaskStates.Pending;
         entry.Downloader = null;
-        entry.ClearEarly();
         var record = entry.Record;
         record.Error = null;
         record.State = TaskState.Pending;
@@ -438,9 +334,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         };
     }
 
-    private void StartRun(TaskEntry entry)
+    /// <summary>
+    /// Adds a task to the table (under the lock): from now on the scheduler's events about it go
+    /// into its inbox, and its own loop (TaskManager.Runs.cs) runs it whenever it is pending.
+    /// </summary>
+    private void Register(TaskEntry entry)
     {
-        Track(Task.Run(() => RunAsync(entry, _stopping.Token)));
+        _tasks[entry.Digest] = entry;
+        _scheduler.Route(entry.Digest, entry.Inbox);
+        Track(Task.Run(() => TaskLoopAsync(entry, _stopping.Token)));
     }
 
     private void Track(Task task)
@@ -450,514 +352,6 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             _running.RemoveAll(t => t.IsCompleted);
             _running.Add(task);
         }
-    }
-
-    private async Task RunAsync(TaskEntry entry, CancellationToken stopping)
-    {
-        string? error;
-        try
-        {
-            var manifest = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
-            if (manifest is null)
-            {
-                error = entry.IsUrlTask
-                    ? $"broker {_scheduler.BrokerAddress} no longer knows URL task {entry.Digest} (restarted or failed); download the URL again"
-                    : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
-            }
-            else
-            {
-                error = await DownloadCoreAsync(entry, manifest, stopping).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            return; // shutting down: the persisted state resumes next time
-        }
-        catch (Exception e)
-        {
-            // Whatever went wrong, the task ends visibly (failed, logged, waiters answered)
-            // instead of hanging in "running".
-            error = e.Message;
-        }
-        await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The manifest to run with: the one at hand, or the broker's. A URL task resumed from the store
-    /// is checked with the broker first (it keeps URL tasks in memory only until they are sourced),
-    /// keeping the piece digests this agent already learned.
-    /// </summary>
-    private async Task<Manifest?> ManifestForRunAsync(TaskEntry entry, CancellationToken stopping)
-    {
-        Manifest? held;
-        bool registered;
-        lock (_gate)
-        {
-            held = entry.Manifest;
-            registered = entry.Registered;
-        }
-        if (held is not null && (registered || !held.UrlTask || _content.HasContent(entry.Digest)))
-        {
-            return held;
-        }
-        var fetched = await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
-        if (fetched is null || held is null)
-        {
-            return fetched;
-        }
-        // Digests learned before the restart still hold: the task id pins URL, piece size and tag.
-        var merged = fetched.Clone();
-        for (var i = 0; i < merged.PieceDigests.Count && i < held.PieceDigests.Count; i++)
-        {
-            if (merged.PieceDigests[i].IsEmpty)
-            {
-                merged.PieceDigests[i] = held.PieceDigests[i];
-            }
-        }
-        if (merged.ContentDigest.Length == 0)
-        {
-            merged.ContentDigest = held.ContentDigest;
-        }
-        return merged;
-    }
-
-    private async Task<string?> DownloadCoreAsync(TaskEntry entry, Manifest manifest, CancellationToken stopping)
-    {
-        var digest = entry.Digest;
-        if (_content.HasContent(digest) && entry.Record.State == TaskState.Succeeded)
-        {
-            return null;
-        }
-        TaskDownloader downloader;
-        ParentSet? early;
-        PieceDigests[] digests;
-        FetchSource? source;
-        string? failure;
-        ContentDigest? content;
-        lock (_gate)
-        {
-            if (entry.CacheOnly)
-            {
-                // Marked in the stored manifest, so that a restart still keeps it out of output-dir.
-                manifest = ImageBlobs.Mark(manifest);
-            }
-            entry.Manifest = manifest;
-            if (!manifest.UrlTask || entry.Record.ManifestBytes is not { Length: > 0 })
-            {
-                // A URL task's record holds the digests an earlier run learned; the downloader merges
-                // them with this manifest, so overwriting them would re-fetch every kept piece.
-                entry.Record.ManifestBytes = manifest.ToByteArray();
-            }
-            entry.Record.State = TaskState.Running;
-            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
-            _store.Save(entry.Record);
-            downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
-                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
-                proof: entry.CacheOnly ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding);
-            entry.Downloader = downloader;
-            entry.State = TaskStates.Running;
-            early = entry.EarlyParents;
-            digests = [.. entry.EarlyDigests];
-            source = entry.PendingSource;
-            failure = entry.PendingFailure;
-            content = entry.IsUrlTask ? entry.Content : null;
-            entry.ClearEarly();
-        }
-        downloader.ProgressChanged += _ => Notify(entry);
-        foreach (var known in digests)
-        {
-            LearnDigests(downloader, known);
-        }
-        if (content is { } learned)
-        {
-            downloader.ContentDigestLearned(learned);
-        }
-        if (early is not null)
-        {
-            downloader.UpdateParents(ToParents(early, manifest.Layout().PieceCount));
-        }
-        if (failure is not null)
-        {
-            downloader.FailFromSwarm(failure);
-        }
-        Notify(entry);
-        // Joined before the source starts: the scheduler takes piece digests only from members.
-        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: entry.Record.Publisher);
-        if (source is not null)
-        {
-            BecomeSource(entry, downloader, source);
-        }
-        var outcome = await downloader.RunAsync(stopping).ConfigureAwait(false);
-        stopping.ThrowIfCancellationRequested();
-        if (outcome.Succeeded && entry.IsUrlTask && outcome.Content is { } hashed)
-        {
-            lock (_gate)
-            {
-                entry.Content = hashed;
-                // The downloader kept the learned digests in the record; add the content digest.
-                var stored = entry.Record.ManifestBytes is { Length: > 0 } bytes ? Manifest.Parser.ParseFrom(bytes) : manifest.Clone();
-                stored.ContentDigest = hashed.ToString();
-                entry.Manifest = stored;
-                entry.Record.ManifestBytes = stored.ToByteArray();
-            }
-        }
-        return outcome.Succeeded ? null : outcome.Error ?? "the download failed";
-    }
-
-    private async Task<Manifest?> FetchManifestAsync(TaskEntry entry, CancellationToken stopping)
-    {
-        var manifest = await GetManifestPatientlyAsync(entry.Digest, stopping).ConfigureAwait(false);
-        if (manifest is not null)
-        {
-            CheckManifest(entry.Digest, manifest);
-            // The name may differ (same bytes published under another name); it only decides
-            // the output path, which comes from the announcement. The layout must match.
-            if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
-            {
-                throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
-            }
-        }
-        return manifest;
-    }
-
-    /// <summary>The broker's manifest of <paramref name="digest"/>, or null when it does not know it.</summary>
-    private async Task<Manifest?> GetManifestPatientlyAsync(ContentDigest digest, CancellationToken stopping)
-    {
-        // The broker may be down for a while (restart, failover): keep asking, the announcement stands.
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (true)
-        {
-            try
-            {
-                return await _scheduler.GetManifestAsync(digest, stopping).ConfigureAwait(false);
-            }
-            catch (UserFacingException e) when (e.ExitCode == ExitCodes.Failed && e.InnerException is Grpc.Core.RpcException)
-            {
-                await Task.Delay(delay, stopping).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, delay.Ticks * 2));
-            }
-        }
-    }
-
-    /// <summary>
-    /// Checks a manifest from the broker. A URL task's may list piece digests partially (empty =
-    /// not fetched yet) or not at all; it is padded to one entry per piece.
-    /// </summary>
-    private static void CheckManifest(ContentDigest digest, Manifest manifest)
-    {
-        if ((manifest.UrlTask ? ValidateUrlManifest(manifest) : manifest.Validate()) is { } problem)
-        {
-            throw new InvalidDataException($"the broker's manifest of {digest} is invalid: {problem}");
-        }
-        if (manifest.Digest != digest.ToString())
-        {
-            throw new InvalidDataException($"the broker answered with the manifest of {manifest.Digest} when asked for {digest}");
-        }
-    }
-
-    /// <summary>Places the content everywhere it was asked for, then reports the final state.</summary>
-    private async Task CompleteAsync(TaskEntry entry, string? error, CancellationToken stopping)
-    {
-        var placed = new HashSet<string>(StringComparer.Ordinal);
-        if (error is null)
-        {
-            // Outputs announced while copying are picked up by the next round, until none is new.
-            while (error is null && NextUnplaced(entry, placed) is { } output)
-            {
-                error = await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
-                placed.Add(output);
-            }
-        }
-        DownloadWaiter[] waiters;
-        lock (_gate)
-        {
-            // From here on new requests see the final state and are answered directly.
-            entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
-            entry.Record.Error = error;
-            if (error is not null)
-            {
-                entry.Record.State = TaskState.Failed;
-            }
-            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
-            _store.Save(entry.Record);
-            waiters = [.. entry.Waiters];
-            entry.Waiters.Clear();
-        }
-        if (error is null)
-        {
-            // An output announced in the last instant before the state flipped.
-            foreach (var output in NextUnplacedAll(entry, placed))
-            {
-                await PlaceAsync(entry, output, stopping).ConfigureAwait(false);
-            }
-        }
-        AgentMetrics.Tasks.WithLabels(error is null ? "succeeded" : "failed").Inc();
-        if (error is null)
-        {
-            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name,
-                string.Join(", ", placed.Concat(waiters.Select(w => w.Output).OfType<string>()).DefaultIfEmpty("the content store only")));
-        }
-        else
-        {
-            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
-            _scheduler.Leave(entry.Digest);
-        }
-        Notify(entry);
-        foreach (var waiter in waiters)
-        {
-            await FinishWaiterAsync(entry, waiter, error, stopping).ConfigureAwait(false);
-        }
-    }
-
-    private string? NextUnplaced(TaskEntry entry, HashSet<string> placed)
-    {
-        lock (_gate)
-        {
-            return entry.SubscriptionOutputs.FirstOrDefault(o => !placed.Contains(o));
-        }
-    }
-
-    private List<string> NextUnplacedAll(TaskEntry entry, HashSet<string> placed)
-    {
-        lock (_gate)
-        {
-            return entry.SubscriptionOutputs.Where(o => !placed.Contains(o)).ToList();
-        }
-    }
-
-    /// <summary>A download request went away (client gone, timed out): nothing is placed for it.</summary>
-    internal void CancelWaiter(ContentDigest digest, DownloadWaiter waiter)
-    {
-        lock (_gate)
-        {
-            if (_tasks.TryGetValue(digest, out var entry))
-            {
-                entry.Waiters.Remove(waiter);
-            }
-        }
-        waiter.Updates.Writer.TryComplete();
-    }
-
-    private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
-    {
-        error ??= CheckExpected(entry, waiter);
-        if (waiter.Output is not null)
-        {
-            error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
-        }
-        TaskInfo info;
-        lock (_gate)
-        {
-            info = ToInfo(entry) with
-            {
-                Path = waiter.Output ?? StorePath(entry),
-                State = error is null ? TaskStates.Succeeded : TaskStates.Failed,
-                Error = error,
-            };
-        }
-        waiter.Updates.Writer.TryWrite(info);
-        waiter.Updates.Writer.TryComplete();
-    }
-
-    private async Task PlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
-    {
-        if (await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false) is { } error)
-        {
-            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
-        }
-    }
-
-    private async Task<string?> TryPlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
-    {
-        try
-        {
-            // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
-            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return $"could not write {output}: {e.Message}";
-        }
-    }
-
-    /// <summary>A file published in place changed under the swarm: check it again, serve it or drop it.</summary>
-    private void OnGuardTripped(ContentDigest digest)
-    {
-        TaskLog.GuardTripped(_logger, digest.ToString());
-        Track(Task.Run(() => ReverifyAsync(digest, _stopping.Token)));
-    }
-
-    private async Task ReverifyAsync(ContentDigest digest, CancellationToken stopping)
-    {
-        TaskEntry? entry;
-        lock (_gate)
-        {
-            _tasks.TryGetValue(digest, out entry);
-        }
-        if (entry is null)
-        {
-            return;
-        }
-        var stamp = await _content.ReverifyAsync(digest, entry.Record.PieceSize, stopping).ConfigureAwait(false);
-        lock (_gate)
-        {
-            if (stamp is not null)
-            {
-                entry.Record.SetGuard(stamp);
-            }
-            else
-            {
-                entry.State = TaskStates.Failed;
-                entry.Record.State = TaskState.Failed;
-                entry.Record.Error = "the published file changed after it was published; publish it again";
-                entry.Record.SetGuard(null);
-            }
-            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
-            _store.Save(entry.Record);
-        }
-        if (stamp is not null)
-        {
-            TaskLog.GuardReverified(_logger, digest.ToString());
-            _pieces.AddComplete(digest, new PieceLayout(entry.Record.Size, entry.Record.PieceSize), _content.ContentPath(digest), stamp);
-            return;
-        }
-        AgentLog.TaskFailed(_logger, digest.ToString(), entry.Record.Name, entry.Record.Error!);
-        // The store's name is the publisher's file: unlink it, the publisher's own name stays.
-        _content.DeleteContent(digest);
-        _scheduler.Leave(digest);
-        Notify(entry);
-    }
-
-    private void OnParents(ParentSet set)
-    {
-        if (!ContentDigest.TryParse(set.Digest, out var digest))
-        {
-            return;
-        }
-        TaskDownloader? downloader;
-        int pieceCount;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(digest.Value, out var entry))
-            {
-                return;
-            }
-            downloader = entry.Downloader;
-            pieceCount = entry.Record.PieceCount;
-            if (downloader is null)
-            {
-                // The manifest is still being fetched: keep the newest set for when it starts.
-                entry.EarlyParents = set;
-                return;
-            }
-        }
-        downloader.UpdateParents(ToParents(set, pieceCount));
-    }
-
-    private void OnPiecesAvailable(PieceAvailable available)
-    {
-        if (!ContentDigest.TryParse(available.Digest, out var digest))
-        {
-            return;
-        }
-        TaskDownloader? downloader;
-        lock (_gate)
-        {
-            downloader = _tasks.TryGetValue(digest.Value, out var entry) ? entry.Downloader : null;
-        }
-        downloader?.PiecesAvailable(available.PeerId, available.Indexes);
-    }
-
-    private static List<ParentPeer> ToParents(ParentSet set, int pieceCount) =>
-        set.Parents.Select(p => new ParentPeer(p.PeerId, p.Host, p.Port, PieceBitmap.FromBytes(p.Bitmap.Span, pieceCount), p.LastResort)).ToList();
-
-    /// <summary>What to tell a (re)connected scheduler: every task held or being fetched.</summary>
-    private IEnumerable<JoinTask> Membership()
-    {
-        lock (_gate)
-        {
-            var joins = new List<JoinTask>();
-            foreach (var entry in _tasks.Values)
-            {
-                if (entry.State == TaskStates.Succeeded)
-                {
-                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.Full(entry.Record.PieceCount), entry.Record.Publisher));
-                }
-                else if (entry.Downloader is not null && entry.State == TaskStates.Running)
-                {
-                    joins.Add(SchedulerSession.NewJoin(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher));
-                }
-            }
-            return joins;
-        }
-    }
-
-    private void Notify(TaskEntry entry)
-    {
-        TaskInfo info;
-        DownloadWaiter[] waiters;
-        lock (_gate)
-        {
-            info = ToInfo(entry);
-            waiters = [.. entry.Waiters];
-        }
-        foreach (var waiter in waiters)
-        {
-            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output ?? StorePath(entry) });
-        }
-        TaskChanged?.Invoke(info);
-    }
-
-    private TaskInfo ToInfoLocked(TaskEntry entry)
-    {
-        lock (_gate)
-        {
-            return ToInfo(entry);
-        }
-    }
-
-    private TaskInfo ToInfo(TaskEntry entry)
-    {
-        var record = entry.Record;
-        var progress = entry.Downloader?.Progress;
-        var completed = entry.State == TaskStates.Succeeded
-            ? record.PieceCount
-            : progress?.CompletedPieces ?? PieceBitmap.FromBytes(record.Bitmap ?? [], record.PieceCount).CountSet;
-        return new TaskInfo
-        {
-            Digest = record.Id,
-            Name = record.Name,
-            Topic = record.Topic,
-            State = entry.State,
-            Size = record.Size,
-            CompletedPieces = completed,
-            TotalPieces = record.PieceCount,
-            BytesFromPeers = progress?.BytesFromPeers ?? record.BytesFromPeers,
-            BytesFromSource = progress?.BytesFromSource ?? record.BytesFromSource,
-            Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath ?? (entry.CacheOnly ? StorePath(entry) : null),
-            Error = record.Error,
-            // A failed task's expected digest may be exactly what the content did not hash to.
-            ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,
-            AnnouncedAt = Rfc3339(record.ReceivedAt ?? record.CreatedAt),
-            FirstPieceRequestedAt = Rfc3339(entry.Downloader?.FirstPieceRequestedAt ?? record.FirstPieceRequestedAt),
-        };
-    }
-
-    /// <summary>RFC 3339 in UTC with milliseconds, as the task JSON carries times.</summary>
-    private static string? Rfc3339(DateTime? time) =>
-        time is { } t ? DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture) : null;
-
-    /// <summary>&lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;, refusing anything that would land outside output-dir.</summary>
-    private string SubscriptionOutput(string topic, string name)
-    {
-        var root = Path.GetFullPath(_options.OutputDir);
-        var path = Path.GetFullPath(Path.Combine(root, Path.Combine(topic.Split('/')), name));
-        if (!path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new IOException($"topic '{topic}' and name '{name}' would land outside the output directory");
-        }
-        return path;
     }
 
     public void Dispose() => _stopping.Dispose();

@@ -1,0 +1,148 @@
+using Dragonfly.PubSub.Agent.Configuration;
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Swarm;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Origins;
+using Dragonfly.PubSub.Transfer;
+using Dragonfly.PubSub.Transfer.Metrics;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Storage;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+// A finished run: placing the content where it was asked for (hard links), answering the
+// download requests waiting on it, and the final state.
+public sealed partial class TaskManager
+{
+    /// <summary>Places the content everywhere it was asked for, then reports the final state.</summary>
+    private async Task CompleteAsync(TaskEntry entry, string? error, CancellationToken stopping)
+    {
+        var placed = new HashSet<string>(StringComparer.Ordinal);
+        if (error is null)
+        {
+            // Outputs announced while copying are picked up by the next round, until none is new.
+            while (error is null && NextUnplaced(entry, placed) is { } output)
+            {
+                error = await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
+                placed.Add(output);
+            }
+        }
+        DownloadWaiter[] waiters;
+        lock (_gate)
+        {
+            // From here on new requests see the final state and are answered directly.
+            entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
+            entry.Record.Error = error;
+            if (error is not null)
+            {
+                entry.Record.State = TaskState.Failed;
+            }
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+            waiters = [.. entry.Waiters];
+            entry.Waiters.Clear();
+        }
+        if (error is null)
+        {
+            // An output announced in the last instant before the state flipped.
+            foreach (var output in NextUnplacedAll(entry, placed))
+            {
+                await PlaceAsync(entry, output, stopping).ConfigureAwait(false);
+            }
+        }
+        AgentMetrics.Tasks.WithLabels(error is null ? "succeeded" : "failed").Inc();
+        if (error is null)
+        {
+            AgentLog.TaskSucceeded(_logger, entry.Digest.ToString(), entry.Record.Name,
+                string.Join(", ", placed.Concat(waiters.Select(w => w.Output).OfType<string>()).DefaultIfEmpty("the content store only")));
+        }
+        else
+        {
+            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+            _scheduler.Leave(entry.Digest);
+        }
+        Notify(entry);
+        foreach (var waiter in waiters)
+        {
+            await FinishWaiterAsync(entry, waiter, error, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private string? NextUnplaced(TaskEntry entry, HashSet<string> placed)
+    {
+        lock (_gate)
+        {
+            return entry.SubscriptionOutputs.FirstOrDefault(o => !placed.Contains(o));
+        }
+    }
+
+    private List<string> NextUnplacedAll(TaskEntry entry, HashSet<string> placed)
+    {
+        lock (_gate)
+        {
+            return entry.SubscriptionOutputs.Where(o => !placed.Contains(o)).ToList();
+        }
+    }
+
+    /// <summary>A download request went away (client gone, timed out): nothing is placed for it.</summary>
+    internal void CancelWaiter(ContentDigest digest, DownloadWaiter waiter)
+    {
+        lock (_gate)
+        {
+            if (_tasks.TryGetValue(digest, out var entry))
+            {
+                entry.Waiters.Remove(waiter);
+            }
+        }
+        waiter.Updates.Writer.TryComplete();
+    }
+
+    private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
+    {
+        error ??= CheckExpected(entry, waiter);
+        if (waiter.Output is not null)
+        {
+            error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
+        }
+        TaskInfo info;
+        lock (_gate)
+        {
+            info = ToInfo(entry) with
+            {
+                Path = waiter.Output ?? StorePath(entry),
+                State = error is null ? TaskStates.Succeeded : TaskStates.Failed,
+                Error = error,
+            };
+        }
+        waiter.Updates.Writer.TryWrite(info);
+        waiter.Updates.Writer.TryComplete();
+    }
+
+    private async Task PlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
+    {
+        if (await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false) is { } error)
+        {
+            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+        }
+    }
+
+    private async Task<string?> TryPlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
+    {
+        try
+        {
+            // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
+            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"could not write {output}: {e.Message}";
+        }
+    }
+}

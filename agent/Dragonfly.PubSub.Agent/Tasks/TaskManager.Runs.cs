@@ -1,0 +1,380 @@
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Dragonfly.PubSub.Transfer.Storage;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+// Running a task: its loop (the only reader of its inbox), the manifest a run starts from, the
+// download itself, and the scheduler's events handed to the downloader while it runs.
+public sealed partial class TaskManager
+{
+    /// <summary>
+    /// The task's own loop and the only reader of its inbox, from registration until the agent
+    /// stops: it runs the task whenever it is pending (during a run, <see cref="PumpAsync"/> reads
+    /// the inbox for it), and between runs answers what the scheduler asks of a finished task.
+    /// </summary>
+    private async Task TaskLoopAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        try
+        {
+            if (IsPending(entry))
+            {
+                await RunAsync(entry, stopping).ConfigureAwait(false);
+            }
+            var inbox = entry.Inbox.Reader;
+            while (await inbox.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                while (!stopping.IsCancellationRequested && inbox.TryRead(out var message))
+                {
+                    if (message is TaskMessage.FromScheduler { Event: var e })
+                    {
+                        OnEventBetweenRuns(entry, e);
+                    }
+                    if (IsPending(entry))
+                    {
+                        await RunAsync(entry, stopping).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down: the persisted state resumes next time.
+        }
+    }
+
+    private bool IsPending(TaskEntry entry)
+    {
+        lock (_gate)
+        {
+            return entry.State == TaskStates.Pending;
+        }
+    }
+
+    /// <summary>
+    /// What the scheduler says to a task that does not run: a finished task answers a FetchSource
+    /// from the store, a failed one runs again as the source; a content digest is kept.
+    /// </summary>
+    private void OnEventBetweenRuns(TaskEntry entry, SchedulerEvent message)
+    {
+        switch (message.EventCase)
+        {
+            case SchedulerEvent.EventOneofCase.FetchSource:
+                var fetch = message.FetchSource;
+                string? state;
+                string? refusal = null;
+                lock (_gate)
+                {
+                    state = entry.State;
+                    if (state != TaskStates.Succeeded)
+                    {
+                        refusal = InvalidManifest(entry.Digest, fetch.Manifest)
+                            ?? (state is TaskStates.Failed or TaskStates.Pending ? null : $"task {entry.Digest} is {state} here");
+                        if (refusal is null && state == TaskStates.Failed)
+                        {
+                            ResetForRetry(entry, fetch.Manifest);
+                        }
+                    }
+                }
+                if (state == TaskStates.Succeeded)
+                {
+                    AnswerSourceFromStore(entry);
+                }
+                else if (refusal is not null)
+                {
+                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false);
+                }
+                else
+                {
+                    // Queued again behind the run request: the new run takes it once it has joined.
+                    entry.Inbox.Deliver(message);
+                }
+                break;
+            case SchedulerEvent.EventOneofCase.TaskSourced when ContentDigest.TryParse(message.TaskSourced.ContentDigest, out var content):
+                lock (_gate)
+                {
+                    if (entry.State is TaskStates.Succeeded or TaskStates.Failed)
+                    {
+                        return;
+                    }
+                    entry.Content = content;
+                }
+                Notify(entry);
+                break;
+        }
+    }
+
+    private async Task RunAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        string? error;
+        try
+        {
+            var manifest = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
+            if (manifest is null)
+            {
+                error = entry.IsUrlTask
+                    ? $"broker {_scheduler.BrokerAddress} no longer knows URL task {entry.Digest} (restarted or failed); download the URL again"
+                    : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
+            }
+            else
+            {
+                error = await DownloadCoreAsync(entry, manifest, stopping).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return; // shutting down: the persisted state resumes next time
+        }
+        catch (Exception e)
+        {
+            // Whatever went wrong, the task ends visibly (failed, logged, waiters answered)
+            // instead of hanging in "running".
+            error = e.Message;
+        }
+        await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The manifest to run with: the one at hand, or the broker's. A URL task resumed from the store
+    /// is checked with the broker first (it keeps URL tasks in memory only until they are sourced),
+    /// keeping the piece digests this agent already learned.
+    /// </summary>
+    private async Task<Manifest?> ManifestForRunAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        Manifest? held;
+        bool registered;
+        lock (_gate)
+        {
+            held = entry.Manifest;
+            registered = entry.Registered;
+        }
+        if (held is not null && (registered || !held.UrlTask || _content.HasContent(entry.Digest)))
+        {
+            return held;
+        }
+        var fetched = await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+        if (fetched is null || held is null)
+        {
+            return fetched;
+        }
+        // Digests learned before the restart still hold: the task id pins URL, piece size and tag.
+        var merged = fetched.Clone();
+        for (var i = 0; i < merged.PieceDigests.Count && i < held.PieceDigests.Count; i++)
+        {
+            if (merged.PieceDigests[i].IsEmpty)
+            {
+                merged.PieceDigests[i] = held.PieceDigests[i];
+            }
+        }
+        if (merged.ContentDigest.Length == 0)
+        {
+            merged.ContentDigest = held.ContentDigest;
+        }
+        return merged;
+    }
+
+    private async Task<string?> DownloadCoreAsync(TaskEntry entry, Manifest manifest, CancellationToken stopping)
+    {
+        var digest = entry.Digest;
+        if (_content.HasContent(digest) && entry.Record.State == TaskState.Succeeded)
+        {
+            return null;
+        }
+        TaskDownloader downloader;
+        ContentDigest? content;
+        lock (_gate)
+        {
+            if (entry.CacheOnly)
+            {
+                // Marked in the stored manifest, so that a restart still keeps it out of output-dir.
+                manifest = ImageBlobs.Mark(manifest);
+            }
+            entry.Manifest = manifest;
+            if (!manifest.UrlTask || entry.Record.ManifestBytes is not { Length: > 0 })
+            {
+                // A URL task's record holds the digests an earlier run learned; the downloader merges
+                // them with this manifest, so overwriting them would re-fetch every kept piece.
+                entry.Record.ManifestBytes = manifest.ToByteArray();
+            }
+            entry.Record.State = TaskState.Running;
+            entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
+            _store.Save(entry.Record);
+            // A broker-registered manifest binds the piece digests to the content id; an image
+            // blob's digest is named by the image, so its whole file is hashed.
+            downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
+                _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
+                proof: entry.CacheOnly ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding);
+            entry.Downloader = downloader;
+            entry.State = TaskStates.Running;
+            content = entry.IsUrlTask ? entry.Content : null;
+        }
+        downloader.ProgressChanged += _ => Notify(entry);
+        if (content is { } learned)
+        {
+            downloader.ContentDigestLearned(learned);
+        }
+        Notify(entry);
+        // Joined before the inbox is read: the scheduler takes piece digests only from members,
+        // so a FetchSource waiting in the inbox must start after the join.
+        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: entry.Record.Publisher);
+        using var runEnded = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var pump = PumpAsync(entry, downloader, manifest.Layout().PieceCount, runEnded.Token);
+        DownloadOutcome outcome;
+        try
+        {
+            outcome = await downloader.RunAsync(stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            await runEnded.CancelAsync().ConfigureAwait(false);
+            await pump.ConfigureAwait(false);
+        }
+        stopping.ThrowIfCancellationRequested();
+        if (outcome.Succeeded && entry.IsUrlTask && outcome.Content is { } hashed)
+        {
+            lock (_gate)
+            {
+                entry.Content = hashed;
+                // The downloader kept the learned digests in the record; add the content digest.
+                var stored = entry.Record.ManifestBytes is { Length: > 0 } bytes ? Manifest.Parser.ParseFrom(bytes) : manifest.Clone();
+                stored.ContentDigest = hashed.ToString();
+                entry.Manifest = stored;
+                entry.Record.ManifestBytes = stored.ToByteArray();
+            }
+        }
+        return outcome.Succeeded ? null : outcome.Error ?? "the download failed";
+    }
+
+    /// <summary>During a run, the inbox's only reader: hands each scheduler event to the downloader.</summary>
+    private async Task PumpAsync(TaskEntry entry, TaskDownloader downloader, int pieceCount, CancellationToken runEnded)
+    {
+        var inbox = entry.Inbox.Reader;
+        try
+        {
+            while (await inbox.WaitToReadAsync(runEnded).ConfigureAwait(false))
+            {
+                // Once the run ended, what is left belongs to the task's loop (a late FetchSource).
+                while (!runEnded.IsCancellationRequested && inbox.TryRead(out var message))
+                {
+                    if (message is TaskMessage.FromScheduler { Event: var e })
+                    {
+                        ApplySafely(entry, downloader, pieceCount, e);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (runEnded.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void ApplySafely(TaskEntry entry, TaskDownloader downloader, int pieceCount, SchedulerEvent message)
+    {
+        try
+        {
+            Apply(entry, downloader, pieceCount, message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // One event the task could not act on must not end its run.
+            AgentLog.SchedulerEventFailed(_logger, e, message.EventCase.ToString(), e.Message);
+            if (message.EventCase == SchedulerEvent.EventOneofCase.FetchSource)
+            {
+                // Tell the scheduler at once, so that it picks another source instead of waiting on this one.
+                ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, $"the agent could not start fetching from the origin: {e.Message}", permanent: false);
+            }
+        }
+    }
+
+    private void Apply(TaskEntry entry, TaskDownloader downloader, int pieceCount, SchedulerEvent message)
+    {
+        switch (message.EventCase)
+        {
+            case SchedulerEvent.EventOneofCase.Parents:
+                downloader.UpdateParents(ToParents(message.Parents, pieceCount));
+                break;
+            case SchedulerEvent.EventOneofCase.PieceAvailable:
+                downloader.PiecesAvailable(message.PieceAvailable.PeerId, message.PieceAvailable.Indexes);
+                break;
+            case SchedulerEvent.EventOneofCase.PieceDigests when message.PieceDigests.Indexes.Count == message.PieceDigests.Digests.Count:
+                LearnDigests(downloader, message.PieceDigests);
+                break;
+            case SchedulerEvent.EventOneofCase.FetchSource:
+                if (InvalidManifest(entry.Digest, message.FetchSource.Manifest) is { } refusal)
+                {
+                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false);
+                    break;
+                }
+                BecomeSource(entry, downloader, message.FetchSource);
+                break;
+            case SchedulerEvent.EventOneofCase.TaskSourced when ContentDigest.TryParse(message.TaskSourced.ContentDigest, out var content):
+                lock (_gate)
+                {
+                    entry.Content = content;
+                }
+                downloader.ContentDigestLearned(content.Value);
+                Notify(entry);
+                break;
+            case SchedulerEvent.EventOneofCase.TaskFailed:
+                downloader.FailFromSwarm(message.TaskFailed.Error.Length > 0 ? message.TaskFailed.Error : "the URL task failed at its source");
+                break;
+        }
+    }
+
+    private async Task<Manifest?> FetchManifestAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        var manifest = await GetManifestPatientlyAsync(entry.Digest, stopping).ConfigureAwait(false);
+        if (manifest is not null)
+        {
+            CheckManifest(entry.Digest, manifest);
+            // The name may differ (same bytes published under another name); it only decides
+            // the output path, which comes from the announcement. The layout must match.
+            if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
+            {
+                throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
+            }
+        }
+        return manifest;
+    }
+
+    /// <summary>The broker's manifest of <paramref name="digest"/>, or null when it does not know it.</summary>
+    private async Task<Manifest?> GetManifestPatientlyAsync(ContentDigest digest, CancellationToken stopping)
+    {
+        // The broker may be down for a while (restart, failover): keep asking, the announcement stands.
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            try
+            {
+                return await _scheduler.GetManifestAsync(digest, stopping).ConfigureAwait(false);
+            }
+            catch (UserFacingException e) when (e.ExitCode == ExitCodes.Failed && e.InnerException is Grpc.Core.RpcException)
+            {
+                await Task.Delay(delay, stopping).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, delay.Ticks * 2));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks a manifest from the broker. A URL task's may list piece digests partially (empty =
+    /// not fetched yet) or not at all; it is padded to one entry per piece.
+    /// </summary>
+    private static void CheckManifest(ContentDigest digest, Manifest manifest)
+    {
+        if ((manifest.UrlTask ? ValidateUrlManifest(manifest) : manifest.Validate()) is { } problem)
+        {
+            throw new InvalidDataException($"the broker's manifest of {digest} is invalid: {problem}");
+        }
+        if (manifest.Digest != digest.ToString())
+        {
+            throw new InvalidDataException($"the broker answered with the manifest of {manifest.Digest} when asked for {digest}");
+        }
+    }
+}

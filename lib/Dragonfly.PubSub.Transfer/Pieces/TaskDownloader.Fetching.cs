@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer.Metrics;
+using Dragonfly.PubSub.Transfer.Sources;
+using Dragonfly.PubSub.Transfer.Storage;
+using Dragonfly.PubSub.Transfer.Swarm;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace Dragonfly.PubSub.Transfer.Pieces;
+
+// One piece attempt, from a peer or from the source: fetched into a pooled buffer, verified while
+// it streams, written at its offset, handed to the hasher and the persister.
+public sealed partial class TaskDownloader
+{
+    /// <summary>
+    /// Runs one attempt on a pooled piece buffer and reports how it ended to the loop. The buffer goes
+    /// back to the pool unless the attempt handed it on (<c>Keep</c>: written and queued for hashing);
+    /// a write failure fails the task, and so does a bug, rather than leave the loop waiting forever.
+    /// </summary>
+    private async Task RunAttemptAsync(Attempt attempt, string from,
+        Func<byte[], Task<(AttemptOutcome Outcome, string? Error, bool Keep)>> body)
+    {
+        var buffer = _fetcher.RentBuffer(_layout.PieceSize);
+        var keep = false;
+        AttemptOutcome outcome;
+        string? error;
+        try
+        {
+            (outcome, error, keep) = await body(buffer).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            outcome = AttemptOutcome.Fatal;
+            error = $"cannot write piece {attempt.Index} to the partial file: {e.Message}";
+        }
+        catch (Exception e)
+        {
+            outcome = AttemptOutcome.Fatal;
+            error = $"fetching piece {attempt.Index} from {from} failed unexpectedly: {e.GetType().Name}: {e.Message}";
+        }
+        finally
+        {
+            if (!keep)
+            {
+                _fetcher.ReturnBuffer(buffer);
+            }
+        }
+        _events.Writer.TryWrite(new AttemptDone(attempt, outcome, error));
+    }
+
+    /// <summary>One request to a peer: fetch into a pooled buffer, verify, and (first copy only) write and hand on.</summary>
+    private Task FetchAsync(Attempt attempt) => RunAttemptAsync(attempt, attempt.Parent.PeerId, async buffer =>
+    {
+        var index = attempt.Index;
+        var length = _layout.LengthOf(index);
+        if (Volatile.Read(ref _digests[index]) is not { } expected)
+        {
+            // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
+            return (AttemptOutcome.Busy, null, false);
+        }
+        var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
+            buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
+        var outcome = result.Status switch
+        {
+            FetchStatus.Ok => AttemptOutcome.Duplicate,
+            FetchStatus.Corrupt => AttemptOutcome.Corrupt,
+            FetchStatus.Missing => AttemptOutcome.Missing,
+            FetchStatus.Busy => AttemptOutcome.Busy,
+            FetchStatus.Full => AttemptOutcome.Full,
+            FetchStatus.Unreachable => AttemptOutcome.Unreachable,
+            _ => AttemptOutcome.Canceled,
+        };
+        var keep = false;
+        if (result.Status == FetchStatus.Ok)
+        {
+            AgentMetrics.DownloadBytesFromPeers.Inc(length);
+            if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromPeers: length), out keep))
+            {
+                outcome = AttemptOutcome.Written;
+            }
+        }
+        return (outcome, null, keep);
+    });
+
+    /// <summary>
+    /// One ranged read from the origin: hash the piece, check it against a digest the swarm already
+    /// knows, record the digest, then write and hand on like a piece from a peer.
+    /// </summary>
+    private Task FetchFromSourceAsync(Attempt attempt) => RunAttemptAsync(attempt, "the source", async buffer =>
+    {
+        var index = attempt.Index;
+        var length = _layout.LengthOf(index);
+        var (outcome, error) = await ReadFromSourceAsync(attempt.Source!.Source, _layout.OffsetOf(index),
+            buffer.AsMemory(0, length), attempt.Token).ConfigureAwait(false);
+        if (outcome != AttemptOutcome.Duplicate)
+        {
+            return (outcome, error, false);
+        }
+        var digest = SHA256.HashData(buffer.AsSpan(0, length));
+        var known = Interlocked.CompareExchange(ref _digests[index], digest, null);
+        if (known is not null && !known.AsSpan().SequenceEqual(digest))
+        {
+            return (AttemptOutcome.SourceChanged, $"the origin's content changed: piece {index} no longer matches", false);
+        }
+        if (known is null)
+        {
+            Interlocked.Increment(ref _digestVersion);
+        }
+        AgentMetrics.DownloadBytesFromSource.Inc(length);
+        var keep = false;
+        if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromSource: length), out keep))
+        {
+            outcome = AttemptOutcome.Written;
+        }
+        return (outcome, null, keep);
+    });
+
+    /// <summary>Reads one piece from the source; <see cref="AttemptOutcome.Duplicate"/> means the bytes are in (not yet written).</summary>
+    private async Task<(AttemptOutcome, string?)> ReadFromSourceAsync(IPieceSource source, long offset, Memory<byte> destination, CancellationToken ct)
+    {
+        try
+        {
+            // Paid before the read, so a limit spaces the origin requests out instead of letting them burst.
+            await _fetcher.Limiter.TakeAsync(destination.Length, ct).ConfigureAwait(false);
+            if (_taskLimiter is not null)
+            {
+                await _taskLimiter.TakeAsync(destination.Length, ct).ConfigureAwait(false);
+            }
+            await source.ReadAsync(offset, destination, ct).ConfigureAwait(false);
+            return (AttemptOutcome.Duplicate, null);
+        }
+        catch (PieceSourceException e)
+        {
+            return (e.Permanent ? AttemptOutcome.SourceRefused : AttemptOutcome.SourceUnavailable, e.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return (AttemptOutcome.Canceled, null);
+        }
+        catch (Exception e)
+        {
+            // Not the source's contract: treat it as this source giving up, so the swarm can carry on.
+            return (AttemptOutcome.SourceUnavailable, $"reading {source.Description} failed: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Writes a verified piece unless another copy got there first (a late duplicate never touches a
+    /// finished piece), then serves, hashes and persists it. Returns whether this copy was written;
+    /// <paramref name="keep"/> says the hasher took the buffer.
+    /// </summary>
+    private bool TryWrite(int index, byte[] buffer, PersistOp op, out bool keep)
+    {
+        keep = false;
+        if (Interlocked.CompareExchange(ref _claims[index], 1, 0) != 0)
+        {
+            return false;
+        }
+        try
+        {
+            RandomAccess.Write(_file!, buffer.AsSpan(0, _layout.LengthOf(index)), _layout.OffsetOf(index));
+        }
+        catch
+        {
+            Volatile.Write(ref _claims[index], 0);
+            throw;
+        }
+        _pieces.MarkPiece(Digest, index);
+        keep = _hasher?.Written(index, buffer) ?? false;
+        _persist.Writer.TryWrite(op);
+        return true;
+    }
+
+    /// <summary>A <see cref="FetchFromSource"/> call: each one is a source of its own, so a replaced one's late failures are ignored.</summary>
+    private sealed record SourceRequest(IPieceSource Source, ContentDigest? Expected);
+}
