@@ -37,10 +37,10 @@ public static class SwarmCommand
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
         var tls = new Option<string>("--tls")
         {
-            Description = "TLS between our processes: on (the executables' default), off (--insecure to every dfbroker, dfagent, dfget and dfpub), "
+            Description = "TLS between our processes: on (the executables' default; needs dfbench to enrol its agents, not built yet), off (--insecure to every dfbroker, dfagent, dfget and dfpub), "
                 + "or both (each of our systems twice; the plain-text one is named <system>-notls)",
             HelpName = "on|off|both",
-            DefaultValueFactory = _ => "on",
+            DefaultValueFactory = _ => "off",
         };
         var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
         {
