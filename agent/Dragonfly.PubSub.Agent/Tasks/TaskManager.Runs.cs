@@ -205,11 +205,14 @@ public sealed partial class TaskManager
             entry.Record.State = TaskState.Running;
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
-            // A broker-registered manifest binds the piece digests to the content id; an image
-            // blob's digest is named by the image, so its whole file is hashed.
+            // A broker-registered manifest binds the piece digests to the content id, which is enough
+            // for what a subscription announced. A digest someone asked for by name (dfget sha256:…)
+            // or an image blob (named by its image) is proven by hashing the whole file: a manifest
+            // registered first by someone else must not answer for content it does not hold.
+            var proof = entry.CacheOnly || entry.Waiters.Count > 0 ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding;
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
                 _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
-                proof: entry.CacheOnly ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding);
+                proof: proof);
             entry.Downloader = downloader;
             entry.State = TaskStates.Running;
             content = entry.IsUrlTask ? entry.Content : null;

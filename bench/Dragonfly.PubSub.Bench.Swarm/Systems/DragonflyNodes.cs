@@ -11,7 +11,7 @@ namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 /// The processes of one run of our swarm, each in its node's namespace: dfbroker (with its in-process
 /// seed) on the origin node, dfagents elsewhere, and the CLIs run against them. The benchmark reaches
 /// agents through their unix sockets (a path, not the network). Disposing stops every one by PID.
-/// Every dfbroker, dfagent, dfget and dfpub gets <see cref="TlsArguments"/> (<c>--tls</c>).
+/// Every dfbroker, dfagent and dfget gets <see cref="TlsArguments"/> (<c>--tls</c>); dfpub talks only to its local agent over the unix socket.
 /// </summary>
 internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetting tls) : IAsyncDisposable
 {

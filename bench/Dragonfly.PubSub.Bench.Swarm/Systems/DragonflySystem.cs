@@ -69,7 +69,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         var originTxBefore = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel);
         var uploadBefore = await DragonflyNodes.MetricAsync(publisherDir, DragonflyNodes.UploadMetric, cancel);
 
-        string[] publishArgs = [context.SourceFile, "--topic", Topic, "--data-dir", publisherDir, "--json", .. nodes.TlsArguments,
+        string[] publishArgs = [context.SourceFile, "--topic", Topic, "--data-dir", publisherDir, "--json",
             .. options.PieceSize is { } p ? new[] { "--piece-size", p.ToString(CultureInfo.InvariantCulture) } : []];
         var publishStarted = clock.Elapsed;
         var publish = await context.Testbed.ExecAsync(SwarmContext.PublisherNode, [Executables.Publish, .. publishArgs], TimeSpan.FromMinutes(5), cancel);

@@ -92,7 +92,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
         NodeProcess[] clis;
         if (Announce)
         {
-            string[] arguments = ["--url", origin.Url, "--topic", Topic, "--data-dir", publisherDir, "--json", .. nodes.TlsArguments,
+            string[] arguments = ["--url", origin.Url, "--topic", Topic, "--data-dir", publisherDir, "--json",
                 .. options.PieceSize is { } p ? new[] { "--piece-size", p.ToString(CultureInfo.InvariantCulture) } : []];
             clis = [nodes.Start("dfpub", SwarmContext.PublisherNode, Executables.Publish, arguments)];
         }

@@ -25,7 +25,7 @@ namespace Dragonfly.PubSub.Bench.Pair;
 /// </para>
 /// <para>
 /// With <c>--tls both</c> the broker and every run are repeated per setting; each setting has its medians.
-/// Every dfbroker, dfagent, dfget and dfpub gets <see cref="TlsFlags.Arguments"/> of the setting.
+/// Every dfbroker, dfagent and dfget gets <see cref="TlsFlags.Arguments"/> of the setting (dfpub talks only to its local agent).
 /// </para>
 /// </summary>
 internal sealed class PairBenchmark(PairOptions options)
@@ -301,7 +301,7 @@ internal sealed class PairBenchmark(PairOptions options)
 
     private async Task PublishAsync(string dfpub, AgentHandle publisher, string source, string topic, ContentDigest digest, CancellationToken cancel)
     {
-        var published = await ProcessRunner.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir, .. publisher.Tls], _transferTimeout, cancel);
+        var published = await ProcessRunner.RunAsync(dfpub, [source, "--topic", topic, "--data-dir", publisher.DataDir], _transferTimeout, cancel);
         if (published.ExitCode != 0)
         {
             throw new InvalidOperationException($"dfpub exited with code {published.ExitCode}: {published.Reason}");

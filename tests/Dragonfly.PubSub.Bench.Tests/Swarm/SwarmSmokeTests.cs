@@ -100,7 +100,7 @@ public sealed class SwarmSmokeTests(ITestOutputHelper output) : IDisposable
         Assert.True(report.TryGetProperty("date", out _));
         var systems = report.GetProperty("systems").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
         Assert.Equal(names, systems.Keys.Order());
-        Assert.Equal("on", report.GetProperty("scenario").GetProperty("tls").GetString());
+        Assert.Equal("off", report.GetProperty("scenario").GetProperty("tls").GetString());
         Assert.Matches(@"^\d+\.\d+ \d+\.\d+ \d+\.\d+$", report.GetProperty("machine").GetProperty("loadAverageAtStart").GetString());
         foreach (var (name, system) in systems)
         {
