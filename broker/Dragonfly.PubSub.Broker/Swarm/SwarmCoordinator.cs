@@ -18,6 +18,7 @@ public sealed class SwarmCoordinator : BackgroundService
 {
     private readonly SwarmShard[] _shards;
     private readonly UrlTaskKeys _keys = new();
+    private readonly Lock _gauges = new();
     private readonly SourceOptions _sources;
     private readonly TimeProvider _time;
     private readonly ILogger<SwarmCoordinator> _logger;
@@ -247,14 +248,22 @@ public sealed class SwarmCoordinator : BackgroundService
         return new SwarmSnapshot(parts[0].Peers, taskPeers, urlTasks);
     }
 
+    /// <summary>
+    /// Sets the gauges from every shard's counts. Shards call it from their own loops; the lock makes
+    /// each read-and-set atomic, so the last shard to finish a command leaves the current figures
+    /// (without it, a shard that read a count before another shard's disconnect could set it after).
+    /// </summary>
     private void UpdateGauges()
     {
-        var tasks = 0;
-        foreach (var shard in _shards)
+        lock (_gauges)
         {
-            tasks += shard.TaskCount;
+            var tasks = 0;
+            foreach (var shard in _shards)
+            {
+                tasks += shard.TaskCount;
+            }
+            BrokerMetrics.Peers.Set(_shards[0].PeerCount);
+            BrokerMetrics.Tasks.Set(tasks);
         }
-        BrokerMetrics.Peers.Set(_shards[0].PeerCount);
-        BrokerMetrics.Tasks.Set(tasks);
     }
 }
