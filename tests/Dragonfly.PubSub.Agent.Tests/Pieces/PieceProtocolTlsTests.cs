@@ -55,6 +55,12 @@ public sealed class PieceProtocolTlsTests : IAsyncLifetime
             Assert.Equal(FetchStatus.Ok, result.Status);
             Assert.Equal(_artifact.Bytes.AsSpan((int)_artifact.Layout.OffsetOf(i), _artifact.Layout.LengthOf(i)).ToArray(), bytes);
         }
+        // The server counts a request after its last byte is written, which may be just after the
+        // client has read it: wait for the count (bounded), then require it exactly.
+        for (var waited = 0; _server.RequestsServed < 4 && waited < 5_000; waited += 10)
+        {
+            await Task.Delay(10);
+        }
         Assert.Equal(4, _server.RequestsServed);
         Assert.Equal(0, _server.ConnectionsRefused);
     }
