@@ -5,9 +5,11 @@
 //   sudo dfbench swarm --agents 16 --size 256MiB --rate 100mbit [--baselines direct,bittorrent] [--out DIR]
 //   sudo dfbench swarm --agents 8 --size 64MiB --rate 100mbit --mode url,url-announce --baselines direct   (URL tasks)
 //   dfbench broker --agents 5000 [--out DIR]
+//   dfbench ciphers [--size 1GiB] [--runs 2]   (what each --tls-ciphers choice costs, against plain TCP)
 
 using System.CommandLine;
 using Dragonfly.PubSub.Bench.BrokerLoad;
+using Dragonfly.PubSub.Bench.Ciphers;
 using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Pair;
 using Dragonfly.PubSub.Bench.Swarm;
@@ -22,6 +24,7 @@ var root = new RootCommand("dfbench: Dragonfly.PubSub benchmarks against same-ru
     PairCommand.Create(stop.Token),
     SwarmCommand.Create(),
     BrokerLoadCommand.Create(),
+    CipherCommand.Create(),
     verbose,
 };
 var parse = root.Parse(args);
