@@ -230,6 +230,7 @@ public static class BrokerHost
             .WithPersistentSessions()
             .WithMaxPendingMessagesPerClient(100_000));
         services.AddMqttConnectionHandler();
+        services.AddSingleton<MqttStartGate>();
         services.AddHostedService<MqttShutdown>();
         services.AddConnections();
 

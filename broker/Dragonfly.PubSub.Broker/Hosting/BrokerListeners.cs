@@ -1,4 +1,5 @@
 using System.Net;
+using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Security;
@@ -27,6 +28,7 @@ internal sealed class BrokerListeners(BrokerOptions options, BrokerTls? tls)
         {
             _mqtt = l;
             guard?.Apply(l, "mqtt", requireClientCertificate: true);
+            l.Use(kestrel.ApplicationServices.GetRequiredService<MqttStartGate>().Hold);
             l.UseMqtt();
         });
         kestrel.Listen(options.Listen, options.GrpcPort, l =>
