@@ -137,7 +137,7 @@ public sealed partial class TaskManager
         try
         {
             // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
-            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
+            await _content.PlaceAsync(entry.Digest, output, stopping).ConfigureAwait(false);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
