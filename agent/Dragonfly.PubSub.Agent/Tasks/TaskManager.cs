@@ -233,6 +233,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         {
             _tasks.TryGetValue(digest, out entry);
         }
+        var waiter = new DownloadWaiter(output);
         if (entry is null)
         {
             var manifest = await _scheduler.GetManifestAsync(digest, cancellationToken).ConfigureAwait(false)
@@ -245,11 +246,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     var record = NewPendingRecord(digest, manifest.Name, manifest.Topic, manifest.Layout(), manifest);
                     _store.Save(record);
                     entry = new TaskEntry(digest, record) { Manifest = manifest, DownloadLimit = limit };
+                    // In place before the task's loop can start: a run with waiters hashes the whole file.
+                    entry.Waiters.Add(waiter);
                     Register(entry);
+                    waiter.Updates.Writer.TryWrite(ToInfo(entry) with { Path = output });
+                    return waiter;
                 }
             }
         }
-        return AddWaiter(entry, new DownloadWaiter(output), fresh: null, limit);
+        return AddWaiter(entry, waiter, fresh: null, limit);
     }
 
     /// <summary>Adds a download request to a task: answered at once when it is done, restarts it when it failed.</summary>
