@@ -50,6 +50,13 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// <summary>When the newest announcement of this task was made (orders versions at one output path).</summary>
     public DateTimeOffset AnnouncedAt { get; set; }
 
+    /// <summary>
+    /// How this process's last run proved the content: <see cref="WholeFileProof.ManifestBinding"/>
+    /// means the whole file was never hashed here, so a download request that names the digest
+    /// (and joined after the run began) has it hashed before it is answered. Null: not run here.
+    /// </summary>
+    public WholeFileProof? Proof { get; set; }
+
     /// <summary>dfget requests waiting for the task to finish.</summary>
     public List<DownloadWaiter> Waiters { get; } = [];
 

@@ -1,16 +1,13 @@
-using Dragonfly.PubSub.Agent.Configuration;
+using System.Security.Cryptography;
 using Dragonfly.PubSub.Agent.Hosting;
-using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
-using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
-using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
 using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
 
@@ -106,6 +103,7 @@ public sealed partial class TaskManager
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
     {
         error ??= CheckExpected(entry, waiter);
+        error ??= await ProveByHashAsync(entry, stopping).ConfigureAwait(false);
         if (waiter.Output is not null)
         {
             error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
@@ -124,6 +122,41 @@ public sealed partial class TaskManager
         waiter.Updates.Writer.TryComplete();
     }
 
+    /// <summary>
+    /// A download request answered from content this process proved only by the manifest's piece
+    /// digests (it joined after the run began): the stored file is hashed once before it is
+    /// handed over, as a run with waiters would have done (see DownloadCoreAsync).
+    /// </summary>
+    private async Task<string?> ProveByHashAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        lock (_gate)
+        {
+            if (entry.Proof != WholeFileProof.ManifestBinding || entry.IsUrlTask)
+            {
+                return null;
+            }
+        }
+        byte[] hash;
+        try
+        {
+            await using var stream = File.OpenRead(_content.ContentPath(entry.Digest));
+            hash = await SHA256.HashDataAsync(stream, stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"could not read {entry.Digest} from the content store: {e.Message}";
+        }
+        if (!hash.AsSpan().SequenceEqual(entry.Digest.ToBytes()))
+        {
+            return $"the content held for {entry.Digest} does not hash to it (the broker's manifest lists other pieces); no file was written";
+        }
+        lock (_gate)
+        {
+            entry.Proof = WholeFileProof.Sha256;
+        }
+        return null;
+    }
+
     private async Task PlaceAsync(TaskEntry entry, string output, CancellationToken stopping)
     {
         if (await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false) is { } error)
@@ -137,7 +170,7 @@ public sealed partial class TaskManager
         try
         {
             // A hard link where it can: the output costs no copy (see ContentStore.PlaceAsync).
-            await _content.PlaceAsync(entry.Digest, output, link: true, stopping).ConfigureAwait(false);
+            await _content.PlaceAsync(entry.Digest, output, stopping).ConfigureAwait(false);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

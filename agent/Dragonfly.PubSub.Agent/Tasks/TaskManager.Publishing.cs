@@ -1,16 +1,12 @@
-using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
-using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
-using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
-using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
 using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
 

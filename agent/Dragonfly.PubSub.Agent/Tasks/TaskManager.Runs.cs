@@ -210,6 +210,7 @@ public sealed partial class TaskManager
             // or an image blob (named by its image) is proven by hashing the whole file: a manifest
             // registered first by someone else must not answer for content it does not hold.
             var proof = entry.CacheOnly || entry.Waiters.Count > 0 ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding;
+            entry.Proof = proof;
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
                 _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,
                 proof: proof);

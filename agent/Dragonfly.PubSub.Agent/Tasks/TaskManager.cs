@@ -7,12 +7,9 @@ using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer;
-using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
-using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
-using PublishRequest = Dragonfly.PubSub.Client.PublishRequest;
 
 namespace Dragonfly.PubSub.Agent.Tasks;
 
@@ -233,6 +230,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         {
             _tasks.TryGetValue(digest, out entry);
         }
+        var waiter = new DownloadWaiter(output);
         if (entry is null)
         {
             var manifest = await _scheduler.GetManifestAsync(digest, cancellationToken).ConfigureAwait(false)
@@ -245,11 +243,15 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     var record = NewPendingRecord(digest, manifest.Name, manifest.Topic, manifest.Layout(), manifest);
                     _store.Save(record);
                     entry = new TaskEntry(digest, record) { Manifest = manifest, DownloadLimit = limit };
+                    // In place before the task's loop can start: a run with waiters hashes the whole file.
+                    entry.Waiters.Add(waiter);
                     Register(entry);
+                    waiter.Updates.Writer.TryWrite(ToInfo(entry) with { Path = output });
+                    return waiter;
                 }
             }
         }
-        return AddWaiter(entry, new DownloadWaiter(output), fresh: null, limit);
+        return AddWaiter(entry, waiter, fresh: null, limit);
     }
 
     /// <summary>Adds a download request to a task: answered at once when it is done, restarts it when it failed.</summary>

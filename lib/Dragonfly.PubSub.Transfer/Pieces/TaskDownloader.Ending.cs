@@ -1,14 +1,10 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using Dragonfly.PubSub.Contracts;
-using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Sources;
 using Dragonfly.PubSub.Transfer.Storage;
-using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
-using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;

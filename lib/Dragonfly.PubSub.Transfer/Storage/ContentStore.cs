@@ -235,22 +235,14 @@ public sealed class ContentStore
     }
 
     /// <summary>
-    /// Copies complete content to <paramref name="outputPath"/> atomically: a temp file in the
-    /// target folder, then a rename over the target. Creates folders as needed.
-    /// </summary>
-    public Task PlaceAsync(ContentDigest digest, string outputPath, CancellationToken ct) =>
-        PlaceAsync(digest, outputPath, link: false, ct);
-
-    /// <summary>
     /// Puts complete content at <paramref name="outputPath"/> atomically (a temp name in the target
-    /// folder, then a rename over the target; never a partial file there). With
-    /// <paramref name="link"/> the temp name is a hard link to the stored file, so no byte is copied;
-    /// a copy is made only when a link is impossible (another filesystem, links refused). A linked
-    /// output shares its bytes with what the agent serves: edited in place, its pieces fail the
-    /// peers' verification (as disk rot would), and the scheduler routes around this agent.
-    /// Returns whether the output was linked.
+    /// folder, then a rename over the target; never a partial file there). The temp name is a hard
+    /// link to the stored file, so no byte is copied; a copy is made only when a link is impossible
+    /// (another filesystem, links refused). A linked output shares its bytes with what the agent
+    /// serves: edited in place, its pieces fail the peers' verification (as disk rot would), and
+    /// the scheduler routes around this agent. Returns whether the output was linked.
     /// </summary>
-    public async Task<bool> PlaceAsync(ContentDigest digest, string outputPath, bool link, CancellationToken ct)
+    public async Task<bool> PlaceAsync(ContentDigest digest, string outputPath, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outputPath);
         var source = ContentPath(digest);
@@ -265,7 +257,7 @@ public sealed class ContentStore
         try
         {
             ct.ThrowIfCancellationRequested();
-            if (link && NativeFiles.HardLink(source, temp) == 0)
+            if (NativeFiles.HardLink(source, temp) == 0)
             {
                 File.Move(temp, target, overwrite: true);
                 return true;

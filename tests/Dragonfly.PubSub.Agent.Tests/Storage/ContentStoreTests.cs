@@ -75,7 +75,7 @@ public sealed class ContentStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Place_WritesTheContentAtomicallyAndReplacesAnOldFile()
+    public async Task Place_LinksTheContentAtomicallyAndReplacesAnOldFile()
     {
         var bytes = RandomBytes(200_000);
         var source = _dir.Combine("input.bin");
@@ -86,13 +86,13 @@ public sealed class ContentStoreTests : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         await File.WriteAllTextAsync(output, "old version");
 
-        await store.PlaceAsync(digest, output, CancellationToken.None).Within();
+        var linked = await store.PlaceAsync(digest, output, CancellationToken.None).Within();
 
         Assert.Equal(bytes, await File.ReadAllBytesAsync(output));
         Assert.Equal([output], Directory.GetFiles(Path.GetDirectoryName(output)!));
-        // A copy, not a link: changing the placed file leaves the served content intact.
-        await File.WriteAllTextAsync(output, "edited");
-        Assert.Equal(bytes, await File.ReadAllBytesAsync(store.ContentPath(digest)));
+        // No copy on one filesystem: the output is a hard link to the stored file.
+        Assert.True(linked);
+        Assert.Equal(FileStamp.Of(store.ContentPath(digest))!.Value.Inode, FileStamp.Of(output)!.Value.Inode);
     }
 
     [Fact]

@@ -73,26 +73,6 @@ public sealed class PublishInPlaceTests : IDisposable
     }
 
     [Fact]
-    public async Task PlaceWithLink_SharesTheStoredFile_AndReplacesAnOldOutputAtomically()
-    {
-        var source = _dir.Combine("input.bin");
-        var bytes = RandomBytes(100_000);
-        await File.WriteAllBytesAsync(source, bytes);
-        var store = new ContentStore(_dir.Combine("data"));
-        var digest = ContentDigest.Parse((await store.ImportAsync(source, "input.bin", null, null, CancellationToken.None)).Digest);
-        var output = _dir.Combine("out", "app.bin");
-        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        await File.WriteAllTextAsync(output, "old version");
-
-        var linked = await store.PlaceAsync(digest, output, link: true, CancellationToken.None).Within();
-
-        Assert.True(linked);
-        Assert.Equal(bytes, await File.ReadAllBytesAsync(output));
-        Assert.Equal(FileStamp.Of(store.ContentPath(digest))!.Value.Inode, FileStamp.Of(output)!.Value.Inode);
-        Assert.Equal([output], Directory.GetFiles(Path.GetDirectoryName(output)!));
-    }
-
-    [Fact]
     public async Task Guard_WhenThePublishedFileChanges_StopsServingIt_AndReverifyTellsTouchedFromEdited()
     {
         var source = _dir.Combine("input.bin");

@@ -100,14 +100,14 @@ public sealed class TaskInboxTests : IDisposable
         Assert.Equal("the origin answered 404", agent.Tasks.GetTask(artifact.Digest)!.Error);
     }
 
-    private static Manifest WithTopic(Manifest manifest)
+    internal static Manifest WithTopic(Manifest manifest)
     {
         var copy = manifest.Clone();
         copy.Topic = Topic;
         return copy;
     }
 
-    private static Announcement AnnouncementOf(TestArtifact artifact) => new()
+    internal static Announcement AnnouncementOf(TestArtifact artifact) => new()
     {
         Digest = artifact.Manifest.Digest,
         Name = artifact.Manifest.Name,
@@ -118,7 +118,7 @@ public sealed class TaskInboxTests : IDisposable
         CreatedAt = DateTimeOffset.UtcNow,
     };
 
-    private static SchedulerEvent ParentsOf(TestArtifact artifact, TestPeer parent) => new()
+    internal static SchedulerEvent ParentsOf(TestArtifact artifact, TestPeer parent) => new()
     {
         Parents = new ParentSet
         {
@@ -137,7 +137,7 @@ public sealed class TaskInboxTests : IDisposable
     };
 
     /// <summary>The agent's task layer over a fake scheduler: store, content, fetcher and session in a temp data dir.</summary>
-    private sealed class AgentUnderTest : IAsyncDisposable
+    internal sealed class AgentUnderTest : IAsyncDisposable
     {
         private AgentUnderTest(AgentOptions options, AgentStore store, PieceFetcher fetcher, SchedulerSession session, TaskManager tasks)
         {
