@@ -145,7 +145,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
                     piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null)),
                 ServerCompute = new ServerComputeFigures((long)compute.Count, compute.Count > 0 ? compute.Sum / compute.Count * 1000 : 0,
-                    compute.QuantileUpperBound(50), compute.QuantileUpperBound(99), compute.Sum),
+                    compute.QuantileUpperBound(50) * 1000, compute.QuantileUpperBound(99) * 1000, compute.Sum),
                 Announcement = announcement,
                 Broker = new ResourceFigures(idleRss, brokerStatus.RssBytes, brokerStatus.PeakRssBytes, brokerStatus.CpuSeconds - brokerCpuBefore, broker.OutputLines),
                 Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0),

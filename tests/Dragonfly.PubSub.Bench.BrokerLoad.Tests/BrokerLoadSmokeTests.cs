@@ -44,6 +44,8 @@ public sealed class BrokerLoadSmokeTests
             Assert.True(report.Schedule.PiecesReported > 0);
             Assert.True(report.Schedule.PieceAvailableReceived > 0);
             Assert.True(report.ServerCompute.Count >= report.Schedule.Answered, "the broker's histogram saw fewer parent sets than we received");
+            // In ms: the broker's smallest bucket bound is 10 µs = 0.01 ms (1e-5 would be seconds under a ms name).
+            Assert.True(report.ServerCompute.P50MsAtMost >= 0.01, $"p50 bucket bound {report.ServerCompute.P50MsAtMost} is not in ms");
             Assert.Equal("default", report.Settings.Profile);
             Assert.Equal(1 / (1.5 * 0.2), report.Settings.PieceReportsPerSecondPerAgent, 6);
             Assert.DoesNotContain("--tls", report.Settings.BrokerArguments);

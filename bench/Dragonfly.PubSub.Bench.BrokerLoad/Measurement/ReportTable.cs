@@ -16,7 +16,7 @@ internal static class ReportTable
         static string Lat(LatencySummary l) => l.Count == 0
             ? "no samples"
             : $"p50 {Ms(l.P50Ms)}  p90 {Ms(l.P90Ms)}  p99 {Ms(l.P99Ms)}  max {Ms(l.MaxMs)}  (n={l.Count})";
-        static string AtMost(double? seconds) => seconds is double v ? (double.IsInfinity(v) ? "> last bucket" : "≤ " + Ms(v * 1000)) : "n/a";
+        static string AtMost(double? ms) => ms is double v ? (double.IsInfinity(v) ? "> last bucket" : "≤ " + Ms(v)) : "n/a";
 
         text.Append(CultureInfo.InvariantCulture,
             $"dfbench broker: {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");

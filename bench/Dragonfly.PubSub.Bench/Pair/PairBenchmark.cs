@@ -253,7 +253,8 @@ internal sealed class PairBenchmark(PairOptions options)
     private static async Task<AgentHandle> StartPublisherAsync(LocalSwarm swarm, string name, CancellationToken cancel)
     {
         var publisher = await swarm.StartAgentAsync(name, [], cancel);
-        if (!await swarm.WaitForPeersAsync(peers => peers >= 1, TimeSpan.FromSeconds(30), cancel))
+        // The broker's own seed is a peer too: A is counted once the gauge passes it.
+        if (!await swarm.WaitForPeersAsync(peers => peers >= swarm.Broker.OwnPeers + 1, TimeSpan.FromSeconds(30), cancel))
         {
             throw new TimeoutException($"the broker did not count agent A as a peer within 30 s: {publisher.Process.LastLine()}");
         }
@@ -265,9 +266,10 @@ internal sealed class PairBenchmark(PairOptions options)
         string[] tuning = options.PiecesInFlight is { } n ? ["--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture)] : [];
         var puller = await swarm.StartAgentAsync(name, [.. arguments, .. tuning], cancel);
         // B reports ready before it has reached the broker; start the clock once the broker counts it.
-        if (!await swarm.WaitForPeersAsync(peers => peers >= 2, TimeSpan.FromSeconds(30), cancel))
+        var expected = swarm.Broker.OwnPeers + 2;
+        if (!await swarm.WaitForPeersAsync(peers => peers >= expected, TimeSpan.FromSeconds(30), cancel))
         {
-            throw new TimeoutException($"the broker did not count agent B as a peer within 30 s (dragonfly_broker_peers < 2): {puller.Process.LastLine()}");
+            throw new TimeoutException($"the broker did not count agent B as a peer within 30 s (dragonfly_broker_peers < {expected}, its own seed included): {puller.Process.LastLine()}");
         }
         return puller;
     }
@@ -276,10 +278,12 @@ internal sealed class PairBenchmark(PairOptions options)
     {
         await swarm.RemoveAgentAsync(puller);
         await swarm.RemoveAgentAsync(publisher);
-        // So that the next "broker counts A and B" checks are not met by these agents' stale entries.
-        if (!await swarm.WaitForPeersAsync(peers => peers == 0, TimeSpan.FromSeconds(15), CancellationToken.None))
+        // So that the next "broker counts A and B" checks are not met by these agents' stale entries;
+        // what remains is the broker's own seed.
+        var own = swarm.Broker.OwnPeers;
+        if (!await swarm.WaitForPeersAsync(peers => peers <= own, TimeSpan.FromSeconds(15), CancellationToken.None))
         {
-            Say("warning: 15 s after agents A and B stopped, the broker still counts them (dragonfly_broker_peers > 0)");
+            Say($"warning: 15 s after agents A and B stopped, the broker still counts them (dragonfly_broker_peers > {own}, its own seed)");
         }
     }
 

@@ -45,7 +45,14 @@ internal sealed class LocalSwarm : IAsyncDisposable
         try
         {
             var ready = await WaitForReadinessFileAsync<BrokerReady>(broker, Path.Combine(dataDir, "broker.json"), cancel);
-            return new LocalSwarm(root, logs, broker, ready, tls);
+            var swarm = new LocalSwarm(root, logs, broker, ready, tls);
+            // The broker's seed connects after broker.json is written; wait for it, so that every later
+            // peer count is "our agents + OwnPeers" and not met early by a seed that was still connecting.
+            if (!await swarm.WaitForPeersAsync(peers => peers >= ready.OwnPeers, StartTimeout, cancel))
+            {
+                throw new TimeoutException($"the broker's own seed did not connect within {StartTimeout.TotalSeconds:0} s (dragonfly_broker_peers < {ready.OwnPeers})");
+            }
+            return swarm;
         }
         catch
         {

@@ -25,6 +25,31 @@ public static class BrokerMetrics
         "dragonfly_broker_preheat_jobs_total", "Preheat jobs that finished, by state (succeeded, failed).",
         new CounterConfiguration { LabelNames = ["state"] });
 
+    private static Func<(int Peers, int Tasks)>? _counts;
+    private static int _callbackAdded;
+
+    /// <summary>
+    /// Sets <see cref="Peers"/> and <see cref="Tasks"/> from <paramref name="counts"/> before every scrape
+    /// (the swarm's loops do not touch the gauges). A later call replaces the source: one broker per process,
+    /// but tests start several hosts, and the callback is registered once.
+    /// </summary>
+    public static void CountFrom(Func<(int Peers, int Tasks)> counts)
+    {
+        Volatile.Write(ref _counts, counts);
+        if (Interlocked.Exchange(ref _callbackAdded, 1) == 0)
+        {
+            Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
+            {
+                if (Volatile.Read(ref _counts) is { } source)
+                {
+                    var (peers, tasks) = source();
+                    Peers.Set(peers);
+                    Tasks.Set(tasks);
+                }
+            });
+        }
+    }
+
     /// <summary>Touches the fields so every metric is exported (at 0) from the first scrape on.</summary>
     public static void EnsureRegistered()
     {

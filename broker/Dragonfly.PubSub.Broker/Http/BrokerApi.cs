@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Broker.Catalogue;
+using Dragonfly.PubSub.Broker.Diagnostics;
 using System.Text.Json;
 using Dragonfly.PubSub.Broker.Hosting;
 using Dragonfly.PubSub.Broker.Preheat;
@@ -9,6 +10,7 @@ using Dragonfly.PubSub.Contracts.Scheduler;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 
 namespace Dragonfly.PubSub.Broker.Http;
@@ -23,6 +25,8 @@ public static class BrokerApi
             ? Results.Json(new HealthReport(problem, ports.Tls), BrokerJsonContext.Default.HealthReport, statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Json(new HealthReport("ok", ports.Tls), BrokerJsonContext.Default.HealthReport));
 
+        var coordinator = app.ServiceProvider.GetRequiredService<SwarmCoordinator>();
+        BrokerMetrics.CountFrom(coordinator.Counts);
         app.MapMetrics("/metrics");
 
         app.MapGet("/api/v1/tasks", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>

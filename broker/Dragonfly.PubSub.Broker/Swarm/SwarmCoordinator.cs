@@ -18,7 +18,6 @@ public sealed class SwarmCoordinator : BackgroundService
 {
     private readonly SwarmShard[] _shards;
     private readonly UrlTaskKeys _keys = new();
-    private readonly Lock _gauges = new();
     private readonly SourceOptions _sources;
     private readonly TimeProvider _time;
     private readonly ILogger<SwarmCoordinator> _logger;
@@ -132,7 +131,6 @@ public sealed class SwarmCoordinator : BackgroundService
                     // A bug in one command must not take the whole swarm down.
                     BrokerLog.CoordinatorFailed(_logger, e);
                 }
-                UpdateGauges();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -177,7 +175,6 @@ public sealed class SwarmCoordinator : BackgroundService
                 }
                 break;
         }
-        UpdateGauges();
     }
 
     private void Post(SwarmCommand command)
@@ -249,21 +246,18 @@ public sealed class SwarmCoordinator : BackgroundService
     }
 
     /// <summary>
-    /// Sets the gauges from every shard's counts. Shards call it from their own loops; the lock makes
-    /// each read-and-set atomic, so the last shard to finish a command leaves the current figures
-    /// (without it, a shard that read a count before another shard's disconnect could set it after).
+    /// Sessions connected and tasks with a member, as the shards last left them. Read at scrape time
+    /// (<see cref="BrokerMetrics.CountFrom"/>), not set after every command: the loops stay free of a
+    /// lock they would all share.
     /// </summary>
-    private void UpdateGauges()
+    public (int Peers, int Tasks) Counts()
     {
-        lock (_gauges)
+        var tasks = 0;
+        foreach (var shard in _shards)
         {
-            var tasks = 0;
-            foreach (var shard in _shards)
-            {
-                tasks += shard.TaskCount;
-            }
-            BrokerMetrics.Peers.Set(_shards[0].PeerCount);
-            BrokerMetrics.Tasks.Set(tasks);
+            tasks += shard.TaskCount;
         }
+        // Every shard applies every Connect and Disconnect: any one's count is the whole.
+        return (_shards[0].PeerCount, tasks);
     }
 }

@@ -26,6 +26,8 @@ internal sealed class SwarmShard
     private readonly ILogger _logger;
     // Peer-level news is logged once, by the first shard, although every shard applies it.
     private readonly bool _logsPeers;
+    private int _peerCount;
+    private int _taskCount;
 
     public SwarmShard(int index, ParentSelectionPolicy policy, CandidateSampler sampler, PeerLoad load, UrlTaskKeys keys,
         Func<string, Manifest?> findManifest, Action<Manifest>? storeSourced, UrlTaskNews? news, SourceOptions sources,
@@ -44,9 +46,10 @@ internal sealed class SwarmShard
 
     public int Index { get; }
 
-    /// <summary>Sessions connected (the same on every shard) and tasks of this shard, after the last command.</summary>
-    public int PeerCount { get; private set; }
-    public int TaskCount { get; private set; }
+    /// <summary>Sessions connected (the same on every shard) and tasks of this shard, after the last command.
+    /// Written by the shard's loop, read at scrape time from another thread.</summary>
+    public int PeerCount => Volatile.Read(ref _peerCount);
+    public int TaskCount => Volatile.Read(ref _taskCount);
 
     public ChannelReader<SwarmCommand> Commands => _commands.Reader;
 
@@ -101,8 +104,8 @@ internal sealed class SwarmShard
                 }
                 break;
         }
-        PeerCount = _state.Sessions.Count;
-        TaskCount = _state.Tasks.Count;
+        Volatile.Write(ref _peerCount, _state.Sessions.Count);
+        Volatile.Write(ref _taskCount, _state.Tasks.Count);
     }
 
     private void OnConnect(PeerSession session)

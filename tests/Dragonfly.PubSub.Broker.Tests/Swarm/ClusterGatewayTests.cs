@@ -8,6 +8,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Kind = Dragonfly.PubSub.Contracts.Scheduler.SchedulerEvent.EventOneofCase;
+using static Dragonfly.PubSub.Broker.Tests.Support.SessionOutbound;
 
 namespace Dragonfly.PubSub.Broker.Tests.Swarm;
 
@@ -176,15 +177,5 @@ public sealed class ClusterGatewayTests
     {
         var sets = Drain(session).Where(m => m.EventCase == Kind.Parents).ToList();
         return sets.Count == 0 ? [] : [.. sets[^1].Parents.Parents.Select(p => p.PeerId).Order(StringComparer.Ordinal)];
-    }
-
-    private static List<SchedulerEvent> Drain(PeerSession session)
-    {
-        var messages = new List<SchedulerEvent>();
-        while (session.Outbound.TryRead(out var message))
-        {
-            messages.Add(message);
-        }
-        return messages;
     }
 }

@@ -5,6 +5,7 @@ using Dragonfly.PubSub.Contracts.Scheduler;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using static Dragonfly.PubSub.Broker.Tests.Support.SessionOutbound;
 
 namespace Dragonfly.PubSub.Broker.Tests.Swarm;
 
@@ -157,15 +158,5 @@ public sealed class ShardedCoordinatorTests
         var reply = new TaskCompletionSource<SwarmSnapshot>();
         coordinator.Apply(new SwarmCommand.Snapshot(reply));
         return reply.Task.Result;
-    }
-
-    private static List<SchedulerEvent> Drain(PeerSession session)
-    {
-        var messages = new List<SchedulerEvent>();
-        while (session.Outbound.TryRead(out var message))
-        {
-            messages.Add(message);
-        }
-        return messages;
     }
 }

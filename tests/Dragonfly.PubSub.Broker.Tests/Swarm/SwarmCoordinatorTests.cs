@@ -5,6 +5,7 @@ using Dragonfly.PubSub.Contracts.Scheduler;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using static Dragonfly.PubSub.Broker.Tests.Support.SessionOutbound;
 
 namespace Dragonfly.PubSub.Broker.Tests.Swarm;
 
@@ -233,6 +234,30 @@ public sealed class SwarmCoordinatorTests
         }
     }
 
+    [Fact]
+    public void JoinAndNeedParents_EchoTheirRequestIds_WhilePushedSetsCarryNone()
+    {
+        // A ParentSet names the request it answers, so a client can tell answers from pushes.
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        var b = Connect("b", 4200);
+
+        Join(a, new PieceBitmap(Pieces), requestId: 41);
+        Assert.Equal(41UL, Assert.Single(Drain(a)).Parents.RequestId);
+        Join(b, new PieceBitmap(Pieces));
+        Assert.Equal(0UL, Assert.Single(Drain(b)).Parents.RequestId); // an old agent sends none: gets none back
+
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent { NeedParents = new NeedParents { Digest = _manifest.Digest, RequestId = 42 } }));
+        Assert.Equal(42UL, Assert.Single(Drain(a)).Parents.RequestId);
+
+        // a gains a piece b lacks: b is offered a as a parent, unasked.
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent { PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 0 } } }));
+        var pushed = Assert.Single(Drain(b), m => m.EventCase == SchedulerEvent.EventOneofCase.Parents).Parents;
+        Assert.Equal(0UL, pushed.RequestId);
+        Assert.Contains(pushed.Parents, p => p.PeerId == "a");
+    }
+
     private PeerSession Connect(string peerId, int port)
     {
         var session = new PeerSession(peerId, "10.0.0.1", port, uploadSlots: 4);
@@ -240,10 +265,10 @@ public sealed class SwarmCoordinatorTests
         return session;
     }
 
-    private void Join(PeerSession session, PieceBitmap bitmap, bool isPublisher = false) =>
+    private void Join(PeerSession session, PieceBitmap bitmap, bool isPublisher = false, ulong requestId = 0) =>
         _coordinator.Apply(new SwarmCommand.Event(session, new PeerEvent
         {
-            Join = new JoinTask { Digest = _manifest.Digest, Bitmap = ByteString.CopyFrom(bitmap.ToBytes()), Publisher = isPublisher },
+            Join = new JoinTask { Digest = _manifest.Digest, Bitmap = ByteString.CopyFrom(bitmap.ToBytes()), Publisher = isPublisher, RequestId = requestId },
         }));
 
     private SwarmSnapshot Snapshot()
@@ -251,15 +276,5 @@ public sealed class SwarmCoordinatorTests
         var reply = new TaskCompletionSource<SwarmSnapshot>();
         _coordinator.Apply(new SwarmCommand.Snapshot(reply));
         return reply.Task.Result;
-    }
-
-    private static List<SchedulerEvent> Drain(PeerSession session)
-    {
-        var messages = new List<SchedulerEvent>();
-        while (session.Outbound.TryRead(out var message))
-        {
-            messages.Add(message);
-        }
-        return messages;
     }
 }

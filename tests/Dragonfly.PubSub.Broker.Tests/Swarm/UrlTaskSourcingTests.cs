@@ -9,6 +9,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Kind = Dragonfly.PubSub.Contracts.Scheduler.SchedulerEvent.EventOneofCase;
+using static Dragonfly.PubSub.Broker.Tests.Support.SessionOutbound;
 
 namespace Dragonfly.PubSub.Broker.Tests.Swarm;
 
@@ -550,14 +551,4 @@ public sealed class UrlTaskSourcingTests
     });
 
     private static int TaskFailedCount(List<SchedulerEvent> messages) => messages.Count(m => m.EventCase == Kind.TaskFailed);
-
-    private static List<SchedulerEvent> Drain(PeerSession session)
-    {
-        var messages = new List<SchedulerEvent>();
-        while (session.Outbound.TryRead(out var message))
-        {
-            messages.Add(message);
-        }
-        return messages;
-    }
 }
