@@ -96,7 +96,16 @@ public sealed class FleetCa : IDisposable
     /// Issues a certificate for the public key in a PKCS#10 CSR (PEM). The CSR's signature must verify and
     /// its key must be ECDSA P-256; its subject and any extensions it asks for are ignored.
     /// </summary>
-    public X509Certificate2 IssueFromCsr(string csrPem, PeerIdentity identity, TimeSpan lifetime)
+    public X509Certificate2 IssueFromCsr(string csrPem, PeerIdentity identity, TimeSpan lifetime) =>
+        IssueForKey(PublicKeyOfCsr(csrPem), identity, lifetime);
+
+    /// <summary>Issues a certificate for a public key taken from a CSR with <see cref="PublicKeyOfCsr"/>.</summary>
+    public X509Certificate2 IssueForKey(PublicKey publicKey, PeerIdentity identity, TimeSpan lifetime) =>
+        Issue(publicKey, identity, lifetime, [], []);
+
+    /// <summary>The public key of a signed PKCS#10 request (PEM), checked to be ECDSA P-256; nothing else of the CSR is used.</summary>
+    /// <exception cref="CsrException">Not a validly signed request, or another kind of key.</exception>
+    public static PublicKey PublicKeyOfCsr(string csrPem)
     {
         CertificateRequest csr;
         try
@@ -114,7 +123,7 @@ public sealed class FleetCa : IDisposable
                 throw new CsrException("the CSR's key must be ECDSA P-256");
             }
         }
-        return Issue(csr.PublicKey, identity, lifetime, [], []);
+        return csr.PublicKey;
     }
 
     /// <summary>Issues a certificate with a key made here (the broker's own and its seed's), returned with its private key usable by SslStream.</summary>

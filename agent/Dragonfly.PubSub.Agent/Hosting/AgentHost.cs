@@ -83,7 +83,7 @@ public static class AgentHost
                     AgentLog.Insecure(startLogger);
                 }
             }
-            await BrokerProbe.CheckAsync(options, identity is not null, cancellationToken).ConfigureAwait(false);
+            await BrokerProbe.CheckAsync(options, identity, cancellationToken).ConfigureAwait(false);
             registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins) });
             // In secure mode the broker-assigned peer id (the certificate's CN) is this agent's id everywhere.
             var runtime = new AgentRuntime(identity?.PeerId ?? store.PeerId, identity);

@@ -48,7 +48,11 @@ public sealed class AgentIdentity
     /// </summary>
     public DateTimeOffset IssuedAt => new(Interlocked.Read(ref _issuedAtTicks), TimeSpan.Zero);
 
-    public bool IsRevoked(string peerId) => _revoked.Contains(peerId);
+    /// <summary>
+    /// On the fleet list this agent follows, or refused by the identity's own check: a hosted identity
+    /// (the broker's seed) follows no MQTT list but carries the broker's, which must also cut open connections.
+    /// </summary>
+    public bool IsRevoked(string peerId) => _revoked.Contains(peerId) || Current.IsRevoked?.Invoke(peerId) == true;
 
     /// <summary>Uses <paramref name="renewed"/> from the next handshake on; the peer id must not change.</summary>
     public void Swap(TlsIdentity renewed)

@@ -10,15 +10,17 @@ namespace Dragonfly.PubSub.Agent.Hosting;
 /// One TLS handshake with the broker's scheduler port at start, to turn a TLS/plain-text mismatch
 /// (one side started with --insecure, the other not) into one clear line instead of endless
 /// retries. Says nothing when the broker cannot be reached: the agent then retries as always.
-/// Certificates are not judged here; the real connections do that.
+/// Certificates are not judged here; the real connections do that. A secure agent presents its own
+/// certificate, so that the broker does not log and count the probe as a refused client.
 /// </summary>
 internal static class BrokerProbe
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     /// <exception cref="UserFacingException">The broker speaks TLS and this agent does not, or the reverse.</exception>
-    public static async Task CheckAsync(AgentOptions options, bool tls, CancellationToken ct)
+    public static async Task CheckAsync(AgentOptions options, AgentIdentity? identity, CancellationToken ct)
     {
+        var tls = identity is not null;
         var address = $"{options.BrokerHost}:{options.BrokerGrpcPort}";
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Timeout);
@@ -37,13 +39,11 @@ internal static class BrokerProbe
         {
             try
             {
-                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-                {
-                    TargetHost = options.BrokerHost,
-                    ApplicationProtocols = [SslApplicationProtocol.Http2],
-                    // Only "does it speak TLS" is asked here.
-                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
-                }, timeout.Token).ConfigureAwait(false);
+                var probe = identity?.Current.ClientOptions(options.BrokerHost) ?? new SslClientAuthenticationOptions { TargetHost = options.BrokerHost };
+                probe.ApplicationProtocols = [SslApplicationProtocol.Http2];
+                // Only "does it speak TLS" is asked here.
+                probe.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+                await ssl.AuthenticateAsClientAsync(probe, timeout.Token).ConfigureAwait(false);
                 speaksTls = true;
             }
             catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException && !ct.IsCancellationRequested)

@@ -75,11 +75,19 @@ public static class BrokerHost
         builder.Services.AddBrokerSecurity(options, securityStore, revocations, tls);
 
         await using var app = builder.Build();
-        app.UseMqttServer(mqtt => mqtt.ValidatingConnectionAsync += tls is null
-            // Accept every client; one without a client id (mosquitto_sub's default) gets one assigned.
-            ? AnonymousClientIds.AssignWhenMissing
-            // The client id must be the certificate's peer id; none is ever assigned.
-            : app.Services.GetRequiredService<MqttIdentityCheck>().ValidateAsync);
+        app.UseMqttServer(mqtt =>
+        {
+            if (tls is null)
+            {
+                // Accept every client; one without a client id (mosquitto_sub's default) gets one assigned.
+                mqtt.ValidatingConnectionAsync += AnonymousClientIds.AssignWhenMissing;
+                return;
+            }
+            // The client id must be the certificate's peer id; none is ever assigned. Only the broker publishes revocations.
+            var identityCheck = app.Services.GetRequiredService<MqttIdentityCheck>();
+            mqtt.ValidatingConnectionAsync += identityCheck.ValidateAsync;
+            mqtt.InterceptingPublishAsync += identityCheck.InterceptPublishAsync;
+        });
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
         app.MapSecurityApi();

@@ -31,13 +31,18 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, $"join token {token.Id} was made for another CA; make one on this broker with: dfbroker token create", token.Id);
         }
+        // The CSR is checked before the token is claimed: a malformed request must not use up a one-time token.
+        if (!TryReadKey(csrPem, token.Id, out var publicKey, out var badCsr))
+        {
+            return badCsr;
+        }
         var claim = store.Claim(token, time.GetUtcNow());
         if (claim.Token is not { } granted)
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, claim.Refusal!, token.Id);
         }
         var identity = new PeerIdentity($"{granted.Role.Name()}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}", granted.Role, granted.Topics);
-        return Issue(csrPem, identity, granted.Id, "enrolled");
+        return Issue(publicKey, identity, granted.Id, "enrolled");
     }
 
     /// <summary>Renews the certificate of a peer that authenticated with its current one (checked again here: it may have been revoked since the handshake).</summary>
@@ -64,7 +69,7 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         {
             return Refuse(EnrollmentErrorKind.NotIssuing, "this broker holds no CA key (--tls-ca without --tls-ca-key) and cannot renew certificates", "-");
         }
-        return Issue(csrPem, peer, tokenId: null, "renewed");
+        return TryReadKey(csrPem, "-", out var publicKey, out var badCsr) ? Issue(publicKey, peer, tokenId: null, "renewed") : badCsr;
     }
 
     /// <summary>The broker's own seed: certified directly by the CA, no token.</summary>
@@ -76,22 +81,29 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         return certificate;
     }
 
-    private EnrollmentOutcome Issue(string csrPem, PeerIdentity identity, string? tokenId, string what)
+    private bool TryReadKey(string csrPem, string tokenId, out PublicKey publicKey, out EnrollmentOutcome refusal)
+    {
+        try
+        {
+            publicKey = FleetCa.PublicKeyOfCsr(csrPem);
+            refusal = default!;
+            return true;
+        }
+        catch (CsrException e)
+        {
+            publicKey = null!;
+            refusal = Refuse(EnrollmentErrorKind.BadRequest, e.Message, tokenId);
+            return false;
+        }
+    }
+
+    private EnrollmentOutcome Issue(PublicKey publicKey, PeerIdentity identity, string? tokenId, string what)
     {
         if (revocations.IsRevoked(identity.PeerId))
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, $"peer {identity.PeerId} is revoked; enrol a new peer with a fresh join token", tokenId ?? "-");
         }
-        X509Certificate2 certificate;
-        try
-        {
-            certificate = tls.Ca!.IssueFromCsr(csrPem, identity, certificateTtl);
-        }
-        catch (CsrException e)
-        {
-            return Refuse(EnrollmentErrorKind.BadRequest, e.Message, tokenId ?? "-");
-        }
-        using (certificate)
+        using (var certificate = tls.Ca!.IssueForKey(publicKey, identity, certificateTtl))
         {
             Record(identity, tokenId, certificate, what);
             return new EnrollmentOutcome(

@@ -36,6 +36,22 @@ public sealed class MqttIdentityCheck(BrokerTls tls, ILogger<MqttIdentityCheck> 
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Only the broker writes <c>dragonfly/revoked</c>: agents act on it (refuse those peers, stop when
+    /// named), so a fleet member that could publish it could revoke any peer, or lift every revocation.
+    /// </summary>
+    public Task InterceptPublishAsync(InterceptingPublishEventArgs publish)
+    {
+        if (publish.ApplicationMessage.Topic == RevocationEnforcer.Topic && publish.ClientId != BrokerClientId)
+        {
+            publish.ProcessPublish = false;
+            publish.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            BrokerLog.MqttClientRefused(logger, $"client '{publish.ClientId}' may not publish on {RevocationEnforcer.Topic} (only the broker does)");
+            SecurityMetrics.Refused.WithLabels("mqtt").Inc();
+        }
+        return Task.CompletedTask;
+    }
+
     private Task Refuse(ValidatingConnectionEventArgs connection, MqttConnectReasonCode code, string reason)
     {
         connection.ReasonCode = code;

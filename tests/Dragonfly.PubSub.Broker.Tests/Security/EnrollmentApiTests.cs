@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Dragonfly.PubSub.Broker.Tests.Support;
 using Dragonfly.PubSub.Security;
@@ -126,6 +127,20 @@ public sealed class EnrollmentApiTests : IAsyncLifetime
         var response = await _broker.Http.PostAsync("admin/v1/peers/agent-x/revoke", null);
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Enroll_WithABadCsr_DoesNotUseUpTheToken()
+    {
+        var token = await BrokerCommand.CreateTokenAsync(_broker.DataDir, "agent", 1);
+        using var rsa = RSA.Create(2048);
+        var rsaCsr = new CertificateRequest("CN=x", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequestPem();
+
+        var refused = await _broker.Http.PostAsJsonAsync("api/v1/enroll", new Dictionary<string, string> { ["token"] = token, ["csr"] = rsaCsr });
+        using var peer = await EnrolledPeer.EnrollAsync(_broker, token, _files);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Matches("^agent-[0-9a-f]{12}$", peer.PeerId);
     }
 
     [Fact]

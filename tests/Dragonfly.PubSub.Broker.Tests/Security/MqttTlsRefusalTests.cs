@@ -58,6 +58,23 @@ public sealed class MqttTlsRefusalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFleetMember_CannotRewriteTheRevocationList()
+    {
+        using var member = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir), _files);
+        using var victim = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir), _files);
+        string[] tls = ["--cafile", member.CaFile, "--cert", member.CertFile, "--key", member.KeyFile, "-i", member.PeerId];
+
+        // A valid agent certificate tries to revoke another peer fleet-wide (agents would refuse it and it would stop itself).
+        await ProcessRunner.RunAsync("mosquitto_pub", Args([.. tls, "-t", "dragonfly/revoked", "-r", "-q", "1", "-m", $"[\"{victim.PeerId}\"]"]),
+            timeout: TimeSpan.FromSeconds(30));
+
+        // Only the broker's own list stands.
+        var seen = await SubscribeAsync([.. tls]);
+        Assert.True(seen.ExitCode == 0, seen.Output);
+        Assert.Equal("dragonfly/revoked []", seen.Stdout.Trim());
+    }
+
+    [Fact]
     public async Task PlaintextClient_OnTheTlsPort_IsRefused_AndTheBrokerStaysHealthy()
     {
         var plain = await SubscribeAsync("-i", "plain");
