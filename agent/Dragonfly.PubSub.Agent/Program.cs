@@ -39,6 +39,9 @@ var s3Region = new Option<string?>("--s3-region") { Description = "S3 region (de
 var s3AccessKey = new Option<string?>("--s3-access-key") { Description = "S3 access key id (default: AWS_ACCESS_KEY_ID; none = anonymous requests)." };
 var s3SecretKey = new Option<string?>("--s3-secret-key") { Description = "S3 secret key (default: AWS_SECRET_ACCESS_KEY). Prefer the environment or the config file over the command line." };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
+// dfget's one-shot agent: it holds our stdin open and we stop when it closes, so the agent never
+// outlives the dfget that started it, however dfget ends (even SIGKILL).
+var exitWithStdin = new Option<bool>("--exit-with-stdin") { Description = "Stop when standard input closes (used by dfget's one-shot agent).", Hidden = true };
 var tls = TlsFlags.Create();
 
 var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. "
@@ -48,14 +51,23 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
-    brokerHttp, apiListen,
+    brokerHttp, apiListen, exitWithStdin,
 };
 tls.AddTo(root);
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", parse.GetValue(verbose), async () =>
 {
     var options = BuildOptions(new SettingSources(parse, parse.GetValue(config), "DFAGENT_"));
-    return await AgentHost.RunAsync(options, parse.GetValue(verbose), ct);
+    using var stdinClosed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+    if (parse.GetValue(exitWithStdin))
+    {
+        _ = Task.Run(async () =>
+        {
+            await Console.OpenStandardInput().CopyToAsync(Stream.Null, stdinClosed.Token);
+            await stdinClosed.CancelAsync();
+        }, stdinClosed.Token);
+    }
+    return await AgentHost.RunAsync(options, parse.GetValue(verbose), stdinClosed.Token);
 }));
 
 // dfagent status

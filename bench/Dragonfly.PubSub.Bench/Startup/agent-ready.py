@@ -12,7 +12,7 @@ for i in range(runs):
     data = os.path.join(work, f"agent-ready-{i}")
     shutil.rmtree(data, ignore_errors=True)
     start = time.monotonic()
-    p = subprocess.Popen([dfagent, "--broker", f"127.0.0.1:{grpc}", "--mqtt", f"127.0.0.1:{mqtt}", "--data-dir", data,
+    p = subprocess.Popen([dfagent, "--insecure", "--broker", f"127.0.0.1:{grpc}", "--mqtt", f"127.0.0.1:{mqtt}", "--data-dir", data,
                           "--listen", "127.0.0.1", "--peer-port", "0", "--proxy-port", "0", "--http-port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in p.stdout:

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Start-up cost of the CLIs and the agent (issue 10: <= 50 ms wall per dfpub/dfget process of a 10 KiB
-# file on loopback). Starts its own dfbroker and dfagent on loopback ports chosen by the OS, then:
+# file on loopback). Starts its own dfbroker and dfagent (plain text: --insecure) on loopback ports chosen by the OS, then:
 #   dfpub FILE --topic T (a fresh 10 KiB file each time) against the running agent,
 #   dfget sha256:... -O F (a 10 KiB file the agent holds) against the running agent,
-#   dfget of the same with no agent at the data dir (the one-shot embedded agent; needs --broker),
+#   dfget of the same with no agent at the data dir (a one-shot dfagent child; needs --broker),
 #   dfagent start -> its 'dfagent ready' line (agent-ready.py),
 # with hyperfine (apt-get install -y hyperfine): mean/median wall, and user+system CPU per process.
 # Usage: bench/Dragonfly.PubSub.Bench/Startup/measure-startup.sh [RUNS] [OUT.json-prefix]
 # By default it measures the build outputs (bin/Release/net10.0, JIT); DFPUB, DFGET, DFAGENT (and DFBROKER)
 # name other executables, e.g. published ones:
 #   dotnet publish -c Release agent/Dragonfly.PubSub.Publish -o /tmp/pub/dfpub   (Native AOT: needs clang, zlib1g-dev)
-#   dotnet publish -c Release agent/Dragonfly.PubSub.Get -o /tmp/pub/dfget       (ReadyToRun)
+#   dotnet publish -c Release agent/Dragonfly.PubSub.Get -o /tmp/pub/dfget       (Native AOT; finds dfagent via DFGET_AGENT)
 #   dotnet publish -c Release agent/Dragonfly.PubSub.Agent -o /tmp/pub/dfagent   (ReadyToRun)
 #   DFPUB=/tmp/pub/dfpub/dfpub DFGET=/tmp/pub/dfget/dfget DFAGENT=/tmp/pub/dfagent/dfagent measure-startup.sh
 # Stops what it started by PID; everything lives in a temp folder that is removed at the end.
@@ -31,12 +31,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$dfbroker" --data-dir "$work/broker" --listen 127.0.0.1 --mqtt-port 0 --grpc-port 0 --http-port 0 --seed-port 0 >"$work/broker.log" 2>&1 &
+"$dfbroker" --insecure --data-dir "$work/broker" --listen 127.0.0.1 --mqtt-port 0 --grpc-port 0 --http-port 0 --seed-port 0 >"$work/broker.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do [ -s "$work/broker/broker.json" ] && break; sleep 0.1; done
 grpc=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['grpcPort'])" "$work/broker/broker.json")
 mqtt=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['mqttPort'])" "$work/broker/broker.json")
-"$dfagent" --broker "127.0.0.1:$grpc" --mqtt "127.0.0.1:$mqtt" --data-dir "$work/agent" --listen 127.0.0.1 \
+"$dfagent" --insecure --broker "127.0.0.1:$grpc" --mqtt "127.0.0.1:$mqtt" --data-dir "$work/agent" --listen 127.0.0.1 \
   --peer-port 0 --proxy-port 0 --http-port 0 >"$work/agent.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do grep -q "^dfagent ready" "$work/agent.log" 2>/dev/null && break; sleep 0.1; done
@@ -56,7 +56,7 @@ hyperfine -N --warmup 3 --runs "$runs" "${export_args[@]}" \
   --prepare "true" \
   -n "dfpub 10KiB (running agent)" "$dfpub $work/fresh.bin --topic bench/startup --data-dir $work/agent" \
   -n "dfget 10KiB (running agent)" "$dfget $digest -O $work/got.bin --data-dir $work/agent" \
-  -n "dfget 10KiB (one-shot agent)" "$dfget $digest -O $work/got1.bin --data-dir $work/oneshot --broker 127.0.0.1:$grpc" \
+  -n "dfget 10KiB (one-shot agent)" "$dfget $digest -O $work/got1.bin --data-dir $work/oneshot --broker 127.0.0.1:$grpc --insecure" \
   -n "dfpub --help" "$dfpub --help" \
   -n "dfget --help" "$dfget --help"
 python3 "$(dirname "$0")/agent-ready.py" "$dfagent" "$grpc" "$mqtt" "$work" 5
