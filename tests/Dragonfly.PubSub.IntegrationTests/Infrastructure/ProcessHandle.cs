@@ -114,8 +114,11 @@ public sealed class ProcessHandle : IAsyncDisposable
         }
     }
 
-    /// <summary>SIGKILL: the process gets no chance to flush or say goodbye.</summary>
-    public async Task KillAsync()
+    /// <summary>
+    /// SIGKILL: the process gets no chance to flush or say goodbye. With <paramref name="entireTree"/>
+    /// false its children live on (a test of what they do when their parent vanishes).
+    /// </summary>
+    public async Task KillAsync(bool entireTree = true)
     {
         StoppedByTest = true;
         if (!_process.HasExited)
@@ -123,7 +126,7 @@ public sealed class ProcessHandle : IAsyncDisposable
             _log($"SIGKILL {Name} pid={Pid}");
             try
             {
-                _process.Kill(entireProcessTree: true);
+                _process.Kill(entireTree);
             }
             catch (InvalidOperationException)
             {
