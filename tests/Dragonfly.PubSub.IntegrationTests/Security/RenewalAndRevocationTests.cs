@@ -37,6 +37,48 @@ public sealed class RenewalAndRevocationTests(ITestOutputHelper output)
     }, timeout: TimeSpan.FromMinutes(4));
 
     [Fact]
+    public Task CertificateExpiredWhileOffline_AgentReenrolsWithTheToken_AndResumesWithItsPieces() => TestCluster.RunAsync(output, async cluster =>
+    {
+        if (TlsMode.Insecure)
+        {
+            output.WriteLine("DFIT_INSECURE=1: no certificates to expire");
+            return;
+        }
+        await cluster.StartBrokerAsync(extraArgs: ["--cert-ttl", "1m", "--no-seed"]);
+        var publisher = await cluster.StartAgentAsync("pub");
+        var subscriber = await cluster.StartAgentAsync("sub", [Topic + "/#"], ["--download-limit", "1MiB"]);
+        var certPath = Path.Combine(subscriber.DataDir, "tls", "agent.crt");
+        var file = await cluster.CreateFileAsync("offline.bin", 48 * MiB, seed: 907);
+        await cluster.PublishAsync(publisher, file, Topic + "/offline");
+
+        var started = await Wait.ForAsync("the throttled subscriber to verify a few pieces", TestCluster.TransferTimeout,
+            async () => await subscriber.GetTaskAsync(file.Digest) is { CompletedPieces: >= 2 } t ? t : null,
+            guard: cluster.Launcher.ThrowIfAnyCrashed, describe: subscriber.DescribeTasks);
+        await subscriber.Process.StopAsync();
+        Assert.True(started.CompletedPieces < started.TotalPieces, $"the download finished before the agent went offline ({started})");
+
+        // Offline past the certificate's end (a one-minute TTL; the agent renews only while it runs).
+        var notAfter = X509CertificateLoader.LoadCertificateFromFile(certPath).NotAfter.ToUniversalTime();
+        cluster.Log($"subscriber offline with {started.CompletedPieces}/{started.TotalPieces} pieces; its certificate ends {notAfter:o}");
+        var wait = notAfter - DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+
+        var back = await cluster.RestartAgentAsync(subscriber, extraArgs: []);
+        await back.WaitForFileAsync(back.OutputPathOf(Topic + "/offline", file.Name), file, TestCluster.TransferTimeout);
+
+        Assert.True(back.Process.StdoutHasLine(l => l.Contains("expired; enrolling again with the join token", StringComparison.Ordinal)),
+            $"the agent should have re-enrolled because its certificate expired:\n{back.Process.Tail()}");
+        Assert.True(X509CertificateLoader.LoadCertificateFromFile(certPath).NotAfter.ToUniversalTime() > notAfter,
+            "the certificate on disk should be the new enrolment's");
+        var resumed = back.Process.LinesWhere(l => l.Contains($"resuming {file.Digest}", StringComparison.Ordinal));
+        Assert.True(resumed.Count == 1 && !resumed[0].Contains(" 0/", StringComparison.Ordinal),
+            $"the agent should resume with the pieces it verified before going offline ({started.CompletedPieces}):\n{string.Join("\n", resumed)}");
+    }, timeout: TimeSpan.FromMinutes(4));
+
+    [Fact]
     public Task Revocation_MidDownload_StopsTheRevokedAgent_OthersFinishVerified() => TestCluster.RunAsync(output, async cluster =>
     {
         if (TlsMode.Insecure)
