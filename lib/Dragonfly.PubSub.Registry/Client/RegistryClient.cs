@@ -25,6 +25,8 @@ public sealed class RegistryClient : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RegistryAuthenticator _authenticator;
+    private const int MaxGrants = 10_000;
+
     private readonly ConcurrentDictionary<string, DateTimeOffset> _granted = new();
 
     /// <param name="handler">The HTTP handler to use (owned by the caller); null: a new SocketsHttpHandler.</param>
@@ -202,6 +204,63 @@ public sealed class RegistryClient : IDisposable
                     : throw Refused(endpoint, what);
             default:
                 return await WithTimeoutAsync(what, ct, async token => await _authenticator.HeaderAsync(endpoint, PullScope(repository), auth, refresh: false, token));
+        }
+    }
+
+    /// <summary>
+    /// Checks that the registry itself would give this blob of <paramref name="repository"/> to the
+    /// holder of <paramref name="authorization"/> (from <see cref="AuthorizeAsync"/>; null: anonymous):
+    /// a HEAD on the blob with it. A token service may hand any authenticated user a token without pull
+    /// access, and a client may present any Bearer value at all, so only the registry's answer for the
+    /// blob shows that the client may have it. Grants are cached for
+    /// <see cref="RegistryClientOptions.AccessCacheDuration"/> per blob and Authorization value.
+    /// </summary>
+    /// <exception cref="RegistryException">Unauthorized, Denied or NotFound as the registry answers; Unavailable when it cannot be asked (the mirror then refuses too).</exception>
+    public async Task CheckBlobAccessAsync(RegistryEndpoint endpoint, string repository, ContentDigest digest, string? authorization, CancellationToken ct = default)
+    {
+        var url = BlobUrl(endpoint, repository, digest);
+        var key = $"blob\n{url}\n{(authorization is null ? "-" : Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(authorization))))}";
+        var now = _time.GetUtcNow();
+        if (_granted.TryGetValue(key, out var until) && until > now)
+        {
+            return;
+        }
+        var what = $"blob {digest} of {endpoint.Name}/{repository}";
+        await WithTimeoutAsync(what, ct, async token =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Head, url);
+            if (authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            }
+            using var response = await SendOnceAsync(request, what, token);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await ErrorAsync(response, endpoint.Name, what, authorization is null ? RegistryAuth.Anonymous : null, token);
+            }
+            return true;
+        });
+        ForgetExpiredGrants(now);
+        _granted[key] = now + Options.AccessCacheDuration;
+    }
+
+    /// <summary>Keeps the grant cache, keyed by what clients send, from growing without bound.</summary>
+    private void ForgetExpiredGrants(DateTimeOffset now)
+    {
+        if (_granted.Count < MaxGrants)
+        {
+            return;
+        }
+        foreach (var (key, until) in _granted)
+        {
+            if (until <= now)
+            {
+                _granted.TryRemove(key, out _);
+            }
+        }
+        if (_granted.Count >= MaxGrants)
+        {
+            _granted.Clear(); // all live: start over rather than grow; the next requests ask again
         }
     }
 

@@ -168,8 +168,10 @@ public sealed class RegistryMirror
         {
             throw new MirrorRequestException("DIGEST_INVALID", $"'{reference}' is not a sha256 digest (sha256:<64 lowercase hex>)");
         }
-        // Check the client may pull here before serving what the swarm may already hold.
+        // Check the client may pull this blob here before serving what the swarm or this agent may
+        // already hold (for another client, another repository): the registry must say yes to it.
         var authorization = await _client.AuthorizeAsync(endpoint, repository, auth, context.RequestAborted);
+        await _client.CheckBlobAccessAsync(endpoint, repository, digest.Value, authorization, context.RequestAborted);
         var blob = new BlobRequest(endpoint.Name, repository, digest.Value, _client.BlobUrl(endpoint, repository, digest.Value), authorization);
         var path = await _blobs.GetBlobPathAsync(blob, context.RequestAborted);
 
