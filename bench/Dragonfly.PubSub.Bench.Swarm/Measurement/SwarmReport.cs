@@ -16,6 +16,9 @@ internal sealed record SwarmReport
 
     public required SwarmScenario Scenario { get; init; }
 
+    /// <summary>How the benchmark was called, so that a saved result says how to make it again.</summary>
+    public string CommandLine { get; init; } = "dfbench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+
     public required DateTimeOffset Date { get; init; }
 
     public required MachineInfo Machine { get; init; }

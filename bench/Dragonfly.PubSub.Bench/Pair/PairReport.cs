@@ -18,6 +18,9 @@ internal sealed record PairReport
 
     public required DateTimeOffset StartedAt { get; init; }
 
+    /// <summary>How the benchmark was called, so that a saved result says how to make it again.</summary>
+    public string CommandLine { get; init; } = "dfbench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+
     public required long SizeBytes { get; init; }
 
     public required string Workspace { get; init; }
