@@ -6,8 +6,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// record with a send of its own, so a 1 MiB block costs 64 receives and 64 sends. Here reads are
 /// served from a 64 KiB read-ahead, and the records of one <see cref="TlsPeerStream.WriteAsync"/>
 /// (a batch) leave in sends of up to 64 KiB; writes outside a batch (the handshake, alerts) go out
-/// at once. Measured over loopback (1 GiB, AES-GCM, 1 MiB blocks): 1.75–1.95 → 1.45–1.55 CPU-s,
-/// most of it on the receiving side. One reader (SslStream) and one writer at a time, as SslStream itself.
+/// at once. Measured over loopback (1 GiB, AES-GCM, 1 MiB blocks, both ends): 1.61–1.97 → 1.44–1.56 CPU-s,
+/// most of it on the receiving side (bench/results/README.md, 2026-12-04). One reader (SslStream) and one writer at a time, as SslStream itself.
 /// </summary>
 internal sealed class TlsRecordStream(Stream socket) : Stream
 {
