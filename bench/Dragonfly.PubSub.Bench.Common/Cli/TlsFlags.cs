@@ -4,9 +4,9 @@ using Dragonfly.PubSub.Contracts.Cli;
 namespace Dragonfly.PubSub.Bench.Common.Cli;
 
 /// <summary>
-/// The one place that turns <c>--tls on|off|both</c> into the Dragonfly processes' arguments: every
-/// dfbroker, dfagent, dfget and dfpub a benchmark starts gets <see cref="Arguments"/>. TLS is the
-/// executables' default once it lands; off is their <c>--insecure</c>.
+/// The one place that turns <c>--tls on|off|both</c> into the Dragonfly processes' arguments. Off is
+/// <c>--insecure</c> on every dfbroker, dfagent, dfget and dfpub; on is the executables' default (TLS):
+/// the broker creates its fleet CA and its agents enrol with a join token (<see cref="Tls.BenchFleet"/>).
 /// </summary>
 public static class TlsFlags
 {
@@ -23,36 +23,36 @@ public static class TlsFlags
         _ => throw UserFacingException.Usage($"--tls must be on, off or both, not '{text}'"),
     };
 
-    /// <summary>The arguments every Dragonfly process gets for <paramref name="setting"/>.</summary>
+    /// <summary>
+    /// The TLS arguments of the CLIs (dfget, dfpub) and, with off, of every process: <c>--insecure</c>, or
+    /// nothing (TLS is the default; agents add their join token, see <see cref="Tls.BenchFleet.AgentArguments"/>).
+    /// </summary>
     public static IReadOnlyList<string> Arguments(TlsSetting setting) => setting == TlsSetting.Off ? [Insecure] : [];
+
+    /// <summary>
+    /// dfbroker's TLS arguments with its MQTT listener on <paramref name="mqttPort"/>: plain MQTT
+    /// (<c>--insecure --mqtt-port</c>) or MQTT over TLS (<c>--mqtts-port</c>; the plain port is then not opened).
+    /// </summary>
+    public static IReadOnlyList<string> BrokerArguments(TlsSetting setting, int mqttPort) => setting == TlsSetting.Off
+        ? [Insecure, "--mqtt-port", $"{mqttPort}"]
+        : ["--mqtts-port", $"{mqttPort}"];
 
     public static string Name(TlsSetting setting) => setting == TlsSetting.Off ? "off" : "on";
 
-    /// <summary>
-    /// Whether these builds know <c>--insecure</c> (dfagent's help lists it), i.e. whether they speak TLS
-    /// at all: before the TLS work lands, "on" is plain text too, and result.json says so.
-    /// </summary>
+    /// <summary>Whether these builds know <c>--insecure</c> (dfagent's help lists it), i.e. whether they speak TLS at all.</summary>
     public static bool ExecutablesSupportTls => Supported.Value;
 
     /// <summary>What result.json records about the transport of <paramref name="setting"/>.</summary>
-    public static string Describe(TlsSetting setting) => (setting, ExecutablesSupportTls) switch
-    {
-        (TlsSetting.Off, _) => $"off: {Insecure} passed to every dfbroker, dfagent, dfget and dfpub (plain text)",
-        (TlsSetting.On, true) => "on: the executables' default (TLS)",
-        _ => $"on requested, but these builds have no TLS ({Insecure} unknown to dfagent): plain text",
-    };
+    public static string Describe(TlsSetting setting) => setting == TlsSetting.Off
+        ? $"off: {Insecure} passed to every dfbroker, dfagent, dfget and dfpub (plain text)"
+        : "on: TLS 1.3 (the executables' default): the broker's fleet CA, every dfagent enrolled with a join token from 'dfbroker token create --role agent'";
 
-    /// <summary>Fails early, with one line, when off is asked of builds that have no <c>--insecure</c>.</summary>
+    /// <summary>Fails early, with one line, when the executables (e.g. DFBENCH_BIN_DIR's) have no TLS to turn on or off.</summary>
     public static void EnsureSupported(IEnumerable<TlsSetting> settings)
     {
-        // A secure broker admits only enrolled agents; dfbench does not make join tokens yet.
-        if (settings.Contains(TlsSetting.On) && ExecutablesSupportTls)
+        if (settings.Any() && !ExecutablesSupportTls)
         {
-            throw UserFacingException.Usage("--tls on is not built yet: dfbench does not enrol its agents with join tokens; use --tls off (plain text, --insecure to every process)");
-        }
-        if (settings.Contains(TlsSetting.Off) && !ExecutablesSupportTls)
-        {
-            throw UserFacingException.Usage($"--tls off needs executables that know {Insecure} (the TLS work, issue 9); these builds talk plain text anyway: use --tls on");
+            throw UserFacingException.Usage($"--tls needs executables with TLS (issue 9; dfagent --help lists {Insecure}); these builds have none: use builds of this repository");
         }
     }
 

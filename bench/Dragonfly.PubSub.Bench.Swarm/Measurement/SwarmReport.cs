@@ -16,6 +16,9 @@ internal sealed record SwarmReport
 
     public required SwarmScenario Scenario { get; init; }
 
+    /// <summary>How the benchmark was called, so that a saved result says how to make it again.</summary>
+    public string CommandLine { get; init; } = "dfbench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+
     public required DateTimeOffset Date { get; init; }
 
     public required MachineInfo Machine { get; init; }
@@ -28,6 +31,9 @@ internal sealed record SwarmReport
     public required IReadOnlyList<SystemResult> Systems { get; init; }
 
     public required IReadOnlyList<SystemResult> Runs { get; init; }
+
+    /// <summary>With <c>--tls both</c>: each of our systems with TLS on against its plain-text twin (target: on ≤ 1.05 × off).</summary>
+    public IReadOnlyList<TlsComparison> TlsComparisons => TlsComparison.From(Systems);
 
     public IReadOnlyList<string> Notes { get; init; } = [];
 
@@ -49,6 +55,15 @@ internal sealed record SwarmReport
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Name,-28} {r.Run,3} {r.AllFinishedSeconds,10:0.00} {r.RatioToDMin,8:0.000} {r.AllFinishedFromCommandSeconds,10:0.00} {r.P50Seconds,8:0.00} {r.P99Seconds,8:0.00} {FirstRequest(r),18} {r.OriginEgressRatio,9:0.000} {r.PublisherUploadRatio,7:0.000} {r.CpuSecondsPerGB,9:0.00} {r.PeakRssBytes / 1048576.0,6:0.0} MiB {(r.Verified ? "yes" : "NO"),8}");
+        }
+        foreach (var c in TlsComparisons)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"TLS on/off ({c.System}, median runs): {c.OnSeconds:0.00} / {c.OffSeconds:0.00} s ({c.OnRatioToDMin:0.000} / {c.OffRatioToDMin:0.000} x D_min) = {c.Ratio:0.000} (target <= {c.Target:0.00} {(c.Met ? "met" : "NOT met")})");
+        }
+        foreach (var r in Runs.Where(r => r.Encrypted is { } encrypted && encrypted != (r.Tls?.StartsWith("on", StringComparison.Ordinal) == true)))
+        {
+            text.AppendLine($"WARNING: {r.Name} run {r.Run}: the transport was not what --tls asked for (its notes say what was seen)");
         }
         text.Append(CultureInfo.InvariantCulture, $"D_min {DMinSeconds:0.00} s; one origin serving everyone {ClientServerSeconds:0.00} s; each system's clock: clockStart in result.json");
         return text.ToString();

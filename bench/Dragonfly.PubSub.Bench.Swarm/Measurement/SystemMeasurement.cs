@@ -41,6 +41,9 @@ internal sealed record SystemMeasurement
 
     public required bool Verified { get; init; }
 
+    /// <summary>Our systems: whether the run was TLS, checked from outside the processes (DragonflyNodes.CheckTransport); null for the baselines.</summary>
+    public bool? Encrypted { get; init; }
+
     public IReadOnlyList<string> Notes { get; init; } = [];
 
     /// <summary>Per receiver: (seconds, completed pieces) as progress was seen; empty for the baselines.</summary>

@@ -49,6 +49,9 @@ internal sealed record SystemResult
     /// <summary>The transport between our processes (<c>--tls</c>); null for the baselines.</summary>
     public string? Tls { get; init; }
 
+    /// <summary>Whether the run was TLS, checked from outside the processes (broker.json, the agents' certificates); null for the baselines.</summary>
+    public bool? Encrypted { get; init; }
+
     /// <summary>/proc/loadavg (1, 5, 15 minutes) just before and just after this run of this system.</summary>
     public string LoadAverageBefore { get; init; } = "";
 
@@ -75,6 +78,7 @@ internal sealed record SystemResult
             PublisherUploadMeasure = m.PublisherUploadMeasure,
             CpuSecondsPerGB = m.CpuSeconds / (moved / 1e9),
             Verified = m.Verified,
+            Encrypted = m.Encrypted,
             PeakRssBytes = m.PeakRssBytes,
             CompletionSeconds = [.. m.CompletionSeconds.Order()],
             ClockStart = m.ClockStart,

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Processes;
+using Dragonfly.PubSub.Bench.Common.Tls;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
 using Dragonfly.PubSub.Client;
 
@@ -11,12 +13,15 @@ namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 /// The processes of one run of our swarm, each in its node's namespace: dfbroker (with its in-process
 /// seed) on the origin node, dfagents elsewhere, and the CLIs run against them. The benchmark reaches
 /// agents through their unix sockets (a path, not the network). Disposing stops every one by PID.
-/// Every dfbroker, dfagent and dfget gets <see cref="TlsArguments"/> (<c>--tls</c>); dfpub talks only to its local agent over the unix socket.
+/// With TLS off every dfbroker, dfagent and dfget gets --insecure; dfpub talks only to its local agent over the unix socket.
+/// With TLS on the broker makes its fleet CA (its server certificate also names the origin node's address, --tls-san),
+/// and every agent enrols with a join token taken from it (<see cref="BenchFleet"/>).
 /// </summary>
 internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetting tls) : IAsyncDisposable
 {
     public const int BrokerGrpcPort = 8002;
     public const int BrokerMqttPort = 1883;
+    public const int BrokerMqttsPort = 8883;
     public const int BrokerHttpPort = 8080;
     public const int SeedPort = 8003;
 
@@ -27,11 +32,14 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
     public const string SourceMetric = "dragonfly_broker_source_bytes_total";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly List<NodeProcess> _processes = [];
+    private BenchFleet? _fleet;
 
     public string BrokerDir => Path.Combine(root, "broker");
 
-    /// <summary>What <c>--tls</c> adds to the command line of every Dragonfly process of this run.</summary>
+    /// <summary>What <c>--tls</c> adds to the command line of dfget (--insecure with TLS off; with TLS on it asks its local, enrolled agent).</summary>
     public IReadOnlyList<string> TlsArguments => TlsFlags.Arguments(tls);
+
+    private int MqttPort => tls == TlsSetting.On ? BrokerMqttsPort : BrokerMqttPort;
 
     /// <summary>The broker's in-process seed keeps its data (and its API socket) here.</summary>
     public string SeedDir => Path.Combine(BrokerDir, "seed");
@@ -39,16 +47,36 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
     /// <summary>
     /// dfbroker on every address of the origin node, its seed on <see cref="SeedPort"/>: the seed dials
     /// the scheduler on 127.0.0.1 and the broker hands it to agents under the address they dialled.
+    /// With TLS on, its certificate names the origin's address too (--listen 0.0.0.0 adds none), and a
+    /// join token for the agents is taken from it over its admin socket (a path, not the network).
     /// </summary>
     public async Task<NodeProcess> StartBrokerAsync(CancellationToken cancel)
     {
         var broker = Start("dfbroker", SwarmContext.OriginNode, Executables.Broker,
         [
-            "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--mqtt-port", $"{BrokerMqttPort}", "--grpc-port", $"{BrokerGrpcPort}",
-            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", .. TlsArguments,
+            "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--grpc-port", $"{BrokerGrpcPort}",
+            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", .. TlsFlags.BrokerArguments(tls, MqttPort),
+            .. tls == TlsSetting.On ? new[] { "--tls-san", context.OriginAddress } : [],
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);
+        if (tls == TlsSetting.On)
+        {
+            _fleet = await BenchFleet.CreateAsync(BrokerDir, cancel);
+        }
         return broker;
+    }
+
+    /// <summary>
+    /// Whether this run's traffic was TLS, checked from outside the processes: broker.json says <c>"tls": true</c>
+    /// and every agent holds a certificate of the broker's fleet CA (it enrolled). Returns that and a note for the report.
+    /// </summary>
+    public (bool Encrypted, string Note) CheckTransport(IReadOnlyList<string> agentDirs)
+    {
+        using var ready = JsonDocument.Parse(File.ReadAllText(Path.Combine(BrokerDir, "broker.json")));
+        var brokerTls = ready.RootElement.TryGetProperty("tls", out var flag) && flag.ValueKind == JsonValueKind.True;
+        var enrolled = _fleet is null ? 0 : agentDirs.Count(_fleet.HasEnrolled);
+        var encrypted = brokerTls && enrolled == agentDirs.Count;
+        return (encrypted, $"transport: broker.json tls={(brokerTls ? "true" : "false")}, {enrolled} of {agentDirs.Count} agents hold a certificate of the broker's fleet CA => {(encrypted ? "TLS" : "plain text")}");
     }
 
     public NodeProcess StartAgent(string name, int node, string dataDir, IEnumerable<string> extra)
@@ -56,10 +84,10 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
         var address = context.Testbed.Plan.Address(node);
         string[] arguments =
         [
-            "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{BrokerMqttPort}",
+            "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{MqttPort}",
             "--data-dir", dataDir, "--listen", "0.0.0.0", "--advertise-addr", address,
             .. context.Options.PiecesInFlight is { } n ? new[] { "--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture) } : [],
-            .. TlsArguments,
+            .. _fleet?.AgentArguments($"{context.OriginAddress}:{BrokerHttpPort}") ?? TlsArguments,
             .. extra,
         ];
         return Start(name, node, Executables.Agent, arguments);

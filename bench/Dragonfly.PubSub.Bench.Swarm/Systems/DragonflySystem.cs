@@ -57,6 +57,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         var agents = receivers.Prepend(publisher).ToArray();
         // The publisher subscribes to nothing and so opens no MQTT session.
         await DragonflyNodes.WaitAgentsAsync(agents, agentDirs, subscribed: i => i > 0, cancel);
+        var transport = nodes.CheckTransport(agentDirs);
         options.Say($"  dragonfly: broker and {agents.Length} agents up and connected ({clock.Elapsed.TotalSeconds:0.0} s into the benchmark)");
 
         // Receivers' task streams first, so the first event marks when each learned of the task.
@@ -144,8 +145,10 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
             CpuSeconds = cpuAtEnd - cpuAtStart,
             PeakRssBytes = peakRss,
             Verified = verified,
+            Encrypted = transport.Encrypted,
             Notes =
             [
+                transport.Note,
                 string.Create(CultureInfo.InvariantCulture, $"dfpub took {(publishExited - publishStarted).TotalSeconds:0.00} s (import and hash, not timed); first receiver saw the task {(progress.Min(p => p.FirstSeen!.Value) - publishExited).TotalMilliseconds:0} ms after dfpub exited"),
                 $"{published.PieceCount} pieces of {published.PieceSize} bytes",
                 $"origin node (broker) sent {originTx} bytes; publisher node link sent {publisherTx} bytes; publisher agent peak RSS {publisherRss}",

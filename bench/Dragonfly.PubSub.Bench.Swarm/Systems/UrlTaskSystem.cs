@@ -64,6 +64,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
         var agents = publisher is null ? receivers : [.. receivers, publisher];
         var agentDirs = publisher is null ? receiverDirs : [.. receiverDirs, publisherDir];
         await DragonflyNodes.WaitAgentsAsync(agents, agentDirs, subscribed: i => Announce && i < receivers.Length, cancel);
+        var transport = nodes.CheckTransport(agentDirs);
         await nodes.WaitSeedAsync(broker, cancel);
         options.Say($"  {Name}: broker with its seed and {agents.Length} agents up and connected, origin {origin.Url} ({clock.Elapsed.TotalSeconds:0.0} s into the benchmark)");
         if (!Announce && options.PieceSize is not null)
@@ -204,8 +205,10 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
             CpuSeconds = cpu,
             PeakRssBytes = peakRss,
             Verified = verified,
+            Encrypted = transport.Encrypted,
             Notes =
             [
+                transport.Note,
                 Announce
                     ? string.Create(CultureInfo.InvariantCulture, $"dfpub --url on the publisher node (its dfagent subscribes to nothing) took {(clis[0].ExitedAt!.Value - launched).TotalSeconds:0.00} s (start-up, registration, announcement: not timed); receivers saw the task {Span(progress.Select(p => p.FirstSeen))} after the announcement, {(clis[0].ExitedAt!.Value - start).TotalMilliseconds:0} ms before dfpub exited; each timed from the announcement to its 'succeeded'; from dfpub's start all finished in {(progress.Max(p => p.Completed!.Value) - launched).TotalSeconds:0.00} s")
                     : string.Create(CultureInfo.InvariantCulture, $"dfget URL -O FILE on every receiver at once, through its dfagent; timed from the start to dfget's exit; the daemons registered the task {Span(progress.Select(p => p.FirstSeen))} and reported 'succeeded' {Span(progress.Select(p => p.Completed))} after the start (dfget exits {Span(clis.Select(c => c.ExitedAt))}); each dfget exited {Lag()} after its daemon's 'succeeded'"),

@@ -24,4 +24,10 @@ internal sealed record AgentTransfer
 
     /// <summary>CPU seconds agent A (the publisher, serving the pieces) used during the transfer.</summary>
     public required double PublisherCpuSeconds { get; init; }
+
+    /// <summary>
+    /// Whether this transfer ran over TLS, checked from outside the processes: the broker's /healthz said
+    /// <c>"tls": true</c> and agents A and B each held a certificate of the broker's fleet CA (they had enrolled).
+    /// </summary>
+    public bool Encrypted { get; init; }
 }

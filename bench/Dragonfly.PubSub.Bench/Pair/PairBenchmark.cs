@@ -24,8 +24,9 @@ namespace Dragonfly.PubSub.Bench.Pair;
 /// right. B's peak RSS is its VmHWM at the end of the transfer.
 /// </para>
 /// <para>
-/// With <c>--tls both</c> the broker and every run are repeated per setting; each setting has its medians.
-/// Every dfbroker, dfagent and dfget gets <see cref="TlsFlags.Arguments"/> of the setting (dfpub talks only to its local agent).
+/// With <c>--tls both</c> each setting has a broker of its own, every run is made with each setting in
+/// turn, and each setting has its medians; the report compares them (<see cref="PairReport.TlsRatios"/>).
+/// TLS on: the broker makes its fleet CA and the agents enrol (<see cref="LocalSwarm"/>); off: --insecure everywhere.
 /// </para>
 /// </summary>
 internal sealed class PairBenchmark(PairOptions options)
@@ -70,14 +71,7 @@ internal sealed class PairBenchmark(PairOptions options)
             startup = await MeasureDfgetStartupAsync(dfget, cancel);
             Say(string.Create(CultureInfo.InvariantCulture, $"dfget start-up (dfget --help, median of 3): {startup:0.000} s, included in every dfget time"));
         }
-        var runs = new List<PairFigures>();
-        var medians = new List<PairFigures>();
-        foreach (var tls in options.Tls)
-        {
-            var (tlsRuns, median) = await RunSettingAsync(tls, workspace, logs, nginx, curl, dfget, dfpub, source, fileName, digest, outputs, cancel);
-            runs.AddRange(tlsRuns);
-            medians.Add(median);
-        }
+        var (runs, medians) = await RunAllAsync(workspace, logs, nginx, curl, dfget, dfpub, source, digest, outputs, cancel);
         var report = new PairReport
         {
             StartedAt = startedAt,
@@ -100,43 +94,81 @@ internal sealed class PairBenchmark(PairOptions options)
         return report;
     }
 
-    /// <summary>All runs with one --tls setting, against a broker of its own; returns them and their medians.</summary>
-    private async Task<(List<PairFigures> Runs, PairFigures Median)> RunSettingAsync(TlsSetting tls, Workspace workspace, string logs, NginxOrigin nginx,
-        string curl, string dfget, string dfpub, string source, string fileName, ContentDigest digest, string outputs, CancellationToken cancel)
+    /// <summary>
+    /// Every run, each --tls setting against a broker of its own, interleaved (run 1 on, run 1 off, run 2 on, ...)
+    /// so that a change in the shared machine's load skews both settings alike; returns the runs and each setting's medians.
+    /// </summary>
+    private async Task<(List<PairFigures> Runs, List<PairFigures> Medians)> RunAllAsync(Workspace workspace, string logs, NginxOrigin nginx,
+        string curl, string dfget, string dfpub, string source, ContentDigest digest, string outputs, CancellationToken cancel)
     {
-        var tlsName = TlsFlags.Name(tls);
-        await using var swarm = await LocalSwarm.StartAsync(workspace.Folder($"swarm-tls-{tlsName}"), logs, TlsFlags.Arguments(tls), cancel);
-        Say($"nginx on :{nginx.Port}; broker grpc :{swarm.Broker.GrpcPort}; logs in {logs}; TLS {TlsFlags.Describe(tls)}");
-        Say("");
-        Say(PairReport.Header);
-        var runs = new List<PairFigures>();
-        for (var run = 1; run <= options.Runs; run++)
+        var swarms = new List<LocalSwarm>();
+        try
         {
-            var curlSeconds = await RunCurlAsync(curl, nginx.UrlOf(fileName), Path.Combine(outputs, "curl.bin"), digest, cancel);
-            var figures = new PairFigures { Run = run, Tls = tlsName, CurlSeconds = curlSeconds, CurlGiBPerSecond = GiBPerSecond(curlSeconds) };
-            if (options.Mode.HasFlag(PairMode.Dfget))
+            foreach (var tls in options.Tls)
             {
-                figures = figures with { Dfget = await RunDfgetAsync(swarm, dfget, dfpub, source, digest, Path.Combine(outputs, "dfget.bin"), run, curlSeconds, cancel) };
+                var tlsName = TlsFlags.Name(tls);
+                var swarmLogs = Directory.CreateDirectory(Path.Combine(logs, $"tls-{tlsName}")).FullName;
+                var swarm = await LocalSwarm.StartAsync(workspace.Folder($"swarm-tls-{tlsName}"), swarmLogs, tls, cancel);
+                swarms.Add(swarm);
+                Say($"TLS {TlsFlags.Describe(tls)}; broker grpc :{swarm.Broker.GrpcPort}, logs in {swarmLogs}");
             }
-            if (options.Mode.HasFlag(PairMode.Subscribe))
+            Say($"nginx on :{nginx.Port}");
+            Say("");
+            Say(PairReport.Header);
+            var runs = new List<PairFigures>();
+            for (var run = 1; run <= options.Runs; run++)
             {
-                figures = figures with { Subscribe = await RunSubscribedAsync(swarm, dfpub, source, digest, run, curlSeconds, cancel) };
+                foreach (var swarm in swarms)
+                {
+                    var figures = await RunOnceAsync(swarm, run, nginx, curl, dfget, dfpub, source, digest, outputs, cancel);
+                    runs.Add(figures);
+                    Say(PairReport.Row($"{run}/{figures.Tls}", figures));
+                }
             }
-            runs.Add(figures);
-            Say(PairReport.Row(run.ToString(CultureInfo.InvariantCulture), figures));
+            var medians = swarms.Select(swarm => MedianOf(runs.Where(r => r.Tls == TlsFlags.Name(swarm.Tls)).ToList())).ToList();
+            foreach (var median in medians)
+            {
+                Say(PairReport.Row($"med/{median.Tls}", median));
+            }
+            return (runs, medians);
         }
-
-        var curlMedian = Statistics.Median(runs.Select(r => r.CurlSeconds));
-        var median = new PairFigures
+        finally
         {
-            Tls = tlsName,
+            foreach (var swarm in swarms)
+            {
+                await swarm.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>One run with one --tls setting: curl, then the ways of pulling that were asked for.</summary>
+    private async Task<PairFigures> RunOnceAsync(LocalSwarm swarm, int run, NginxOrigin nginx, string curl, string dfget, string dfpub,
+        string source, ContentDigest digest, string outputs, CancellationToken cancel)
+    {
+        var curlSeconds = await RunCurlAsync(curl, nginx.UrlOf(Path.GetFileName(source)), Path.Combine(outputs, "curl.bin"), digest, cancel);
+        var figures = new PairFigures { Run = run, Tls = TlsFlags.Name(swarm.Tls), CurlSeconds = curlSeconds, CurlGiBPerSecond = GiBPerSecond(curlSeconds) };
+        if (options.Mode.HasFlag(PairMode.Dfget))
+        {
+            figures = figures with { Dfget = await RunDfgetAsync(swarm, dfget, dfpub, source, digest, Path.Combine(outputs, "dfget.bin"), run, curlSeconds, cancel) };
+        }
+        if (options.Mode.HasFlag(PairMode.Subscribe))
+        {
+            figures = figures with { Subscribe = await RunSubscribedAsync(swarm, dfpub, source, digest, run, curlSeconds, cancel) };
+        }
+        return figures;
+    }
+
+    private PairFigures MedianOf(IReadOnlyList<PairFigures> runs)
+    {
+        var curlMedian = Statistics.Median(runs.Select(r => r.CurlSeconds));
+        return new PairFigures
+        {
+            Tls = runs[0].Tls,
             CurlSeconds = curlMedian,
             CurlGiBPerSecond = GiBPerSecond(curlMedian),
             Dfget = MedianOf(runs.Select(r => r.Dfget)),
             Subscribe = MedianOf(runs.Select(r => r.Subscribe)),
         };
-        Say(PairReport.Row("med", median));
-        return (runs, median);
     }
 
     private string PiecesInFlightText => options.PiecesInFlight?.ToString(CultureInfo.InvariantCulture) ?? "default";
@@ -180,6 +212,7 @@ internal sealed class PairBenchmark(PairOptions options)
         {
             throw new InvalidOperationException($"dfget exited with code {result.ExitCode}: {result.Reason}");
         }
+        transfer = transfer with { Encrypted = await swarm.RunsWithTlsAsync([publisher, puller], cancel) };
         await VerifyAndDeleteAsync("dfget", output, digest, cancel);
         await RemovePairAsync(swarm, publisher, puller);
         return transfer;
@@ -241,6 +274,7 @@ internal sealed class PairBenchmark(PairOptions options)
         {
             throw new InvalidOperationException($"agent B's task ended {last.State}: {last.Error ?? puller.Process.LastLine()}");
         }
+        transfer = transfer with { Encrypted = await swarm.RunsWithTlsAsync([publisher, puller], cancel) };
         await VerifyAndDeleteAsync("the subscribed agent", last.Path ?? "(no path reported)", digest, cancel);
         await RemovePairAsync(swarm, publisher, puller);
         return transfer;
@@ -359,6 +393,7 @@ internal sealed class PairBenchmark(PairOptions options)
             AgentIdleRssBytes = (long)Statistics.Median(all.Select(t => (double)t.AgentIdleRssBytes)),
             AgentCpuSeconds = Statistics.Median(all.Select(t => t.AgentCpuSeconds)),
             PublisherCpuSeconds = Statistics.Median(all.Select(t => t.PublisherCpuSeconds)),
+            Encrypted = all.All(t => t.Encrypted),
         };
     }
 

@@ -18,6 +18,9 @@ internal sealed record PairReport
 
     public required DateTimeOffset StartedAt { get; init; }
 
+    /// <summary>How the benchmark was called, so that a saved result says how to make it again.</summary>
+    public string CommandLine { get; init; } = "dfbench " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1));
+
     public required long SizeBytes { get; init; }
 
     public required string Workspace { get; init; }
@@ -59,6 +62,32 @@ internal sealed record PairReport
             .ToDictionary(m => Medians.Count > 1 && m.Item3 == "off" ? m.Item1 + "-notls" : m.Item1, m => new PairTargets(RatioTarget, PeakRssTarget,
                 m.Item2!.Ratio >= RatioTarget, m.Item2.AgentPeakRssBytes <= PeakRssTarget));
 
+    /// <summary>
+    /// With <c>--tls both</c>: per way of pulling, the TLS-on median throughput over the TLS-off one
+    /// (target ≥ <see cref="PairTlsRatio.TargetRatio"/>); null when only one setting ran.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, PairTlsRatio>? TlsRatios
+    {
+        get
+        {
+            if (Medians.FirstOrDefault(m => m.Tls == "on") is not { } on || Medians.FirstOrDefault(m => m.Tls == "off") is not { } off)
+            {
+                return null;
+            }
+            var ratios = new Dictionary<string, PairTlsRatio>();
+            if (on.Dfget is { } dfgetOn && off.Dfget is { } dfgetOff)
+            {
+                ratios["dfget"] = PairTlsRatio.Of(dfgetOn, dfgetOff);
+            }
+            if (on.Subscribe is { } subscribeOn && off.Subscribe is { } subscribeOff)
+            {
+                ratios["subscribe"] = PairTlsRatio.Of(subscribeOn, subscribeOff);
+            }
+            return ratios;
+        }
+    }
+
     public PairMachine Machine => PairMachine.Current;
 
     public async Task WriteJsonAsync(string path, CancellationToken cancel)
@@ -72,17 +101,23 @@ internal sealed record PairReport
         get
         {
             const string cells = "     s   GiB/s  ratio  peak RSS (idle RSS)  CPU B/A s  "; // as wide as Cells()
-            return $"{"",-4} {"nginx→curl",-14}  | {"dfget: start → exit",-55} | subscribed: announcement → file\n" +
-                $"{"run",-4} {"s",6} {"GiB/s",7}  | {cells} | {cells}";
+            return $"{"",-7} {"nginx→curl",-14}  | {"dfget: start → exit",-55} | subscribed: announcement → file\n" +
+                $"{"run/tls",-7} {"s",6} {"GiB/s",7}  | {cells} | {cells}";
         }
     }
 
     public static string Row(string label, PairFigures f) => string.Create(CultureInfo.InvariantCulture,
-        $"{label,-4} {f.CurlSeconds,6:0.000} {f.CurlGiBPerSecond,7:0.00}  | {Cells(f.Dfget)} | {Cells(f.Subscribe)}");
+        $"{label,-7} {f.CurlSeconds,6:0.000} {f.CurlGiBPerSecond,7:0.00}  | {Cells(f.Dfget)} | {Cells(f.Subscribe)}");
 
     [JsonIgnore]
     public IEnumerable<string> TargetLines => Targets.Select(t => string.Create(CultureInfo.InvariantCulture,
-        $"target ({t.Key}): ratio ≥ {RatioTarget:0.00} {(t.Value.RatioMet ? "met" : "NOT met")}, agent peak RSS ≤ {ByteSize.Format(PeakRssTarget)} {(t.Value.PeakRssMet ? "met" : "NOT met")}"));
+        $"target ({t.Key}): ratio ≥ {RatioTarget:0.00} {(t.Value.RatioMet ? "met" : "NOT met")}, agent peak RSS ≤ {ByteSize.Format(PeakRssTarget)} {(t.Value.PeakRssMet ? "met" : "NOT met")}"))
+        .Concat((TlsRatios ?? new Dictionary<string, PairTlsRatio>()).Select(t => string.Create(CultureInfo.InvariantCulture,
+            $"TLS on/off ({t.Key}): {t.Value.OnGibPerSecond:0.00} / {t.Value.OffGibPerSecond:0.00} GiB/s = {t.Value.Ratio:0.000} (target ≥ {t.Value.Target:0.00} {(t.Value.Met ? "met" : "NOT met")}); CPU B+A {t.Value.OnCpuSeconds:0.00} / {t.Value.OffCpuSeconds:0.00} s")))
+        .Concat(Runs.SelectMany(r => new[] { r.Dfget, r.Subscribe }.OfType<AgentTransfer>().Select(t => (r.Tls, t.Encrypted)))
+            .Where(r => r.Encrypted != (r.Tls == "on"))
+            .Take(1)
+            .Select(_ => "WARNING: a run's transport was not what --tls asked for (see runs[].*.encrypted)"));
 
     private static string Cells(AgentTransfer? t) => t is null
         ? $"{"(not measured)",-55}"

@@ -1,14 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Common.Processes;
+using Dragonfly.PubSub.Bench.Common.Tls;
 using Dragonfly.PubSub.Bench.Processes;
 
 namespace Dragonfly.PubSub.Bench.Swarm;
 
 /// <summary>
 /// A broker and agents on loopback, each a real process on port 0 with its data dir under one
-/// folder. Disposing stops the agents, then the broker (SIGTERM, then kill by PID).
+/// folder. With TLS on (the executables' default) the broker makes its fleet CA and every agent
+/// enrols with a join token (<see cref="BenchFleet"/>); with TLS off every process gets --insecure.
+/// Disposing stops the agents, then the broker (SIGTERM, then kill by PID).
 /// </summary>
 internal sealed class LocalSwarm : IAsyncDisposable
 {
@@ -18,34 +22,44 @@ internal sealed class LocalSwarm : IAsyncDisposable
     private readonly string? _logs;
     private readonly ChildProcess _broker;
     private readonly List<AgentHandle> _agents = [];
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
-    private readonly IReadOnlyList<string> _tls;
+    private readonly HttpClient _http;
+    private readonly BenchFleet? _fleet;
 
-    private LocalSwarm(string root, string? logs, ChildProcess broker, BrokerReady ready, IReadOnlyList<string> tls)
+    private LocalSwarm(string root, string? logs, ChildProcess broker, BrokerReady ready, TlsSetting tls, BenchFleet? fleet)
     {
         _root = root;
-        _tls = tls;
         _logs = logs;
         _broker = broker;
+        _fleet = fleet;
+        Tls = tls;
         Broker = ready;
+        _http = fleet?.CreateHttpClient(TimeSpan.FromSeconds(5)) ?? new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
     }
 
     public BrokerReady Broker { get; }
 
+    public TlsSetting Tls { get; }
+
     /// <summary>
-    /// Starts the broker; every process's output also goes to <c>&lt;logs&gt;/&lt;name&gt;.log</c> when <paramref name="logs"/> is given.
-    /// <paramref name="tls"/> (from <c>TlsFlags.Arguments</c>) goes to the broker, every agent, and through <see cref="AgentHandle.Tls"/> to their CLIs.
+    /// Starts the broker (every process's output also goes to <c>&lt;logs&gt;/&lt;name&gt;.log</c> when <paramref name="logs"/>
+    /// is given) and, with TLS on, takes a join token for its agents from it.
     /// </summary>
-    public static async Task<LocalSwarm> StartAsync(string root, string? logs, IReadOnlyList<string> tls, CancellationToken cancel)
+    public static async Task<LocalSwarm> StartAsync(string root, string? logs, TlsSetting tls, CancellationToken cancel)
     {
         var dataDir = Path.Combine(root, "broker");
+        // --seed-port 0: several brokers (--tls both) and other benchmarks on the machine do not share a port.
         var broker = ChildProcess.Start("dfbroker", Executables.Broker,
-            ["--data-dir", dataDir, "--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", .. tls],
+            ["--data-dir", dataDir, "--listen", "127.0.0.1", "--grpc-port", "0", "--http-port", "0", "--seed-port", "0", .. TlsFlags.BrokerArguments(tls, 0)],
             LogPath(logs, "broker"));
         try
         {
             var ready = await WaitForReadinessFileAsync<BrokerReady>(broker, Path.Combine(dataDir, "broker.json"), cancel);
-            var swarm = new LocalSwarm(root, logs, broker, ready, tls);
+            if (ready.Tls != (tls == TlsSetting.On))
+            {
+                throw new InvalidOperationException($"dfbroker wrote tls={ready.Tls} to broker.json, but --tls {TlsFlags.Name(tls)} was asked for");
+            }
+            var fleet = tls == TlsSetting.On ? await BenchFleet.CreateAsync(dataDir, cancel) : null;
+            var swarm = new LocalSwarm(root, logs, broker, ready, tls, fleet);
             // The broker's seed connects after broker.json is written; wait for it, so that every later
             // peer count is "our agents + OwnPeers" and not met early by a seed that was still connecting.
             if (!await swarm.WaitForPeersAsync(peers => peers >= ready.OwnPeers, StartTimeout, cancel))
@@ -67,14 +81,14 @@ internal sealed class LocalSwarm : IAsyncDisposable
         var dataDir = Path.Combine(_root, name);
         string[] arguments =
         [
-            "--broker", $"127.0.0.1:{Broker.GrpcPort}", "--mqtt", $"127.0.0.1:{Broker.MqttPort}",
+            "--broker", $"127.0.0.1:{Broker.GrpcPort}", "--mqtt", $"127.0.0.1:{Broker.AgentMqttPort}",
             "--data-dir", dataDir, "--listen", "127.0.0.1",
             "--peer-port", "0", "--proxy-port", "0", "--http-port", "0",
-            .. _tls,
+            .. _fleet?.AgentArguments($"127.0.0.1:{Broker.HttpPort}") ?? TlsFlags.Arguments(Tls),
             .. extraArguments,
         ];
         var process = ChildProcess.Start(name, Executables.Agent, arguments, LogPath(_logs, name));
-        var agent = new AgentHandle(name, dataDir, process, new AgentReady(0, "", 0, 0, ""), _tls);
+        var agent = new AgentHandle(name, dataDir, process, new AgentReady(0, "", 0, 0, ""), TlsFlags.Arguments(Tls));
         _agents.Add(agent); // from here on, disposing the swarm stops it
         var ready = await WaitForReadinessFileAsync<AgentReady>(process, Path.Combine(dataDir, "agent.json"), cancel);
         _agents.Remove(agent);
@@ -111,10 +125,19 @@ internal sealed class LocalSwarm : IAsyncDisposable
     }
 
     public async Task<double> BrokerMetricAsync(string metric, CancellationToken cancel) =>
-        await MetricAsync(Broker.HttpPort, metric, cancel);
+        SumMetric(await _http.GetStringAsync($"{BrokerScheme}://127.0.0.1:{Broker.HttpPort}/metrics", cancel), metric);
 
-    public async Task<double> AgentMetricAsync(AgentHandle agent, string metric, CancellationToken cancel) =>
-        await MetricAsync(agent.Ready.HttpPort, metric, cancel);
+    /// <summary>
+    /// Whether these agents' traffic was TLS, as seen from outside the processes: the broker's
+    /// <c>/healthz</c> says <c>"tls": true</c> (fetched over HTTPS trusting only the fleet CA) and every
+    /// agent holds a certificate of that CA in <c>&lt;data-dir&gt;/tls</c>, i.e. it enrolled.
+    /// </summary>
+    public async Task<bool> RunsWithTlsAsync(IEnumerable<AgentHandle> agents, CancellationToken cancel)
+    {
+        using var health = JsonDocument.Parse(await _http.GetStringAsync($"{BrokerScheme}://127.0.0.1:{Broker.HttpPort}/healthz", cancel));
+        var brokerTls = health.RootElement.TryGetProperty("tls", out var tls) && tls.ValueKind == JsonValueKind.True;
+        return brokerTls && _fleet is not null && agents.All(a => _fleet.HasEnrolled(a.DataDir));
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -124,10 +147,11 @@ internal sealed class LocalSwarm : IAsyncDisposable
         _http.Dispose();
     }
 
+    private string BrokerScheme => _fleet is null ? "http" : "https";
+
     /// <summary>One metric from Prometheus text, summed over its label sets; 0 before its first sample.</summary>
-    private async Task<double> MetricAsync(int port, string metric, CancellationToken cancel)
+    private static double SumMetric(string text, string metric)
     {
-        var text = await _http.GetStringAsync($"http://127.0.0.1:{port}/metrics", cancel);
         double sum = 0;
         foreach (var line in text.Split('\n'))
         {

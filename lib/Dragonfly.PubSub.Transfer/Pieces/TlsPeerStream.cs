@@ -6,17 +6,20 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// <summary>
 /// The TLS 1.3 peer connection: an authenticated <see cref="SslStream"/> over the socket. Reads
 /// fill the caller's buffer (many records per call) so the per-read costs (hashing, rate limits,
-/// timers) are paid per block, not per 16 KiB record.
+/// timers) are paid per block, not per 16 KiB record; below it, <see cref="TlsRecordStream"/>
+/// receives ahead and sends the records of one write together (fewer system calls per block).
 /// </summary>
 internal sealed class TlsPeerStream : PeerStream
 {
     private readonly Socket _socket;
     private readonly SslStream _ssl;
+    private readonly TlsRecordStream _records;
 
-    private TlsPeerStream(Socket socket, SslStream ssl, string? peerId)
+    private TlsPeerStream(Socket socket, SslStream ssl, TlsRecordStream records, string? peerId)
     {
         _socket = socket;
         _ssl = ssl;
+        _records = records;
         RemotePeerId = peerId;
     }
 
@@ -41,7 +44,8 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
     public static async ValueTask<TlsPeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
     {
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false));
+        var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsServerAsync(tls.ServerOptions(), ct).ConfigureAwait(false);
@@ -51,7 +55,7 @@ internal sealed class TlsPeerStream : PeerStream
             {
                 throw new PeerRefusedException($"peer {peerId} is revoked");
             }
-            return new TlsPeerStream(socket, ssl, peerId);
+            return new TlsPeerStream(socket, ssl, records, peerId);
         }
         catch
         {
@@ -64,7 +68,8 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The parent is not who the scheduler said, or is revoked.</exception>
     public static async ValueTask<TlsPeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
     {
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false));
+        var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsClientAsync(tls.ClientOptions(expectedPeerId), ct).ConfigureAwait(false);
@@ -73,7 +78,7 @@ internal sealed class TlsPeerStream : PeerStream
             {
                 throw new PeerRefusedException($"the parent's certificate names {peerId ?? "nobody"}, not {expectedPeerId}");
             }
-            return new TlsPeerStream(socket, ssl, peerId);
+            return new TlsPeerStream(socket, ssl, records, peerId);
         }
         catch
         {
@@ -85,7 +90,20 @@ internal sealed class TlsPeerStream : PeerStream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) =>
         await _ssl.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct) => _ssl.WriteAsync(buffer, ct);
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
+    {
+        _records.BeginBatch();
+        try
+        {
+            await _ssl.WriteAsync(buffer, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            _records.AbandonBatch(); // the connection is broken or cancelled mid-write: nothing more goes out
+            throw;
+        }
+        await _records.EndBatchAsync(ct).ConfigureAwait(false);
+    }
 
     public override void Dispose()
     {
