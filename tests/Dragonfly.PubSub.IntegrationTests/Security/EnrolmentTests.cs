@@ -30,7 +30,7 @@ public sealed class EnrolmentTests(ITestOutputHelper output)
             using var certificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(tls, "agent.crt"));
             var identity = PeerIdentity.FromCertificate(certificate);
             Assert.NotNull(identity);
-            Assert.Equal(PeerRole.Agent, identity.Role);
+            Assert.Equal([PeerRole.Agent], identity.Roles);
             // The certificate's CN (chosen by the broker) is the id the agent uses everywhere.
             Assert.Equal(identity.PeerId, agent.Info.PeerId);
             Assert.True(agent.Process.StdoutHasLine(l => l.Contains($"dfagent ready peer-id={identity.PeerId} ", StringComparison.Ordinal) && l.EndsWith("tls=on", StringComparison.Ordinal)),
