@@ -83,10 +83,13 @@ public static class BrokerHost
                 mqtt.ValidatingConnectionAsync += AnonymousClientIds.AssignWhenMissing;
                 return;
             }
-            // The client id must be the certificate's peer id; none is ever assigned. Only the broker publishes revocations.
+            // The client id must be the certificate's peer id; none is ever assigned. Only the broker
+            // publishes; peers subscribe within the topics of their certificates.
             var identityCheck = app.Services.GetRequiredService<MqttIdentityCheck>();
+            var permissions = app.Services.GetRequiredService<MqttPermissions>();
             mqtt.ValidatingConnectionAsync += identityCheck.ValidateAsync;
-            mqtt.InterceptingPublishAsync += identityCheck.InterceptPublishAsync;
+            mqtt.InterceptingPublishAsync += permissions.InterceptPublishAsync;
+            mqtt.InterceptingSubscriptionAsync += permissions.InterceptSubscriptionAsync;
         });
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();

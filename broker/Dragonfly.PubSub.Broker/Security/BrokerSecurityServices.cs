@@ -20,6 +20,7 @@ public static class BrokerSecurityServices
         services.AddSingleton(tls);
         services.AddSingleton<ClientCertificateGate>();
         services.AddSingleton<LiveSchedulerStreams>();
+        services.AddSingleton<MqttPermissions>();
         services.AddSingleton<MqttIdentityCheck>();
         services.AddSingleton<SchedulerIdentityInterceptor>();
         services.AddSingleton(sp => new Enrollment(
