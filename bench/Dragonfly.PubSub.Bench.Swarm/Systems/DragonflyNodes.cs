@@ -45,7 +45,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
         var broker = Start("dfbroker", SwarmContext.OriginNode, Executables.Broker,
         [
             "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--mqtt-port", $"{BrokerMqttPort}", "--grpc-port", $"{BrokerGrpcPort}",
-            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", .. TlsArguments,
+            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", "--allow-origin", "10.213.0.0/16", .. TlsArguments,
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);
         return broker;

@@ -203,7 +203,7 @@ public static class BrokerHost
             SwarmCoordinator.DefaultShards));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
         // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
-        services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3 }));
+        services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3, Egress = options.Egress }));
         services.AddSingleton(sp => new OriginClient(
             sp.GetRequiredService<OriginRegistry>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OriginClient>>()));
         services.AddSingleton(sp => new UrlTaskRegistrar(
