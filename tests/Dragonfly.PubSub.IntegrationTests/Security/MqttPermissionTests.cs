@@ -95,6 +95,9 @@ public sealed class MqttPermissionTests(ITestOutputHelper output)
         var allowed = await MosquittoAsync("/usr/bin/mosquitto_sub", broker, peeker, ["-V", "mqttv5", "-t", "dragonfly/announce/releases/#", "-C", "1", "-W", "10"]);
         Assert.Contains(release.Digest, allowed.Stdout, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(narrow.OutputDir, "secret")), "the narrow agent wrote a file of a topic its certificate does not grant");
+        // ... and its operator is told why.
+        Assert.True(narrow.Process.LinesWhere(l => l.Contains("refused the subscription to dragonfly/announce/secret/#", StringComparison.Ordinal)).Any(),
+            "the narrow agent should log that the broker refused its subscription to secret/#");
     });
 
     /// <summary>A fleet identity enrolled with a token of <paramref name="role"/>, its files in <c>&lt;root&gt;/&lt;name&gt;-tls</c>.</summary>
