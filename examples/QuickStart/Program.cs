@@ -51,9 +51,10 @@ try
     var brokerUrl = new Uri($"https://127.0.0.1:{brokerPorts.HttpPort}/");
 
     // A join token for the three agents, from the running broker (its admin socket); in a file, so
-    // it does not show in the process list.
+    // it does not show in the process list. Role agent,publisher: agent-1 publishes with dfpub, which
+    // the broker allows only to the publisher role.
     var token = await RunToolAsync(Executable("broker/Dragonfly.PubSub.Broker", "dfbroker"),
-        ["token", "create", "--role", "agent", "--uses", "3", "--ttl", "1h", "--data-dir", brokerDir]);
+        ["token", "create", "--role", "agent,publisher", "--uses", "3", "--ttl", "1h", "--data-dir", brokerDir]);
     var tokenFile = Path.Combine(root, "agent.token");
     File.WriteAllText(tokenFile, token + Environment.NewLine);
     if (!OperatingSystem.IsWindows())

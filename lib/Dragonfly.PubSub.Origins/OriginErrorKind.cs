@@ -24,6 +24,12 @@ public enum OriginErrorKind
     /// <summary>The URL is malformed or its scheme has no registered origin.</summary>
     InvalidUrl,
 
+    /// <summary>
+    /// The origin's address is internal (loopback, link-local, private, ...) and this process's
+    /// <see cref="EgressPolicy"/> does not allow it; no connection was opened.
+    /// </summary>
+    EgressRefused,
+
     /// <summary>Transient: 5xx, 429, connection refused or reset, the origin closed mid-transfer.</summary>
     Unavailable,
 

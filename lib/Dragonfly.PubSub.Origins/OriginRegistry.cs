@@ -19,8 +19,8 @@ public sealed class OriginRegistry : IDisposable
     {
         options ??= new OriginRegistryOptions();
         var registry = new OriginRegistry();
-        registry.Register(new HttpOrigin(options.Http));
-        registry.Register(new FtpOrigin(options.Ftp));
+        registry.Register(new HttpOrigin(options.Http with { Egress = options.Egress }));
+        registry.Register(new FtpOrigin(options.Ftp with { Egress = options.Egress }));
         registry.Register(new S3Origin(options.S3 ?? S3OriginOptions.FromEnvironment()));
         registry.Register(new FileOrigin());
         return registry;

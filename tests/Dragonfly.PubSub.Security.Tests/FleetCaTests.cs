@@ -87,6 +87,6 @@ public sealed class FleetCaTests : IDisposable
         Assert.Equal(["localhost"], san.EnumerateDnsNames());
         Assert.Equal([System.Net.IPAddress.Loopback], san.EnumerateIPAddresses());
         Assert.True(cert.MatchesHostname("localhost"));
-        Assert.Equal(PeerRole.Broker, PeerIdentity.FromCertificate(cert)!.Role);
+        Assert.Equal([PeerRole.Broker], PeerIdentity.FromCertificate(cert)!.Roles);
     }
 }

@@ -94,7 +94,11 @@ public sealed class AnnouncementSubscriber : BackgroundService
                     {
                         subscribe.WithTopicFilter(RevokedPeers.Topic, MqttQualityOfServiceLevel.AtLeastOnce);
                     }
-                    await _client.SubscribeAsync(subscribe.Build(), stoppingToken).ConfigureAwait(false);
+                    var subscribed = await _client.SubscribeAsync(subscribe.Build(), stoppingToken).ConfigureAwait(false);
+                    foreach (var item in subscribed.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2))
+                    {
+                        AgentLog.SubscriptionRefused(_logger, item.TopicFilter.Topic, item.ResultCode.ToString(), subscribed.ReasonString ?? "");
+                    }
                     AgentLog.MqttConnected(_logger, $"{_options.MqttHost}:{_options.MqttPort}", string.Join(", ", _options.Subscriptions), result.IsSessionPresent);
                     wasConnected = true;
                 }

@@ -14,6 +14,12 @@ public sealed record OriginSettings
     public string? S3AccessKey { get; init; }
     public string? S3SecretKey { get; init; }
 
+    /// <summary>
+    /// Which addresses HTTP(S) and FTP origins may be fetched from. Unrestricted for an agent (it fetches on
+    /// its own host); the broker's seed gets the broker's policy (<c>dfbroker --allow-origin</c>).
+    /// </summary>
+    public Dragonfly.PubSub.Origins.EgressPolicy Egress { get; init; } = Dragonfly.PubSub.Origins.EgressPolicy.Unrestricted;
+
     private bool PrintMembers(StringBuilder builder)
     {
         // Never print secrets.

@@ -84,7 +84,7 @@ public static class AgentHost
                 }
             }
             await BrokerProbe.CheckAsync(options, identity, cancellationToken).ConfigureAwait(false);
-            registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins) });
+            registry = OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = S3Options(options.Origins), Egress = options.Origins.Egress });
             // In secure mode the broker-assigned peer id (the certificate's CN) is this agent's id everywhere.
             var runtime = new AgentRuntime(identity?.PeerId ?? store.PeerId, identity);
             var peerTls = identity?.PeerTls();

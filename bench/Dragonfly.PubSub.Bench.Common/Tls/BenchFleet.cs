@@ -8,7 +8,7 @@ namespace Dragonfly.PubSub.Bench.Common.Tls;
 /// The credentials of a benchmark's secure fleet (<c>--tls on</c>), made the way an operator makes them
 /// (README, Security; the QuickStart and the integration tests' TestFleet do the same): the broker, started
 /// without <c>--insecure</c>, has created its fleet CA in <c>&lt;data-dir&gt;/tls</c>; one join token with
-/// many uses comes from it (<c>dfbroker token create --role agent</c>, over its admin socket
+/// many uses comes from it (<c>dfbroker token create --role agent,publisher</c>, over its admin socket
 /// <c>&lt;data-dir&gt;/dfbroker.sock</c>) into a 0600 file that every dfagent enrols with (<c>--token-file</c>).
 /// dfbench's own clients of the broker's HTTPS port (/metrics, /healthz) trust that CA and nothing else.
 /// </summary>
@@ -37,7 +37,7 @@ public sealed class BenchFleet
     public static async Task<BenchFleet> CreateAsync(string brokerDataDir, CancellationToken cancel)
     {
         var result = await ProcessRunner.RunAsync(Executables.Broker,
-            ["token", "create", "--role", "agent", "--uses", $"{TokenUses}", "--ttl", "24h", "--data-dir", brokerDataDir], TokenTimeout, cancel);
+            ["token", "create", "--role", "agent,publisher", "--uses", $"{TokenUses}", "--ttl", "24h", "--data-dir", brokerDataDir], TokenTimeout, cancel);
         var token = result.Stdout.Trim().Split('\n')[^1].Trim();
         if (result.ExitCode != 0 || !JoinToken.TryParse(token, out _, out _))
         {

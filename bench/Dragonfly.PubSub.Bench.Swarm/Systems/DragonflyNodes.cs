@@ -55,7 +55,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
         var broker = Start("dfbroker", SwarmContext.OriginNode, Executables.Broker,
         [
             "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--grpc-port", $"{BrokerGrpcPort}",
-            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", .. TlsFlags.BrokerArguments(tls, MqttPort),
+            "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", "--allow-origin", "10.213.0.0/16", .. TlsFlags.BrokerArguments(tls, MqttPort),
             .. tls == TlsSetting.On ? new[] { "--tls-san", context.OriginAddress } : [],
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);

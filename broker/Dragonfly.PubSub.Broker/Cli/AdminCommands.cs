@@ -16,11 +16,17 @@ internal static class AdminCommands
 {
     public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr, Func<string, string?> environment)
     {
-        var role = new Option<string>("--role") { Required = true, HelpName = "agent|seed|publisher|admin", Description = "What the enrolled peer is" };
+        var role = new Option<string>("--role")
+        {
+            Required = true,
+            HelpName = "agent|seed|publisher|admin[,...]",
+            Description = "What the enrolled peer may do; several with commas (agent,publisher for a machine that also runs dfpub): "
+                + "agent subscribes within --topics and pulls, publisher announces within --topics, seed may fetch URL tasks from their origins, admin uses the API",
+        };
         var topics = new Option<string[]>("--topics")
         {
             HelpName = "FILTER",
-            Description = "A topic filter the peer is granted, written into its certificate (repeatable; e.g. images/#)",
+            Description = "A topic filter the peer may subscribe to and publish on, written into its certificate (repeatable; e.g. images/#) [default: every topic]",
             AllowMultipleArgumentsPerToken = true,
         };
         var ttl = new Option<string?>("--ttl") { HelpName = "DURATION", Description = "How long the token can be used, e.g. 1h, 24h, 7d [default 24h]" };
@@ -32,9 +38,9 @@ internal static class AdminCommands
         };
         create.SetAction((parse, ct) => RunAsync(parse, stderr, environment, needCa: true, async admin =>
         {
-            if (!PeerRoles.TryParse(parse.GetValue(role), out var parsedRole) || parsedRole == PeerRole.Broker)
+            if (!PeerRoles.TryParseList(parse.GetValue(role), out var parsedRoles) || parsedRoles.Contains(PeerRole.Broker))
             {
-                throw UserFacingException.Usage($"--role '{parse.GetValue(role)}' is not one of agent, seed, publisher, admin");
+                throw UserFacingException.Usage($"--role '{parse.GetValue(role)}' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)");
             }
             var ttlText = parse.GetValue(ttl);
             TimeSpan? lifetime = TokenRequest.DefaultTtl;
@@ -42,7 +48,7 @@ internal static class AdminCommands
             {
                 throw UserFacingException.Usage($"--ttl '{ttlText}' is not a duration; write e.g. 1h, 24h or 7d");
             }
-            var request = new TokenRequest(parsedRole.Value, parse.GetValue(topics) ?? [], lifetime.Value, parse.GetValue(uses));
+            var request = new TokenRequest(parsedRoles, parse.GetValue(topics) ?? [], lifetime.Value, parse.GetValue(uses));
             if (request.Validate() is { } problem)
             {
                 throw UserFacingException.Usage(problem);

@@ -14,7 +14,7 @@ public static class BrokerCli
         {
             HelpName = "FILE",
             Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
-                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), "
+                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), allowOrigins (array of hosts, IP addresses or CIDRs), "
                 + "mqttsPort, insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSans (array), certTtl, tlsCiphers, "
                 + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "
                 + "Flags override DFBROKER_* environment variables, which override the file; "
@@ -59,7 +59,7 @@ public static class BrokerCli
         var noSeed = new Option<bool>("--no-seed")
         {
             Description = "Run without the in-process seed peer (config: \"seed\": false); URL tasks are then fetched by dfagent --seed peers, "
-                + "or by exactly one agent of the task",
+                + "or by exactly one agent of the task (in secure mode only one enrolled with the seed role)",
         };
         var fileOriginRoot = new Option<string[]>("--file-origin-root")
         {
@@ -67,6 +67,14 @@ public static class BrokerCli
             Description = "Allow file:// URL tasks for files under DIR (repeatable; symbolic links and '..' are resolved first). "
                 + "Without it file:// origins are refused, since the seed would read them on this host for anyone reaching the gRPC port "
                 + $"[env DFBROKER_FILE_ORIGIN_ROOTS, a '{Path.PathSeparator}'-separated list; config fileOriginRoots]",
+        };
+        var allowOrigin = new Option<string[]>("--allow-origin")
+        {
+            HelpName = "HOST|IP|CIDR",
+            Description = "Let the broker and its seed fetch URL tasks from this internal origin (repeatable). Without it they refuse "
+                + "loopback, link-local (169.254.169.254), private (10/8, 172.16/12, 192.168/16, 100.64/10), unique-local (fc00::/7) and "
+                + "reserved addresses, checked after DNS resolution and at every redirect, so a URL task cannot reach the broker's own network "
+                + "[env DFBROKER_ALLOW_ORIGINS, comma-separated; config allowOrigins]",
         };
         var mqttsPort = new Option<int?>("--mqtts-port")
         {
@@ -128,7 +136,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot,
+            config, dataDir, listen, mqttPort, mqttsPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -167,6 +175,7 @@ public static class BrokerCli
                     SeedPort = parse.GetValue(seedPort),
                     NoSeed = parse.GetValue(noSeed),
                     FileOriginRoots = parse.GetValue(fileOriginRoot) ?? [],
+                    AllowOrigins = parse.GetValue(allowOrigin) ?? [],
                     Verbose = isVerbose,
                     MqttsPort = parse.GetValue(mqttsPort),
                     Insecure = parse.GetValue(insecure),

@@ -60,7 +60,7 @@ internal sealed class SocketBrokerAdmin : IBrokerAdmin
     {
         var body = new Dictionary<string, object>
         {
-            ["role"] = Dragonfly.PubSub.Security.PeerRoles.Name(request.Role),
+            ["role"] = Dragonfly.PubSub.Security.PeerRoles.Names(request.Roles),
             ["topics"] = request.Topics,
             ["ttlSeconds"] = request.Ttl.TotalSeconds,
             ["uses"] = request.Uses,

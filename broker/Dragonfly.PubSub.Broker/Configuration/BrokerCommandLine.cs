@@ -14,6 +14,9 @@ public sealed record BrokerCommandLine
 
     /// <summary>--file-origin-root, repeatable; empty = not given.</summary>
     public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
+
+    /// <summary>--allow-origin, repeatable; empty = not given.</summary>
+    public IReadOnlyList<string> AllowOrigins { get; init; } = [];
     public bool Verbose { get; init; }
 
     public int? MqttsPort { get; init; }

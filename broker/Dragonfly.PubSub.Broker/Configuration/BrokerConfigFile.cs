@@ -22,6 +22,9 @@ public sealed record BrokerConfigFile
     /// <summary>Directories under which file:// URL tasks are allowed (absolute paths); none by default.</summary>
     public IReadOnlyList<string>? FileOriginRoots { get; init; }
 
+    /// <summary>Internal origins the broker's seed may fetch from (host names, IP addresses, CIDRs); none by default.</summary>
+    public IReadOnlyList<string>? AllowOrigins { get; init; }
+
     public int? MqttsPort { get; init; }
     public bool? Insecure { get; init; }
     public string? TlsCa { get; init; }
@@ -109,6 +112,9 @@ public sealed record BrokerConfigFile
                     case "fileoriginroots":
                         config = config with { FileOriginRoots = StringArray(property, problems) };
                         break;
+                    case "alloworigins":
+                        config = config with { AllowOrigins = StringArray(property, problems) };
+                        break;
                     case "mqttsport":
                         config = config with { MqttsPort = Int(property, problems) };
                         break;
@@ -151,7 +157,7 @@ public sealed record BrokerConfigFile
 
     public static readonly IReadOnlyList<string> KnownKeys =
         ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
-         "fileOriginRoots", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
+         "fileOriginRoots", "allowOrigins", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
 
     private static List<string>? StringArray(JsonProperty property, List<string> problems)
     {
@@ -286,6 +292,13 @@ public sealed record BrokerConfigFile
             if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root))
             {
                 problems.Add($"fileOriginRoots: '{root}' is not an absolute directory path");
+            }
+        }
+        foreach (var origin in AllowOrigins ?? [])
+        {
+            if (Dragonfly.PubSub.Origins.EgressPolicy.ParseAllowance(origin) is { } problem)
+            {
+                problems.Add($"allowOrigins: {problem.Replace("--allow-origin", "", StringComparison.Ordinal).Trim(' ', ':')}");
             }
         }
         return problems;

@@ -1,4 +1,5 @@
 using System.Net;
+using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
@@ -44,6 +45,12 @@ public sealed record BrokerOptions
 
     /// <summary>Directories (absolute) under which file:// URL tasks are allowed; empty: none are.</summary>
     public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
+
+    /// <summary>
+    /// Where the broker (URL task stats) and its seed may fetch origins from: public addresses, plus the
+    /// internal ones named by <c>--allow-origin</c> (server-side request forgery guard).
+    /// </summary>
+    public EgressPolicy Egress { get; init; } = EgressPolicy.PublicOnlyWithoutAllowances;
 
     /// <summary>Container registry logins for preheat (config <c>registries</c>, env DFBROKER_REGISTRY_USERNAME/PASSWORD).</summary>
     public RegistryCredentials Registries { get; init; } = RegistryCredentials.None;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
 
 namespace Dragonfly.PubSub.Broker.Configuration;
@@ -45,6 +46,7 @@ public static class BrokerOptionsResolver
             SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),
             S3 = S3(file, environment),
             FileOriginRoots = FileOriginRoots(flags, file, environment),
+            Egress = Egress(flags, file, environment),
             Registries = Registries(file, environment),
             MqttsPort = Port("--mqtts-port", flags.MqttsPort, environment, "DFBROKER_MQTTS_PORT", file.MqttsPort, BrokerOptions.DefaultMqttsPort),
             Tls = BrokerTlsResolver.Resolve(flags, environment, file),
@@ -73,6 +75,23 @@ public static class BrokerOptionsResolver
             resolved.Add(full);
         }
         return resolved;
+    }
+
+    /// <summary>--allow-origin (repeatable) &gt; DFBROKER_ALLOW_ORIGINS (comma-separated) &gt; config allowOrigins; each a host name, IP address or CIDR.</summary>
+    private static EgressPolicy Egress(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var allowances = flags.AllowOrigins.Count > 0 ? flags.AllowOrigins
+            : Env(environment, "DFBROKER_ALLOW_ORIGINS") is { } list
+                ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : file.AllowOrigins ?? [];
+        try
+        {
+            return allowances.Count == 0 ? EgressPolicy.PublicOnlyWithoutAllowances : EgressPolicy.PublicOnly(allowances);
+        }
+        catch (FormatException e)
+        {
+            throw UserFacingException.Usage(e.Message);
+        }
     }
 
     /// <summary>Config registries per host; DFBROKER_REGISTRY_USERNAME/PASSWORD for every other registry.</summary>

@@ -41,6 +41,12 @@ internal static partial class BrokerLog
     [LoggerMessage(1111, LogLevel.Warning, "request refused: {Reason}")]
     public static partial void ClientCertificateRefused(ILogger logger, string reason);
 
+    [LoggerMessage(1113, LogLevel.Warning, "MQTT permission denied: {Reason}")]
+    public static partial void MqttPermissionDenied(ILogger logger, string reason);
+
+    [LoggerMessage(1114, LogLevel.Warning, "scheduler permission denied: {Reason}")]
+    public static partial void SchedulerPermissionDenied(ILogger logger, string reason);
+
     [LoggerMessage(1112, LogLevel.Error, "revocation of peer {PeerId} recorded, but cutting its live sessions failed")]
     public static partial void RevocationEnforcementFailed(ILogger logger, string peerId, Exception exception);
 }

@@ -1,6 +1,7 @@
 using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Security;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts;
@@ -17,6 +18,7 @@ public sealed class SchedulerService(
     AnnouncementPublisher announcer,
     SwarmCoordinator coordinator,
     IUrlTaskIntake urlTasks,
+    SchedulerPermissions permissions,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<SchedulerService> logger) : Scheduler.SchedulerBase
@@ -34,6 +36,7 @@ public sealed class SchedulerService(
             BrokerLog.PublishRejected(logger, problem);
             throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
         }
+        permissions.RequirePublisher(context, manifest.Topic, "Publish");
         if (catalogue.Find(manifest.Digest) is { } known && known.PieceSize != manifest.PieceSize)
         {
             // Peers of one task must agree on its pieces: a second layout of the same bytes would
@@ -71,6 +74,7 @@ public sealed class SchedulerService(
 
     public override async Task<Manifest> RegisterUrlTask(RegisterUrlTaskRequest request, ServerCallContext context)
     {
+        permissions.AuthorizeUrlTask(context, request);
         var outcome = await urlTasks.RegisterAsync(request, context.CancellationToken).ConfigureAwait(false);
         return outcome.Manifest
             ?? throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"));
@@ -112,7 +116,8 @@ public sealed class SchedulerService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"Hello.peer_port {hello.PeerPort} is not a port; send the bound peer port"));
         }
 
-        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context));
+        var maySource = permissions.MaySource(context, hello);
+        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context), maySource);
         // Welcome goes into the outbound queue before the coordinator can queue anything else.
         session.Send(SwarmCoordinator.Welcome(coordinator.BrokerId));
         coordinator.Connect(session);

@@ -83,10 +83,13 @@ public static class BrokerHost
                 mqtt.ValidatingConnectionAsync += AnonymousClientIds.AssignWhenMissing;
                 return;
             }
-            // The client id must be the certificate's peer id; none is ever assigned. Only the broker publishes revocations.
+            // The client id must be the certificate's peer id; none is ever assigned. Only the broker
+            // publishes; peers subscribe within the topics of their certificates.
             var identityCheck = app.Services.GetRequiredService<MqttIdentityCheck>();
+            var permissions = app.Services.GetRequiredService<MqttPermissions>();
             mqtt.ValidatingConnectionAsync += identityCheck.ValidateAsync;
-            mqtt.InterceptingPublishAsync += identityCheck.InterceptPublishAsync;
+            mqtt.InterceptingPublishAsync += permissions.InterceptPublishAsync;
+            mqtt.InterceptingSubscriptionAsync += permissions.InterceptSubscriptionAsync;
         });
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
@@ -200,7 +203,7 @@ public static class BrokerHost
             SwarmCoordinator.DefaultShards));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
         // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
-        services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3 }));
+        services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3, Egress = options.Egress }));
         services.AddSingleton(sp => new OriginClient(
             sp.GetRequiredService<OriginRegistry>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OriginClient>>()));
         services.AddSingleton(sp => new UrlTaskRegistrar(

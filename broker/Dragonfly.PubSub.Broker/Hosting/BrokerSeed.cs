@@ -72,6 +72,7 @@ public sealed class BrokerSeed : IAsyncDisposable
             S3Region = options.S3.Region,
             S3AccessKey = options.S3.AccessKeyId,
             S3SecretKey = options.S3.SecretAccessKey,
+            Egress = options.Egress,
         },
         Hosting = new AgentHosting { Logging = logging, Verbose = options.Verbose },
         Tls = identity is null

@@ -68,7 +68,7 @@ public static class BrokerApi
                 ports.Mqtt, ports.Grpc, ports.Http, ports.Seed, ports.Mqtts, ports.Tls), BrokerJsonContext.Default.BrokerStatus);
         });
 
-        app.MapPost("/api/v1/preheat", async (HttpContext context, PreheatService preheat, CancellationToken ct) =>
+        app.MapPost("/api/v1/preheat", async (HttpContext context, PreheatService preheat, ClientCertificateGate gate, CancellationToken ct) =>
         {
             JsonDocument body;
             try
@@ -86,6 +86,10 @@ public static class BrokerApi
                 if (PreheatRequest.Parse(body.RootElement, out var problem) is not { } parsed)
                 {
                     return Error(StatusCodes.Status400BadRequest, problem!);
+                }
+                if (gate.PreheatRefusal(context, parsed.Topic) is { } denied)
+                {
+                    return Error(StatusCodes.Status403Forbidden, denied);
                 }
                 submission = await preheat.SubmitAsync(parsed, ct).ConfigureAwait(false);
             }

@@ -31,12 +31,12 @@ public static class AdminApi
             }
             using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct).ConfigureAwait(false);
             var root = body.RootElement;
-            if (!PeerRoles.TryParse(root.GetProperty("role").GetString(), out var role))
+            if (!PeerRoles.TryParseList(root.GetProperty("role").GetString(), out var roles))
             {
                 return Error("unknown role");
             }
             var request = new TokenRequest(
-                role.Value,
+                roles,
                 [.. root.GetProperty("topics").EnumerateArray().Select(t => t.GetString() ?? "")],
                 TimeSpan.FromSeconds(root.GetProperty("ttlSeconds").GetDouble()),
                 root.GetProperty("uses").GetInt32());

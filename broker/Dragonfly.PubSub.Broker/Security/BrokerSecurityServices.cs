@@ -15,13 +15,16 @@ public static class BrokerSecurityServices
         if (tls is null)
         {
             services.AddSingleton(sp => new ClientCertificateGate(null, sp.GetRequiredService<ILogger<ClientCertificateGate>>()));
+            services.AddSingleton(sp => new SchedulerPermissions(secure: false, sp.GetRequiredService<ILogger<SchedulerPermissions>>()));
             return services;
         }
         services.AddSingleton(tls);
         services.AddSingleton<ClientCertificateGate>();
         services.AddSingleton<LiveSchedulerStreams>();
+        services.AddSingleton<MqttPermissions>();
         services.AddSingleton<MqttIdentityCheck>();
         services.AddSingleton<SchedulerIdentityInterceptor>();
+        services.AddSingleton(sp => new SchedulerPermissions(secure: true, sp.GetRequiredService<ILogger<SchedulerPermissions>>()));
         services.AddSingleton(sp => new Enrollment(
             tls, store, revocations, options.Tls.CertTtl, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Enrollment>>()));
         services.AddSingleton(sp => new SecurityAdmin(

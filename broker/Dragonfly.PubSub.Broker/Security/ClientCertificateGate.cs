@@ -27,6 +27,30 @@ public sealed class ClientCertificateGate(BrokerTls? tls, ILogger<ClientCertific
         return check.Ok ? null : Refuse(check.Failure!);
     }
 
+    /// <summary>
+    /// Null when the caller (already past <see cref="Refusal"/>) may preheat onto <paramref name="topic"/>:
+    /// always with --insecure; in secure mode the admin or publisher role and a topic its certificate grants.
+    /// A preheat makes the broker's seed fetch an image and announces it to every subscriber, so it is a publish.
+    /// </summary>
+    public string? PreheatRefusal(HttpContext context, string topic)
+    {
+        if (tls is null)
+        {
+            return null;
+        }
+        if (context.Connection.ClientCertificate is not { } certificate || tls.Check(certificate).Peer is not { } peer)
+        {
+            return Refuse("this endpoint needs a client certificate of the fleet");
+        }
+        if (!peer.Has(Dragonfly.PubSub.Security.PeerRole.Admin) && !peer.Has(Dragonfly.PubSub.Security.PeerRole.Publisher))
+        {
+            return Denied($"peer {peer.PeerId} (role {peer.RoleNames}) may not preheat; use a certificate of role admin or publisher");
+        }
+        return TopicGrants.Allow(peer.Topics, topic)
+            ? null
+            : Denied($"peer {peer.PeerId} may not preheat onto topic '{topic}'; its certificate grants only {string.Join(", ", peer.Topics)}");
+    }
+
     /// <summary>An endpoint filter answering 401 with one line when <see cref="Refusal"/> says no.</summary>
     public static async ValueTask<object?> Filter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -36,6 +60,13 @@ public sealed class ClientCertificateGate(BrokerTls? tls, ILogger<ClientCertific
             return Results.Json(new Http.ApiError(refusal), SecurityJsonContext.Default.ApiError, statusCode: StatusCodes.Status401Unauthorized);
         }
         return await next(context).ConfigureAwait(false);
+    }
+
+    private string Denied(string reason)
+    {
+        BrokerLog.ClientCertificateRefused(logger, reason);
+        SecurityMetrics.Denied.WithLabels("http").Inc();
+        return reason;
     }
 
     private string Refuse(string reason)

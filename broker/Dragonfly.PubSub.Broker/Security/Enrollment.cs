@@ -41,7 +41,7 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, claim.Refusal!, token.Id);
         }
-        var identity = new PeerIdentity($"{granted.Role.Name()}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}", granted.Role, granted.Topics);
+        var identity = new PeerIdentity($"{granted.Roles[0].Name()}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}", granted.Roles, granted.Topics);
         return Issue(publicKey, identity, granted.Id, "enrolled");
     }
 
@@ -57,7 +57,7 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, check.Failure!, "-");
         }
-        if (peer.Role == PeerRole.Broker)
+        if (peer.Has(PeerRole.Broker))
         {
             return Refuse(EnrollmentErrorKind.Unauthorized, "the broker's own certificate is not renewed over the API", "-");
         }
@@ -107,7 +107,7 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         {
             Record(identity, tokenId, certificate, what);
             return new EnrollmentOutcome(
-                new EnrollmentResponse(identity.PeerId, identity.Role.Name(), identity.Topics, certificate.ExportCertificatePem(), tls.CaCertificatePem,
+                new EnrollmentResponse(identity.PeerId, identity.RoleNames, identity.Topics, certificate.ExportCertificatePem(), tls.CaCertificatePem,
                     new DateTimeOffset(certificate.NotAfter.ToUniversalTime())),
                 EnrollmentErrorKind.None, null);
         }
@@ -117,7 +117,7 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
     {
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
         store.RecordIssuance(identity.PeerId, tokenId, identity, certificate.SerialNumber, notAfter, time.GetUtcNow());
-        BrokerLog.CertificateIssued(logger, what, identity.PeerId, identity.Role.Name(), string.Join(",", identity.Topics), tokenId ?? "none", certificate.SerialNumber, notAfter);
+        BrokerLog.CertificateIssued(logger, what, identity.PeerId, identity.RoleNames, string.Join(",", identity.Topics), tokenId ?? "none", certificate.SerialNumber, notAfter);
     }
 
     private EnrollmentOutcome Refuse(EnrollmentErrorKind kind, string error, string tokenId)

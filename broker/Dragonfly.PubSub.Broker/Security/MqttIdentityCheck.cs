@@ -11,7 +11,7 @@ namespace Dragonfly.PubSub.Broker.Security;
 /// session by reusing its id. The peer is checked against the revocation list again (it may have been
 /// revoked between its handshake and its CONNECT). No id is ever assigned in secure mode.
 /// </summary>
-public sealed class MqttIdentityCheck(BrokerTls tls, ILogger<MqttIdentityCheck> logger)
+public sealed class MqttIdentityCheck(BrokerTls tls, MqttPermissions permissions, ILogger<MqttIdentityCheck> logger)
 {
     /// <summary>The broker's own injected messages use this id; no client may claim it.</summary>
     private const string BrokerClientId = Announcing.AnnouncementPublisher.SenderClientId;
@@ -33,22 +33,7 @@ public sealed class MqttIdentityCheck(BrokerTls tls, ILogger<MqttIdentityCheck> 
             return Refuse(connection, MqttConnectReasonCode.ClientIdentifierNotValid,
                 $"client id '{connection.ClientId}' is not the peer id '{peer.PeerId}' of its certificate (the MQTT client id must equal the certificate's CN)");
         }
-        return Task.CompletedTask;
-    }
-
-    /// <summary>
-    /// Only the broker writes <c>dragonfly/revoked</c>: agents act on it (refuse those peers, stop when
-    /// named), so a fleet member that could publish it could revoke any peer, or lift every revocation.
-    /// </summary>
-    public Task InterceptPublishAsync(InterceptingPublishEventArgs publish)
-    {
-        if (publish.ApplicationMessage.Topic == RevocationEnforcer.Topic && publish.ClientId != BrokerClientId)
-        {
-            publish.ProcessPublish = false;
-            publish.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-            BrokerLog.MqttClientRefused(logger, $"client '{publish.ClientId}' may not publish on {RevocationEnforcer.Topic} (only the broker does)");
-            SecurityMetrics.Refused.WithLabels("mqtt").Inc();
-        }
+        permissions.Remember(peer);
         return Task.CompletedTask;
     }
 

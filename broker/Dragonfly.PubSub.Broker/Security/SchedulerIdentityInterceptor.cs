@@ -55,6 +55,7 @@ public sealed class SchedulerIdentityInterceptor(BrokerTls tls, LiveSchedulerStr
         var check = certificate is null ? CertificateCheck.Refused("no client certificate") : tls.Check(certificate);
         if (check.Peer is { } peer)
         {
+            SchedulerPermissions.Attach(context, peer);
             return peer;
         }
         throw Refuse(StatusCode.Unauthenticated, $"{context.Method}: {check.Failure}");

@@ -22,9 +22,9 @@ public sealed class SecurityAdmin(SecurityStore store, RevocationList revocation
         }
         var token = JoinToken.Create(caPin);
         var now = time.GetUtcNow();
-        var record = store.AddToken(token, request.Role, request.Topics, now, now + request.Ttl, request.Uses);
-        BrokerLog.TokenCreated(_logger, record.Id, record.Role.Name(), string.Join(",", record.Topics), record.Uses, record.ExpiresAt);
-        return new TokenCreated(token.ToString(), record.Id, record.Role.Name(), record.Topics, record.ExpiresAt, record.Uses);
+        var record = store.AddToken(token, request.Roles, request.Topics, now, now + request.Ttl, request.Uses);
+        BrokerLog.TokenCreated(_logger, record.Id, PeerRoles.Names(record.Roles), string.Join(",", record.Topics), record.Uses, record.ExpiresAt);
+        return new TokenCreated(token.ToString(), record.Id, PeerRoles.Names(record.Roles), record.Topics, record.ExpiresAt, record.Uses);
     }
 
     /// <summary>Revokes a token, and every peer enrolled with it.</summary>

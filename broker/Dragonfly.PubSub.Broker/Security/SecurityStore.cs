@@ -24,7 +24,7 @@ public sealed class SecurityStore
         _issued.EnsureIndex("tokenId");
     }
 
-    public TokenRecord AddToken(JoinToken token, PeerRole role, IReadOnlyList<string> topics, DateTimeOffset now, DateTimeOffset expiresAt, int uses)
+    public TokenRecord AddToken(JoinToken token, IReadOnlyList<PeerRole> roles, IReadOnlyList<string> topics, DateTimeOffset now, DateTimeOffset expiresAt, int uses)
     {
         lock (_lock)
         {
@@ -32,7 +32,7 @@ public sealed class SecurityStore
             {
                 ["_id"] = token.Id,
                 ["secretSha256"] = JoinToken.HashSecret(token.Secret),
-                ["role"] = role.Name(),
+                ["role"] = PeerRoles.Names(roles),
                 ["topics"] = new BsonArray(topics.Select(t => new BsonValue(t))),
                 ["createdAt"] = now.UtcDateTime,
                 ["expiresAt"] = expiresAt.UtcDateTime,
@@ -41,7 +41,7 @@ public sealed class SecurityStore
                 ["revoked"] = false,
             });
         }
-        return new TokenRecord(token.Id, role, topics, now, expiresAt, uses, 0, false);
+        return new TokenRecord(token.Id, roles, topics, now, expiresAt, uses, 0, false);
     }
 
     /// <summary>Checks a presented token and, when it is good, spends one of its uses (atomically).</summary>
@@ -105,7 +105,7 @@ public sealed class SecurityStore
         {
             ["peerId"] = peerId,
             ["tokenId"] = tokenId is null ? BsonValue.Null : new BsonValue(tokenId),
-            ["role"] = identity.Role.Name(),
+            ["role"] = identity.RoleNames,
             ["serial"] = serial,
             ["notAfter"] = notAfter.UtcDateTime,
             ["issuedAt"] = now.UtcDateTime,
@@ -130,10 +130,11 @@ public sealed class SecurityStore
 
     private static TokenRecord ToRecord(BsonDocument document)
     {
-        PeerRoles.TryParse(document["role"].AsString, out var role);
+        // One role ("agent") or several ("agent,publisher"); both read as a list.
+        PeerRoles.TryParseList(document["role"].AsString, out var roles);
         return new TokenRecord(
             document["_id"].AsString,
-            role ?? PeerRole.Agent,
+            roles.Count > 0 ? roles : [PeerRole.Agent],
             [.. document["topics"].AsArray.Select(t => t.AsString)],
             new DateTimeOffset(document["createdAt"].AsDateTime.ToUniversalTime()),
             new DateTimeOffset(document["expiresAt"].AsDateTime.ToUniversalTime()),

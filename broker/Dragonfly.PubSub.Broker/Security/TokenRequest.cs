@@ -3,14 +3,18 @@ using Dragonfly.PubSub.Security;
 namespace Dragonfly.PubSub.Broker.Security;
 
 /// <summary>What <c>dfbroker token create</c> asks for.</summary>
-public sealed record TokenRequest(PeerRole Role, IReadOnlyList<string> Topics, TimeSpan Ttl, int Uses)
+public sealed record TokenRequest(IReadOnlyList<PeerRole> Roles, IReadOnlyList<string> Topics, TimeSpan Ttl, int Uses)
 {
     public static readonly TimeSpan DefaultTtl = TimeSpan.FromHours(24);
 
     /// <summary>Null when fine; otherwise one line.</summary>
     public string? Validate()
     {
-        if (Role == PeerRole.Broker)
+        if (Roles.Count == 0)
+        {
+            return "--role is empty; choose agent, seed, publisher or admin (several with commas, e.g. agent,publisher)";
+        }
+        if (Roles.Contains(PeerRole.Broker))
         {
             return "--role broker cannot be granted; choose agent, seed, publisher or admin";
         }

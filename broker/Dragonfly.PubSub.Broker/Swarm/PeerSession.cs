@@ -14,7 +14,7 @@ public sealed class PeerSession
     private readonly CancellationTokenSource _closed = new();
 
     public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0,
-        bool seed = false, string brokerAddress = "")
+        bool seed = false, string brokerAddress = "", bool maySource = true)
     {
         PeerId = peerId;
         Host = host;
@@ -22,7 +22,8 @@ public sealed class PeerSession
         Cluster = cluster;
         Zone = zone;
         UploadSlots = uploadSlots;
-        Seed = seed;
+        MaySource = maySource;
+        Seed = seed && maySource;
         BrokerAddress = brokerAddress;
     }
 
@@ -33,7 +34,13 @@ public sealed class PeerSession
     public string Zone { get; }
     public int UploadSlots { get; }
 
-    /// <summary>A seed peer (Hello.seed): the preferred source of URL tasks.</summary>
+    /// <summary>
+    /// Whether this peer may be a URL task's source at all: always with --insecure; in secure mode only with
+    /// the seed role in its certificate (the source gets the task's credentials and vouches for its digests).
+    /// </summary>
+    public bool MaySource { get; }
+
+    /// <summary>A seed peer (Hello.seed, and <see cref="MaySource"/>): the preferred source of URL tasks.</summary>
     public bool Seed { get; }
 
     /// <summary>
@@ -47,7 +54,7 @@ public sealed class PeerSession
     /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
     public CancellationToken Closed => _closed.Token;
 
-    public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "") => new(
+    public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "", bool maySource = true) => new(
         hello.PeerId,
         string.IsNullOrWhiteSpace(hello.Host) ? remoteHost : hello.Host,
         hello.PeerPort,
@@ -55,7 +62,8 @@ public sealed class PeerSession
         hello.Zone,
         hello.UploadSlots,
         hello.Seed,
-        brokerAddress);
+        brokerAddress,
+        maySource);
 
     internal bool Send(SchedulerEvent message) => _outbound.Writer.TryWrite(message);
 

@@ -53,7 +53,7 @@ internal sealed partial class UrlTaskSourcing
 
     public IEnumerable<Manifest> Manifests() => _urlTasks.Values.Select(u => u.ToManifest());
 
-    /// <summary>How long members of a credentialed URL task wait for a seed or for the agent that registered it.</summary>
+    /// <summary>How long members of a URL task wait for a seed (or for the agent that registered a credentialed one) before it fails.</summary>
     private static readonly TimeSpan CredentialedSourceGrace = TimeSpan.FromSeconds(10);
 
     private void EvaluateSource(UrlTask url)
@@ -82,9 +82,10 @@ internal sealed partial class UrlTaskSourcing
         {
             return; // the broker's own seed is starting: it, not an agent, should go to the origin
         }
-        // A member may be the source only if the task's headers, which go to the source, are its own.
+        // A member may be the source only if the task's headers, which go to the source, are its own,
+        // and (secure mode) only with the seed role: the source vouches for every member's piece digests.
         var member = swarm?.Members.Values
-            .Where(m => !url.FailedSources.Contains(m.Session.PeerId))
+            .Where(m => m.Session.MaySource && !url.FailedSources.Contains(m.Session.PeerId))
             .Where(m => !url.CarriesCredentials || m.Session.PeerId == url.Requester)
             .OrderByDescending(m => m.Bitmap.CountSet)
             .ThenBy(m => _load.SourcingOf(m.Session.PeerId))
@@ -104,7 +105,12 @@ internal sealed partial class UrlTaskSourcing
             && _time.GetUtcNow() - url.CreatedAt >= CredentialedSourceGrace)
         {
             // Members wait a moment for the registering agent to join; after that, failing beats hanging.
-            FailTask(url, $"{url.RedactedUrl} needs credentials, which only a seed peer or the agent that supplied them may use, and no seed peer is connected; run dfbroker with its seed or a dfagent --seed", null);
+            FailTask(url, $"{url.RedactedUrl} needs credentials, which only a seed peer or the agent that supplied them (in secure mode: if it holds the seed role) may use, and no seed peer is connected; run dfbroker with its seed or a dfagent --seed", null);
+        }
+        else if (swarm is not null && swarm.Members.Count > 0 && !swarm.Members.Values.Any(m => m.Session.MaySource)
+            && _time.GetUtcNow() - url.CreatedAt >= CredentialedSourceGrace)
+        {
+            FailTask(url, $"no seed peer is connected to fetch {url.RedactedUrl}, and only peers enrolled with the seed role may go to an origin; run dfbroker with its seed or a dfagent --seed enrolled with a token of role seed", null);
         }
     }
 

@@ -32,7 +32,7 @@ internal sealed partial class FtpConnection : IDisposable
     public static async Task<FtpConnection> OpenAsync(Uri url, FtpOriginOptions options, OriginRequestOptions request, CancellationToken cancellationToken)
     {
         var port = url.Port > 0 ? url.Port : 21;
-        var tcp = await ConnectAsync(url, url.DnsSafeHost, port, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
+        var tcp = await ConnectAsync(url, url.DnsSafeHost, port, options.ConnectTimeout, cancellationToken, options.Egress).ConfigureAwait(false);
         var connection = new FtpConnection(tcp, url, request.ResponseTimeout, options.ConnectTimeout);
         try
         {
@@ -149,6 +149,7 @@ internal sealed partial class FtpConnection : IDisposable
             // The address in the reply is ignored (often a private address behind NAT): same host as the control connection.
             port = int.Parse(pasv.Groups[5].ValueSpan, CultureInfo.InvariantCulture) * 256 + int.Parse(pasv.Groups[6].ValueSpan, CultureInfo.InvariantCulture);
         }
+        // The control connection's address, which passed the egress policy.
         return await ConnectAsync(_url, server.ToString(), port, _connectTimeout, cancellationToken).ConfigureAwait(false);
     }
 
@@ -188,15 +189,26 @@ internal sealed partial class FtpConnection : IDisposable
     private OriginException Lost(IOException e) =>
         new(OriginErrorKind.Unavailable, $"FTP control connection to origin lost: {OriginUrl.Redact(_url)}", OriginUrl.Redact(_url), inner: e);
 
-    private static async Task<TcpClient> ConnectAsync(Uri url, string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<TcpClient> ConnectAsync(
+        Uri url, string host, int port, TimeSpan timeout, CancellationToken cancellationToken, EgressPolicy? egress = null)
     {
         var tcp = new TcpClient { NoDelay = true };
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         try
         {
+            if (egress is { IsRestricted: true })
+            {
+                tcp.Client = await egress.ConnectAsync(host, port, OriginUrl.Redact(url), deadline.Token).ConfigureAwait(false);
+                return tcp;
+            }
             await tcp.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
             return tcp;
+        }
+        catch (OriginException)
+        {
+            tcp.Dispose();
+            throw;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -5,6 +5,9 @@ public sealed record FtpOriginOptions
 {
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Checked on the control connection (data connections go to the same address).</summary>
+    public EgressPolicy Egress { get; init; } = EgressPolicy.Unrestricted;
+
     /// <summary>Login used when the URL has no user: anonymous FTP.</summary>
     public string AnonymousUser { get; init; } = "anonymous";
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -30,6 +31,17 @@ public sealed class HttpOrigin : IOrigin, IDisposable
             ConnectTimeout = _options.ConnectTimeout,
             PooledConnectionLifetime = _options.PooledConnectionLifetime,
         };
+        if (_options.Egress.IsRestricted)
+        {
+            // Every connection, the first and each redirect's, resolves and checks its address here.
+            var egress = _options.Egress;
+            handler.ConnectCallback = async (context, ct) =>
+            {
+                var url = context.InitialRequestMessage.RequestUri;
+                var socket = await egress.ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, url is null ? context.DnsEndPoint.Host : OriginUrl.Redact(url), ct).ConfigureAwait(false);
+                return new NetworkStream(socket, ownsSocket: true);
+            };
+        }
         if (_options.TrustedCaCertificates is { Count: > 0 } trusted)
         {
             handler.SslOptions = new SslClientAuthenticationOptions
@@ -189,6 +201,10 @@ public sealed class HttpOrigin : IOrigin, IDisposable
         var redacted = OriginUrl.Redact(url);
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
         {
+            if (inner is OriginException { Kind: OriginErrorKind.EgressRefused } refused)
+            {
+                return new(refused.Kind, refused.Message, refused.Url, inner: e);
+            }
             if (inner is AuthenticationException)
             {
                 return new(OriginErrorKind.Tls,

@@ -13,6 +13,9 @@ public sealed record HttpOriginOptions
 
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Checked on every connection, redirects included.</summary>
+    public EgressPolicy Egress { get; init; } = EgressPolicy.Unrestricted;
+
     /// <summary>Redirects followed per request; 0 turns following off.</summary>
     public int MaxRedirects { get; init; } = 10;
 

@@ -22,6 +22,30 @@ public sealed class BrokerOptionsResolverTests : IDisposable
     }
 
     [Fact]
+    public void AllowOrigin_FromFlagsEnvironmentOrFile_OpensOnlyWhatItNames_AndABadOneIsAUsageError()
+    {
+        var loopback = System.Net.IPAddress.Loopback;
+        Assert.NotNull(BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env).Egress.Refusal("localhost", loopback));
+
+        var flagged = BrokerOptionsResolver.Resolve(new BrokerCommandLine { AllowOrigins = ["127.0.0.1", "10.213.0.0/16"] }, Env);
+        Assert.Null(flagged.Egress.Refusal("localhost", loopback));
+        Assert.Null(flagged.Egress.Refusal("node", System.Net.IPAddress.Parse("10.213.0.7")));
+        Assert.NotNull(flagged.Egress.Refusal("metadata", System.Net.IPAddress.Parse("169.254.169.254")));
+
+        _environment["DFBROKER_ALLOW_ORIGINS"] = "registry.internal, 127.0.0.0/8";
+        Assert.Null(BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env).Egress.Refusal("registry.internal", System.Net.IPAddress.Parse("192.168.1.1")));
+        _environment.Remove("DFBROKER_ALLOW_ORIGINS");
+
+        var file = Path.Combine(_dir, "allow.json");
+        File.WriteAllText(file, """{"allowOrigins": ["127.0.0.1"]}""");
+        Assert.Null(BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).Egress.Refusal("localhost", loopback));
+
+        var bad = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine { AllowOrigins = ["10.0.0.1/8"] }, Env));
+        Assert.Equal(ExitCodes.Usage, bad.ExitCode);
+        Assert.Contains("is not a CIDR", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Resolve_FlagsBeatEnvironment_WhichBeatsTheFile()
     {
         var file = Path.Combine(_dir, "broker.json");

@@ -36,7 +36,9 @@ public sealed class AdminCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData(2, "--role 'bogus' is not one of agent, seed, publisher, admin", "token", "create", "--role", "bogus")]
+    [InlineData(2, "--role 'bogus' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)", "token", "create", "--role", "bogus")]
+    [InlineData(2, "--role 'agent,broker' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)", "token", "create", "--role", "agent,broker")]
+    [InlineData(2, "--role 'agent,' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)", "token", "create", "--role", "agent,")]
     [InlineData(2, "--ttl 'soon' is not a duration; write e.g. 1h, 24h or 7d", "token", "create", "--role", "agent", "--ttl", "soon")]
     [InlineData(2, "--uses 0: a token must allow at least one enrolment", "token", "create", "--role", "agent", "--uses", "0")]
     [InlineData(2, "Option '--role' is required. (see dfbroker --help)", "token", "create")]

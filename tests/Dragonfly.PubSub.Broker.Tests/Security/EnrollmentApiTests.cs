@@ -112,6 +112,23 @@ public sealed class EnrollmentApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Preheat_FromAnAgentCertificate_OrOntoATopicNotGranted_IsForbidden_AndNoJobStarts()
+    {
+        const string Body = """{"image": "127.0.0.1:9/team/app:1.0", "platforms": ["linux/amd64"], "topic": "images/app"}""";
+        using var agent = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir, "agent"), _files);
+        using var scoped = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir, "publisher", 1, "--topics", "releases/#"), _files);
+
+        foreach (var (peer, expected) in new[] { (agent, "may not preheat; use a certificate of role admin or publisher"), (scoped, "may not preheat onto topic 'images/app'") })
+        {
+            using var client = peer.HttpClient(_broker.Http.BaseAddress!);
+            var response = await client.PostAsync("api/v1/preheat", new StringContent(Body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Contains(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+        Assert.Equal("[]", await _broker.Http.GetStringAsync("api/v1/preheat"));
+    }
+
+    [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void AdminSocket_AndKeys_AreOwnerOnly()
     {

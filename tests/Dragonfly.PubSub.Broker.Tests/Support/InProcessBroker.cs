@@ -55,6 +55,8 @@ public sealed class InProcessBroker : IAsyncDisposable
             Seed = seed,
             MqttsPort = 0,
             Tls = new BrokerTlsOptions { Insecure = !secure },
+            // The tests' origins (nginx, docker-registry) listen on loopback, which the egress policy refuses by default.
+            Egress = Dragonfly.PubSub.Origins.EgressPolicy.PublicOnly(["127.0.0.1"]),
         };
         options = adjust?.Invoke(options) ?? options;
         if (options.DataDir != dir)

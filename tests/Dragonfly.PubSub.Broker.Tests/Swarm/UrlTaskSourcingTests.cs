@@ -69,6 +69,33 @@ public sealed class UrlTaskSourcingTests
     }
 
     [Fact]
+    public void Register_WithoutSeed_InSecureMode_NoMemberWithoutTheSeedRoleIsTheSource_TheTaskFailsClearly()
+    {
+        Register(TaskId);
+        var a = Connect("a", maySource: false);
+        var b = Connect("b", maySource: false);
+        Join(a);
+        Join(b);
+        Assert.DoesNotContain(Drain(a).Concat(Drain(b)), m => m.EventCase is Kind.FetchSource or Kind.TaskFailed);
+
+        _time.Advance(TimeSpan.FromSeconds(11));
+        _coordinator.Apply(new SwarmCommand.Tick());
+
+        foreach (var messages in new[] { Drain(a), Drain(b) })
+        {
+            Assert.DoesNotContain(messages, m => m.EventCase == Kind.FetchSource);
+            Assert.Contains("seed role", Assert.Single(messages, m => m.EventCase == Kind.TaskFailed).TaskFailed.Error, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void HelloSeed_WithoutTheRightToSource_IsNoSeed()
+    {
+        Assert.False(new PeerSession("x", "127.0.0.1", 4000, seed: true, maySource: false).Seed);
+        Assert.True(new PeerSession("x", "127.0.0.1", 4000, seed: true).Seed);
+    }
+
+    [Fact]
     public void Register_WithCredentialsAndNoSeed_OnlyTheRegisteringAgentMayFetch_OthersNeverSeeTheHeaders()
     {
         Register(TaskId, headers: [new Header { Name = "Authorization", Value = "Basic dXNlcjpwdw==" }]);
@@ -526,9 +553,9 @@ public sealed class UrlTaskSourcingTests
         return reply.Task.Result;
     }
 
-    private PeerSession Connect(string peerId, bool seed = false)
+    private PeerSession Connect(string peerId, bool seed = false, bool maySource = true)
     {
-        var session = new PeerSession(peerId, "10.0.0.1", 4000, uploadSlots: 4, seed: seed);
+        var session = new PeerSession(peerId, "10.0.0.1", 4000, uploadSlots: 4, seed: seed, maySource: maySource);
         _coordinator.Apply(new SwarmCommand.Connect(session));
         return session;
     }

@@ -126,7 +126,9 @@ public sealed class HttpSwarmTests(ITestOutputHelper output)
         var nginx = cluster.Own(await NginxServer.StartAsync());
         var file = await TestFile.CreateAsync(nginx.WwwPath("files/noseed.bin"), 24 * MiB + 777, seed: 304);
         var broker = await cluster.StartBrokerAsync(extraArgs: ["--no-seed"]);
-        var agents = await cluster.StartAgentsAsync("agent", 4);
+        // Secure mode: only the seed role may go to an origin, so these agents are enrolled as agent and seed.
+        string[] enrol = TlsMode.Insecure ? [] : ["--join-token", await TestFleet.CreateTokenAsync(cluster, broker, "agent,seed", 4)];
+        var agents = await cluster.StartAgentsAsync("agent", 4, extraArgs: enrol);
 
         var url = nginx.Http("files/noseed.bin");
         var outputs = agents.Select(a => cluster.OutputPath(a.Name, "noseed.bin")).ToList();

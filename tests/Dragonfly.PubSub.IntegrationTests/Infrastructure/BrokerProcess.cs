@@ -50,7 +50,9 @@ public sealed class BrokerProcess : IAsyncDisposable
     /// <summary>
     /// Starts <c>dfbroker</c> on port 0 (or on <paramref name="ports"/>, for a restart) and waits for
     /// a <c>broker.json</c> written by this process. A stale <c>broker.json</c> is removed first.
-    /// Its seed peer gets a free port (<c>--seed-port 0</c>) unless <paramref name="extraArgs"/> has <c>--no-seed</c>.
+    /// Its seed peer gets a free port (<c>--seed-port 0</c>) unless <paramref name="extraArgs"/> has <c>--no-seed</c>,
+    /// and may fetch from the tests' loopback origins (<c>--allow-origin 127.0.0.1</c>) unless <paramref name="extraArgs"/>
+    /// names its own <c>--allow-origin</c>.
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(
         ProcessLauncher launcher, string dataDir, BrokerPorts? ports = null, string name = "broker", IReadOnlyList<string>? extraArgs = null)
@@ -73,6 +75,11 @@ public sealed class BrokerProcess : IAsyncDisposable
         {
             // The default seed port (8003) may be taken on a test machine.
             args.AddRange(["--seed-port", "0"]);
+        }
+        if (!extraArgs.Contains("--allow-origin"))
+        {
+            // nginx, pyftpdlib, s3rver and docker-registry listen on 127.0.0.1, which the broker refuses by default (SSRF guard).
+            args.AddRange(["--allow-origin", "127.0.0.1"]);
         }
         args.AddRange(extraArgs);
         var process = launcher.Start(name, Product.Broker, args);

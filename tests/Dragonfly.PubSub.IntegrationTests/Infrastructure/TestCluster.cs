@@ -192,11 +192,16 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>
     /// Starts <c>dfagent</c> named <paramref name="name"/> with its data dir <c>&lt;root&gt;/&lt;name&gt;/data</c>
     /// and output dir <c>&lt;root&gt;/&lt;name&gt;/out</c>, against the current broker unless
-    /// <paramref name="broker"/> says otherwise.
+    /// <paramref name="broker"/> says otherwise. In secure mode a <c>--seed</c> agent enrols with the fleet's
+    /// seed token unless <paramref name="extraArgs"/> names a token.
     /// </summary>
     public async Task<AgentProcess> StartAgentAsync(
         string name, IReadOnlyList<string>? subscribe = null, IReadOnlyList<string>? extraArgs = null, BrokerPorts? broker = null)
     {
+        if (extraArgs is not null && extraArgs.Contains("--seed") && !extraArgs.Contains("--join-token") && _broker?.Fleet is { } fleet)
+        {
+            extraArgs = [.. extraArgs, "--join-token", fleet.SeedToken];
+        }
         var spec = new AgentSpec(name, Path.Combine(Root, name, "data"), Path.Combine(Root, name, "out"), subscribe ?? [], extraArgs ?? []);
         var agent = await AgentProcess.StartAsync(Launcher, broker ?? Broker.Ports, spec);
         _agents[name] = agent;

@@ -4,8 +4,9 @@ namespace Dragonfly.PubSub.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// The secure test's credentials, made like an operator makes them: a join token for the agents
-/// (<c>dfbroker token create --role agent --uses N</c>, handed to every dfagent and dfget through
-/// DFAGENT_JOIN_TOKEN/DFGET_JOIN_TOKEN), and an admin identity enrolled with a token of its own,
+/// (<c>dfbroker token create --role agent,publisher --uses N</c>: every test agent may also run dfpub;
+/// handed to every dfagent and dfget through DFAGENT_JOIN_TOKEN/DFGET_JOIN_TOKEN), one of role seed for
+/// the <c>dfagent --seed</c> a test starts, and an admin identity enrolled with a token of its own,
 /// for the test's own clients (gRPC, the HTTPS API, mosquitto_pub, dfpub preheat). Its files are in
 /// <c>&lt;root&gt;/test-tls/{agent.crt,agent.key,ca.crt}</c>.
 /// </summary>
@@ -13,9 +14,13 @@ public sealed class TestFleet
 {
     private const int AgentTokenUses = 1000;
 
-    private TestFleet(string agentToken, EnrolledCertificate admin, string dir)
+    /// <summary>The roles of the test agents' token: they subscribe, and every one of them may publish.</summary>
+    public const string AgentRoles = "agent,publisher";
+
+    private TestFleet(string agentToken, string seedToken, EnrolledCertificate admin, string dir)
     {
         AgentToken = agentToken;
+        SeedToken = seedToken;
         Admin = admin;
         Dir = dir;
         Identity = admin.ToIdentity(TlsCiphers.Default);
@@ -23,6 +28,9 @@ public sealed class TestFleet
 
     /// <summary>A join token with many uses for the test's agents.</summary>
     public string AgentToken { get; }
+
+    /// <summary>A join token of role seed with many uses, for <c>dfagent --seed</c> (only seeds may fetch URL tasks from origins).</summary>
+    public string SeedToken { get; }
 
     public EnrolledCertificate Admin { get; }
 
@@ -45,7 +53,8 @@ public sealed class TestFleet
 
     public static async Task<TestFleet> CreateAsync(TestCluster cluster, BrokerProcess broker)
     {
-        var agentToken = await CreateTokenAsync(cluster, broker, "agent", AgentTokenUses);
+        var agentToken = await CreateTokenAsync(cluster, broker, AgentRoles, AgentTokenUses);
+        var seedToken = await CreateTokenAsync(cluster, broker, "seed", AgentTokenUses);
         var adminToken = await CreateTokenAsync(cluster, broker, "admin", 1);
         if (!JoinToken.TryParse(adminToken, out var token, out var error))
         {
@@ -55,7 +64,7 @@ public sealed class TestFleet
         var dir = Path.Combine(cluster.Root, "test-tls");
         admin.WriteTo(dir);
         cluster.Log($"test identity {admin.PeerId} (role {admin.Role}) enrolled; agents enrol with a {AgentTokenUses}-use token");
-        return new TestFleet(agentToken, admin, dir);
+        return new TestFleet(agentToken, seedToken, admin, dir);
     }
 
     /// <summary><c>dfbroker token create --role ROLE --uses N --data-dir BROKER</c>; the token is the last stdout line.</summary>

@@ -30,11 +30,12 @@ public sealed class EnrolmentTests(ITestOutputHelper output)
             using var certificate = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(tls, "agent.crt"));
             var identity = PeerIdentity.FromCertificate(certificate);
             Assert.NotNull(identity);
-            Assert.Equal(PeerRole.Agent, identity.Role);
+            Assert.Equal([PeerRole.Agent, PeerRole.Publisher], identity.Roles);
             // The certificate's CN (chosen by the broker) is the id the agent uses everywhere.
             Assert.Equal(identity.PeerId, agent.Info.PeerId);
-            Assert.True(agent.Process.StdoutHasLine(l => l.Contains($"dfagent ready peer-id={identity.PeerId} ", StringComparison.Ordinal) && l.EndsWith("tls=on", StringComparison.Ordinal)),
-                $"{agent.Name}'s ready line should name {identity.PeerId} and tls=on");
+            // The agent writes agent.json (which the harness waits for) just before it prints the line.
+            await Wait.UntilAsync($"{agent.Name}'s ready line naming {identity.PeerId} and tls=on", TimeSpan.FromSeconds(10),
+                () => Task.FromResult(agent.Process.StdoutHasLine(l => l.Contains($"dfagent ready peer-id={identity.PeerId} ", StringComparison.Ordinal) && l.EndsWith("tls=on", StringComparison.Ordinal))));
             if (!OperatingSystem.IsWindows())
             {
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(tls, "agent.key")));
