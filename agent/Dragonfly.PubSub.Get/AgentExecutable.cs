@@ -34,13 +34,14 @@ internal static class AgentExecutable
     /// </summary>
     private static IEnumerable<string> SourceTreeBuilds()
     {
+        DirectoryInfo? below = null;
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        for (var up = 0; dir is not null && up < 6; up++, dir = dir.Parent)
+        for (var up = 0; dir is not null && up < 6; up++, below = dir, dir = dir.Parent)
         {
-            if (dir.Name == "bin" && dir.Parent?.Parent is { } agentFolder)
+            if (dir.Name == "bin" && below is not null && dir.Parent?.Parent is { } agentFolder)
             {
-                var configuration = new DirectoryInfo(AppContext.BaseDirectory).FullName[(dir.FullName.Length + 1)..].Split(Path.DirectorySeparatorChar)[0];
-                yield return Path.Combine(agentFolder.FullName, "Dragonfly.PubSub.Agent", "bin", configuration, "net10.0", Name);
+                // below: the configuration folder (Release, Debug) under bin/.
+                yield return Path.Combine(agentFolder.FullName, "Dragonfly.PubSub.Agent", "bin", below.Name, "net10.0", Name);
                 yield break;
             }
         }

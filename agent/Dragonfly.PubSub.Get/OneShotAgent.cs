@@ -95,6 +95,7 @@ internal sealed class OneShotAgent : IAsyncDisposable
             if (!await output.WaitForReadyAsync(startDeadline.Token).ConfigureAwait(false))
             {
                 await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                await output.DrainAsync().ConfigureAwait(false); // its error line may still be in the stderr pipe
                 throw new UserFacingException(
                     $"the one-shot agent could not start: {output.LastError ?? $"{executable} exited with {process.ExitCode}"}",
                     process.ExitCode == ExitCodes.Usage ? ExitCodes.Usage : ExitCodes.Failed);
