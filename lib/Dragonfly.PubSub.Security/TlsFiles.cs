@@ -17,6 +17,10 @@ public static class TlsFiles
     public const string AgentCertificate = "agent.crt";
     public const string AgentKey = "agent.key";
 
+    /// <summary>The broker's announcement-signing key and the certificate the fleet CA issued for it (signed announcements).</summary>
+    public const string AnnouncementKey = "announce.key";
+    public const string AnnouncementCertificate = "announce.crt";
+
     public static string DirectoryFor(string dataDir) => Path.Combine(dataDir, DirectoryName);
 
     /// <summary>Writes a private key (or anything secret): owner read/write only, atomically.</summary>

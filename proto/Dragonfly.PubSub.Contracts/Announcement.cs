@@ -32,6 +32,29 @@ public sealed record Announcement
     public DateTimeOffset CreatedAt { get; init; }
     public Dictionary<string, string> Labels { get; init; } = [];
 
+    // Signed announcements (issue 11): the broker's order and signature.
+
+    /// <summary>
+    /// The broker's sequence number for this topic and name: it grows with every announcement of the
+    /// pair and survives broker restarts. Agents order versions of one output path by it, never by
+    /// <see cref="CreatedAt"/>. 0 in announcements of brokers before it existed.
+    /// </summary>
+    public long Sequence { get; init; }
+
+    /// <summary>
+    /// The certificate (base64 DER) whose key made <see cref="Signature"/>: issued by the fleet CA with the
+    /// broker role, which is what an agent checks before it believes the signature. Omitted when unsigned (--insecure).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Signer { get; init; }
+
+    /// <summary>
+    /// ECDSA P-256/SHA-256 signature (base64, IEEE P1363) over <see cref="AnnouncementSigning.BytesToSign"/>.
+    /// Omitted when unsigned (--insecure).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Signature { get; init; }
+
     /// <summary>
     /// A URL task (back-to-source): <see cref="Digest"/> is the task id, not the content's hash; the piece
     /// digests arrive from the scheduler as the source fetches them. Omitted from the JSON when false.
@@ -85,6 +108,10 @@ public sealed record Announcement
         if (Version != CurrentVersion)
         {
             return $"announcement version {Version} is not supported (this agent reads version {CurrentVersion})";
+        }
+        if (Sequence < 0)
+        {
+            return $"sequence {Sequence} is negative";
         }
         if (!Contracts.ContentDigest.TryParse(Digest, out _))
         {

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text.Json;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
-using Dragonfly.PubSub.Agent.Tasks;
 using Dragonfly.PubSub.Contracts;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -16,7 +15,8 @@ namespace Dragonfly.PubSub.Agent.Announcements;
 /// offline are delivered when it comes back. In secure mode the connection is MQTT over TLS with
 /// the agent's certificate (the broker requires the client id to be the certificate's peer id), and
 /// the daemon connects also without subscriptions, to follow the fleet's revocation list
-/// (retained on <see cref="RevokedPeers.Topic"/>).
+/// (retained on <see cref="RevokedPeers.Topic"/>). What an announcement's payload is worth (signature,
+/// sequence) is decided by <see cref="AnnouncementIntake"/>, not here.
 /// </summary>
 public sealed class AnnouncementSubscriber : BackgroundService
 {
@@ -24,21 +24,21 @@ public sealed class AnnouncementSubscriber : BackgroundService
 
     private readonly AgentOptions _options;
     private readonly AgentRuntime _runtime;
-    private readonly TaskManager _tasks;
+    private readonly AnnouncementIntake _intake;
     private readonly ILogger<AnnouncementSubscriber> _logger;
     private readonly IMqttClient _client;
     private readonly RevokedPeers _revoked;
     private readonly IHostApplicationLifetime _lifetime;
 
     public AnnouncementSubscriber(
-        AgentOptions options, AgentRuntime runtime, TaskManager tasks, RevokedPeers revoked, IHostApplicationLifetime lifetime,
+        AgentOptions options, AgentRuntime runtime, AnnouncementIntake intake, RevokedPeers revoked, IHostApplicationLifetime lifetime,
         ILogger<AnnouncementSubscriber> logger)
     {
         _options = options;
         _revoked = revoked;
         _lifetime = lifetime;
         _runtime = runtime;
-        _tasks = tasks;
+        _intake = intake;
         _logger = logger;
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += e =>
@@ -130,26 +130,7 @@ public sealed class AnnouncementSubscriber : BackgroundService
         {
             return; // a cleared retained message
         }
-        var announcement = Announcement.TryParse(payload.ToArray(), out var error);
-        if (announcement is null)
-        {
-            AgentLog.AnnouncementIgnored(_logger, mqttTopic, error ?? "unreadable");
-            return;
-        }
-        if (TopicName.FromMqttTopic(mqttTopic) != announcement.Topic)
-        {
-            AgentLog.AnnouncementIgnored(_logger, mqttTopic, $"it names topic '{announcement.Topic}'");
-            return;
-        }
-        try
-        {
-            _tasks.OnAnnouncement(announcement);
-        }
-        catch (Exception e)
-        {
-            // Logged and dropped: one bad announcement must not stop the subscription.
-            AgentLog.AnnouncementIgnored(_logger, mqttTopic, e.Message);
-        }
+        _intake.Accept(TopicName.FromMqttTopic(mqttTopic) ?? mqttTopic, payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray());
     }
 
     private void OnRevocations(ReadOnlySequence<byte> payload)

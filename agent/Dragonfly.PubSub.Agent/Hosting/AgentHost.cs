@@ -53,6 +53,7 @@ public static class AgentHost
             throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT]");
         }
         AgentMetrics.ExportAll();
+        AnnouncementMetrics.ExportAll();
         if (options.RegistryMirror is { } upstream)
         {
             try
@@ -81,6 +82,10 @@ public static class AgentHost
                 if (identity is null)
                 {
                     AgentLog.Insecure(startLogger);
+                    if (options.Subscriptions.Count > 0)
+                    {
+                        AgentLog.AnnouncementsUnverified(startLogger);
+                    }
                 }
             }
             await BrokerProbe.CheckAsync(options, identity, cancellationToken).ConfigureAwait(false);
@@ -154,6 +159,8 @@ public static class AgentHost
             // already re-joins every task this agent holds.
             services.AddHostedService(sp => sp.GetRequiredService<TaskManager>());
             services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
+            services.AddSingleton(_ => new AnnouncementSequences(options.DataDir));
+            services.AddSingleton<AnnouncementIntake>();
             services.AddSingleton<AnnouncementSubscriber>();
             services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
             services.AddSingleton(sp => new RegistryClient(new RegistryClientOptions(), handler: null, TimeProvider.System, sp.GetRequiredService<ILogger<RegistryClient>>()));

@@ -33,6 +33,12 @@ internal static partial class AgentLog
     [LoggerMessage(1012, LogLevel.Warning, "ignored announcement on {Topic}: {Reason}")]
     public static partial void AnnouncementIgnored(ILogger logger, string topic, string reason);
 
+    [LoggerMessage(1013, LogLevel.Warning, "refused announcement on {Topic} ({Reason}): {Why}")]
+    public static partial void AnnouncementRefused(ILogger logger, string topic, string reason, string why);
+
+    [LoggerMessage(1014, LogLevel.Warning, "ignored stale announcement of {Digest} for {Topic}/{Name}: sequence {Sequence} is not newer than {LastSequence} ({LastDigest}), already acted on for that output path")]
+    public static partial void AnnouncementStale(ILogger logger, string digest, string topic, string name, long sequence, long lastSequence, string lastDigest);
+
     [LoggerMessage(1020, LogLevel.Information, "announced {Digest} {Name} on {Topic} ({Size}); downloading")]
     public static partial void Announced(ILogger logger, string digest, string name, string topic, string size);
 
@@ -86,6 +92,9 @@ internal static partial class AgentLog
 
     [LoggerMessage(1054, LogLevel.Warning, "running WITHOUT TLS: --insecure turns off authentication and encryption on every connection of this agent")]
     public static partial void Insecure(ILogger logger);
+
+    [LoggerMessage(1057, LogLevel.Warning, "announcements are acted on WITHOUT a signature check (--insecure: no fleet CA to check the broker's signature against); they are still ordered by the broker's sequence number")]
+    public static partial void AnnouncementsUnverified(ILogger logger);
 
     [LoggerMessage(1055, LogLevel.Information, "revocation list updated: {Count} peer(s) refused")]
     public static partial void RevocationsUpdated(ILogger logger, int count);

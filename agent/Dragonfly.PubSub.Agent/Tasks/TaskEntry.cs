@@ -47,8 +47,11 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// <summary>Where the task lands for a subscription: &lt;output-dir&gt;/&lt;topic&gt;/&lt;name&gt;.</summary>
     public HashSet<string> SubscriptionOutputs { get; } = [];
 
-    /// <summary>When the newest announcement of this task was made (orders versions at one output path).</summary>
+    /// <summary>When the newest announcement of this task was made (the broker's clock; retries preheated blobs).</summary>
     public DateTimeOffset AnnouncedAt { get; set; }
+
+    /// <summary>The broker's sequence number of the newest announcement of this task (orders versions at one output path).</summary>
+    public long AnnouncedSequence { get; set; }
 
     /// <summary>
     /// How this process's last run proved the content: <see cref="WholeFileProof.ManifestBinding"/>

@@ -1,3 +1,4 @@
+using Dragonfly.PubSub.Agent.Announcements;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Agent.Swarm;
@@ -34,14 +35,17 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger<TaskManager> _logger;
     private readonly TimeProvider _time;
+    private readonly AnnouncementSequences? _sequences;
     private readonly Lock _gate = new();
     private readonly Dictionary<ContentDigest, TaskEntry> _tasks = [];
     private readonly List<Task> _running = [];
     private readonly CancellationTokenSource _stopping = new();
 
     public TaskManager(AgentOptions options, TransferOptions transfer, AgentRuntime runtime, AgentStore store, ContentStore content,
-        LocalPieces pieces, PieceFetcher fetcher, SchedulerSession scheduler, OriginClient origins, ILoggerFactory loggers, TimeProvider time)
+        LocalPieces pieces, PieceFetcher fetcher, SchedulerSession scheduler, OriginClient origins, ILoggerFactory loggers, TimeProvider time,
+        AnnouncementSequences? sequences = null)
     {
+        _sequences = sequences;
         _options = options;
         _transfer = transfer;
         _runtime = runtime;
@@ -77,7 +81,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                 entry.Manifest = Manifest.Parser.ParseFrom(bytes);
                 entry.Content = ContentDigest.TryParse(entry.Manifest.ContentDigest, out var content) ? content : null;
             }
-            if (record.OutputPath is { Length: > 0 } output && !record.Publisher)
+            if (record.OutputPath is { Length: > 0 } output && !record.Publisher && IsLastAnnouncedAt(record))
             {
                 entry.SubscriptionOutputs.Add(output);
             }
@@ -111,6 +115,13 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Whether the task is still the version last announced for its output path: a task an announcement with a
+    /// higher sequence replaced there (in an earlier run) must not place itself there when it finishes now.
+    /// </summary>
+    private bool IsLastAnnouncedAt(TaskRecord record) =>
+        _sequences?.Last(record.Topic, record.Name) is not { } last || last.Digest == record.Id;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -161,11 +172,11 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         bool placeNow;
         lock (_gate)
         {
-            // One output path shows the newest version announced for it: an older task still
-            // downloading must not overwrite it when it finishes later.
+            // One output path shows the newest version announced for it (by the broker's sequence number,
+            // never a clock): an older task still downloading must not overwrite it when it finishes later.
             foreach (var other in _tasks.Values)
             {
-                if (other.Digest != digest && other.AnnouncedAt > announcement.CreatedAt && other.SubscriptionOutputs.Contains(output))
+                if (other.Digest != digest && other.AnnouncedSequence > announcement.Sequence && other.SubscriptionOutputs.Contains(output))
                 {
                     AgentLog.AnnouncementIgnored(_logger, announcement.Topic, $"{digest} is older than {other.Digest}, already announced for {output}");
                     return;
@@ -183,6 +194,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                 // Already known: the same content announced again (a retained copy after a reconnect)
                 // or on another topic, which only adds a place to put it.
                 known.AnnouncedAt = announcement.CreatedAt > known.AnnouncedAt ? announcement.CreatedAt : known.AnnouncedAt;
+                known.AnnouncedSequence = Math.Max(known.AnnouncedSequence, announcement.Sequence);
                 if (!known.SubscriptionOutputs.Add(output))
                 {
                     return;
@@ -198,6 +210,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                 entry = new TaskEntry(digest, record)
                 {
                     AnnouncedAt = announcement.CreatedAt,
+                    AnnouncedSequence = announcement.Sequence,
                     UrlTaskAnnounced = announcement.UrlTask,
                     Content = ContentDigest.TryParse(announcement.ContentDigest, out var content) ? content : null,
                 };

@@ -2,6 +2,7 @@ using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Security;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -9,17 +10,22 @@ using MQTTnet.Server;
 
 namespace Dragonfly.PubSub.Broker.Announcing;
 
-/// <summary>Publishes announcements (QoS 1, retained) into the embedded MQTT server.</summary>
-public sealed class AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger)
+/// <summary>
+/// Publishes announcements (QoS 1, retained) into the embedded MQTT server, each with its sequence number
+/// from the catalogue and, in secure mode, signed by <paramref name="signer"/> (see <see cref="Seal"/>).
+/// </summary>
+/// <param name="signer">The broker's announcement-signing key; null with --insecure (announcements go out unsigned).</param>
+public sealed class AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
 {
     public const string SenderClientId = "dfbroker";
 
     public bool IsServerStarted => server.IsStarted;
 
-    public async Task PublishAsync(Manifest manifest, bool again, CancellationToken cancellationToken)
+    /// <summary>Announces <paramref name="manifest"/> under <paramref name="sequence"/>, which the catalogue assigned when it stored it.</summary>
+    public async Task PublishAsync(Manifest manifest, long sequence, bool again, CancellationToken cancellationToken)
     {
         await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
-        await InjectAsync(ToAnnouncement(manifest), cancellationToken).ConfigureAwait(false);
+        await InjectAsync(ToAnnouncement(manifest) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
         BrokerMetrics.Announcements.Inc();
         BrokerLog.Announced(logger, manifest.Digest, manifest.Name, manifest.Size, manifest.Topic, again ? " (again)" : "");
     }
@@ -49,14 +55,15 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
     {
         await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
         var count = 0;
-        foreach (var manifest in catalogue.LatestPerTopic())
+        foreach (var (manifest, sequence) in catalogue.LatestPerTopicSequenced())
         {
             if (manifest.UrlTask && catalogue.Find(manifest.Digest) is null)
             {
                 // A URL task whose source had not finished: its URL was in memory only, so it cannot be fetched now.
                 continue;
             }
-            await InjectAsync(ToAnnouncement(manifest), cancellationToken).ConfigureAwait(false);
+            // The same sequence number as when it was first announced: a replay is not a new version.
+            await InjectAsync(ToAnnouncement(manifest) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
             count++;
         }
         foreach (var image in catalogue.LatestImageAnnouncements())
@@ -85,11 +92,26 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
         ContentDigest = manifest.UrlTask && manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null,
     };
 
+    /// <summary>
+    /// The announcement as it goes out: signed over <see cref="AnnouncementSigning.BytesToSign"/> with the
+    /// signer's certificate beside the signature, or unsigned without a signer (--insecure).
+    /// </summary>
+    public Announcement Seal(Announcement announcement)
+    {
+        ArgumentNullException.ThrowIfNull(announcement);
+        if (signer is null)
+        {
+            return announcement with { Signer = null, Signature = null };
+        }
+        var signature = signer.Sign(AnnouncementSigning.BytesToSign(announcement));
+        return announcement with { Signer = signer.CertificateBase64, Signature = Convert.ToBase64String(signature) };
+    }
+
     private Task InjectAsync(Announcement announcement, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(TopicName.ToMqttTopic(announcement.Topic))
-            .WithPayload(announcement.ToJsonUtf8())
+            .WithPayload(Seal(announcement).ToJsonUtf8())
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithRetainFlag()
             .WithContentType("application/json")

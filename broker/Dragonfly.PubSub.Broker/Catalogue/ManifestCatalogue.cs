@@ -19,6 +19,7 @@ public sealed class ManifestCatalogue : IDisposable
     private readonly LiteDatabase _database;
     private readonly ILiteCollection<BsonDocument> _manifests;
     private readonly ILiteCollection<BsonDocument> _topics;
+    private readonly ILiteCollection<BsonDocument> _sequences;
     private readonly ConcurrentDictionary<string, Manifest> _cache = new(StringComparer.Ordinal);
     private readonly Lock _writeLock = new();
 
@@ -33,6 +34,7 @@ public sealed class ManifestCatalogue : IDisposable
         _manifests = _database.GetCollection("manifests");
         _topics = _database.GetCollection("topics");
         _topics.EnsureIndex("digest");
+        _sequences = _database.GetCollection("sequences");
         BrokerId = LoadOrCreateBrokerId();
     }
 
@@ -43,10 +45,17 @@ public sealed class ManifestCatalogue : IDisposable
     public string BrokerId { get; }
 
     /// <summary>Stores a manifest and makes it the topic's latest; true when the digest was stored before.</summary>
-    public bool Store(Manifest manifest, DateTimeOffset now)
+    public bool Store(Manifest manifest, DateTimeOffset now) => Store(manifest, now, out _);
+
+    /// <summary>
+    /// Stores a manifest and makes it the topic's latest, with the next <paramref name="sequence"/> of its
+    /// topic and name (see <see cref="NextSequenceLocked"/>); true when the digest was stored before.
+    /// </summary>
+    public bool Store(Manifest manifest, DateTimeOffset now, out long sequence)
     {
         lock (_writeLock)
         {
+            sequence = NextSequenceLocked(manifest.Topic, manifest.Name, now);
             var alreadyKnown = Find(manifest.Digest) is not null;
             if (!alreadyKnown)
             {
@@ -65,6 +74,7 @@ public sealed class ManifestCatalogue : IDisposable
                 ["digest"] = manifest.Digest,
                 ["bytes"] = manifest.ToByteArray(),
                 ["updatedAt"] = now.UtcDateTime,
+                ["sequence"] = sequence,
             });
             return alreadyKnown;
         }
@@ -75,16 +85,22 @@ public sealed class ManifestCatalogue : IDisposable
     /// still unknown) the topic's latest announcement, without storing it as a task: that happens once
     /// its source has fetched it (<see cref="StoreSourced"/>).
     /// </summary>
-    public void StoreAnnounced(Manifest manifest, DateTimeOffset now)
+    public void StoreAnnounced(Manifest manifest, DateTimeOffset now) => StoreAnnounced(manifest, now, out _);
+
+    /// <inheritdoc cref="StoreAnnounced(Manifest, DateTimeOffset)"/>
+    /// <param name="sequence">The announcement's sequence number (see <see cref="NextSequenceLocked"/>).</param>
+    public void StoreAnnounced(Manifest manifest, DateTimeOffset now, out long sequence)
     {
         lock (_writeLock)
         {
+            sequence = NextSequenceLocked(manifest.Topic, manifest.Name, now);
             _topics.Upsert(new BsonDocument
             {
                 ["_id"] = manifest.Topic,
                 ["digest"] = manifest.Digest,
                 ["bytes"] = manifest.ToByteArray(),
                 ["updatedAt"] = now.UtcDateTime,
+                ["sequence"] = sequence,
             });
         }
     }
@@ -93,17 +109,23 @@ public sealed class ManifestCatalogue : IDisposable
     /// Makes an image announcement (a preheat job's list of blobs, not a task) the topic's latest, so
     /// that a replay after a restart retains it again. Stored as its JSON, without a manifest.
     /// </summary>
-    public void StoreImageAnnouncement(Announcement image)
+    public void StoreImageAnnouncement(Announcement image) => StoreImageAnnouncement(image, image.CreatedAt);
+
+    /// <inheritdoc cref="StoreImageAnnouncement(Announcement)"/>
+    /// <returns>The announcement as stored and to be published: with its sequence number (see <see cref="NextSequenceLocked"/>).</returns>
+    public Announcement StoreImageAnnouncement(Announcement image, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(image);
         lock (_writeLock)
         {
+            var sequenced = image with { Sequence = NextSequenceLocked(image.Topic, image.Name, now), Signer = null, Signature = null };
             _topics.Upsert(new BsonDocument
             {
                 ["_id"] = image.Topic,
-                ["image"] = image.ToJsonUtf8(),
+                ["image"] = sequenced.ToJsonUtf8(),
                 ["updatedAt"] = image.CreatedAt.UtcDateTime,
             });
+            return sequenced;
         }
     }
 
@@ -165,11 +187,21 @@ public sealed class ManifestCatalogue : IDisposable
     /// the same content may be published on several topics. Topics whose latest is an image announcement
     /// are in <see cref="LatestImageAnnouncements"/> instead.
     /// </summary>
-    public IReadOnlyList<Manifest> LatestPerTopic() =>
+    public IReadOnlyList<Manifest> LatestPerTopic() => LatestPerTopicSequenced().Select(l => l.Manifest).ToList();
+
+    /// <summary>
+    /// <see cref="LatestPerTopic"/> with each announcement's sequence number, so that a replay announces it
+    /// again under the same number (0 for one stored before sequence numbers existed).
+    /// </summary>
+    public IReadOnlyList<(Manifest Manifest, long Sequence)> LatestPerTopicSequenced() =>
         _topics.FindAll()
             .Where(d => d["bytes"].IsBinary)
-            .Select(d => Manifest.Parser.ParseFrom(d["bytes"].AsBinary))
+            .Select(d => (Manifest.Parser.ParseFrom(d["bytes"].AsBinary), d["sequence"].IsNumber ? d["sequence"].AsInt64 : 0L))
             .ToList();
+
+    /// <summary>The last sequence number given to an announcement of <paramref name="topic"/> and <paramref name="name"/>, or 0.</summary>
+    public long LastSequence(string topic, string name) =>
+        _sequences.FindById(SequenceKey(topic, name)) is { } document ? document["value"].AsInt64 : 0;
 
     /// <summary>The topics whose latest announcement is an image announcement: those announcements (an unreadable one is skipped).</summary>
     public IReadOnlyList<Announcement> LatestImageAnnouncements() =>
@@ -197,6 +229,24 @@ public sealed class ManifestCatalogue : IDisposable
     }
 
     public void Dispose() => _database.Dispose();
+
+    /// <summary>
+    /// The next sequence number of an announcement of <paramref name="topic"/> and <paramref name="name"/> (under the
+    /// write lock), persisted before it is used: one more than the last, and at least the broker's clock in
+    /// milliseconds, so that the order holds across restarts and even when a broker starts over with an
+    /// empty catalogue (its agents remember the last number they acted on). Never the publisher's clock.
+    /// </summary>
+    private long NextSequenceLocked(string topic, string name, DateTimeOffset now)
+    {
+        var key = SequenceKey(topic, name);
+        var last = _sequences.FindById(key) is { } document ? document["value"].AsInt64 : 0;
+        var next = Math.Max(last + 1, now.ToUnixTimeMilliseconds());
+        _sequences.Upsert(new BsonDocument { ["_id"] = key, ["value"] = next });
+        return next;
+    }
+
+    // "<topic>/<name>", the output path under output-dir: unambiguous, as a name holds no '/' (ArtifactName).
+    private static string SequenceKey(string topic, string name) => topic + "/" + name;
 
     private string LoadOrCreateBrokerId()
     {

@@ -47,6 +47,12 @@ internal static partial class BrokerLog
     [LoggerMessage(1114, LogLevel.Warning, "scheduler permission denied: {Reason}")]
     public static partial void SchedulerPermissionDenied(ILogger logger, string reason);
 
+    [LoggerMessage(1115, LogLevel.Information, "announcements are signed by {Signer} (certificate {Thumbprint}, valid until {NotAfter:O}); agents check it against the fleet CA")]
+    public static partial void AnnouncementsSigned(ILogger logger, string signer, string thumbprint, DateTime notAfter);
+
+    [LoggerMessage(1116, LogLevel.Warning, "announcements are NOT signed (--insecure): agents order them by sequence number but cannot tell the broker's from anyone else's")]
+    public static partial void AnnouncementsUnsigned(ILogger logger);
+
     [LoggerMessage(1112, LogLevel.Error, "revocation of peer {PeerId} recorded, but cutting its live sessions failed")]
     public static partial void RevocationEnforcementFailed(ILogger logger, string peerId, Exception exception);
 }

@@ -45,15 +45,13 @@ public sealed class SchedulerService(
             BrokerLog.PublishRejected(logger, message);
             throw new RpcException(new Status(StatusCode.InvalidArgument, message));
         }
-        if (manifest.CreatedAtUnixMs == 0)
-        {
-            // Keep the first publication's time when the same content is announced again.
-            var createdAt = catalogue.Find(manifest.Digest)?.CreatedAtUnixMs ?? time.GetUtcNow().ToUnixTimeMilliseconds();
-            manifest = manifest.Clone();
-            manifest.CreatedAtUnixMs = createdAt;
-        }
-        var alreadyKnown = catalogue.Store(manifest, time.GetUtcNow());
-        await announcer.PublishAsync(manifest, alreadyKnown, context.CancellationToken).ConfigureAwait(false);
+        // The announcement's time is the broker's, never the publisher's clock (which could date it 2099);
+        // its order is the sequence number the catalogue assigns (signed announcements, issue 11).
+        var now = time.GetUtcNow();
+        manifest = manifest.Clone();
+        manifest.CreatedAtUnixMs = now.ToUnixTimeMilliseconds();
+        var alreadyKnown = catalogue.Store(manifest, now, out var sequence);
+        await announcer.PublishAsync(manifest, sequence, alreadyKnown, context.CancellationToken).ConfigureAwait(false);
         return new PublishResponse { Digest = manifest.Digest, AlreadyKnown = alreadyKnown };
     }
 

@@ -3,6 +3,7 @@ using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Security;
+using Dragonfly.PubSub.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -69,6 +70,7 @@ internal sealed class BrokerListeners(BrokerOptions options, BrokerTls? tls)
         if (tls is null)
         {
             BrokerLog.Insecure(logger, "MQTT, gRPC and HTTP are plain text and unauthenticated");
+            BrokerLog.AnnouncementsUnsigned(logger);
             return;
         }
         var certificate = tls.Current.Certificate;
@@ -76,5 +78,7 @@ internal sealed class BrokerListeners(BrokerOptions options, BrokerTls? tls)
         var names = options.Tls.CertFile is null ? string.Join(",", dns.Concat(addresses.Select(a => a.ToString()))) : certificate.Subject;
         BrokerLog.TlsReady(logger, tls.Ca?.Certificate.Subject ?? tls.Trusted[0].Subject, tls.CaPin, names,
             certificate.NotAfter.ToUniversalTime(), options.Tls.Ciphers.Name);
+        var signer = tls.AnnouncementSigner.Certificate;
+        BrokerLog.AnnouncementsSigned(logger, PeerIdentity.FromCertificate(signer)?.PeerId ?? signer.Subject, signer.Thumbprint, signer.NotAfter.ToUniversalTime());
     }
 }

@@ -17,7 +17,7 @@ public sealed class ImageAnnouncer(ManifestCatalogue catalogue, AnnouncementPubl
         {
             throw new ArgumentException($"the image announcement of {image.Digest} is not valid: {problem}", nameof(image));
         }
-        catalogue.StoreImageAnnouncement(image);
-        await publisher.PublishAsync(image, cancellationToken).ConfigureAwait(false);
+        var sequenced = catalogue.StoreImageAnnouncement(image, DateTimeOffset.UtcNow);
+        await publisher.PublishAsync(sequenced, cancellationToken).ConfigureAwait(false);
     }
 }

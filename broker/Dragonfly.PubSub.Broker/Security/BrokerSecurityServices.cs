@@ -19,6 +19,8 @@ public static class BrokerSecurityServices
             return services;
         }
         services.AddSingleton(tls);
+        // Picked up by AnnouncementPublisher: every announcement is signed (without it, with --insecure, none is).
+        services.AddSingleton(tls.AnnouncementSigner);
         services.AddSingleton<ClientCertificateGate>();
         services.AddSingleton<LiveSchedulerStreams>();
         services.AddSingleton<MqttPermissions>();

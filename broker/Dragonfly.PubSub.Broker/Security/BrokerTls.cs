@@ -28,6 +28,11 @@ public sealed class BrokerTls : IDisposable
     {
         _options = options;
         Ca = ca;
+        // Signed announcements (issue 11): a key of its own certified by the CA; with a CA given without its
+        // key, the server certificate's key (agents then need that certificate to carry the broker role).
+        AnnouncementSigner = ca is not null
+            ? AnnouncementSigner.LoadOrCreate(TlsFiles.DirectoryFor(options.DataDir), ca)
+            : AnnouncementSigner.FromCertificate(current.Certificate);
         Trusted = trusted;
         _current = current;
         _revocations = revocations;
@@ -38,6 +43,9 @@ public sealed class BrokerTls : IDisposable
     public FleetCa? Ca { get; }
 
     public X509Certificate2Collection Trusted { get; }
+
+    /// <summary>The key announcements are signed with, and its certificate.</summary>
+    public AnnouncementSigner AnnouncementSigner { get; }
 
     /// <summary>The CA certificate peers are told to trust (the first trusted one), as PEM.</summary>
     public string CaCertificatePem => (Ca?.Certificate ?? Trusted[0]).ExportCertificatePem();
@@ -143,5 +151,9 @@ public sealed class BrokerTls : IDisposable
         return certificate;
     }
 
-    public void Dispose() => Ca?.Dispose();
+    public void Dispose()
+    {
+        AnnouncementSigner.Dispose();
+        Ca?.Dispose();
+    }
 }

@@ -17,8 +17,8 @@ public sealed class UrlTaskIntake(UrlTaskRegistrar registrar, ManifestCatalogue 
         if (outcome.Manifest is { Topic.Length: > 0 } manifest)
         {
             // Announced once per registration with a topic.
-            catalogue.StoreAnnounced(manifest, time.GetUtcNow());
-            await announcer.PublishAsync(manifest, again: false, cancellationToken).ConfigureAwait(false);
+            catalogue.StoreAnnounced(manifest, time.GetUtcNow(), out var sequence);
+            await announcer.PublishAsync(manifest, sequence, again: false, cancellationToken).ConfigureAwait(false);
         }
         return outcome;
     }
