@@ -213,15 +213,18 @@ public sealed class TestCluster : IAsyncDisposable
         string prefix, int count, IReadOnlyList<string>? subscribe = null, IReadOnlyList<string>? extraArgs = null) =>
         await Task.WhenAll(Enumerable.Range(1, count).Select(i => StartAgentAsync($"{prefix}-{i}", subscribe, extraArgs)));
 
-    /// <summary>Starts an agent again on the same data and output dirs (it must have exited), with new flags if given.</summary>
-    public async Task<AgentProcess> RestartAgentAsync(AgentProcess previous, IReadOnlyList<string>? extraArgs = null)
+    /// <summary>
+    /// Starts an agent again on the same data and output dirs (it must have exited), with new flags if given,
+    /// against the current broker unless <paramref name="broker"/> says otherwise.
+    /// </summary>
+    public async Task<AgentProcess> RestartAgentAsync(AgentProcess previous, IReadOnlyList<string>? extraArgs = null, BrokerPorts? broker = null)
     {
         if (!previous.Process.HasExited)
         {
             throw new InvalidOperationException($"stop or kill {previous.Name} before restarting it");
         }
         var spec = previous.Spec with { ExtraArgs = extraArgs ?? previous.Spec.ExtraArgs };
-        var agent = await AgentProcess.StartAsync(Launcher, Broker.Ports, spec);
+        var agent = await AgentProcess.StartAsync(Launcher, broker ?? Broker.Ports, spec);
         _agents[previous.Name] = agent;
         return agent;
     }
