@@ -28,7 +28,9 @@ internal static class GcCommand
         };
         command.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", false, async () =>
         {
-            var limit = parse.GetValue(size) is { } text ? ParseCacheSize(text) : (long?)null;
+            var limit = parse.GetValue(size) is { } text
+                ? ByteSize.TryParse(text, out var bytes) ? bytes : throw UserFacingException.Usage($"--cache-size '{text}' is not a size; write e.g. 5GiB (0 evicts everything not in use)")
+                : (long?)null;
             using var client = new DragonflyClient(new DragonflyClientOptions { DataDir = parse.GetValue(dataDir)! });
             var report = await client.CollectGarbageAsync(parse.GetValue(dryRun), limit, ct).ConfigureAwait(false);
             if (parse.GetValue(json))
