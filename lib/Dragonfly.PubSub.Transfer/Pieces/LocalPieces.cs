@@ -108,6 +108,12 @@ public sealed class LocalPieces
 
     public void Remove(ContentDigest digest) => _entries.TryRemove(DigestKey.From(digest), out _);
 
+    /// <summary>When a peer last got bytes of <paramref name="digest"/> from here (this process), or null.</summary>
+    public DateTime? LastServed(ContentDigest digest) =>
+        _entries.TryGetValue(DigestKey.From(digest), out var entry) && Volatile.Read(ref entry.ServedAtTicks) is > 0 and var ticks
+            ? new DateTime(ticks, DateTimeKind.Utc)
+            : null;
+
     public bool Contains(ContentDigest digest) => _entries.ContainsKey(DigestKey.From(digest));
 
     public bool IsComplete(ContentDigest digest) => _entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is null;
@@ -151,6 +157,8 @@ public sealed class LocalPieces
         }
         path = entry.Path;
         complete = entry.Bits is null;
+        // For the cache's least-recently-used order: serving to peers is a use.
+        Volatile.Write(ref entry.ServedAtTicks, DateTime.UtcNow.Ticks);
         return true;
     }
 
@@ -160,6 +168,9 @@ public sealed class LocalPieces
     private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits, Guard? Guard)
     {
         public FirstRound? Round { get; init; }
+
+        /// <summary>UTC ticks of the last serve; 0 = never. A field so the serving path can write it without a lock.</summary>
+        public long ServedAtTicks;
     }
 
     private sealed record Guard(ContentDigest Digest, FileStamp Stamp);

@@ -118,7 +118,7 @@ public sealed partial class TaskDownloader
         {
             // The failure itself is what the caller needs to hear about.
         }
-        return DownloadOutcome.Failure(error);
+        return DownloadOutcome.Failure(error) with { DiskFull = Volatile.Read(ref _diskFull) != 0 };
     }
 
     private void SetProgress(DownloadProgress progress)
