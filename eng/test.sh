@@ -20,6 +20,8 @@ declare -A packages=(
   [curl]=curl                         # the direct baseline of the dfbench smoke tests
   [ip]=iproute2                       # network namespaces, veth and tc of the dfbench smoke tests
   [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
+  [systemd-analyze]=systemd           # 'systemd-analyze verify' checks deploy/systemd's units
+  [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Dragonfly.PubSub.Agent.Cache;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Agent.Setup;
@@ -31,6 +32,8 @@ var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap
 var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
 var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task.", DefaultValueFactory = _ => 8 };
 var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
+var cacheSize = new Option<string?>("--cache-size") { Description = "Most bytes the content store may hold that only the agent holds, e.g. 20GiB: least recently used content that no task in progress, download request or output needs is evicted above it (outputs hard-linked to the store share their bytes and do not count). Default: no limit." };
+var minFree = new Option<string?>("--min-free") { Description = "Free space to keep on the data dir's filesystem, as a size (10GiB) or a share of it (5%): cached content is evicted below it. Default: none." };
 var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
 var zone = new Option<string?>("--zone") { Description = "Zone label." };
 var seed = new Option<bool>("--seed") { Description = "Run as a seed peer: the scheduler's preferred source of URL tasks. It fetches from origins (HTTP(S), FTP, S3, file) what the broker assigns it, keeps it in its store (no output files) and serves it to the swarm." };
@@ -47,10 +50,11 @@ var tls = TlsFlags.Create();
 var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receives artifacts announced on subscribed topics from the swarm, verifies every piece, serves pieces to other agents, and runs the local API used by dfpub and dfget (downloads by content id or by URL). An agent reads an origin only when the broker makes it a URL task's source; with --seed it is a seed peer, the preferred such source. "
     + "Container images: the registry mirror on --proxy-port (default 4001) serves the pull side of the OCI distribution API (/v2/: manifests passed through and verified, blobs from the swarm, one task per blob digest whatever the registry, the registry read once per swarm); registry credentials (basic auth, Bearer tokens) are passed through to the broker's seed only. Point containerd or Docker at it with 'dfagent init containerd|docker'. Blobs preheated with 'dfpub preheat' on a subscribed topic are kept in the content store only (not under --output-dir). "
     + "Security: every connection is TLS 1.3 with certificates of the fleet CA (the broker's). Enrol once with --join-token (a token from 'dfbroker token create --role agent'); the certificate lands in <data-dir>/tls and is renewed at two thirds of its lifetime. --tls-cert/--tls-key/--tls-ca use files of your own CA instead; --insecure (on every process of the fleet) turns TLS off. "
+    + "Disk: --cache-size caps what the content store alone holds and --min-free keeps free space on its filesystem, by evicting least recently used content nothing needs ('dfagent gc [--dry-run]' collects now); a download that meets a full disk keeps its verified pieces and resumes once space returns. "
     + "Settings come from flags, then DFAGENT_* environment variables (DFAGENT_SEED, DFAGENT_REGISTRY_MIRROR, DFAGENT_S3_ENDPOINT, ...), then the --config file; S3 settings fall back to AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL.")
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
-    downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
+    downloadLimit, uploadLimit, inFlight, uploadSlots, cacheSize, minFree, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
     brokerHttp, apiListen, exitWithStdin,
 };
 tls.AddTo(root);
@@ -86,6 +90,9 @@ root.Subcommands.Add(configCommand);
 
 // dfagent init containerd|docker
 root.Subcommands.Add(InitCommands.Create());
+
+// dfagent gc [--dry-run]
+root.Subcommands.Add(GcCommand.Create());
 
 return await CliRunner.InvokeAsync("dfagent", root, args);
 
@@ -128,6 +135,8 @@ AgentOptions BuildOptions(SettingSources s)
         HttpPort = s.Int(httpPort) is -1 ? -1 : Port(s.Int(httpPort), "--http-port"),
         DownloadLimit = Rate(s.String(downloadLimit), "--download-limit"),
         UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
+        CacheSize = GcCommand.ParseCacheSize(s.String(cacheSize)),
+        MinFree = s.String(minFree) is { } floor ? FreeSpaceFloor.Parse(floor) : FreeSpaceFloor.None,
         PiecesInFlight = Positive(s.Int(inFlight), "--pieces-in-flight"),
         UploadSlots = Positive(s.Int(uploadSlots), "--upload-slots"),
         Cluster = s.String(cluster) ?? "",

@@ -12,4 +12,5 @@ namespace Dragonfly.PubSub.Client;
 [JsonSerializable(typeof(DownloadRequest))]
 [JsonSerializable(typeof(AgentStatus))]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(CacheReport))]
 public sealed partial class ClientJsonContext : JsonSerializerContext;

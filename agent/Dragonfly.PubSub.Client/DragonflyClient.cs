@@ -229,6 +229,24 @@ public sealed class DragonflyClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the agent's cache collection now (<c>dfagent gc</c>): evicts least recently used content
+    /// nothing needs until the cache fits its size and the disk its free-space floor.
+    /// </summary>
+    /// <param name="dryRun">Only report what would be evicted.</param>
+    /// <param name="cacheSize">A size to trim to this once instead of the agent's <c>--cache-size</c>; null = the agent's.</param>
+    /// <exception cref="DragonflyClientException">No agent, or it refused.</exception>
+    public Task<CacheReport> CollectGarbageAsync(bool dryRun, long? cacheSize = null, CancellationToken cancellationToken = default)
+    {
+        if (cacheSize is < 0)
+        {
+            throw new DragonflyClientException("the cache size must be 0 or more bytes", ApiError.Usage);
+        }
+        var query = $"api/v1/gc?dryRun={(dryRun ? "true" : "false")}"
+            + (cacheSize is { } size ? $"&cacheSize={size.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "");
+        return SendAsync(new HttpRequestMessage(HttpMethod.Post, query), ClientJsonContext.Default.CacheReport, cancellationToken);
+    }
+
     private async Task<string?> ReadLineAsync(StreamReader reader, CancellationToken cancellationToken)
     {
         try

@@ -3,7 +3,18 @@ namespace Dragonfly.PubSub.Contracts;
 /// <summary>How an artifact of a given size is cut into pieces.</summary>
 public readonly record struct PieceLayout(long Size, int PieceSize)
 {
+    /// <summary>The piece size of large files (up to <see cref="MaxPieceCount"/> of them); smaller files get smaller pieces.</summary>
     public const int DefaultPieceSize = 4 * 1024 * 1024;
+
+    /// <summary>The smallest piece size <see cref="For"/> chooses by itself.</summary>
+    public const int SmallestDefaultPieceSize = 512 * 1024;
+
+    /// <summary>
+    /// Files up to 1 GiB are cut into about this many pieces (at least 512 KiB each): with 16 pieces
+    /// of 4 MiB a 64 MiB file kept eight receivers waiting on the publisher, 128 of 512 KiB let
+    /// them trade from the first second (dfbench swarm, 8 × 64 MiB at 100 Mbit/s: 2.5 → 1.65 × D_min).
+    /// </summary>
+    public const int TargetPieceCount = 256;
 
     /// <summary>Piece counts stay at or below this by doubling the piece size for very large files.</summary>
     public const int MaxPieceCount = 4096;
@@ -31,7 +42,11 @@ public readonly record struct PieceLayout(long Size, int PieceSize)
         return (int)Math.Min(PieceSize, Size - OffsetOf(index));
     }
 
-    /// <summary>4 MiB pieces, doubled until a file has at most <see cref="MaxPieceCount"/> pieces.</summary>
+    /// <summary>
+    /// The requested piece size, or: the smallest power of two from 512 KiB to 4 MiB that cuts the file
+    /// into at most <see cref="TargetPieceCount"/> pieces, doubled beyond 4 MiB only to keep very large
+    /// files at <see cref="MaxPieceCount"/> pieces or fewer.
+    /// </summary>
     public static PieceLayout For(long size, int? requestedPieceSize = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(size);
@@ -44,7 +59,11 @@ public readonly record struct PieceLayout(long Size, int PieceSize)
             }
             return new PieceLayout(size, requested);
         }
-        var pieceSize = DefaultPieceSize;
+        var pieceSize = SmallestDefaultPieceSize;
+        while (pieceSize < DefaultPieceSize && (size + pieceSize - 1) / pieceSize > TargetPieceCount)
+        {
+            pieceSize *= 2;
+        }
         while (pieceSize < MaxPieceSize && (size + pieceSize - 1) / pieceSize > MaxPieceCount)
         {
             pieceSize *= 2;

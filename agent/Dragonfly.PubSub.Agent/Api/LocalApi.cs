@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dragonfly.PubSub.Agent.Announcements;
+using Dragonfly.PubSub.Agent.Cache;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Agent.Swarm;
@@ -110,6 +111,12 @@ public static class LocalApi
             }
             return Results.Empty;
         }).AddEndpointFilter(SocketOnly);
+
+        api.MapPost("/gc", async (HttpContext http, CacheCollector cache, bool? dryRun, long? cacheSize) =>
+            cacheSize is < 0
+                ? Error("cacheSize must be 0 or more bytes", ApiError.Usage, StatusCodes.Status400BadRequest)
+                : Results.Json(await cache.CollectAsync(dryRun ?? false, cacheSize, http.RequestAborted), ClientJsonContext.Default.CacheReport))
+            .AddEndpointFilter(SocketOnly);
 
         api.MapGet("/events", async (HttpContext http, TaskManager tasks, string? digest) =>
         {

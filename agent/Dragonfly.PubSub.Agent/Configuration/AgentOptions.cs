@@ -84,6 +84,15 @@ public sealed record AgentOptions
     public long DownloadLimit { get; init; }
     public long UploadLimit { get; init; }
 
+    /// <summary>
+    /// The most bytes the content store may hold that only the agent holds (<c>--cache-size</c>);
+    /// least recently used content nothing needs is evicted above it. 0 = no limit.
+    /// </summary>
+    public long CacheSize { get; init; }
+
+    /// <summary>Free space kept on the data dir's filesystem by evicting cached content (<c>--min-free</c>).</summary>
+    public FreeSpaceFloor MinFree { get; init; } = FreeSpaceFloor.None;
+
     public string Cluster { get; init; } = "";
     public string Zone { get; init; } = "";
 

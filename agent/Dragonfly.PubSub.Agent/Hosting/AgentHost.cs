@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Dragonfly.PubSub.Agent.Announcements;
 using Dragonfly.PubSub.Agent.Api;
+using Dragonfly.PubSub.Agent.Cache;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Mirror;
 using Dragonfly.PubSub.Agent.Swarm;
@@ -159,6 +160,8 @@ public static class AgentHost
             // already re-joins every task this agent holds.
             services.AddHostedService(sp => sp.GetRequiredService<TaskManager>());
             services.AddHostedService(sp => sp.GetRequiredService<SchedulerSession>());
+            services.AddSingleton<CacheCollector>();
+            services.AddHostedService(sp => sp.GetRequiredService<CacheCollector>());
             services.AddSingleton(_ => new AnnouncementSequences(options.DataDir));
             services.AddSingleton<AnnouncementIntake>();
             services.AddSingleton<AnnouncementSubscriber>();

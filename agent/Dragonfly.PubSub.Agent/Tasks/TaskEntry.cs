@@ -41,6 +41,19 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// </summary>
     public bool CacheOnly { get; set; }
 
+    /// <summary>
+    /// The last run stopped because the disk was full: the task shows as failed with that error,
+    /// keeps its verified pieces, and the cache collector runs it again once its missing bytes fit.
+    /// </summary>
+    public bool WaitingForSpace { get; set; }
+
+    /// <summary>
+    /// Placements of the content at output paths (and answers to download requests) under way:
+    /// raised under the task manager's lock when one is decided, so the cache never evicts content
+    /// between that decision and the placement.
+    /// </summary>
+    public int Placements { get; set; }
+
     /// <summary>Per-task download cap in bytes per second (dfget --limit); 0 = none.</summary>
     public long DownloadLimit { get; set; }
 

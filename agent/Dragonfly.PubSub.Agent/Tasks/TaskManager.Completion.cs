@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
+using Dragonfly.PubSub.Agent.Cache;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Transfer;
@@ -44,7 +46,24 @@ public sealed partial class TaskManager
             _store.Save(entry.Record);
             waiters = [.. entry.Waiters];
             entry.Waiters.Clear();
+            // Until the outputs below are placed, the cache must not take the content away.
+            entry.Placements++;
         }
+        try
+        {
+            await AnswerAsync(entry, error, placed, waiters, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                entry.Placements--;
+            }
+        }
+    }
+
+    private async Task AnswerAsync(TaskEntry entry, string? error, HashSet<string> placed, DownloadWaiter[] waiters, CancellationToken stopping)
+    {
         if (error is null)
         {
             // An output announced in the last instant before the state flipped.
@@ -61,13 +80,43 @@ public sealed partial class TaskManager
         }
         else
         {
-            AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+            bool waitingForSpace;
+            lock (_gate)
+            {
+                waitingForSpace = entry.WaitingForSpace;
+            }
+            if (waitingForSpace)
+            {
+                // Not the task's fault: it resumes from its pieces once the cache collector sees space.
+                AgentMetrics.DiskFull.Inc();
+                CacheLog.WaitingForSpace(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+            }
+            else
+            {
+                AgentLog.TaskFailed(_logger, entry.Digest.ToString(), entry.Record.Name, error);
+            }
             _scheduler.Leave(entry.Digest);
         }
         Notify(entry);
         foreach (var waiter in waiters)
         {
             await FinishWaiterAsync(entry, waiter, error, stopping).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs a placement counted in <see cref="TaskEntry.Placements"/> (raised by the caller under the lock).</summary>
+    private async Task PlacedAsync(TaskEntry entry, Func<Task> place)
+    {
+        try
+        {
+            await place().ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                entry.Placements--;
+            }
         }
     }
 
@@ -176,6 +225,11 @@ public sealed partial class TaskManager
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"could not write {output}: {e.Message}";
+        }
+        catch (UserFacingException e)
+        {
+            // The cache evicted it between the request and the placement.
+            return e.Message;
         }
     }
 }

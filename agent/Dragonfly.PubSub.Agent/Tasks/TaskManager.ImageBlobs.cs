@@ -24,6 +24,7 @@ public sealed partial class TaskManager
             {
                 return null;
             }
+            TouchLocked(entry);
         }
         var path = _content.ContentPath(digest);
         return File.Exists(path) ? path : null;

@@ -101,7 +101,7 @@ public sealed partial class TaskManager
             _store.Save(entry.Record);
         }
         TaskLog.PublishedInPlace(_logger, digest.ToString(), request.Path, imported.Method.ToString().ToLowerInvariant());
-        _pieces.AddComplete(digest, layout, _content.ContentPath(digest), guard);
+        _pieces.AddComplete(digest, layout, _content.ContentPath(digest), guard, firstCopy: true);
         Notify(entry);
 
         await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);

@@ -240,6 +240,13 @@ public sealed partial class TaskManager
             await pump.ConfigureAwait(false);
         }
         stopping.ThrowIfCancellationRequested();
+        if (outcome.DiskFull)
+        {
+            lock (_gate)
+            {
+                entry.WaitingForSpace = true;
+            }
+        }
         if (outcome.Succeeded && entry.IsUrlTask && outcome.Content is { } hashed)
         {
             lock (_gate)

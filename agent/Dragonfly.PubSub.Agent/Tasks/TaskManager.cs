@@ -94,7 +94,8 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     // Killed between "succeeded" and placing the copy: place it now.
                     foreach (var missing in entry.SubscriptionOutputs.Where(o => !File.Exists(o)).ToList())
                     {
-                        Track(Task.Run(() => PlaceAsync(entry, missing, _stopping.Token)));
+                        entry.Placements++;
+                        Track(Task.Run(() => PlacedAsync(entry, () => PlaceAsync(entry, missing, _stopping.Token))));
                     }
                     break;
                 case TaskState.Succeeded:
@@ -201,6 +202,10 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                 }
                 entry = known;
                 placeNow = known.State == TaskStates.Succeeded;
+                if (placeNow)
+                {
+                    entry.Placements++;
+                }
             }
             else
             {
@@ -222,7 +227,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
         if (placeNow)
         {
-            Track(Task.Run(() => PlaceAsync(entry, output, _stopping.Token)));
+            Track(Task.Run(() => PlacedAsync(entry, () => PlaceAsync(entry, output, _stopping.Token))));
         }
     }
 
@@ -274,7 +279,12 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         lock (_gate)
         {
             placeNow = entry.State == TaskStates.Succeeded;
-            if (!placeNow)
+            if (placeNow)
+            {
+                TouchLocked(entry);
+                entry.Placements++;
+            }
+            else
             {
                 entry.Waiters.Add(waiter);
                 if (entry.State == TaskStates.Failed)
@@ -288,7 +298,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         }
         if (placeNow)
         {
-            Track(Task.Run(async () => await FinishWaiterAsync(entry, waiter, null, _stopping.Token).ConfigureAwait(false)));
+            Track(Task.Run(() => PlacedAsync(entry, () => FinishWaiterAsync(entry, waiter, null, _stopping.Token))));
         }
         else
         {
@@ -306,6 +316,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     {
         entry.State = TaskStates.Pending;
         entry.Downloader = null;
+        entry.WaitingForSpace = false;
         var record = entry.Record;
         record.Error = null;
         record.State = TaskState.Pending;

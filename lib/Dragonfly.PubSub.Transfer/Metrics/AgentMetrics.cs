@@ -31,6 +31,21 @@ public static class AgentMetrics
     public static readonly Gauge PiecesInFlight = Prometheus.Metrics.CreateGauge(
         "dragonfly_agent_pieces_in_flight", "Piece downloads running now.");
 
+    public static readonly Gauge CacheBytes = Prometheus.Metrics.CreateGauge(
+        "dragonfly_agent_cache_bytes", "Bytes on disk that only the agent's content store holds (complete content and partial downloads; files shared by a hard link with an output or a published file are not counted).");
+
+    public static readonly Gauge CacheLimitBytes = Prometheus.Metrics.CreateGauge(
+        "dragonfly_agent_cache_limit_bytes", "The cache size the agent keeps to (--cache-size); 0 = no limit.");
+
+    public static readonly Counter CacheEvictions = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_cache_evictions_total", "Stored files (content or partial downloads) evicted from the cache.");
+
+    public static readonly Counter CacheEvictedBytes = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_cache_evicted_bytes_total", "Bytes freed by cache evictions.");
+
+    public static readonly Counter DiskFull = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_disk_full_total", "Downloads stopped because the disk was full (they resume when space returns).");
+
     /// <summary>
     /// Exports every series at 0 from the start, as Prometheus expects: a dashboard or alert then sees
     /// "no origin bytes yet" rather than a missing series that looks like a renamed metric.
@@ -41,5 +56,8 @@ public static class AgentMetrics
         DownloadBytesFromSource.Inc(0);
         Tasks.WithLabels("succeeded").Inc(0);
         Tasks.WithLabels("failed").Inc(0);
+        CacheEvictions.Inc(0);
+        CacheEvictedBytes.Inc(0);
+        DiskFull.Inc(0);
     }
 }

@@ -9,6 +9,12 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// </param>
 public sealed record DownloadOutcome(bool Succeeded, string? Error, ContentDigest? Content = null)
 {
+    /// <summary>
+    /// Failed because the disk was full (ENOSPC, EDQUOT): the verified pieces are kept, and the same
+    /// task can resume once there is space again.
+    /// </summary>
+    public bool DiskFull { get; init; }
+
     public static DownloadOutcome Success(ContentDigest content) => new(true, null, content);
 
     public static DownloadOutcome Failure(string error) => new(false, error);

@@ -11,6 +11,12 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 public sealed class LocalPieces
 {
     private readonly ConcurrentDictionary<DigestKey, Entry> _entries = new();
+    private readonly TimeProvider _time;
+
+    public LocalPieces(TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+    }
 
     public int Count => _entries.Count;
 
@@ -24,10 +30,14 @@ public sealed class LocalPieces
     /// The stamp <paramref name="path"/> must keep to be served: set for a file shared with its
     /// publisher by a hard link, which the publisher may change under the swarm.
     /// </param>
-    public void AddComplete(ContentDigest digest, PieceLayout layout, string path, FileStamp? guard = null)
+    /// <param name="firstCopy">The swarm's first copy (this agent publishes it): see <see cref="FirstRound"/>.</param>
+    public void AddComplete(ContentDigest digest, PieceLayout layout, string path, FileStamp? guard = null, bool firstCopy = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _entries[DigestKey.From(digest)] = new Entry(layout, path, null, guard is null ? null : new Guard(digest, guard.Value));
+        _entries[DigestKey.From(digest)] = new Entry(layout, path, null, guard is null ? null : new Guard(digest, guard.Value))
+        {
+            Round = firstCopy ? new FirstRound(layout.PieceCount, _time) : null,
+        };
     }
 
     /// <summary>Serves the pieces set in <paramref name="have"/> from <paramref name="path"/>; more follow with <see cref="MarkPiece"/>.</summary>
@@ -65,17 +75,44 @@ public sealed class LocalPieces
     }
 
     /// <summary>The download finished and its file now lives at <paramref name="path"/>: serve all of it.</summary>
-    public void MoveToComplete(ContentDigest digest, string path)
+    /// <param name="firstCopy">The swarm's first copy (this agent fetched it from the origin as the task's source): see <see cref="FirstRound"/>.</param>
+    public void MoveToComplete(ContentDigest digest, string path, bool firstCopy = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var key = DigestKey.From(digest);
         if (_entries.TryGetValue(key, out var entry))
         {
-            _entries[key] = new Entry(entry.Layout, path, null, null);
+            _entries[key] = new Entry(entry.Layout, path, null, null)
+            {
+                Round = firstCopy ? new FirstRound(entry.Layout.PieceCount, _time) : null,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Whether the range starting at <paramref name="offset"/> may go to <paramref name="requester"/>
+    /// now; false while a first copy's first round holds it for someone else (see <see cref="FirstRound"/>).
+    /// </summary>
+    internal bool TryClaimFirstRound(in DigestKey key, long offset, string requester) =>
+        !_entries.TryGetValue(key, out var entry) || entry.Round is not { } round
+        || round.TryClaim((int)(offset / entry.Layout.PieceSize), requester);
+
+    /// <summary>A range claimed with <see cref="TryClaimFirstRound"/> did not go out.</summary>
+    internal void ReleaseFirstRound(in DigestKey key, long offset, string requester)
+    {
+        if (_entries.TryGetValue(key, out var entry) && entry.Round is { } round)
+        {
+            round.Release((int)(offset / entry.Layout.PieceSize), requester);
         }
     }
 
     public void Remove(ContentDigest digest) => _entries.TryRemove(DigestKey.From(digest), out _);
+
+    /// <summary>When a peer last got bytes of <paramref name="digest"/> from here (this process), or null.</summary>
+    public DateTime? LastServed(ContentDigest digest) =>
+        _entries.TryGetValue(DigestKey.From(digest), out var entry) && Volatile.Read(ref entry.ServedAtTicks) is > 0 and var ticks
+            ? new DateTime(ticks, DateTimeKind.Utc)
+            : null;
 
     public bool Contains(ContentDigest digest) => _entries.ContainsKey(DigestKey.From(digest));
 
@@ -120,12 +157,21 @@ public sealed class LocalPieces
         }
         path = entry.Path;
         complete = entry.Bits is null;
+        // For the cache's least-recently-used order: serving to peers is a use.
+        Volatile.Write(ref entry.ServedAtTicks, DateTime.UtcNow.Ticks);
         return true;
     }
 
     /// <param name="Bits">Null when the artifact is complete.</param>
     /// <param name="Guard">The stamp a file shared with its publisher must keep; null when the store owns the file.</param>
-    private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits, Guard? Guard);
+    /// <param name="Round">Set while this complete artifact is the swarm's first copy.</param>
+    private sealed record Entry(PieceLayout Layout, string Path, int[]? Bits, Guard? Guard)
+    {
+        public FirstRound? Round { get; init; }
+
+        /// <summary>UTC ticks of the last serve; 0 = never. A field so the serving path can write it without a lock.</summary>
+        public long ServedAtTicks;
+    }
 
     private sealed record Guard(ContentDigest Digest, FileStamp Stamp);
 }

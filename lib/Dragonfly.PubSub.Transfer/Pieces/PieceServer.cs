@@ -192,6 +192,7 @@ public sealed class PieceServer : IAsyncDisposable
         var header = new byte[PieceProtocol.ResponseHeaderLength];
         var remote = SafeRemote(socket);
         PeerStream? stream = null;
+        string? requester = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         try
         {
@@ -232,7 +233,7 @@ public sealed class PieceServer : IAsyncDisposable
                     reason = $"bad request (offset {offset}, length {length})";
                     return;
                 }
-                var status = await ServeRangeAsync(stream, header, key, offset, length).ConfigureAwait(false);
+                var status = await ServeRangeAsync(stream, header, key, offset, length, requester ??= RequesterOf(stream, socket)).ConfigureAwait(false);
                 if (status != PieceStatus.Ok)
                 {
                     Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
@@ -275,7 +276,7 @@ public sealed class PieceServer : IAsyncDisposable
     /// does not hold all of it, (complete artifacts) it is already sending it to another peer, or
     /// its upload slots and the queue before them are full.
     /// </summary>
-    private async ValueTask<PieceStatus> ServeRangeAsync(PeerStream stream, byte[] header, DigestKey key, long offset, int length)
+    private async ValueTask<PieceStatus> ServeRangeAsync(PeerStream stream, byte[] header, DigestKey key, long offset, int length, string requester)
     {
         if (!_pieces.TryResolve(key, offset, length, out _, out var complete))
         {
@@ -283,6 +284,11 @@ public sealed class PieceServer : IAsyncDisposable
         }
         if (complete && !_seedSends.TryBegin(key, offset))
         {
+            return PieceStatus.Busy;
+        }
+        if (complete && !_pieces.TryClaimFirstRound(key, offset, requester))
+        {
+            _seedSends.End(key, offset, sent: false);
             return PieceStatus.Busy;
         }
         var seedGate = complete ? _seedUploads : null;
@@ -335,6 +341,10 @@ public sealed class PieceServer : IAsyncDisposable
             if (complete)
             {
                 _seedSends.End(key, offset, sent);
+                if (!sent)
+                {
+                    _pieces.ReleaseFirstRound(key, offset, requester);
+                }
             }
         }
     }
@@ -441,6 +451,23 @@ public sealed class PieceServer : IAsyncDisposable
     {
         Interlocked.Increment(ref _connectionsRefused);
         PeerTlsLog.Refused(_logger, remote ?? "?", reason);
+    }
+
+    /// <summary>Who asks, for a first copy's first round: the certificate's peer id, else the address (a retry may come on a new connection).</summary>
+    private static string RequesterOf(PeerStream stream, Socket socket)
+    {
+        if (stream.RemotePeerId is { } peerId)
+        {
+            return peerId;
+        }
+        try
+        {
+            return (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "";
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return "";
+        }
     }
 
     private static string? SafeRemote(Socket socket)

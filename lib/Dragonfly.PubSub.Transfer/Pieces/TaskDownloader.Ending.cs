@@ -69,10 +69,12 @@ public sealed partial class TaskDownloader
 
     private DownloadOutcome Complete(string path, long startedAt, ContentDigest content)
     {
-        _pieces.MoveToComplete(Digest, path);
+        // Fetched from the origin as the task's source: the swarm's first copy.
+        var firstCopy = _record.BytesFromSource > 0;
+        _pieces.MoveToComplete(Digest, path, firstCopy);
         if (!_pieces.Contains(Digest))
         {
-            _pieces.AddComplete(Digest, _layout, path);
+            _pieces.AddComplete(Digest, _layout, path, firstCopy: firstCopy);
         }
         _record.State = TaskState.Succeeded;
         _record.Error = null;
@@ -116,7 +118,7 @@ public sealed partial class TaskDownloader
         {
             // The failure itself is what the caller needs to hear about.
         }
-        return DownloadOutcome.Failure(error);
+        return DownloadOutcome.Failure(error) with { DiskFull = Volatile.Read(ref _diskFull) != 0 };
     }
 
     private void SetProgress(DownloadProgress progress)

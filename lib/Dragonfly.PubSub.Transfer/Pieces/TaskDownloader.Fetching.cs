@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Sources;
+using Dragonfly.PubSub.Transfer.Storage;
 using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,11 @@ public sealed partial class TaskDownloader
         try
         {
             (outcome, error, keep) = await body(buffer).ConfigureAwait(false);
+        }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            outcome = AttemptOutcome.Fatal;
+            error = DiskFullError($"writing piece {attempt.Index}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
@@ -159,6 +165,8 @@ public sealed partial class TaskDownloader
         }
         try
         {
+            // A sparse partial file takes its blocks as pieces land: stop before the disk is full.
+            DiskFull.EnsureRoom(_partialDirectory, _layout.LengthOf(index));
             RandomAccess.Write(_file!, buffer.AsSpan(0, _layout.LengthOf(index)), _layout.OffsetOf(index));
         }
         catch
@@ -170,6 +178,19 @@ public sealed partial class TaskDownloader
         keep = _hasher?.Written(index, buffer) ?? false;
         _persist.Writer.TryWrite(op);
         return true;
+    }
+
+    /// <summary>
+    /// Notes that the disk is full (the outcome says so, and the task waits for space instead of
+    /// failing for good) and words the one line the user sees.
+    /// </summary>
+    private string DiskFullError(string doing, Exception e)
+    {
+        Volatile.Write(ref _diskFull, 1);
+        var reason = e.Message.Split('\n', 2)[0].Trim();
+        return $"the disk holding {_partialDirectory} is full ({reason}) {doing} of {_record.Name}; "
+            + "the verified pieces are kept and the download resumes by itself once space is free again "
+            + "(delete files there, or let the agent evict its cache with --cache-size / --min-free)";
     }
 
     /// <summary>A <see cref="FetchFromSource"/> call: each one is a source of its own, so a replaced one's late failures are ignored.</summary>

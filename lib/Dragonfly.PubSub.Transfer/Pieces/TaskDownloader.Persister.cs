@@ -153,6 +153,12 @@ public sealed partial class TaskDownloader
         {
             _store.Save(_record);
         }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            var full = DiskFullError("saving progress", e);
+            _events.Writer.TryWrite(new Fatal(full));
+            return full;
+        }
         catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException)
         {
             _events.Writer.TryWrite(new Fatal($"cannot save progress in the agent database: {e.Message}"));

@@ -75,6 +75,12 @@ public sealed partial class TaskDownloader
     private readonly WholeFileProof _proof;
     private DownloadProgress _progress;
     private int _started;
+
+    /// <summary>1 once a write failed because the disk was full (see TaskDownloader.Fetching.cs).</summary>
+    private int _diskFull;
+
+    /// <summary>The folder of the partial file, whose filesystem must have room for each piece.</summary>
+    private string _partialDirectory = "";
     private long _firstRequestTicks;
 
     /// <summary>
@@ -358,6 +364,7 @@ public sealed partial class TaskDownloader
 
         var done = PieceBitmap.FromBytes(_record.Bitmap, _layout.PieceCount);
         var partialPath = _content.PartialPath(Digest);
+        _partialDirectory = Path.GetDirectoryName(partialPath)!;
         try
         {
             _file = OpenPartial(partialPath, ref done);

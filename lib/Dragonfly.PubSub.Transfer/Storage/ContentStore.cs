@@ -35,6 +35,50 @@ public sealed class ContentStore
     /// <summary>Removes the partial file of a download, if any.</summary>
     public void DeletePartial(ContentDigest digest) => File.Delete(PartialPath(digest));
 
+    /// <summary>Removes a task's complete content and partial download, if any (best effort; open readers keep theirs).</summary>
+    public void Remove(ContentDigest digest)
+    {
+        TryDelete(ContentPath(digest));
+        TryDelete(PartialPath(digest));
+    }
+
+    /// <summary>Removes one listed file (best effort).</summary>
+    public static void Remove(StoredFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        TryDelete(file.Path);
+    }
+
+    /// <summary>
+    /// The store's own files: complete content and partial downloads, named by their task id.
+    /// Temporary files (imports, placements) are not listed: they belong to an operation running now.
+    /// </summary>
+    public IReadOnlyList<StoredFile> ListFiles()
+    {
+        var files = new List<StoredFile>();
+        foreach (var (dir, partial) in (ReadOnlySpan<(string, bool)>)[(_contentDir, false), (_partialDir, true)])
+        {
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+            foreach (var path in Directory.EnumerateFiles(dir))
+            {
+                var hex = Path.GetFileName(path);
+                if (!ContentDigest.TryParse(ContentDigest.Prefix + hex, out var digest))
+                {
+                    continue;
+                }
+                if (NativeFiles.StatUsage(path) is { } usage)
+                {
+                    files.Add(new StoredFile(digest.Value, partial, path, usage.Allocated, (int)Math.Min(usage.Links, int.MaxValue),
+                        new DateTime(usage.ChangedTicks, DateTimeKind.Utc)));
+                }
+            }
+        }
+        return files;
+    }
+
     /// <summary>
     /// Publishes a local file without copying its bytes where the filesystem allows: a reflink
     /// (FICLONE) that is then hashed, else the file is hashed where it lies and hard-linked into the

@@ -17,6 +17,7 @@ internal static partial class NativeFiles
 
     private const int AtFdCwd = -100;
     private const uint StatxBasicStats = 0x7ff;
+    private const int AtSymlinkNoFollow = 0x100;
 
     /// <summary>_IOW(0x94, 9, int): make the destination share the source's extents (btrfs, xfs).</summary>
     private const ulong Ficlone = 0x40049409;
@@ -80,6 +81,31 @@ internal static partial class NativeFiles
         var mtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(buffer[112..]);
         var mtimeNanos = BinaryPrimitives.ReadUInt32LittleEndian(buffer[120..]);
         return new FileStamp(inode, size, (mtimeSeconds * 1_000_000_000L) + mtimeNanos);
+    }
+
+    /// <summary>
+    /// Allocated bytes (a sparse partial file holds only what was written), link count and status
+    /// change time (UTC ticks) of <paramref name="path"/> without following a final symlink, or null.
+    /// </summary>
+    public static unsafe (long Allocated, uint Links, long ChangedTicks)? StatUsage(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        Span<byte> buffer = stackalloc byte[256];
+        fixed (byte* p = buffer)
+        {
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, p) != 0)
+            {
+                return null;
+            }
+        }
+        var links = BinaryPrimitives.ReadUInt32LittleEndian(buffer[16..]);
+        var blocks = BinaryPrimitives.ReadUInt64LittleEndian(buffer[48..]);
+        var ctimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(buffer[96..]);
+        var changed = DateTime.UnixEpoch.Ticks + (ctimeSeconds * TimeSpan.TicksPerSecond);
+        return ((long)blocks * 512, links, changed);
     }
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -55,6 +55,12 @@ public sealed class TaskRecord
         GuardModifiedNs = stamp?.ModifiedNs;
     }
 
+    /// <summary>
+    /// When the content was last asked for here (a download request, a placement, the registry
+    /// mirror), UTC; null = never since it finished. The cache evicts the least recently used first.
+    /// </summary>
+    public DateTime? LastUsedAt { get; set; }
+
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }

@@ -12,7 +12,7 @@ public sealed class PieceLayoutTests
         var layout = PieceLayout.For(0);
 
         Assert.Equal(0, layout.PieceCount);
-        Assert.Equal(PieceLayout.DefaultPieceSize, layout.PieceSize);
+        Assert.Equal(PieceLayout.SmallestDefaultPieceSize, layout.PieceSize);
         Assert.Throws<ArgumentOutOfRangeException>(() => layout.LengthOf(0));
     }
 
@@ -29,7 +29,7 @@ public sealed class PieceLayoutTests
     [Fact]
     public void Remainder_MakesAShortLastPiece()
     {
-        var layout = PieceLayout.For(4 * MiB + 1);
+        var layout = PieceLayout.For(4 * MiB + 1, 4 * MiB);
 
         Assert.Equal(2, layout.PieceCount);
         Assert.Equal(4 * MiB, layout.LengthOf(0));
@@ -51,6 +51,22 @@ public sealed class PieceLayoutTests
         Assert.True(overLimit.PieceCount <= PieceLayout.MaxPieceCount);
         Assert.Equal(PieceLayout.MaxPieceSize, huge.PieceSize);
         Assert.Equal(huge.Size, Enumerable.Range(0, huge.PieceCount).Sum(i => (long)huge.LengthOf(i)));
+    }
+
+    [Theory]
+    [InlineData(1L, 512 * 1024)]
+    [InlineData(64L * MiB, 512 * 1024)]            // 128 pieces
+    [InlineData(128L * MiB, 512 * 1024)]           // 256 pieces: at the target, not over it
+    [InlineData(128L * MiB + 1, 1 * MiB)]
+    [InlineData(256L * MiB, 1 * MiB)]
+    [InlineData(1024L * MiB, 4 * MiB)]
+    [InlineData(6L * 1024 * MiB, 4 * MiB)]         // 1536 pieces: 4 MiB is the largest size the target asks for
+    public void DefaultPieceSize_CutsSmallerFilesIntoAboutTheTargetCount(long size, int expected)
+    {
+        var layout = PieceLayout.For(size);
+
+        Assert.Equal(expected, layout.PieceSize);
+        Assert.True(layout.PieceCount <= Math.Max(PieceLayout.TargetPieceCount, (int)(size / PieceLayout.DefaultPieceSize) + 1));
     }
 
     [Theory]

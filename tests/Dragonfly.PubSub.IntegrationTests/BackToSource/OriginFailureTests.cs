@@ -18,8 +18,9 @@ public sealed class OriginFailureTests(ITestOutputHelper output)
     [Fact]
     public Task Dfget_OriginDiesMidTransfer_Exits1WithOneLineAfterBoundedRetries_NoOutput_ThenSucceedsWhenItIsBack() => TestCluster.RunAsync(output, async cluster =>
     {
-        // 256 KiB per connection at full speed, then 256 KiB/s: the transfer is still running when nginx dies.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "256k"));
+        // 256 KiB per request at full speed, then 32 KiB/s: the seed reads all 16 pieces (512 KiB) of the
+        // file at once, each for ~8 s, so the transfer is still running when nginx dies.
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k"));
         var file = await TestFile.CreateAsync(nginx.WwwPath("slow/dies.bin"), 8 * MiB, seed: 321);
         await cluster.StartBrokerAsync();
         var agent = await cluster.StartAgentAsync("agent");
@@ -32,7 +33,7 @@ public sealed class OriginFailureTests(ITestOutputHelper output)
         await Wait.UntilAsync("nginx to send the file's first bytes", TimeSpan.FromSeconds(60),
             async () => running.IsCompleted || await nginx.WritingResponsesAsync() > 0);
         Assert.False(running.IsCompleted, $"dfget ended before the origin could be killed:\n{(running.IsCompletedSuccessfully ? running.Result : null)}");
-        // nginx is writing the body now (8 MiB at 256 KiB/s after the first 256 KiB): the kill lands mid-transfer.
+        // nginx is writing the body now (each range at 32 KiB/s after its first 256 KiB): the kill lands mid-transfer.
         nginx.Kill();
         cluster.Log("killed nginx mid-transfer");
 
