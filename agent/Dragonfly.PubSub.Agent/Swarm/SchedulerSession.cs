@@ -69,6 +69,9 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// </summary>
     public event Action<SchedulerEvent>? Unrouted;
 
+    /// <summary>The broker answered on a new stream (after the Hello and the Joins went out). Raised on the reading thread.</summary>
+    public event Action? SessionStarted;
+
     /// <summary>From now on every event of <paramref name="task"/> goes into <paramref name="inbox"/>.</summary>
     public void Route(ContentDigest task, ISchedulerInbox inbox)
     {
@@ -226,6 +229,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                     backoff = TimeSpan.FromMilliseconds(100);
                     wasConnected = true;
                     AgentLog.SchedulerConnected(_logger, BrokerAddress);
+                    SessionStarted?.Invoke();
                 }, stoppingToken);
                 AgentLog.SchedulerStreamEnded(_logger, BrokerAddress);
             }
