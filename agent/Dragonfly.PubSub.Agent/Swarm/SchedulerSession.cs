@@ -34,6 +34,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     private readonly ConcurrentDictionary<string, ISchedulerInbox> _inboxes = new(StringComparer.Ordinal);
     private volatile Channel<PeerEvent>? _outbound;
     private volatile bool _connected;
+    private volatile string? _welcomeMqttUrl;
 
     public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
         : this(options, runtime, logger, SchedulerChannel.Create(options, runtime))
@@ -59,6 +60,12 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     /// <summary>True once the broker answered on the current stream.</summary>
     public bool Connected => _connected;
+
+    /// <summary>
+    /// The MQTT broker the last Welcome named (dfbroker --mqtt-url): where announcements are; "" when the
+    /// broker serves MQTT itself; null before the first Welcome.
+    /// </summary>
+    public string? WelcomeMqttUrl => _welcomeMqttUrl;
 
     /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
     public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
@@ -344,6 +351,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         if (message.EventCase == SchedulerEvent.EventOneofCase.Welcome)
         {
             AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
+            _welcomeMqttUrl = message.Welcome.MqttUrl;
             return;
         }
         if (TaskOf(message) is not { } task)
