@@ -17,6 +17,8 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
     /// <summary>Pieces the seed may have had in flight (TransferOptions.PiecesInFlight) when it was killed, plus two unpersisted ones.</summary>
     private const int PiecesLostAtKill = 8 + 2;
 
+    private const string Topic = "releases/url";
+
     [Fact]
     public Task Dfget_BrokerKilledAndRestartedMidSourcing_Finishes_OriginServesAboutOneCopy() => TestCluster.RunAsync(output, async cluster =>
     {
@@ -88,4 +90,34 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
                 $"{agents[i].Name} held {progress[i]!.CompletedPieces} pieces when the broker was killed and showed {fewest[i]} afterwards: it started again");
         }
     }, TimeSpan.FromMinutes(5));
+
+    [Fact]
+    public Task SubscribedUrlTask_BrokerRestartedAndNobodyHoldsTheUrl_FailsWithOneLineInsteadOfHanging() => TestCluster.RunAsync(output, async cluster =>
+    {
+        // dfpub --url: the subscriber never had the URL, the broker's seed had it in memory only, so after the
+        // restart nobody can register the task again. The subscriber's task must end, not wait for ever.
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "1m"));
+        await TestFile.CreateAsync(nginx.WwwPath("slow/topic.bin"), 128 * MiB, seed: 362);
+        await cluster.StartBrokerAsync();
+        var publisher = await cluster.StartAgentAsync("pub");
+        var subscriber = await cluster.StartAgentAsync("sub", [Topic]);
+        var published = await cluster.RunCliAsync("dfpub",
+            ["--url", nginx.Http("slow/topic.bin").AbsoluteUri, "--topic", Topic, "--name", "topic.bin", "--data-dir", publisher.DataDir]);
+        Assert.True(published.ExitCode == 0, $"dfpub --url failed:\n{published}");
+        var taskId = published.LastStdoutLine;
+
+        await Wait.ForAsync("the subscriber to hold a piece", TestCluster.TransferTimeout, async () =>
+            await subscriber.GetTaskAsync(taskId) is { CompletedPieces: > 0 } task ? task : null, guard: cluster.Launcher.ThrowIfAnyCrashed);
+        cluster.AllowErrorLogs("the lost URL task fails on purpose: the subscriber and the restarted seed log it as a failed task");
+        await cluster.Broker.Process.KillAsync();
+        await cluster.RestartBrokerAsync();
+
+        // 30 s once the broker answers again, plus the reconnect.
+        var failed = await Wait.ForAsync("the subscriber's task to fail", TimeSpan.FromSeconds(90), async () =>
+            await subscriber.GetTaskAsync(taskId) is { State: "failed" } task ? task : null, guard: cluster.Launcher.ThrowIfAnyCrashed);
+        cluster.Log($"subscriber: {failed}");
+        Assert.Contains("registered it again within 30 s; download the URL again", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', failed.Error!);
+        Assert.False(File.Exists(subscriber.OutputPathOf(Topic, "topic.bin")), "a failed URL task left an output file");
+    }, TimeSpan.FromMinutes(4));
 }
