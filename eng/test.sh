@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # A key is a command on PATH or, for packages without one, a path the package installs.
 declare -A packages=(
   [mosquitto_pub]=mosquitto-clients   # a foreign MQTT client publishing malformed announcements
-  [/usr/sbin/mosquitto]=mosquitto     # a second MQTT broker: the path replayed announcements take (signed-announcement tests)
+  [/usr/sbin/mosquitto]=mosquitto     # an MQTT 5 broker the operator runs (dfbroker --mqtt-url), and the path replayed announcements take
   [/usr/sbin/nginx]=nginx             # HTTP/HTTPS origin for the origin tests
   [/usr/lib/python3/dist-packages/pyftpdlib]=python3-pyftpdlib   # FTP origin (run with /usr/bin/python3)
   [node]=nodejs                       # runs s3rver, the S3 origin

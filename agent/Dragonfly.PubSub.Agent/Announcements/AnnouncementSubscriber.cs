@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Contracts;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -15,12 +16,17 @@ namespace Dragonfly.PubSub.Agent.Announcements;
 /// offline are delivered when it comes back. In secure mode the connection is MQTT over TLS with
 /// the agent's certificate (the broker requires the client id to be the certificate's peer id), and
 /// the daemon connects also without subscriptions, to follow the fleet's revocation list
-/// (retained on <see cref="RevokedPeers.Topic"/>). What an announcement's payload is worth (signature,
-/// sequence) is decided by <see cref="AnnouncementIntake"/>, not here.
+/// (retained on <see cref="RevokedPeers.Topic"/>). Where it connects: the MQTT broker the scheduler's
+/// Welcome names when dfbroker runs with --mqtt-url (followed when it changes), else --mqtt (by default
+/// the broker's host); at start it waits a moment for the Welcome to know which. What an announcement's
+/// payload is worth (signature, sequence) is decided by <see cref="AnnouncementIntake"/>, not here.
 /// </summary>
 public sealed class AnnouncementSubscriber : BackgroundService
 {
     private static readonly TimeSpan SessionExpiry = TimeSpan.FromDays(7);
+
+    /// <summary>How long the first connect waits for the scheduler's Welcome (which may name an external MQTT broker).</summary>
+    private static readonly TimeSpan WelcomeWait = TimeSpan.FromSeconds(10);
 
     private readonly AgentOptions _options;
     private readonly AgentRuntime _runtime;
@@ -29,12 +35,14 @@ public sealed class AnnouncementSubscriber : BackgroundService
     private readonly IMqttClient _client;
     private readonly RevokedPeers _revoked;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly SchedulerSession _scheduler;
 
     public AnnouncementSubscriber(
         AgentOptions options, AgentRuntime runtime, AnnouncementIntake intake, RevokedPeers revoked, IHostApplicationLifetime lifetime,
-        ILogger<AnnouncementSubscriber> logger)
+        SchedulerSession scheduler, ILogger<AnnouncementSubscriber> logger)
     {
         _options = options;
+        _scheduler = scheduler;
         _revoked = revoked;
         _lifetime = lifetime;
         _runtime = runtime;
@@ -57,28 +65,27 @@ public sealed class AnnouncementSubscriber : BackgroundService
         {
             return;
         }
-        var builder = new MqttClientOptionsBuilder();
-        if (_runtime.Identity is { } identity)
+        var welcomeBy = DateTime.UtcNow + WelcomeWait;
+        while (_scheduler.WelcomeMqttUrl is null && DateTime.UtcNow < welcomeBy)
         {
-            builder.WithTlsOptions(MqttTls.For(identity, _options.MqttHost));
+            await Task.Delay(50, stoppingToken).ConfigureAwait(false);
         }
-        var options = builder
-            .WithTcpServer(_options.MqttHost, _options.MqttPort)
-            .WithClientId(_runtime.PeerId)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval((uint)SessionExpiry.TotalSeconds)
-            .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
-            .WithTimeout(TimeSpan.FromSeconds(5))
-            .Build();
         var wasConnected = true;
+        MqttEndpoint? current = null;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var endpoint = Endpoint();
+            if (_client.IsConnected && endpoint != current)
+            {
+                // The broker now names another MQTT broker (restarted with another --mqtt-url): move there.
+                await DisconnectQuietlyAsync(stoppingToken).ConfigureAwait(false);
+            }
             if (!_client.IsConnected)
             {
                 try
                 {
-                    var result = await _client.ConnectAsync(options, stoppingToken).ConfigureAwait(false);
+                    current = endpoint;
+                    var result = await _client.ConnectAsync(Options(endpoint), stoppingToken).ConfigureAwait(false);
                     if (result.ResultCode != MqttClientConnectResultCode.Success)
                     {
                         throw new InvalidOperationException($"the MQTT broker refused the connection: {result.ResultCode} {result.ReasonString}");
@@ -99,7 +106,7 @@ public sealed class AnnouncementSubscriber : BackgroundService
                     {
                         AgentLog.SubscriptionRefused(_logger, item.TopicFilter.Topic, item.ResultCode.ToString(), subscribed.ReasonString ?? "");
                     }
-                    AgentLog.MqttConnected(_logger, $"{_options.MqttHost}:{_options.MqttPort}", string.Join(", ", _options.Subscriptions), result.IsSessionPresent);
+                    AgentLog.MqttConnected(_logger, endpoint.Shown, string.Join(", ", _options.Subscriptions), result.IsSessionPresent);
                     wasConnected = true;
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -110,13 +117,58 @@ public sealed class AnnouncementSubscriber : BackgroundService
                 {
                     if (wasConnected)
                     {
-                        AgentLog.MqttUnavailable(_logger, $"{_options.MqttHost}:{_options.MqttPort}", e.Message);
+                        AgentLog.MqttUnavailable(_logger, endpoint.Shown, e.Message);
                         wasConnected = false;
                     }
                 }
             }
             await Task.Delay(TimeSpan.FromMilliseconds(wasConnected ? 1000 : 300), stoppingToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The MQTT broker the scheduler's Welcome names (dfbroker --mqtt-url), else --mqtt.</summary>
+    private MqttEndpoint Endpoint() =>
+        _scheduler.WelcomeMqttUrl is { Length: > 0 } text && MqttUrl.TryParse(text, out _) is { } url
+            ? new MqttEndpoint(url.Host, url.Port, url.Tls)
+            : new MqttEndpoint(_options.MqttHost, _options.MqttPort, _runtime.Identity is not null);
+
+    private MqttClientOptions Options(MqttEndpoint endpoint)
+    {
+        var builder = new MqttClientOptionsBuilder();
+        if (endpoint.Tls)
+        {
+            // With the agent's certificate, trusting only the fleet CA; an agent without one (--insecure) trusts the system's roots.
+            builder.WithTlsOptions(_runtime.Identity is { } identity
+                ? MqttTls.For(identity, endpoint.Host)
+                : new MqttClientTlsOptions { UseTls = true, TargetHost = endpoint.Host });
+        }
+        return builder
+            .WithTcpServer(endpoint.Host, endpoint.Port)
+            .WithClientId(_runtime.PeerId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(false)
+            .WithSessionExpiryInterval((uint)SessionExpiry.TotalSeconds)
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
+            .WithTimeout(TimeSpan.FromSeconds(5))
+            .Build();
+    }
+
+    private async Task DisconnectQuietlyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Gone either way; the next round connects to the new endpoint.
+        }
+    }
+
+    /// <summary>An MQTT broker to subscribe at.</summary>
+    private sealed record MqttEndpoint(string Host, int Port, bool Tls)
+    {
+        public string Shown => $"{(Tls ? "mqtts" : "mqtt")}://{Host}:{Port}";
     }
 
     private void OnMessage(string mqttTopic, ReadOnlySequence<byte> payload)

@@ -57,6 +57,13 @@ internal static partial class AgentLog
     [LoggerMessage(1025, LogLevel.Information, "URL task {TaskId} for {Url} ({Size})")]
     public static partial void UrlRegistered(ILogger logger, string taskId, string url, string size);
 
+    // Broker restarts mid URL task (issue 12): 1070-1074.
+    [LoggerMessage(1070, LogLevel.Information, "broker {Broker} no longer knew URL task {TaskId}; registered it again ({How})")]
+    public static partial void UrlTaskRegained(ILogger logger, string broker, string taskId, string how);
+
+    [LoggerMessage(1071, LogLevel.Warning, "URL task {TaskId} is lost: {Reason}")]
+    public static partial void UrlTaskLost(ILogger logger, string taskId, string reason);
+
     [LoggerMessage(1026, LogLevel.Information, "announced URL task {TaskId} for {Url} on {Topic} ({Size})")]
     public static partial void UrlPublished(ILogger logger, string taskId, string url, string topic, string size);
 

@@ -34,6 +34,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     private readonly ConcurrentDictionary<string, ISchedulerInbox> _inboxes = new(StringComparer.Ordinal);
     private volatile Channel<PeerEvent>? _outbound;
     private volatile bool _connected;
+    private volatile string? _welcomeMqttUrl;
 
     public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
         : this(options, runtime, logger, SchedulerChannel.Create(options, runtime))
@@ -60,6 +61,12 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// <summary>True once the broker answered on the current stream.</summary>
     public bool Connected => _connected;
 
+    /// <summary>
+    /// The MQTT broker the last Welcome named (dfbroker --mqtt-url): where announcements are; "" when the
+    /// broker serves MQTT itself; null before the first Welcome.
+    /// </summary>
+    public string? WelcomeMqttUrl => _welcomeMqttUrl;
+
     /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
     public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
 
@@ -68,6 +75,9 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// yet). Raised on the reading thread.
     /// </summary>
     public event Action<SchedulerEvent>? Unrouted;
+
+    /// <summary>The broker answered on a new stream (after the Hello and the Joins went out). Raised on the reading thread.</summary>
+    public event Action? SessionStarted;
 
     /// <summary>From now on every event of <paramref name="task"/> goes into <paramref name="inbox"/>.</summary>
     public void Route(ContentDigest task, ISchedulerInbox inbox)
@@ -226,6 +236,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                     backoff = TimeSpan.FromMilliseconds(100);
                     wasConnected = true;
                     AgentLog.SchedulerConnected(_logger, BrokerAddress);
+                    SessionStarted?.Invoke();
                 }, stoppingToken);
                 AgentLog.SchedulerStreamEnded(_logger, BrokerAddress);
             }
@@ -340,6 +351,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         if (message.EventCase == SchedulerEvent.EventOneofCase.Welcome)
         {
             AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
+            _welcomeMqttUrl = message.Welcome.MqttUrl;
             return;
         }
         if (TaskOf(message) is not { } task)

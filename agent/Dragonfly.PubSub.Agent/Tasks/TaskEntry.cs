@@ -36,6 +36,16 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     public bool Registered { get; set; }
 
     /// <summary>
+    /// How to register this URL task again (URL, headers, piece size) should the broker restart and
+    /// forget it: the request dfget made, or what a FetchSource handed a seed. In memory only (the
+    /// headers may be credentials); dropped when the run ends.
+    /// </summary>
+    public RegisterUrlTaskRequest? Registration { get; set; }
+
+    /// <summary>A check that the broker still knows this URL task runs (after a reconnect).</summary>
+    public bool Regaining { get; set; }
+
+    /// <summary>
     /// Kept in the content store only, never placed under output-dir: an image blob (preheated or
     /// pulled through the registry mirror). The task list shows the content-store path.
     /// </summary>

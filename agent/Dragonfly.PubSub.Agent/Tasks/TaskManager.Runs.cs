@@ -118,9 +118,7 @@ public sealed partial class TaskManager
             var manifest = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
             if (manifest is null)
             {
-                error = entry.IsUrlTask
-                    ? $"broker {_scheduler.BrokerAddress} no longer knows URL task {entry.Digest} (restarted or failed); download the URL again"
-                    : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
+                error = entry.IsUrlTask ? LostUrlTaskMessage(entry) : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
             }
             else
             {
@@ -136,6 +134,10 @@ public sealed partial class TaskManager
             // Whatever went wrong, the task ends visibly (failed, logged, waiters answered)
             // instead of hanging in "running".
             error = e.Message;
+        }
+        lock (_gate)
+        {
+            entry.Registration = null; // its headers may be credentials: kept no longer than the run
         }
         await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
     }
@@ -158,7 +160,10 @@ public sealed partial class TaskManager
         {
             return held;
         }
-        var fetched = await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+        // A URL task the broker may have forgotten (it restarted): brought back, or waited for, a while.
+        var fetched = held is { UrlTask: true }
+            ? CheckFetched(entry, (await RegainUrlTaskAsync(entry, stopping).ConfigureAwait(false)).Manifest)
+            : await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
         if (fetched is null || held is null)
         {
             return fetched;
@@ -341,6 +346,12 @@ public sealed partial class TaskManager
     private async Task<Manifest?> FetchManifestAsync(TaskEntry entry, CancellationToken stopping)
     {
         var manifest = await GetManifestPatientlyAsync(entry.Digest, stopping).ConfigureAwait(false);
+        return CheckFetched(entry, manifest);
+    }
+
+    /// <summary>The broker's manifest of a task, checked against what the agent knows of it.</summary>
+    private static Manifest? CheckFetched(TaskEntry entry, Manifest? manifest)
+    {
         if (manifest is not null)
         {
             CheckManifest(entry.Digest, manifest);

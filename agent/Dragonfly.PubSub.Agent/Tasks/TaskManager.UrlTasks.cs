@@ -55,6 +55,8 @@ public sealed partial class TaskManager
                 };
                 Register(entry);
             }
+            // Kept (in memory) to register the task again should the broker restart before it is sourced.
+            entry.Registration ??= register;
         }
         return (digest, AddWaiter(entry, new DownloadWaiter(request.Output, expected), fresh: manifest, limit: request.Limit ?? 0));
     }
@@ -292,6 +294,11 @@ public sealed partial class TaskManager
         {
             Headers = fetch.Headers.Select(h => new KeyValuePair<string, string>(h.Name, h.Value)).ToList(),
         };
+        lock (_gate)
+        {
+            // Kept (in memory) to register the task again should the broker restart before it is sourced.
+            entry.Registration ??= RegistrationOf(fetch);
+        }
         ContentDigest? expected = ContentDigest.TryParse(fetch.ExpectedDigest, out var wanted) ? wanted
             : ContentDigest.TryParse(fetch.Manifest?.ContentDigest, out var known) ? known
             : null;

@@ -61,6 +61,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         pieces.GuardTripped += OnGuardTripped;
         scheduler.Membership = Membership;
         scheduler.Unrouted += OnUnrouted;
+        scheduler.SessionStarted += OnSchedulerConnected;
     }
 
     /// <summary>Raised (outside any lock) whenever a task's reported state or progress changes.</summary>

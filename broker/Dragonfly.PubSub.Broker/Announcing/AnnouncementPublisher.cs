@@ -11,15 +11,26 @@ using MQTTnet.Server;
 namespace Dragonfly.PubSub.Broker.Announcing;
 
 /// <summary>
-/// Publishes announcements (QoS 1, retained) into the embedded MQTT server, each with its sequence number
-/// from the catalogue and, in secure mode, signed by <paramref name="signer"/> (see <see cref="Seal"/>).
+/// Publishes announcements (QoS 1, retained) through the <see cref="IAnnouncementTransport"/> (the
+/// embedded MQTT server by default, an external MQTT 5 broker with <c>dfbroker --mqtt-url</c>), each with
+/// its sequence number from the catalogue and, in secure mode, signed by <paramref name="signer"/> (see <see cref="Seal"/>).
 /// </summary>
 /// <param name="signer">The broker's announcement-signing key; null with --insecure (announcements go out unsigned).</param>
-public sealed class AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
+public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
 {
     public const string SenderClientId = "dfbroker";
 
-    public bool IsServerStarted => server.IsStarted;
+    /// <summary>Into the embedded server (tests, and the default wiring).</summary>
+    public AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
+        : this(new EmbeddedMqttTransport(server), logger, signer)
+    {
+    }
+
+    /// <summary>Announcements can be published now.</summary>
+    public bool IsServerStarted => transport.IsReady;
+
+    /// <summary>Where agents subscribe (told in the Welcome); null: the broker's own MQTT listener.</summary>
+    public Uri? SubscriberUrl => transport.SubscriberUrl;
 
     /// <summary>Announces <paramref name="manifest"/> under <paramref name="sequence"/>, which the catalogue assigned when it stored it.</summary>
     public async Task PublishAsync(Manifest manifest, long sequence, bool again, CancellationToken cancellationToken)
@@ -76,14 +87,8 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
         return count;
     }
 
-    /// <summary>The hosted MQTT server may start a moment after Kestrel; publishing waits for it.</summary>
-    public async Task WaitUntilStartedAsync(CancellationToken cancellationToken)
-    {
-        while (!server.IsStarted)
-        {
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    /// <summary>The hosted MQTT server may start a moment after Kestrel (an external broker connect later); publishing waits for it.</summary>
+    public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => transport.WaitUntilReadyAsync(cancellationToken);
 
     /// <summary>The announcement of a manifest; a URL task's carries <c>urlTask</c> and, once known, <c>contentDigest</c>.</summary>
     public static Announcement ToAnnouncement(Manifest manifest) => manifest.ToAnnouncement() with
@@ -116,8 +121,6 @@ public sealed class AnnouncementPublisher(MqttServer server, ILogger<Announcemen
             .WithRetainFlag()
             .WithContentType("application/json")
             .Build();
-        return server.InjectApplicationMessage(
-            new InjectedMqttApplicationMessage(message) { SenderClientId = SenderClientId },
-            cancellationToken);
+        return transport.PublishAsync(message, cancellationToken);
     }
 }

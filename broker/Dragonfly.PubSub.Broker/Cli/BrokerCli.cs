@@ -37,6 +37,13 @@ public static class BrokerCli
             HelpName = "PORT",
             Description = $"MQTT 5 announcements; 0 picks a free port [env DFBROKER_MQTT_PORT; default {BrokerOptions.DefaultMqttPort}]",
         };
+        var mqttUrl = new Option<string?>("--mqtt-url")
+        {
+            HelpName = "URL",
+            Description = "Publish announcements into this MQTT 5 broker (mqtt://[USER[:PASSWORD]@]HOST[:PORT], mqtts:// for TLS checked against the "
+                + "system trust store) instead of the embedded server, which then opens no MQTT port; agents are told to subscribe there. Who may "
+                + "publish on it is up to that broker's ACLs [env DFBROKER_MQTT_URL; config mqttUrl; default: embedded]",
+        };
         var grpcPort = new Option<int?>("--grpc-port")
         {
             CustomParser = ParsePort,
@@ -136,7 +143,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -170,6 +177,7 @@ public static class BrokerCli
                     DataDir = parse.GetValue(dataDir),
                     Listen = parse.GetValue(listen),
                     MqttPort = parse.GetValue(mqttPort),
+                    MqttUrl = parse.GetValue(mqttUrl),
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),

@@ -7,6 +7,9 @@ public sealed record BrokerCommandLine
     public string? DataDir { get; init; }
     public string? Listen { get; init; }
     public int? MqttPort { get; init; }
+
+    /// <summary>--mqtt-url: an external MQTT 5 broker for announcements.</summary>
+    public string? MqttUrl { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }

@@ -9,6 +9,9 @@ public sealed record BrokerConfigFile
     public string? DataDir { get; init; }
     public string? Listen { get; init; }
     public int? MqttPort { get; init; }
+
+    /// <summary>An external MQTT 5 broker for announcements (mqtt[s]://HOST:PORT); the embedded server by default.</summary>
+    public string? MqttUrl { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? MaxParents { get; init; }
@@ -81,6 +84,13 @@ public sealed record BrokerConfigFile
                         break;
                     case "mqttport":
                         config = config with { MqttPort = Int(property, problems) };
+                        break;
+                    case "mqtturl":
+                        config = config with { MqttUrl = String(property, problems) };
+                        if (config.MqttUrl is { } mqttUrl && Dragonfly.PubSub.Contracts.MqttUrl.TryParse(mqttUrl, out var mqttUrlError) is null)
+                        {
+                            problems.Add($"mqttUrl: {mqttUrlError}");
+                        }
                         break;
                     case "grpcport":
                         config = config with { GrpcPort = Int(property, problems) };

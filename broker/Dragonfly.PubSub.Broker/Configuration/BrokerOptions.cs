@@ -1,4 +1,5 @@
 using System.Net;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
 
@@ -29,6 +30,12 @@ public sealed record BrokerOptions
 
     /// <summary>MQTT over TLS with client certificates (secure mode; the plain <see cref="MqttPort"/> is then not opened).</summary>
     public int MqttsPort { get; init; } = DefaultMqttsPort;
+
+    /// <summary>
+    /// An external MQTT 5 broker that carries the announcements instead of the embedded server (which then
+    /// opens no listener); agents learn it from the scheduler's Welcome. Null: the embedded server.
+    /// </summary>
+    public MqttUrl? MqttUrl { get; init; }
 
     /// <summary>TLS and identity; secure unless <see cref="BrokerTlsOptions.Insecure"/>.</summary>
     public BrokerTlsOptions Tls { get; init; } = new();

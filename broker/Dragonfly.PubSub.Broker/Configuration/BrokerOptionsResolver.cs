@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.S3;
@@ -38,6 +39,7 @@ public static class BrokerOptionsResolver
             DataDir = Path.GetFullPath(ExpandHome(dataDir)),
             Listen = listen,
             MqttPort = Port("--mqtt-port", flags.MqttPort, environment, "DFBROKER_MQTT_PORT", file.MqttPort, BrokerOptions.DefaultMqttPort),
+            MqttUrl = ExternalMqtt(flags, file, environment),
             GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
@@ -51,6 +53,19 @@ public static class BrokerOptionsResolver
             MqttsPort = Port("--mqtts-port", flags.MqttsPort, environment, "DFBROKER_MQTTS_PORT", file.MqttsPort, BrokerOptions.DefaultMqttsPort),
             Tls = BrokerTlsResolver.Resolve(flags, environment, file),
         };
+    }
+
+    /// <summary>--mqtt-url &gt; DFBROKER_MQTT_URL &gt; config mqttUrl: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]; null: the embedded server.</summary>
+    private static MqttUrl? ExternalMqtt(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var (source, text) = flags.MqttUrl is not null ? ("--mqtt-url", flags.MqttUrl)
+            : Env(environment, "DFBROKER_MQTT_URL") is { } fromEnvironment ? ("DFBROKER_MQTT_URL", fromEnvironment)
+            : ("mqttUrl", file.MqttUrl);
+        if (text is null)
+        {
+            return null;
+        }
+        return MqttUrl.TryParse(text, out var error) ?? throw UserFacingException.Usage($"{source}: {error}");
     }
 
     /// <summary>--file-origin-root (repeatable) &gt; DFBROKER_FILE_ORIGIN_ROOTS (path-separator list) &gt; config fileOriginRoots; each must be a directory.</summary>

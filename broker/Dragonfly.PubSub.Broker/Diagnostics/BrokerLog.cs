@@ -44,6 +44,16 @@ internal static partial class BrokerLog
     [LoggerMessage(1030, LogLevel.Information, "re-announced {Count} retained announcement(s) from the catalogue")]
     public static partial void Replayed(ILogger logger, int count);
 
+    // External MQTT broker (issue 12, dfbroker --mqtt-url): 1095-1097.
+    [LoggerMessage(1095, LogLevel.Information, "connected to the MQTT broker at {Url} as {ClientId}; announcements go there")]
+    public static partial void ExternalMqttConnected(ILogger logger, string url, string clientId);
+
+    [LoggerMessage(1096, LogLevel.Warning, "the MQTT broker at {Url} is unavailable ({Reason}); retrying")]
+    public static partial void ExternalMqttUnavailable(ILogger logger, string url, string reason);
+
+    [LoggerMessage(1097, LogLevel.Warning, "lost the connection to the MQTT broker at {Url} ({Reason}); reconnecting")]
+    public static partial void ExternalMqttLost(ILogger logger, string url, string reason);
+
     [LoggerMessage(1031, LogLevel.Error, "the swarm coordinator failed on a command")]
     public static partial void CoordinatorFailed(ILogger logger, Exception exception);
 

@@ -117,7 +117,9 @@ public sealed class SchedulerService(
         var maySource = permissions.MaySource(context, hello);
         var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context), maySource);
         // Welcome goes into the outbound queue before the coordinator can queue anything else.
-        session.Send(SwarmCoordinator.Welcome(coordinator.BrokerId));
+        var welcome = SwarmCoordinator.Welcome(coordinator.BrokerId);
+        welcome.Welcome.MqttUrl = announcer.SubscriberUrl?.GetLeftPart(UriPartial.Authority) ?? ""; // an external MQTT broker (--mqtt-url)
+        session.Send(welcome);
         coordinator.Connect(session);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(

@@ -14,6 +14,7 @@ using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Registry.Client;
+using Dragonfly.PubSub.Security;
 using LiteDB;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -23,6 +24,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MQTTnet.AspNetCore;
+using MQTTnet.Server;
 
 namespace Dragonfly.PubSub.Broker.Hosting;
 
@@ -134,7 +136,11 @@ public static class BrokerHost
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                throw new UserFacingException("the embedded MQTT server did not start within 15 s", ExitCodes.Failed);
+                throw new UserFacingException(
+                    app.Services.GetRequiredService<IAnnouncementTransport>() is ExternalMqttTransport external
+                        ? $"cannot reach the MQTT broker at {options.MqttUrl}: {external.LastError ?? "no answer"} (within 15 s); check --mqtt-url and that it runs"
+                        : "the embedded MQTT server did not start within 15 s",
+                    ExitCodes.Failed);
             }
             if (tls is not null)
             {
@@ -212,7 +218,22 @@ public static class BrokerHost
             sp.GetRequiredService<ILogger<UrlTaskRegistrar>>(),
             sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
             new FileOriginPolicy(options.FileOriginRoots)));
-        services.AddSingleton<AnnouncementPublisher>();
+        // Announcements go into the embedded MQTT server, or into the operator's MQTT broker (--mqtt-url).
+        if (options.MqttUrl is { } mqttUrl)
+        {
+            services.AddSingleton(sp => new ExternalMqttTransport(
+                mqttUrl, $"dfbroker-{catalogue.BrokerId}", sp.GetRequiredService<ILogger<ExternalMqttTransport>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<ExternalMqttTransport>());
+            services.AddSingleton<IAnnouncementTransport>(sp => sp.GetRequiredService<ExternalMqttTransport>());
+        }
+        else
+        {
+            services.AddSingleton<IAnnouncementTransport>(sp => new EmbeddedMqttTransport(sp.GetRequiredService<MqttServer>()));
+        }
+        // The signer is registered in secure mode only (BrokerSecurityServices); --insecure announces unsigned.
+        services.AddSingleton(sp => new AnnouncementPublisher(
+            sp.GetRequiredService<IAnnouncementTransport>(), sp.GetRequiredService<ILogger<AnnouncementPublisher>>(),
+            sp.GetService<AnnouncementSigner>()));
         services.AddSingleton<IUrlTaskIntake>(sp => new UrlTaskIntake(
             sp.GetRequiredService<UrlTaskRegistrar>(),
             catalogue,
@@ -272,8 +293,11 @@ public static class BrokerHost
 
     private static string? DuplicatePort(BrokerOptions options)
     {
-        List<(string Flag, int Port)> ports = [(options.Tls.Insecure ? "--mqtt-port" : "--mqtts-port", options.Tls.Insecure ? options.MqttPort : options.MqttsPort),
-            ("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
+        List<(string Flag, int Port)> ports = [("--grpc-port", options.GrpcPort), ("--http-port", options.HttpPort)];
+        if (options.MqttUrl is null)
+        {
+            ports.Insert(0, (options.Tls.Insecure ? "--mqtt-port" : "--mqtts-port", options.Tls.Insecure ? options.MqttPort : options.MqttsPort));
+        }
         if (options.Seed)
         {
             ports.Add(("--seed-port", options.SeedPort));

@@ -25,13 +25,17 @@ internal sealed class BrokerListeners(BrokerOptions options, BrokerTls? tls)
     {
         var guard = tls is null ? null : new TlsListenerGuard(
             tls, kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Broker.Security.Tls"));
-        kestrel.Listen(options.Listen, tls is null ? options.MqttPort : options.MqttsPort, l =>
+        if (options.MqttUrl is null)
         {
-            _mqtt = l;
-            guard?.Apply(l, "mqtt", requireClientCertificate: true);
-            l.Use(kestrel.ApplicationServices.GetRequiredService<MqttStartGate>().Hold);
-            l.UseMqtt();
-        });
+            // With --mqtt-url announcements go to that broker: no MQTT listener here.
+            kestrel.Listen(options.Listen, tls is null ? options.MqttPort : options.MqttsPort, l =>
+            {
+                _mqtt = l;
+                guard?.Apply(l, "mqtt", requireClientCertificate: true);
+                l.Use(kestrel.ApplicationServices.GetRequiredService<MqttStartGate>().Hold);
+                l.UseMqtt();
+            });
+        }
         kestrel.Listen(options.Listen, options.GrpcPort, l =>
         {
             _grpc = l;
@@ -60,7 +64,7 @@ internal sealed class BrokerListeners(BrokerOptions options, BrokerTls? tls)
 
     public void Report(BoundPorts ports)
     {
-        var mqtt = _mqtt!.IPEndPoint!.Port;
+        var mqtt = _mqtt?.IPEndPoint?.Port ?? 0;
         ports.Set(tls is null ? mqtt : 0, _grpc!.IPEndPoint!.Port, _http!.IPEndPoint!.Port);
         ports.SetTls(tls is not null, tls is null ? 0 : mqtt);
     }

@@ -20,7 +20,9 @@ public sealed class BrokerHealth(AnnouncementPublisher announcer, SwarmCoordinat
         }
         if (!announcer.IsServerStarted)
         {
-            return "the MQTT server is not running";
+            return announcer.SubscriberUrl is { } external
+                ? $"the MQTT broker at {external.GetLeftPart(UriPartial.Authority)} is not connected"
+                : "the MQTT server is not running";
         }
         if (!coordinator.IsRunning)
         {

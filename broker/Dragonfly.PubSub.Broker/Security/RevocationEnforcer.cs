@@ -15,7 +15,8 @@ namespace Dragonfly.PubSub.Broker.Security;
 /// New handshakes consult the <see cref="RevocationList"/> directly.
 /// </summary>
 public sealed class RevocationEnforcer(
-    RevocationList revocations, MqttServer mqtt, LiveSchedulerStreams streams, ILogger<RevocationEnforcer> logger) : IHostedService
+    RevocationList revocations, MqttServer mqtt, Announcing.IAnnouncementTransport transport, LiveSchedulerStreams streams,
+    ILogger<RevocationEnforcer> logger) : IHostedService
 {
     public const string Topic = "dragonfly/revoked";
 
@@ -34,10 +35,6 @@ public sealed class RevocationEnforcer(
     /// <summary>Publishes the current list (at start, and after each revocation).</summary>
     public async Task PublishListAsync(CancellationToken cancellationToken)
     {
-        while (!mqtt.IsStarted)
-        {
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(Topic)
             .WithPayload(JsonSerializer.SerializeToUtf8Bytes(revocations.All.ToList(), SecurityJsonContext.Default.ListString))
@@ -45,9 +42,8 @@ public sealed class RevocationEnforcer(
             .WithRetainFlag()
             .WithContentType("application/json")
             .Build();
-        await mqtt.InjectApplicationMessage(
-            new InjectedMqttApplicationMessage(message) { SenderClientId = Announcing.AnnouncementPublisher.SenderClientId },
-            cancellationToken).ConfigureAwait(false);
+        // Into the embedded server, or the external MQTT broker agents follow (dfbroker --mqtt-url).
+        await transport.PublishAsync(message, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Cuts a revoked peer's live sessions; returns (MQTT sessions, scheduler streams) closed.</summary>

@@ -55,10 +55,15 @@ public sealed class AgentProcess : IAsyncDisposable
         File.Delete(readyFile);
         List<string> args =
         [
-            "--broker", broker.GrpcAddress, "--mqtt", broker.MqttAddress,
+            "--broker", broker.GrpcAddress,
             "--data-dir", spec.DataDir, "--output-dir", spec.OutputDir,
             "--listen", "127.0.0.1", "--peer-port", "0", "--http-port", "0", "--proxy-port", "0",
         ];
+        if (broker.Mqtt > 0)
+        {
+            // A broker with --mqtt-url opens no MQTT port: its Welcome names the MQTT broker instead.
+            args.InsertRange(2, ["--mqtt", broker.MqttAddress]);
+        }
         foreach (var filter in spec.Subscribe)
         {
             args.Add("--subscribe");

@@ -1,0 +1,177 @@
+using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Client;
+using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer.Pieces;
+using Grpc.Core;
+
+namespace Dragonfly.PubSub.Agent.Tasks;
+
+// A broker that restarts forgets the URL tasks it had not finished sourcing: it keeps them, with their
+// URL and headers, in memory only. The agents running one bring it back. Whoever holds its URL (the
+// agent dfget asked, a seed told to fetch it) registers it again; the others wait for that; every one
+// joins again with the pieces it has, and the new source fetches from the origin only what nobody
+// holds. A task that nobody brings back within UrlRegainWindow fails with one line: dfget never
+// waits for ever.
+public sealed partial class TaskManager
+{
+    /// <summary>How long a URL task waits, once the broker answers again, for someone to register it again.</summary>
+    internal static readonly TimeSpan UrlRegainWindow = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan UrlRegainPoll = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The scheduler stream (re)connected. Its Join of a URL task the broker forgot was dropped, so
+    /// every running URL task checks that the broker knows it, brings it back if not, and joins again.
+    /// Called on the session's reading thread: only starts the checks.
+    /// </summary>
+    private void OnSchedulerConnected()
+    {
+        List<(TaskEntry Entry, TaskDownloader Downloader)> running = [];
+        lock (_gate)
+        {
+            foreach (var entry in _tasks.Values)
+            {
+                if (entry.IsUrlTask && entry.State == TaskStates.Running && entry.Downloader is { } downloader && !entry.Regaining)
+                {
+                    entry.Regaining = true;
+                    running.Add((entry, downloader));
+                }
+            }
+        }
+        foreach (var (entry, downloader) in running)
+        {
+            Track(Task.Run(() => KeepUrlTaskAsync(entry, downloader, _stopping.Token)));
+        }
+    }
+
+    private async Task KeepUrlTaskAsync(TaskEntry entry, TaskDownloader downloader, CancellationToken stopping)
+    {
+        try
+        {
+            var manifest = await RegainUrlTaskAsync(entry, stopping).ConfigureAwait(false);
+            if (!IsRunBy(entry, downloader))
+            {
+                return; // that run ended meanwhile
+            }
+            if (manifest.Error is { } error)
+            {
+                AgentLog.UrlTaskLost(_logger, entry.Digest.ToString(), error);
+                downloader.FailFromSwarm(error);
+                return;
+            }
+            // Again even when the broker knew the task: this session's first Join may have reached it
+            // before another agent had registered the task again, and was then dropped.
+            _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                entry.Regaining = false;
+            }
+        }
+    }
+
+    private bool IsRunBy(TaskEntry entry, TaskDownloader downloader)
+    {
+        lock (_gate)
+        {
+            return ReferenceEquals(entry.Downloader, downloader) && entry.State == TaskStates.Running;
+        }
+    }
+
+    /// <summary>
+    /// The broker's manifest of a URL task once it knows it (again), or why it never will: asks the
+    /// broker; when it does not know the task, registers it again with the registration this agent
+    /// holds, or else waits for an agent that holds one. While the broker cannot be reached (it is
+    /// restarting) this waits as the session does; once it answers, up to <see cref="UrlRegainWindow"/>.
+    /// </summary>
+    private async Task<(Manifest? Manifest, string? Error)> RegainUrlTaskAsync(TaskEntry entry, CancellationToken stopping)
+    {
+        DateTimeOffset? deadline = null;
+        while (true)
+        {
+            Manifest? known;
+            try
+            {
+                known = await _scheduler.GetManifestAsync(entry.Digest, stopping).ConfigureAwait(false);
+            }
+            catch (UserFacingException e) when (e.InnerException is RpcException)
+            {
+                await Task.Delay(UrlRegainPoll, _time, stopping).ConfigureAwait(false);
+                continue;
+            }
+            if (known is not null)
+            {
+                return (known, null);
+            }
+            RegisterUrlTaskRequest? registration;
+            lock (_gate)
+            {
+                registration = entry.Registration;
+            }
+            if (registration is not null)
+            {
+                try
+                {
+                    var shown = Uri.TryCreate(registration.Url, UriKind.Absolute, out var url) ? UrlForMessages(url) : entry.Digest.ToString();
+                    var manifest = await _scheduler.RegisterUrlTaskAsync(registration.Clone(), shown, stopping).ConfigureAwait(false);
+                    if (manifest.Digest == entry.Digest.ToString())
+                    {
+                        AgentLog.UrlTaskRegained(_logger, _scheduler.BrokerAddress, entry.Digest.ToString(), $"{shown}, {manifest.PieceDigests.Count(d => !d.IsEmpty)} piece digest(s) known to the broker");
+                        return (manifest, null);
+                    }
+                    // Another task id (a tag or query filter a seed was not told): not this task; wait for its owner.
+                    lock (_gate)
+                    {
+                        entry.Registration = null;
+                    }
+                }
+                catch (UserFacingException e) when (!IsTransient(e))
+                {
+                    return (null, $"broker {_scheduler.BrokerAddress} restarted and forgot URL task {entry.Digest}; registering it again failed: {e.Message}");
+                }
+                catch (UserFacingException)
+                {
+                    // The broker or the origin is not ready yet: next round.
+                }
+            }
+            var now = _time.GetUtcNow();
+            deadline ??= now + UrlRegainWindow;
+            if (now >= deadline)
+            {
+                return (null, LostUrlTaskMessage(entry));
+            }
+            await Task.Delay(UrlRegainPoll, _time, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private string LostUrlTaskMessage(TaskEntry entry) =>
+        $"broker {_scheduler.BrokerAddress} no longer knows URL task {entry.Digest} (it restarted or the task failed), and no agent that holds its URL "
+        + $"registered it again within {UrlRegainWindow.TotalSeconds:0} s; download the URL again";
+
+    /// <summary>A failed registration that may work a moment later (broker or origin not ready), as opposed to a refusal.</summary>
+    private static bool IsTransient(UserFacingException e) =>
+        e.InnerException is RpcException { StatusCode: not (StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition
+            or StatusCode.PermissionDenied or StatusCode.Unimplemented) };
+
+    /// <summary>What a seed told to fetch a URL task needs to register it again (the task id must come out the same to count).</summary>
+    private RegisterUrlTaskRequest RegistrationOf(FetchSource fetch)
+    {
+        var request = new RegisterUrlTaskRequest
+        {
+            Url = fetch.Url,
+            PieceSize = fetch.Manifest?.PieceSize ?? 0,
+            ExpectedDigest = fetch.ExpectedDigest,
+            Requester = _runtime.PeerId,
+        };
+        request.Headers.Add(fetch.Headers);
+        return request;
+    }
+}
