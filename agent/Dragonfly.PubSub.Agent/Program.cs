@@ -31,6 +31,9 @@ var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap
 var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
 var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task.", DefaultValueFactory = _ => 8 };
 var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
+var peerMaxConnections = new Option<int>("--peer-max-connections") { Description = "Open connections the peer port accepts in total; more are closed at once (counted in dragonfly_agent_peer_refused_total{reason=\"connections\"}).", DefaultValueFactory = _ => 1024 };
+var peerMaxPerAddress = new Option<int>("--peer-max-connections-per-address") { Description = "Open connections the peer port accepts from one address.", DefaultValueFactory = _ => 256 };
+var peerSendTimeout = new Option<int>("--peer-send-timeout") { Description = "Seconds a response to another agent may wait on it to read before its connection is dropped and the upload slot freed.", DefaultValueFactory = _ => 30 };
 var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
 var zone = new Option<string?>("--zone") { Description = "Zone label." };
 var seed = new Option<bool>("--seed") { Description = "Run as a seed peer: the scheduler's preferred source of URL tasks. It fetches from origins (HTTP(S), FTP, S3, file) what the broker assigns it, keeps it in its store (no output files) and serves it to the swarm." };
@@ -51,7 +54,7 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
-    brokerHttp, apiListen, exitWithStdin,
+    brokerHttp, apiListen, exitWithStdin, peerMaxConnections, peerMaxPerAddress, peerSendTimeout,
 };
 tls.AddTo(root);
 
@@ -130,6 +133,9 @@ AgentOptions BuildOptions(SettingSources s)
         UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
         PiecesInFlight = Positive(s.Int(inFlight), "--pieces-in-flight"),
         UploadSlots = Positive(s.Int(uploadSlots), "--upload-slots"),
+        MaxPeerConnections = Positive(s.Int(peerMaxConnections), "--peer-max-connections"),
+        MaxPeerConnectionsPerAddress = Positive(s.Int(peerMaxPerAddress), "--peer-max-connections-per-address"),
+        PeerSendTimeout = TimeSpan.FromSeconds(Positive(s.Int(peerSendTimeout), "--peer-send-timeout")),
         Cluster = s.String(cluster) ?? "",
         Zone = s.String(zone) ?? "",
         Seed = s.Bool(seed),
