@@ -34,6 +34,9 @@ var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces dow
 var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
 var cacheSize = new Option<string?>("--cache-size") { Description = "Most bytes the content store may hold that only the agent holds, e.g. 20GiB: least recently used content that no task in progress, download request or output needs is evicted above it (outputs hard-linked to the store share their bytes and do not count). Default: no limit." };
 var minFree = new Option<string?>("--min-free") { Description = "Free space to keep on the data dir's filesystem, as a size (10GiB) or a share of it (5%): cached content is evicted below it. Default: none." };
+var peerMaxConnections = new Option<int>("--peer-max-connections") { Description = "Open connections the peer port accepts in total; more are closed at once (counted in dragonfly_agent_peer_refused_total{reason=\"connections\"}).", DefaultValueFactory = _ => 1024 };
+var peerMaxPerAddress = new Option<int>("--peer-max-connections-per-address") { Description = "Open connections the peer port accepts from one address.", DefaultValueFactory = _ => 256 };
+var peerSendTimeout = new Option<int>("--peer-send-timeout") { Description = "Seconds a response to another agent may wait on it to read before its connection is dropped and the upload slot freed.", DefaultValueFactory = _ => 30 };
 var cluster = new Option<string?>("--cluster") { Description = "Cluster label; the scheduler prefers parents in the same cluster." };
 var zone = new Option<string?>("--zone") { Description = "Zone label." };
 var seed = new Option<bool>("--seed") { Description = "Run as a seed peer: the scheduler's preferred source of URL tasks. It fetches from origins (HTTP(S), FTP, S3, file) what the broker assigns it, keeps it in its store (no output files) and serves it to the swarm." };
@@ -55,7 +58,7 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
 {
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cacheSize, minFree, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
-    brokerHttp, apiListen, exitWithStdin,
+    brokerHttp, apiListen, exitWithStdin, peerMaxConnections, peerMaxPerAddress, peerSendTimeout,
 };
 tls.AddTo(root);
 
@@ -139,6 +142,9 @@ AgentOptions BuildOptions(SettingSources s)
         MinFree = s.String(minFree) is { } floor ? FreeSpaceFloor.Parse(floor) : FreeSpaceFloor.None,
         PiecesInFlight = Positive(s.Int(inFlight), "--pieces-in-flight"),
         UploadSlots = Positive(s.Int(uploadSlots), "--upload-slots"),
+        MaxPeerConnections = Positive(s.Int(peerMaxConnections), "--peer-max-connections"),
+        MaxPeerConnectionsPerAddress = Positive(s.Int(peerMaxPerAddress), "--peer-max-connections-per-address"),
+        PeerSendTimeout = TimeSpan.FromSeconds(Positive(s.Int(peerSendTimeout), "--peer-send-timeout")),
         Cluster = s.String(cluster) ?? "",
         Zone = s.String(zone) ?? "",
         Seed = s.Bool(seed),

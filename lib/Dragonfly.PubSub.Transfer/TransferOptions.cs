@@ -16,4 +16,16 @@ public sealed record TransferOptions
 
     /// <summary>Bytes per second over all uploads; 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
+
+    /// <summary>Open connections the peer port accepts in total; more are closed at once (issue 11, attack 7).</summary>
+    public int MaxPeerConnections { get; init; } = 1024;
+
+    /// <summary>Open connections the peer port accepts from one remote address.</summary>
+    public int MaxPeerConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>
+    /// How long one write of a response may wait on the client (it must keep reading): past it the
+    /// connection is dropped and its upload slot freed, so a client that requests and never reads holds nothing.
+    /// </summary>
+    public TimeSpan PeerSendTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -257,6 +257,7 @@ public sealed partial class NginxServer : IDisposable
                     location /norange/ { max_ranges 0; }
                     location /fail/ { return 503; }
                     location /private/ { if ($http_x_token != "secret") { return 403; } }
+                    location /signed/ { if ($arg_signature != "good") { return 403; } }
                     location /basic/ { auth_basic "origin"; auth_basic_user_file {{Root}}/htpasswd; }
                     location /redirect/ { rewrite ^/redirect/(.*)$ /files/$1 redirect; }
                     location /slow/ { {{slow}} }

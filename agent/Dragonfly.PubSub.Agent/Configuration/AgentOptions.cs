@@ -107,6 +107,15 @@ public sealed record AgentOptions
     /// <summary>Concurrent piece uploads this agent serves.</summary>
     public int UploadSlots { get; init; } = 4;
 
+    /// <summary>Open peer-port connections accepted in total (--peer-max-connections); more are closed at once.</summary>
+    public int MaxPeerConnections { get; init; } = 1024;
+
+    /// <summary>Open peer-port connections accepted from one remote address (--peer-max-connections-per-address).</summary>
+    public int MaxPeerConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>How long a response write may wait on a client that does not read (--peer-send-timeout) before the connection is dropped.</summary>
+    public TimeSpan PeerSendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Origins (S3-compatible servers) the agent fetches URL tasks from when it is their source.</summary>
     public OriginSettings Origins { get; init; } = new();
 

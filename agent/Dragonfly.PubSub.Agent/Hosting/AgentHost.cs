@@ -101,6 +101,9 @@ public static class AgentHost
                 UploadSlots = options.UploadSlots,
                 DownloadLimit = options.DownloadLimit,
                 UploadLimit = options.UploadLimit,
+                MaxPeerConnections = options.MaxPeerConnections,
+                MaxPeerConnectionsPerAddress = options.MaxPeerConnectionsPerAddress,
+                PeerSendTimeout = options.PeerSendTimeout,
             };
 
             var builder = WebApplication.CreateSlimBuilder();

@@ -66,12 +66,14 @@ public sealed class AgentIdentity
         Interlocked.Exchange(ref _issuedAtTicks, DateTimeOffset.UtcNow.UtcTicks);
     }
 
-    /// <summary>The peer port's TLS: fleet certificates on both sides, revoked peers refused.</summary>
+    /// <summary>The peer port's TLS: fleet certificates on both sides, revoked peers refused, piece requests only with a ticket.</summary>
     public PeerTls PeerTls() => new()
     {
         ServerOptions = () => Current.ServerOptions(requireClientCertificate: true),
         ClientOptions = peerId => Current.ClientOptions(peerId, expectedPeerId: peerId),
         IsRevoked = IsRevoked,
+        // Only members of a task pull its pieces: the broker's ticket, checked against the fleet CA (issue 11).
+        Tickets = new PeerTicketVerifier(() => Current),
     };
 
     /// <summary>The time the certificate file was written (enrolment or renewal), within [NotBefore, now].</summary>

@@ -313,6 +313,8 @@ public sealed partial class TaskManager
         switch (message.EventCase)
         {
             case SchedulerEvent.EventOneofCase.Parents:
+                // The ticket first: the new parents ask for it on the first request.
+                downloader.UseTicket(message.Parents.Ticket.Memory);
                 downloader.UpdateParents(ToParents(message.Parents, pieceCount));
                 break;
             case SchedulerEvent.EventOneofCase.PieceAvailable:

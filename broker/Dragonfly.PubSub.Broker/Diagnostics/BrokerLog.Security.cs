@@ -53,6 +53,12 @@ internal static partial class BrokerLog
     [LoggerMessage(1116, LogLevel.Warning, "announcements are NOT signed (--insecure): agents order them by sequence number but cannot tell the broker's from anyone else's")]
     public static partial void AnnouncementsUnsigned(ILogger logger);
 
+    [LoggerMessage(1130, LogLevel.Warning, "ended the scheduler session of {PeerId}: {Reason}; it may reconnect")]
+    public static partial void SessionDropped(ILogger logger, string peerId, string reason);
+
+    [LoggerMessage(1131, LogLevel.Warning, "refused peer {PeerId} a place in task {Digest}: {Reason}")]
+    public static partial void JoinRefused(ILogger logger, string peerId, string digest, string reason);
+
     [LoggerMessage(1112, LogLevel.Error, "revocation of peer {PeerId} recorded, but cutting its live sessions failed")]
     public static partial void RevocationEnforcementFailed(ILogger logger, string peerId, Exception exception);
 }

@@ -25,6 +25,14 @@ public static class BrokerMetrics
         "dragonfly_broker_preheat_jobs_total", "Preheat jobs that finished, by state (succeeded, failed).",
         new CounterConfiguration { LabelNames = ["state"] });
 
+    /// <summary>
+    /// Scheduler sessions the broker ended to keep its memory bounded (issue 11, attack 7), by why:
+    /// <c>slow_reader</c> (its outbound queue was full), <c>flood</c> (it sent events faster than they were applied).
+    /// </summary>
+    public static readonly Counter SessionsDropped = Metrics.CreateCounter(
+        "dragonfly_broker_sessions_dropped_total", "Scheduler sessions ended because a queue of theirs was full, by reason.",
+        new CounterConfiguration { LabelNames = ["reason"] });
+
     private static Func<(int Peers, int Tasks)>? _counts;
     private static int _callbackAdded;
 
@@ -60,5 +68,7 @@ public static class BrokerMetrics
         _ = SourceBytes;
         PreheatJobs.WithLabels("succeeded");
         PreheatJobs.WithLabels("failed");
+        SessionsDropped.WithLabels("slow_reader");
+        SessionsDropped.WithLabels("flood");
     }
 }

@@ -115,7 +115,7 @@ public sealed class SchedulerService(
         }
 
         var maySource = permissions.MaySource(context, hello);
-        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context), maySource);
+        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context), maySource, permissions.JoinGrants(context));
         // Welcome goes into the outbound queue before the coordinator can queue anything else.
         var welcome = SwarmCoordinator.Welcome(coordinator.BrokerId);
         welcome.Welcome.MqttUrl = announcer.SubscriberUrl?.GetLeftPart(UriPartial.Authority) ?? ""; // an external MQTT broker (--mqtt-url)
@@ -138,6 +138,12 @@ public sealed class SchedulerService(
         }
         finally
         {
+            if (session.Dropped is { } reason)
+            {
+                BrokerLog.SessionDropped(logger, session.PeerId, reason == "flood"
+                    ? $"more than {PeerSession.MaxPending} of its events waited to be applied (it sends faster than the scheduler keeps up)"
+                    : $"more than {PeerSession.MaxOutbound} events for it waited to be sent (it reads too slowly)");
+            }
             coordinator.Disconnect(session);
             await stop.CancelAsync().ConfigureAwait(false);
             await writer.ConfigureAwait(false);

@@ -206,7 +206,8 @@ public static class BrokerHost
             new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null },
             manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow()),
             sp.GetRequiredService<UrlTaskNews>(),
-            SwarmCoordinator.DefaultShards));
+            SwarmCoordinator.DefaultShards,
+            sp.GetService<BrokerTls>() is { } tls ? new PeerTicketIssuer(() => tls.Current.Certificate, sp.GetRequiredService<TimeProvider>()) : null));
         services.AddHostedService(sp => sp.GetRequiredService<SwarmCoordinator>());
         // Origins are stat'ed once per new URL task; the registry (and its HTTP/S3 clients) is disposed with the host.
         services.AddSingleton(_ => OriginRegistry.CreateDefault(new OriginRegistryOptions { S3 = options.S3, Egress = options.Egress }));

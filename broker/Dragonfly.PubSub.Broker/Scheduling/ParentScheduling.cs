@@ -19,7 +19,8 @@ internal sealed class ParentScheduling(
     CandidateSampler sampler,
     PeerLoad load,
     Func<string, string?> sourceOf,
-    ILogger logger) : ISwarmScheduling
+    ILogger logger,
+    Security.PeerTicketIssuer? tickets = null) : ISwarmScheduling
 {
     private readonly List<TaskMember> _sample = [];
     private readonly List<ParentCandidate> _candidates = [];
@@ -39,6 +40,10 @@ internal sealed class ParentScheduling(
 
         ReleaseParents(task, member);
         var set = new ParentSet { Digest = task.Digest, RequestId = requestId };
+        if (tickets is not null)
+        {
+            set.Ticket = tickets.For(member, task.Digest);
+        }
         foreach (var choice in choices)
         {
             var parent = task.Members[choice.PeerId];

@@ -79,6 +79,9 @@ public sealed class SchedulerPermissions(bool secure, ILogger<SchedulerPermissio
         return peer.Has(PeerRole.Seed);
     }
 
+    /// <summary>The topic filters that decide which tasks the caller of <c>Connect</c> may join; null with --insecure (all).</summary>
+    public IReadOnlyList<string>? JoinGrants(ServerCallContext context) => Caller(context)?.Topics;
+
     /// <summary>The caller's identity in secure mode; null with --insecure. A secure call without one is refused.</summary>
     private PeerIdentity? Caller(ServerCallContext context)
     {

@@ -39,6 +39,12 @@ internal sealed class PeerLoad
         }
     }
 
+    /// <summary>Peers with a failure history (connected ones only; for tests of the bound).</summary>
+    public int FailurePeerCount => _failures.Count;
+
+    /// <summary>The peer left: its failure history goes with it (the map holds connected peers only).</summary>
+    public void Forget(string peerId) => _failures.TryRemove(peerId, out _);
+
     /// <summary>A copy of the failure times of <paramref name="peerId"/> (older ones are ignored by the policy).</summary>
     public IReadOnlyList<DateTimeOffset> FailuresOf(string peerId)
     {

@@ -9,13 +9,25 @@ namespace Dragonfly.PubSub.Broker.Swarm;
 /// </summary>
 public sealed class PeerSession
 {
+    /// <summary>
+    /// Events queued for one agent at most; an agent that reads slower than its swarm produces them is
+    /// disconnected (it reconnects and joins again) rather than buffered without end (issue 11, attack 7).
+    /// </summary>
+    public const int MaxOutbound = 65_536;
+
+    /// <summary>Events of one agent posted to the swarm and not yet applied, at most; past it the agent is flooding.</summary>
+    public const int MaxPending = 16_384;
+
     private readonly Channel<SchedulerEvent> _outbound =
-        Channel.CreateUnbounded<SchedulerEvent>(new UnboundedChannelOptions { SingleReader = true });
+        Channel.CreateBounded<SchedulerEvent>(new BoundedChannelOptions(MaxOutbound) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _closed = new();
+    private int _pending;
+    private string? _dropped;
 
     public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0,
-        bool seed = false, string brokerAddress = "", bool maySource = true)
+        bool seed = false, string brokerAddress = "", bool maySource = true, IReadOnlyList<string>? topics = null)
     {
+        Topics = topics;
         PeerId = peerId;
         Host = host;
         Port = port;
@@ -49,12 +61,18 @@ public sealed class PeerSession
     /// </summary>
     public string BrokerAddress { get; }
 
+    /// <summary>
+    /// The topic filters its certificate grants (empty: every topic), which decide the tasks it may join
+    /// (issue 11); null with --insecure (no identity: every join is allowed).
+    /// </summary>
+    public IReadOnlyList<string>? Topics { get; }
+
     public ChannelReader<SchedulerEvent> Outbound => _outbound.Reader;
 
     /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
     public CancellationToken Closed => _closed.Token;
 
-    public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "", bool maySource = true) => new(
+    public static PeerSession FromHello(Hello hello, string remoteHost, string brokerAddress = "", bool maySource = true, IReadOnlyList<string>? topics = null) => new(
         hello.PeerId,
         string.IsNullOrWhiteSpace(hello.Host) ? remoteHost : hello.Host,
         hello.PeerPort,
@@ -63,13 +81,56 @@ public sealed class PeerSession
         hello.UploadSlots,
         hello.Seed,
         brokerAddress,
-        maySource);
+        maySource,
+        topics);
 
-    internal bool Send(SchedulerEvent message) => _outbound.Writer.TryWrite(message);
+    /// <summary>Why the broker ended this session to bound its queues (null: it did not).</summary>
+    public string? Dropped => Volatile.Read(ref _dropped);
+
+    /// <summary>Queues <paramref name="message"/>; a full queue ends the session (the reader is too slow).</summary>
+    internal bool Send(SchedulerEvent message)
+    {
+        if (_outbound.Writer.TryWrite(message))
+        {
+            return true;
+        }
+        Drop("slow_reader");
+        return false;
+    }
+
+    /// <summary>Counts an event posted to the swarm; false (and the session ends) when too many wait already.</summary>
+    internal bool BeginEvent()
+    {
+        if (Interlocked.Increment(ref _pending) <= MaxPending)
+        {
+            return true;
+        }
+        Drop("flood");
+        return false;
+    }
+
+    /// <summary>An event was applied (or dropped).</summary>
+    internal void EndEvent() => Interlocked.Decrement(ref _pending);
+
+    private void Drop(string reason)
+    {
+        if (_closed.IsCancellationRequested || Interlocked.CompareExchange(ref _dropped, reason, null) is not null)
+        {
+            return;
+        }
+        Diagnostics.BrokerMetrics.SessionsDropped.WithLabels(reason).Inc();
+        Close();
+    }
 
     internal void Close()
     {
         _outbound.Writer.TryComplete();
-        _closed.Cancel();
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 }

@@ -19,7 +19,7 @@ internal abstract record SwarmCommand
     public sealed record RegisterUrl(UrlTaskRegistration Registration, TaskCompletionSource<UrlTaskResult> Reply) : SwarmCommand;
 
     /// <summary>The live URL task a registration key leads to (null: none, stat the origin).</summary>
-    public sealed record FindUrl(string Key, string? ExpectedDigest, TaskCompletionSource<UrlTaskResult?> Reply) : SwarmCommand;
+    public sealed record FindUrl(string Key, string? ExpectedDigest, TaskCompletionSource<UrlTaskResult?> Reply, string Requester = "", string Topic = "") : SwarmCommand;
 
     /// <summary>The live manifest of a URL task (null: not a live URL task).</summary>
     public sealed record UrlManifest(string Digest, TaskCompletionSource<Manifest?> Reply) : SwarmCommand;

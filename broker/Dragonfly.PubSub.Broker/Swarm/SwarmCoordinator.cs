@@ -27,6 +27,7 @@ public sealed class SwarmCoordinator : BackgroundService
     /// <param name="storeSourced">Persists the complete manifest of a URL task once its source finished.</param>
     /// <param name="news">Where URL task phases are reported (preheat jobs follow their blobs there).</param>
     /// <param name="shards">Single-reader loops the tasks are spread over (1: one loop, as before sharding).</param>
+    /// <param name="tickets">Signs the members' peer tickets (secure mode); null = none (--insecure).</param>
     public SwarmCoordinator(
         string brokerId,
         Func<string, Manifest?> findManifest,
@@ -36,21 +37,22 @@ public sealed class SwarmCoordinator : BackgroundService
         SourceOptions? sources = null,
         Action<Manifest>? storeSourced = null,
         UrlTaskNews? news = null,
-        int shards = 1)
+        int shards = 1,
+        Security.PeerTicketIssuer? tickets = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
         BrokerId = brokerId;
         _sources = sources ?? new SourceOptions();
         _time = time;
         _logger = logger;
-        var load = new PeerLoad();
+        var load = Load = new PeerLoad();
         var sampleSize = CandidateSampler.SizeFor(policy.MaxParents);
         _shards = new SwarmShard[shards];
         for (var i = 0; i < shards; i++)
         {
             // Each shard draws its own candidates: Random is not thread-safe.
             var sampler = new CandidateSampler(new Random(HashCode.Combine(brokerId, i)), sampleSize);
-            _shards[i] = new SwarmShard(i, policy, sampler, load, _keys, findManifest, storeSourced, news, _sources, time, logger);
+            _shards[i] = new SwarmShard(i, policy, sampler, load, _keys, findManifest, storeSourced, news, _sources, time, logger, tickets);
         }
     }
 
@@ -58,6 +60,9 @@ public sealed class SwarmCoordinator : BackgroundService
     public static int DefaultShards => Math.Max(1, Environment.ProcessorCount);
 
     public string BrokerId { get; }
+
+    /// <summary>What each peer carries over all shards (tests read its bounds).</summary>
+    internal PeerLoad Load { get; }
 
     /// <summary>Single-reader loops the tasks are spread over.</summary>
     public int ShardCount => _shards.Length;
@@ -71,7 +76,18 @@ public sealed class SwarmCoordinator : BackgroundService
     /// <summary>The session's stream ended: the peer leaves all its tasks.</summary>
     public void Disconnect(PeerSession session) => Post(new SwarmCommand.Disconnect(session));
 
-    public void Handle(PeerSession session, PeerEvent message) => Post(new SwarmCommand.Event(session, message));
+    /// <summary>Posts an agent's event; an agent with too many events not yet applied is disconnected instead (it floods).</summary>
+    public void Handle(PeerSession session, PeerEvent message)
+    {
+        if (session.BeginEvent())
+        {
+            Post(new SwarmCommand.Event(session, message));
+        }
+        else
+        {
+            session.EndEvent();
+        }
+    }
 
     /// <summary>Ends every session's stream (shutdown).</summary>
     public void CloseAllSessions() => Post(new SwarmCommand.CloseAll());
@@ -91,9 +107,11 @@ public sealed class SwarmCoordinator : BackgroundService
         Ask<UrlTaskResult>(ShardOf(registration.TaskId), reply => new SwarmCommand.RegisterUrl(registration, reply), cancellationToken);
 
     /// <summary>The live URL task a registration key already leads to, or null (the origin must be stat'ed).</summary>
-    public Task<UrlTaskResult?> FindUrlTaskAsync(string key, string? expectedDigest, CancellationToken cancellationToken) =>
+    /// <param name="requester">Who asks (its peer id): it may join the task it finds.</param>
+    /// <param name="topic">The topic it will announce the task on: its subscribers may join too.</param>
+    public Task<UrlTaskResult?> FindUrlTaskAsync(string key, string? expectedDigest, CancellationToken cancellationToken, string requester = "", string topic = "") =>
         _keys.Find(key) is { } id
-            ? Ask<UrlTaskResult?>(ShardOf(id), reply => new SwarmCommand.FindUrl(key, expectedDigest, reply), cancellationToken)
+            ? Ask<UrlTaskResult?>(ShardOf(id), reply => new SwarmCommand.FindUrl(key, expectedDigest, reply, requester, topic), cancellationToken)
             : Task.FromResult<UrlTaskResult?>(null);
 
     /// <summary>The live manifest of a URL task (partial piece digests), or null when it is not a live URL task.</summary>

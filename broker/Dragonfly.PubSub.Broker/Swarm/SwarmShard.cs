@@ -31,7 +31,7 @@ internal sealed class SwarmShard
 
     public SwarmShard(int index, ParentSelectionPolicy policy, CandidateSampler sampler, PeerLoad load, UrlTaskKeys keys,
         Func<string, Manifest?> findManifest, Action<Manifest>? storeSourced, UrlTaskNews? news, SourceOptions sources,
-        TimeProvider time, ILogger logger)
+        TimeProvider time, ILogger logger, Security.PeerTicketIssuer? tickets = null)
     {
         Index = index;
         _findManifest = findManifest;
@@ -40,7 +40,7 @@ internal sealed class SwarmShard
         _logger = logger;
         _logsPeers = index == 0;
         UrlTaskSourcing? sourcing = null;
-        _scheduling = new ParentScheduling(policy, sampler, load, digest => sourcing!.SourceOf(digest), logger);
+        _scheduling = new ParentScheduling(policy, sampler, load, digest => sourcing!.SourceOf(digest), logger, tickets);
         _sourcing = sourcing = new UrlTaskSourcing(_state, _scheduling, load, keys, findManifest, storeSourced, news, sources, time, logger);
     }
 
@@ -77,7 +77,14 @@ internal sealed class SwarmShard
                 OnDisconnect(d.Session);
                 break;
             case SwarmCommand.Event e:
-                OnEvent(e.Session, e.Message);
+                try
+                {
+                    OnEvent(e.Session, e.Message);
+                }
+                finally
+                {
+                    e.Session.EndEvent();
+                }
                 break;
             case SwarmCommand.Snapshot s:
                 s.Reply.TrySetResult(TakeSnapshot());
@@ -86,7 +93,7 @@ internal sealed class SwarmShard
                 r.Reply.TrySetResult(_sourcing.Register(r.Registration));
                 break;
             case SwarmCommand.FindUrl f:
-                f.Reply.TrySetResult(_sourcing.Find(f.Key, f.ExpectedDigest));
+                f.Reply.TrySetResult(_sourcing.Find(f.Key, f.ExpectedDigest, f.Requester, f.Topic));
                 break;
             case SwarmCommand.UrlManifest m:
                 m.Reply.TrySetResult(_sourcing.ManifestOf(m.Digest));
@@ -147,6 +154,7 @@ internal sealed class SwarmShard
 
     private void RemoveSession(PeerSession session)
     {
+        _load.Forget(session.PeerId);
         // Gone first, so that no task that loses its source here picks this peer again.
         _state.Sessions.Remove(session.PeerId);
         var gone = $"the source peer {session.PeerId} disconnected before it had fetched everything";
@@ -200,6 +208,13 @@ internal sealed class SwarmShard
 
     private void OnJoin(PeerSession session, JoinTask join)
     {
+        if (JoinRefusal(session, join.Digest) is { } refusal)
+        {
+            BrokerLog.JoinRefused(_logger, session.PeerId, join.Digest, refusal);
+            Security.SecurityMetrics.Denied.WithLabels("grpc").Inc();
+            session.Send(new SchedulerEvent { TaskFailed = new TaskFailed { Digest = join.Digest, Error = $"the broker refused peer {session.PeerId} a place in {join.Digest}: {refusal}" } });
+            return;
+        }
         if (!_state.Tasks.TryGetValue(join.Digest, out var task))
         {
             int pieceCount;
@@ -251,6 +266,29 @@ internal sealed class SwarmShard
         _sourcing.AfterJoin(task.Digest);
     }
 
+    /// <summary>
+    /// Why the peer may not join the task (issue 11: a member gets the ticket that opens the other members'
+    /// peer ports), or null. Secure mode only; seeds may join anything (they fetch and serve for the fleet).
+    /// </summary>
+    private string? JoinRefusal(PeerSession session, string digest)
+    {
+        if (session.Topics is not { } grants || session.MaySource)
+        {
+            return null;
+        }
+        if (_sourcing.MayJoin(digest, session.PeerId, grants) is { } mayJoinUrlTask)
+        {
+            return mayJoinUrlTask ? null
+                : "the URL task was registered with credentials; register it yourself (e.g. dfget URL) with credentials its origin accepts";
+        }
+        if (_findManifest(digest) is { Topic.Length: > 0 } manifest && manifest.Publisher != session.PeerId
+            && !Security.TopicGrants.Allow(grants, manifest.Topic))
+        {
+            return $"it was published on topic '{manifest.Topic}', which the peer's certificate does not grant";
+        }
+        return null;
+    }
+
     private void OnPiecesFinished(PeerSession session, PiecesFinished finished)
     {
         if (Member(session, finished.Digest, "PiecesFinished") is not ({ } task, { } member))
@@ -289,7 +327,8 @@ internal sealed class SwarmShard
         {
             return;
         }
-        if (failed.ParentId.Length > 0)
+        // Only a connected peer's failures are kept: a made-up parent id must not grow the broker's maps.
+        if (failed.ParentId.Length > 0 && _state.Sessions.ContainsKey(failed.ParentId))
         {
             _load.RecordFailure(failed.ParentId, _time.GetUtcNow());
             if (failed.Kind == FailureKind.Corrupt)

@@ -35,6 +35,10 @@ internal sealed class TaskMember
     /// <summary>Members whose latest ParentSet names this one: who hears of its new pieces, who needs a new set when it leaves.</summary>
     public HashSet<TaskMember> Children { get; } = [];
 
+    /// <summary>Its ticket to pull this task from other peers (secure mode), and when that ticket expires.</summary>
+    public Google.Protobuf.ByteString? Ticket { get; set; }
+    public DateTimeOffset TicketExpires { get; set; }
+
     /// <summary>Parents this peer reported a corrupt piece from: never offered to it again for this task.</summary>
     public HashSet<string> CorruptParents { get; } = new(StringComparer.Ordinal);
 

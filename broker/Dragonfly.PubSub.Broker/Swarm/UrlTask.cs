@@ -27,6 +27,8 @@ internal sealed class UrlTask
         Requester = registration.Requester;
         CreatedAt = createdAt;
         LastActivity = createdAt;
+        Private = UrlTasks.CredentialFingerprint.Of(registration.Url, registration.Headers, []).Length > 0;
+        Admit(registration.Requester, registration.Topic);
     }
 
     public string Id { get; }
@@ -46,6 +48,30 @@ internal sealed class UrlTask
         h.Name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
         || h.Name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)
         || h.Name.Equals("Cookie", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The first registration proved access with credentials (headers, user info, a signed query): only
+    /// peers that registered it themselves (each checked at the origin with its own), a seed, or
+    /// subscribers of a topic it was announced on may join it (issue 11, attack 4).
+    /// </summary>
+    public bool Private { get; }
+
+    /// <summary>Peers that registered this task (their credentials passed the origin), and the topics it was announced on.</summary>
+    public HashSet<string> Admitted { get; } = new(StringComparer.Ordinal);
+    public HashSet<string> Topics { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Notes a registration: its requester may join, and so may subscribers of its topic.</summary>
+    public void Admit(string requester, string topic)
+    {
+        if (requester.Length > 0)
+        {
+            Admitted.Add(requester);
+        }
+        if (topic.Length > 0)
+        {
+            Topics.Add(topic);
+        }
+    }
 
     /// <summary>SHA-256 of each piece as the source reported it; null while unknown.</summary>
     public ByteString?[] Digests { get; }

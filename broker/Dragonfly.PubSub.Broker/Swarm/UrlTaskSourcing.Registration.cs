@@ -99,6 +99,7 @@ internal sealed partial class UrlTaskSourcing
                 return UrlTaskResult.Refused(conflict);
             }
             Attach(live, registration.Key, registration.ExpectedDigest);
+            live.Admit(registration.Requester, registration.Topic);
             return Ok(live);
         }
 
@@ -152,7 +153,7 @@ internal sealed partial class UrlTaskSourcing
     }
 
     /// <summary>The live URL task a registration key leads to, or null (the origin must be stat'ed).</summary>
-    public UrlTaskResult? Find(string key, string? expectedDigest)
+    public UrlTaskResult? Find(string key, string? expectedDigest, string requester = "", string topic = "")
     {
         if (_keys.Find(key) is not { } id || !_urlTasks.TryGetValue(id, out var url))
         {
@@ -163,8 +164,19 @@ internal sealed partial class UrlTaskSourcing
             return UrlTaskResult.Refused(conflict);
         }
         Attach(url, key, expectedDigest);
+        url.Admit(requester, topic);
         return Ok(url);
     }
+
+    /// <summary>
+    /// Whether <paramref name="peerId"/> may join URL task <paramref name="digest"/> (secure mode, a peer that
+    /// may not source): yes for a task without credentials, else only as one of its registrants or with a
+    /// topic it was announced on in <paramref name="grants"/>. Null: not a live URL task of this shard.
+    /// </summary>
+    public bool? MayJoin(string digest, string peerId, IReadOnlyList<string> grants) =>
+        _urlTasks.TryGetValue(digest, out var url)
+            ? !url.Private || url.Admitted.Contains(peerId) || url.Topics.Any(topic => Security.TopicGrants.Allow(grants, topic))
+            : null;
 
     private static UrlTaskResult Ok(UrlTask url) => UrlTaskResult.Ok(url.ToManifest(), url.Incarnation, PhaseOf(url));
 

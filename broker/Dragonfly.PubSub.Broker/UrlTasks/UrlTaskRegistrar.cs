@@ -51,7 +51,8 @@ public sealed class UrlTaskRegistrar
         {
             for (var round = 0; round < MaxRounds; round++)
             {
-                var found = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken).ConfigureAwait(false);
+                var found = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken,
+                    checkedRequest.Requester, checkedRequest.Topic).ConfigureAwait(false);
                 if (found is not null)
                 {
                     return Result(checkedRequest, found);
@@ -268,9 +269,11 @@ public sealed class UrlTaskRegistrar
         }
 
         var filterParams = request.FilterParams.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p.Trim()).ToList();
+        // Other credentials, another key: the origin is asked with them before they join a live task (issue 11).
+        var credentials = CredentialFingerprint.Of(url, headers, filterParams);
         var key = request.ContentAddressed
-            ? $"content\n{expected}\n{request.PieceSize}"
-            : $"url\n{UrlTaskId.Canonicalize(url, filterParams)}\n{request.Tag}\n{request.PieceSize}";
+            ? $"content\n{expected}\n{request.PieceSize}\n{credentials}"
+            : $"url\n{UrlTaskId.Canonicalize(url, filterParams)}\n{request.Tag}\n{request.PieceSize}\n{credentials}";
         return new CheckedRequest(
             key, url, redacted, headers,
             OriginRequestOptions.Default with { Headers = [.. headers.Select(h => KeyValuePair.Create(h.Name, h.Value))] },

@@ -47,6 +47,15 @@ public static class AgentMetrics
         "dragonfly_agent_disk_full_total", "Downloads stopped because the disk was full (they resume when space returns).");
 
     /// <summary>
+    /// Requests and connections the peer port turned away (issue 11, attacks 4 and 7), by why:
+    /// <c>ticket</c> (a piece request without a valid ticket for its task), <c>connections</c> (over the
+    /// total or per-address connection cap), <c>send_timeout</c> (a client that stopped reading a response).
+    /// </summary>
+    public static readonly Counter PeerRefused = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_peer_refused_total", "Piece requests and peer connections the peer port refused or dropped, by reason.",
+        new CounterConfiguration { LabelNames = ["reason"] });
+
+    /// <summary>
     /// Exports every series at 0 from the start, as Prometheus expects: a dashboard or alert then sees
     /// "no origin bytes yet" rather than a missing series that looks like a renamed metric.
     /// </summary>
@@ -59,5 +68,9 @@ public static class AgentMetrics
         CacheEvictions.Inc(0);
         CacheEvictedBytes.Inc(0);
         DiskFull.Inc(0);
+        foreach (var reason in (string[])["ticket", "connections", "send_timeout"])
+        {
+            PeerRefused.WithLabels(reason).Inc(0);
+        }
     }
 }

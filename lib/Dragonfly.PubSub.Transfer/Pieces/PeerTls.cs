@@ -21,6 +21,12 @@ public sealed class PeerTls
     /// <summary>True for a peer id on the fleet's revocation list.</summary>
     public Func<string, bool> IsRevoked { get; init; } = static _ => false;
 
+    /// <summary>
+    /// Checks the tickets pullers present (only members of a task may pull its pieces); null = not checked
+    /// (tests of the transport alone). Real agents always set it with TLS.
+    /// </summary>
+    public Dragonfly.PubSub.Security.PeerTicketVerifier? Tickets { get; init; }
+
     /// <summary>The peer id a fleet certificate names: its subject CN.</summary>
     public static string? PeerIdOf(X509Certificate? certificate)
     {

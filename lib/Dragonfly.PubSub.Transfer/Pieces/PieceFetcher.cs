@@ -21,6 +21,7 @@ public sealed class PieceFetcher : IAsyncDisposable
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     internal static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(20);
     private const int MaxIdlePerParent = 8;
+    private const int MaxTickets = 4096;
 
     /// <summary>Idle connections older than this are closed rather than reused (servers drop them after two minutes).</summary>
     internal static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(60);
@@ -33,6 +34,8 @@ public sealed class PieceFetcher : IAsyncDisposable
     private readonly ArrayPool<byte> _buffers;
     private readonly ConcurrentDictionary<(string Host, int Port, string? PeerId), ConcurrentBag<PeerConnection>> _idle = new();
     private readonly PeerTls? _tls;
+    // The broker's ticket per task (issue 11): presented once on each connection that requests the task.
+    private readonly ConcurrentDictionary<DigestKey, byte[]> _tickets = new();
     private int _disposed;
     private long _lastSweep = Environment.TickCount64;
 
@@ -59,6 +62,22 @@ public sealed class PieceFetcher : IAsyncDisposable
     }
 
     internal byte[] RentBuffer(int pieceSize) => _buffers.Rent(pieceSize);
+
+    /// <summary>Keeps the newest ticket for a task; connections present it before their next request of it.</summary>
+    internal void SetTicket(DigestKey key, byte[] ticket)
+    {
+        if (ticket.Length > Dragonfly.PubSub.Security.PeerTicket.MaxLength)
+        {
+            return; // a peer port would refuse it; requests go without and are answered "forbidden"
+        }
+        if (_tickets.Count >= MaxTickets && !_tickets.ContainsKey(key))
+        {
+            _tickets.Clear();
+        }
+        _tickets[key] = ticket;
+    }
+
+    internal void ForgetTicket(DigestKey key) => _tickets.TryRemove(key, out _);
 
     internal void ReturnBuffer(byte[] buffer) => _buffers.Return(buffer);
 
@@ -101,7 +120,8 @@ public sealed class PieceFetcher : IAsyncDisposable
                     return new FetchResult(status, error);
                 }
             }
-            var result = await connection.RequestAsync(content, offset, destination, expectedSha256, _limiter, taskLimiter, ct).ConfigureAwait(false);
+            _tickets.TryGetValue(content, out var ticket);
+            var result = await connection.RequestAsync(content, ticket, offset, destination, expectedSha256, _limiter, taskLimiter, ct).ConfigureAwait(false);
             if (connection.Healthy && Volatile.Read(ref _disposed) == 0)
             {
                 ReturnIdle(endpoint, connection);
@@ -258,6 +278,10 @@ public sealed class PieceFetcher : IAsyncDisposable
         private readonly byte[] _header = new byte[PieceProtocol.ResponseHeaderLength];
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private readonly byte[] _digest = new byte[SHA256.HashSizeInBytes];
+        private const int MaxPresented = 64;
+
+        // The ticket last presented on this connection per task (by reference: a new one is sent again).
+        private readonly Dictionary<DigestKey, byte[]> _presented = [];
 
         /// <summary>False once the stream is out of step or broken: the connection must not be reused.</summary>
         public bool Healthy { get; private set; } = true;
@@ -272,7 +296,7 @@ public sealed class PieceFetcher : IAsyncDisposable
         public void MarkIdle() => Volatile.Write(ref _idleSince, Environment.TickCount64);
 
         public async ValueTask<FetchResult> RequestAsync(
-            DigestKey content, long offset, Memory<byte> destination, ReadOnlyMemory<byte> expectedSha256,
+            DigestKey content, byte[]? ticket, long offset, Memory<byte> destination, ReadOnlyMemory<byte> expectedSha256,
             TokenBucket limiter, TokenBucket? taskLimiter, CancellationToken ct)
         {
             GotResponse = false;
@@ -282,7 +306,24 @@ public sealed class PieceFetcher : IAsyncDisposable
             {
                 timeout.CancelAfter(StallTimeout);
                 PieceProtocol.WriteRequest(_request, content, offset, destination.Length);
-                await stream.WriteAsync(_request, timeout.Token).ConfigureAwait(false);
+                if (ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket)))
+                {
+                    // Ticket and request in one write: no extra round trip, no extra TLS record.
+                    var frame = new byte[PieceProtocol.RequestLength * 2 + ticket.Length];
+                    PieceProtocol.WriteTicketHead(frame, content, ticket.Length);
+                    ticket.CopyTo(frame, PieceProtocol.RequestLength);
+                    _request.CopyTo(frame, PieceProtocol.RequestLength + ticket.Length);
+                    await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
+                    if (_presented.Count >= MaxPresented)
+                    {
+                        _presented.Clear();
+                    }
+                    _presented[content] = ticket;
+                }
+                else
+                {
+                    await stream.WriteAsync(_request, timeout.Token).ConfigureAwait(false);
+                }
                 if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
                 {
                     return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection");
@@ -300,6 +341,10 @@ public sealed class PieceFetcher : IAsyncDisposable
                     case PieceStatus.Full:
                         Healthy = true;
                         return new FetchResult(FetchStatus.Full);
+                    case PieceStatus.Forbidden:
+                        // No valid ticket: as good as missing here; a new parent set brings a fresh ticket.
+                        Healthy = true;
+                        return new FetchResult(FetchStatus.Missing, "the parent refused: no valid ticket for this task (not a member, or the ticket expired)");
                     case PieceStatus.Ok when length == destination.Length:
                         break;
                     case PieceStatus.Ok:

@@ -19,7 +19,10 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 ///               [32] content hash: the raw SHA-256 of the whole artifact (the content id)
 ///               [8]  int64 offset of the first byte wanted
 ///               [4]  int32 length, 1 .. 64 MiB
-/// response    [1]  status: 0 ok, 1 missing, 2 bad request, 3 busy, 4 full
+/// ticket      (TLS, issue 11) a request whose length is -1: its content hash names the task, its offset
+///             is the length of the ticket bytes that follow (1 .. 4096). No response: the server notes the
+///             task as allowed on this connection until the ticket expires, or refuses its requests
+/// response    [1]  status: 0 ok, 1 missing, 2 bad request, 3 busy, 4 full, 5 forbidden
 ///             [4]  int32 length: the requested length when ok, otherwise 0
 ///             [length] the bytes, when ok
 /// </code>
@@ -32,6 +35,9 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// keeps its link busy, a long one only delays requesters that other parents could serve. The requester verifies the bytes
 /// against its manifest's piece digest; the server never vouches for content. A server closes a
 /// connection after a bad magic, a bad request, or two minutes without a request.
+/// With TLS a peer serves a task's ranges only on a connection that presented a valid ticket for that
+/// task (<see cref="Dragonfly.PubSub.Security.PeerTicket"/>: signed by the broker for the caller's own
+/// peer id); other requests are answered "forbidden".
 /// </summary>
 internal static class PieceProtocol
 {
@@ -39,6 +45,9 @@ internal static class PieceProtocol
     public const int RequestLength = DigestKey.Size + 8 + 4;
     public const int ResponseHeaderLength = 1 + 4;
     public const int MaxRangeLength = PieceLayout.MaxPieceSize;
+
+    /// <summary>The length field of a ticket frame (a range request never has a negative length).</summary>
+    public const int TicketMarker = -1;
 
     /// <summary>"DFP1": Dragonfly pieces, version 1.</summary>
     public static ReadOnlySpan<byte> Magic => "DFP1"u8;
@@ -52,6 +61,10 @@ internal static class PieceProtocol
         BinaryPrimitives.WriteInt64BigEndian(destination[DigestKey.Size..], offset);
         BinaryPrimitives.WriteInt32BigEndian(destination[(DigestKey.Size + 8)..], length);
     }
+
+    /// <summary>The 44-byte head of a ticket frame; the ticket's bytes follow it.</summary>
+    public static void WriteTicketHead(Span<byte> destination, in DigestKey key, int ticketLength) =>
+        WriteRequest(destination, key, ticketLength, TicketMarker);
 
     public static (DigestKey Key, long Offset, int Length) ReadRequest(ReadOnlySpan<byte> source) => (
         DigestKey.FromBytes(source),

@@ -1,13 +1,11 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Security;
 using Dragonfly.PubSub.Transfer.Metrics;
-using Dragonfly.PubSub.Transfer.Storage;
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
@@ -18,13 +16,19 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// large blocks and encrypted; without it (<c>--insecure</c>) they go from the file to the socket
 /// by sendfile. <see cref="TransferOptions.UploadSlots"/>
 /// bounds concurrent responses and <see cref="TransferOptions.UploadLimit"/> their total rate.
+/// Against abuse by clients of the fleet (issue 11): with <see cref="PeerTls.Tickets"/> a task's ranges go
+/// only to a connection that presented the broker's ticket for it (<see cref="ConnectionTickets"/>); open
+/// connections are capped in total and per address (<see cref="ConnectionLimits"/>); a response write that
+/// waits on the client longer than <see cref="TransferOptions.PeerSendTimeout"/> drops the connection and
+/// frees its upload slot (<see cref="SendDeadline"/>).
 /// </summary>
-public sealed class PieceServer : IAsyncDisposable
+public sealed partial class PieceServer : IAsyncDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(2);
     private const int LimitedChunk = 256 * 1024;
     private const int CopyChunk = 1024 * 1024;
+    private const int SendFileChunk = 4 * 1024 * 1024;
 
     private readonly LocalPieces _pieces;
     private readonly ILogger<PieceServer> _logger;
@@ -34,6 +38,11 @@ public sealed class PieceServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Socket> _connections = new();
     private readonly PeerTls? _tls;
     private long _connectionsRefused;
+    private long _requestsForbidden;
+    private long _sendTimeouts;
+    private long _lastCapLog;
+    private readonly ConnectionLimits _limits;
+    private readonly TimeSpan _sendTimeout;
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _nextConnectionId;
@@ -60,6 +69,8 @@ public sealed class PieceServer : IAsyncDisposable
         _logger = logger;
         _limiter = new TokenBucket(options.UploadLimit, TimeProvider.System);
         _uploads = new SendGate(options.UploadSlots);
+        _limits = new ConnectionLimits(options.MaxPeerConnections, options.MaxPeerConnectionsPerAddress);
+        _sendTimeout = options.PeerSendTimeout;
         _seedUploads = new SendGate(Math.Min(options.UploadSlots, DefaultSeedSlots));
     }
 
@@ -90,6 +101,12 @@ public sealed class PieceServer : IAsyncDisposable
 
     /// <summary>Connections refused for who was on the other side: no TLS, no or a foreign certificate, a revoked peer.</summary>
     public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    /// <summary>Range requests refused for want of a valid ticket for their task.</summary>
+    public long RequestsForbidden => Interlocked.Read(ref _requestsForbidden);
+
+    /// <summary>Connections dropped because the client stopped reading a response (<see cref="TransferOptions.PeerSendTimeout"/>).</summary>
+    public long SendTimeouts => Interlocked.Read(ref _sendTimeouts);
 
     /// <summary>True when the port speaks TLS.</summary>
     public bool IsTls => _tls is not null;
@@ -178,13 +195,19 @@ public sealed class PieceServer : IAsyncDisposable
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
+            var address = RemoteAddressOf(socket);
+            if (!_limits.TryOpen(address, out var refusal))
+            {
+                RefuseOverCap(socket, refusal!);
+                continue;
+            }
             var id = Interlocked.Increment(ref _nextConnectionId);
             _connections[id] = socket;
-            _ = ServeConnectionAsync(id, socket);
+            _ = ServeConnectionAsync(id, socket, address);
         }
     }
 
-    private async Task ServeConnectionAsync(long id, Socket socket)
+    private async Task ServeConnectionAsync(long id, Socket socket, IPAddress address)
     {
         await Task.Yield();
         var reason = "closed by the peer";
@@ -194,6 +217,7 @@ public sealed class PieceServer : IAsyncDisposable
         PeerStream? stream = null;
         string? requester = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        using var deadline = new SendDeadline(socket, _sendTimeout);
         try
         {
             PieceProtocol.Configure(socket);
@@ -210,6 +234,9 @@ public sealed class PieceServer : IAsyncDisposable
                 reason = "no or wrong protocol magic";
                 return;
             }
+            var tickets = _tls?.Tickets is { } verifier ? new ConnectionTickets(verifier, stream.RemotePeerId ?? "", TimeProvider.System) : null;
+            string? ticketProblem = null;
+            var forbiddenLogged = false;
             while (true)
             {
                 timeout.CancelAfter(IdleTimeout);
@@ -224,23 +251,61 @@ public sealed class PieceServer : IAsyncDisposable
                     reason = "revoked";
                     return;
                 }
-                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
                 var (key, offset, length) = PieceProtocol.ReadRequest(request);
+                if (length == PieceProtocol.TicketMarker && offset is > 0 and <= PeerTicket.MaxLength)
+                {
+                    // A ticket for the next requests of this task; with plain TCP (no identity) it is read and ignored.
+                    var ticket = new byte[offset];
+                    if (!await PieceProtocol.ReceiveExactlyAsync(stream, ticket, timeout.Token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                    ticketProblem = tickets?.Admit(key, ticket);
+                    continue;
+                }
+                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (length <= 0 || length > PieceProtocol.MaxRangeLength || offset < 0)
                 {
                     PieceProtocol.WriteResponseHeader(header, PieceStatus.BadRequest, 0);
-                    await stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
+                    await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
                     reason = $"bad request (offset {offset}, length {length})";
                     return;
                 }
-                var status = await ServeRangeAsync(stream, header, key, offset, length, requester ??= RequesterOf(stream, socket)).ConfigureAwait(false);
+                PieceStatus status;
+                if (tickets is not null && !tickets.Allows(key))
+                {
+                    status = PieceStatus.Forbidden;
+                    Interlocked.Increment(ref _requestsForbidden);
+                    AgentMetrics.PeerRefused.WithLabels("ticket").Inc();
+                    if (!forbiddenLogged)
+                    {
+                        // Once per connection: a client asking for many pieces must not flood the log.
+                        forbiddenLogged = true;
+                        PeerTlsLog.RequestsForbidden(_logger, stream.RemotePeerId ?? "?", remote ?? "?", KeyText(key), ticketProblem ?? "no ticket for it on this connection");
+                    }
+                }
+                else
+                {
+                    status = await ServeRangeAsync(stream, deadline, header, key, offset, length, requester ??= RequesterOf(stream, socket)).ConfigureAwait(false);
+                }
                 if (status != PieceStatus.Ok)
                 {
-                    Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
+                    if (status != PieceStatus.Forbidden)
+                    {
+                        Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
+                    }
                     PieceProtocol.WriteResponseHeader(header, status, 0);
-                    await stream.WriteAsync(header, _stop.Token).ConfigureAwait(false);
+                    await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
                 }
             }
+        }
+        catch (Exception) when (deadline.Expired)
+        {
+            // The deadline closed the socket under the write: whatever the write threw, this is why.
+            reason = $"send timed out after {_sendTimeout.TotalSeconds:0.#} s";
+            Interlocked.Increment(ref _sendTimeouts);
+            AgentMetrics.PeerRefused.WithLabels("send_timeout").Inc();
+            PeerTlsLog.SendTimedOut(_logger, remote ?? "?", _sendTimeout.TotalSeconds);
         }
         catch (OperationCanceledException)
         {
@@ -259,6 +324,7 @@ public sealed class PieceServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(id, out _);
+            _limits.Close(address);
             TransferLog.ServerConnectionEnded(_logger, remote, reason);
             if (stream is not null)
             {
@@ -268,155 +334,6 @@ public sealed class PieceServer : IAsyncDisposable
             {
                 socket.Dispose();
             }
-        }
-    }
-
-    /// <summary>
-    /// Sends the range (<see cref="PieceStatus.Ok"/>), or sends nothing and says why: this agent
-    /// does not hold all of it, (complete artifacts) it is already sending it to another peer, or
-    /// its upload slots and the queue before them are full.
-    /// </summary>
-    private async ValueTask<PieceStatus> ServeRangeAsync(PeerStream stream, byte[] header, DigestKey key, long offset, int length, string requester)
-    {
-        if (!_pieces.TryResolve(key, offset, length, out _, out var complete))
-        {
-            return PieceStatus.Missing;
-        }
-        if (complete && !_seedSends.TryBegin(key, offset))
-        {
-            return PieceStatus.Busy;
-        }
-        if (complete && !_pieces.TryClaimFirstRound(key, offset, requester))
-        {
-            _seedSends.End(key, offset, sent: false);
-            return PieceStatus.Busy;
-        }
-        var seedGate = complete ? _seedUploads : null;
-        var sent = false;
-        try
-        {
-            // Past a short queue the answer is "busy": the requester does better elsewhere than waiting here.
-            if (seedGate is not null && !await seedGate.TryEnterAsync(_stop.Token).ConfigureAwait(false))
-            {
-                return PieceStatus.Full;
-            }
-            try
-            {
-                if (!await _uploads.TryEnterAsync(_stop.Token).ConfigureAwait(false))
-                {
-                    return PieceStatus.Full;
-                }
-                try
-                {
-                    using var file = OpenResolved(key, offset, length);
-                    if (file is null || RandomAccess.GetLength(file) < offset + length)
-                    {
-                        return PieceStatus.Missing;
-                    }
-                    PieceProtocol.WriteResponseHeader(header, PieceStatus.Ok, length);
-                    if (UseSendFile && stream is SocketPeerStream plain)
-                    {
-                        await SendFileAsync(plain, header, file, offset, length).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await CopyAsync(stream, header, file, offset, length).ConfigureAwait(false);
-                    }
-                    Interlocked.Increment(ref _requestsServed);
-                    sent = true;
-                    return PieceStatus.Ok;
-                }
-                finally
-                {
-                    _uploads.Release();
-                }
-            }
-            finally
-            {
-                seedGate?.Release();
-            }
-        }
-        finally
-        {
-            if (complete)
-            {
-                _seedSends.End(key, offset, sent);
-                if (!sent)
-                {
-                    _pieces.ReleaseFirstRound(key, offset, requester);
-                }
-            }
-        }
-    }
-
-    /// <summary>Opens the file behind a range; a download may have just been renamed into the store, so look twice.</summary>
-    private SafeFileHandle? OpenResolved(DigestKey key, long offset, int length)
-    {
-        for (var attempt = 0; attempt < 2; attempt++)
-        {
-            if (!_pieces.TryResolve(key, offset, length, out var path))
-            {
-                return null;
-            }
-            try
-            {
-                return ContentStore.OpenRead(path);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-            }
-        }
-        return null;
-    }
-
-    private async ValueTask SendFileAsync(SocketPeerStream socket, byte[] header, SafeFileHandle file, long offset, int length)
-    {
-        // The stream takes over the handle (disposing both is harmless); SendPacketsElement needs a stream.
-        using var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
-        var headerLength = header.Length;
-        var sent = 0;
-        while (sent < length)
-        {
-            var chunk = _limiter.IsUnlimited ? length - sent : Math.Min(LimitedChunk, length - sent);
-            await _limiter.TakeAsync(chunk, _stop.Token).ConfigureAwait(false);
-            await socket.SendFileAsync(header, headerLength, stream, offset + sent, chunk).ConfigureAwait(false);
-            headerLength = 0;
-            sent += chunk;
-            AgentMetrics.UploadBytes.Inc(chunk);
-        }
-    }
-
-    /// <summary>
-    /// Reads the range into a pooled block and writes it (TLS, or plain without sendfile). The
-    /// header rides in the first block so it does not cost a TLS record of its own.
-    /// </summary>
-    private async ValueTask CopyAsync(PeerStream stream, byte[] header, SafeFileHandle file, long offset, int length)
-    {
-        var chunkSize = _limiter.IsUnlimited ? CopyChunk : LimitedChunk;
-        var buffer = ArrayPool<byte>.Shared.Rent(header.Length + Math.Min(chunkSize, length));
-        try
-        {
-            header.CopyTo(buffer, 0);
-            var headerLength = header.Length;
-            var sent = 0;
-            while (sent < length)
-            {
-                var want = Math.Min(buffer.Length - headerLength, length - sent);
-                var read = RandomAccess.Read(file, buffer.AsSpan(headerLength, want), offset + sent);
-                if (read <= 0)
-                {
-                    throw new IOException("the file ended before the requested range");
-                }
-                await _limiter.TakeAsync(read, _stop.Token).ConfigureAwait(false);
-                await stream.WriteAsync(buffer.AsMemory(0, headerLength + read), _stop.Token).ConfigureAwait(false);
-                headerLength = 0;
-                sent += read;
-                AgentMetrics.UploadBytes.Inc(read);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -451,6 +368,42 @@ public sealed class PieceServer : IAsyncDisposable
     {
         Interlocked.Increment(ref _connectionsRefused);
         PeerTlsLog.Refused(_logger, remote ?? "?", reason);
+    }
+
+    /// <summary>Closes a connection over a cap at once; logged at most every 10 s (a flood must not flood the log too).</summary>
+    private void RefuseOverCap(Socket socket, string refusal)
+    {
+        var remote = SafeRemote(socket) ?? "?";
+        socket.Dispose();
+        Interlocked.Increment(ref _connectionsRefused);
+        AgentMetrics.PeerRefused.WithLabels("connections").Inc();
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastCapLog);
+        if (now - last >= 10_000 && Interlocked.CompareExchange(ref _lastCapLog, now, last) == last)
+        {
+            PeerTlsLog.Refused(_logger, remote, refusal + "; closed at once (logged at most every 10 s)");
+        }
+    }
+
+    private static IPAddress RemoteAddressOf(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint is IPEndPoint endpoint
+                ? endpoint.Address.IsIPv4MappedToIPv6 ? endpoint.Address.MapToIPv4() : endpoint.Address
+                : IPAddress.None;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return IPAddress.None;
+        }
+    }
+
+    private static string KeyText(in DigestKey key)
+    {
+        Span<byte> bytes = stackalloc byte[DigestKey.Size];
+        key.WriteTo(bytes);
+        return "sha256:" + Convert.ToHexStringLower(bytes);
     }
 
     /// <summary>Who asks, for a first copy's first round: the certificate's peer id, else the address (a retry may come on a new connection).</summary>

@@ -8,4 +8,6 @@ internal enum PieceStatus : byte
     BadRequest = 2,
     Busy = 3,
     Full = 4,
+    /// <summary>No valid ticket for this task on this connection: the requester is not a member of it (issue 11).</summary>
+    Forbidden = 5,
 }

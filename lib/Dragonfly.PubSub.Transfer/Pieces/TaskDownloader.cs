@@ -234,6 +234,18 @@ public sealed partial class TaskDownloader
         _events.Writer.TryWrite(new ParentsChanged(parents.ToArray()));
     }
 
+    /// <summary>
+    /// The broker's ticket that lets this agent pull the task's pieces from other peers (issue 11); sent on
+    /// each connection to a parent before the first request. Thread-safe.
+    /// </summary>
+    public void UseTicket(ReadOnlyMemory<byte> ticket)
+    {
+        if (!ticket.IsEmpty)
+        {
+            _fetcher.SetTicket(_key, ticket.ToArray());
+        }
+    }
+
     /// <summary>A parent gained pieces. Thread-safe.</summary>
     public void PiecesAvailable(string peerId, IReadOnlyList<int> indexes)
     {
@@ -381,6 +393,7 @@ public sealed partial class TaskDownloader
         finally
         {
             _file?.Dispose();
+            _fetcher.ForgetTicket(_key);
         }
     }
 

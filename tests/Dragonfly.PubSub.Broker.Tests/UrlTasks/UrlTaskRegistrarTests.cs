@@ -42,11 +42,11 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ConcurrentRegistrations_OfTheSameObjectWithOtherSignatures_StatOnceAndShareOneTask()
+    public async Task ConcurrentRegistrations_OfTheSameObject_StatOnceAndShareOneTask()
     {
         _origin.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var calls = Enumerable.Range(0, 5)
-            .Select(i => _registrar.RegisterAsync(Request($"https://origin.test/app.tar?v=1&X-Amz-Signature=sig{i}&X-Amz-Date=2025{i}"), CancellationToken.None))
+            .Select(_ => _registrar.RegisterAsync(Request("https://origin.test/app.tar?v=1&X-Amz-Signature=sig&X-Amz-Date=2025"), CancellationToken.None))
             .ToList();
         while (_origin.Stats == 0)
         {
@@ -60,10 +60,47 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
         Assert.Single(outcomes.Select(o => o.Manifest!.Digest).Distinct());
         Assert.Equal(1, _origin.Stats);
 
-        // Later requests for the live task skip the stat too.
-        var later = await _registrar.RegisterAsync(Request("https://origin.test/app.tar?X-Amz-Signature=other&v=1"), CancellationToken.None).WaitAsync(Timeout);
+        // Later requests with the same credentials for the live task skip the stat too.
+        var later = await _registrar.RegisterAsync(Request("https://origin.test/app.tar?X-Amz-Date=2025&X-Amz-Signature=sig&v=1"), CancellationToken.None).WaitAsync(Timeout);
         Assert.Equal(outcomes[0].Manifest!.Digest, later.Manifest!.Digest);
         Assert.Equal(1, _origin.Stats);
+    }
+
+    [Fact]
+    public async Task OtherSignatures_OfTheSameObject_AreCheckedAtTheOrigin_ThenShareOneTask()
+    {
+        // Issue 11, attack 4: each new signature is tried at the origin before it joins the live task.
+        var first = await Register(Request("https://origin.test/app.tar?v=1&X-Amz-Signature=good1"));
+        var second = await Register(Request("https://origin.test/app.tar?v=1&X-Amz-Signature=good2"));
+
+        Assert.Equal(first.Manifest!.Digest, second.Manifest!.Digest);
+        Assert.Equal(2, _origin.Stats);
+        Assert.Equal(UrlTaskId.Compute(new Uri("https://origin.test/app.tar?v=1"), first.Manifest.PieceSize).ToString(), first.Manifest.Digest);
+    }
+
+    [Theory]
+    [InlineData("https://origin.test/app.tar?v=1&X-Amz-Signature=bad", null)]
+    [InlineData("https://origin.test/app.tar?v=1", "Bearer bad")]
+    [InlineData("https://mallory:guess@origin.test/app.tar?v=1", null)]
+    public async Task BadCredentials_ForALiveTask_GetTheOriginsRefusal_NotTheTask(string url, string? authorization)
+    {
+        var good = Request("https://origin.test/app.tar?v=1&X-Amz-Signature=good");
+        good.Headers.Add(new Header { Name = "Authorization", Value = "Bearer good" });
+        var live = await Register(good);
+        Assert.Null(live.Error);
+
+        _origin.Refuse = u => u.Query.Contains("=good", StringComparison.Ordinal) ? null
+            : new OriginException(OriginErrorKind.AccessDenied, "origin.test answered 403 Forbidden", "https://origin.test/app.tar", 403);
+        var bad = Request(url);
+        if (authorization is not null)
+        {
+            bad.Headers.Add(new Header { Name = "Authorization", Value = authorization });
+        }
+        var outcome = await Register(bad);
+
+        Assert.Null(outcome.Manifest);
+        Assert.Equal(UrlTaskErrorKind.FailedPrecondition, outcome.ErrorKind);
+        Assert.Equal(2, _origin.Stats);
     }
 
     [Fact]
@@ -258,6 +295,9 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
 
         public TaskCompletionSource? Gate { get; set; }
 
+        /// <summary>Refuses some URLs (e.g. a bad signature); null = accept.</summary>
+        public Func<Uri, OriginException?>? Refuse { get; set; }
+
         public async Task<OriginObject> StatAsync(Uri url, OriginRequestOptions options, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _stats);
@@ -268,6 +308,10 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
             if (Error is { } error)
             {
                 throw error;
+            }
+            if (Refuse?.Invoke(url) is { } refused)
+            {
+                throw refused;
             }
             return new OriginObject { Url = url, Size = Size, SupportsRanges = true };
         }

@@ -37,8 +37,14 @@ public sealed partial class PeerPortTests(ITestOutputHelper output)
         var foreign = await PeerWire.TlsAsync(publisher.Info.PeerPort, intruder, request);
         Assert.True(foreign is null, $"a client of another CA got {foreign?.Length} bytes");
 
-        // A member of the fleet gets the verified bytes on the same port.
-        var member = await PeerWire.TlsAsync(publisher.Info.PeerPort, cluster.Broker.Fleet!.Identity.Certificate, request);
+        // A member of the fleet that is not a member of the task is answered "forbidden" (5) and gets no byte (issue 11).
+        var outsider = await PeerWire.TlsAsync(publisher.Info.PeerPort, cluster.Broker.Fleet!.Identity.Certificate, request);
+        Assert.True(outsider is [5, 0, 0, 0, 0], $"a fleet member without a ticket should get status 5 and nothing else, got {outsider?.Length} bytes");
+
+        // With the ticket the scheduler gave it when it joined the task, it gets the verified bytes on the same port.
+        var ticket = await SchedulerTicket.JoinAsync(cluster.Broker, file.Digest);
+        var member = await PeerWire.TlsAsync(publisher.Info.PeerPort, cluster.Broker.Fleet!.Identity.Certificate,
+            PeerWire.RequestWithTicket(file.Sha256Hex, (int)MiB, ticket));
         Assert.NotNull(member);
         Assert.Equal(5 + MiB, member.Length);
         Assert.Equal(0, member[0]);

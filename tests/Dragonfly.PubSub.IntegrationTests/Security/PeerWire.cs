@@ -23,6 +23,20 @@ internal static class PeerWire
         return bytes;
     }
 
+    /// <summary>
+    /// The magic, a ticket frame (a request of length -1 whose offset is the ticket's length, then the
+    /// ticket) and one request: what a member of the task sends.
+    /// </summary>
+    public static byte[] RequestWithTicket(string sha256Hex, int length, byte[] ticket)
+    {
+        var plain = Request(sha256Hex, length);
+        var head = new byte[32 + 8 + 4];
+        Convert.FromHexString(sha256Hex).CopyTo(head, 0);
+        BinaryPrimitives.WriteInt64BigEndian(head.AsSpan(32), ticket.Length);
+        BinaryPrimitives.WriteInt32BigEndian(head.AsSpan(40), -1);
+        return [.. plain.AsSpan(0, 4), .. head, .. ticket, .. plain.AsSpan(4)];
+    }
+
     /// <summary>Sends the request in clear; returns every byte the port sent back before it closed.</summary>
     public static async Task<byte[]> PlainAsync(int port, byte[] request)
     {
