@@ -96,7 +96,10 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
     {
         // dfpub --url: the subscriber never had the URL, the broker's seed had it in memory only, so after the
         // restart nobody can register the task again. The subscriber's task must end, not wait for ever.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "1m"));
+        // 32 KiB/s after each request's first 256 KiB: the seed reads many 512 KiB pieces at once, each for ~8 s,
+        // so it is still sourcing when the broker is killed (at 1 MiB/s it had all 128 MiB within seconds, the
+        // catalogue kept the sourced task, and the subscriber finished instead).
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k"));
         await TestFile.CreateAsync(nginx.WwwPath("slow/topic.bin"), 128 * MiB, seed: 362);
         await cluster.StartBrokerAsync();
         var publisher = await cluster.StartAgentAsync("pub");
