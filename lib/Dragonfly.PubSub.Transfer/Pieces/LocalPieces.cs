@@ -82,9 +82,12 @@ public sealed class LocalPieces
         var key = DigestKey.From(digest);
         if (_entries.TryGetValue(key, out var entry))
         {
+            // The last serve carries over: the cache's least-recently-used order must not see a finished
+            // download as never used because its entry was replaced.
             _entries[key] = new Entry(entry.Layout, path, null, null)
             {
                 Round = firstCopy ? new FirstRound(entry.Layout.PieceCount, _time) : null,
+                ServedAtTicks = Volatile.Read(ref entry.ServedAtTicks),
             };
         }
     }
@@ -158,7 +161,7 @@ public sealed class LocalPieces
         path = entry.Path;
         complete = entry.Bits is null;
         // For the cache's least-recently-used order: serving to peers is a use.
-        Volatile.Write(ref entry.ServedAtTicks, DateTime.UtcNow.Ticks);
+        Volatile.Write(ref entry.ServedAtTicks, _time.GetUtcNow().UtcTicks);
         return true;
     }
 

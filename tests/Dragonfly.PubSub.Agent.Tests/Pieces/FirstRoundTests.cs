@@ -74,4 +74,22 @@ public sealed class FirstRoundTests
         Assert.True(pieces.TryClaimFirstRound(Key, 0, "a"));
         Assert.False(pieces.TryClaimFirstRound(Key, 0, "b"));
     }
+
+    [Fact]
+    public void MoveToComplete_KeepsWhenThePiecesWereLastServed()
+    {
+        var pieces = new LocalPieces(_time);
+        var layout = new PieceLayout(4L * PieceSize, PieceSize);
+        var have = new PieceBitmap(4);
+        have.Set(0);
+        pieces.AddPartial(Digest, layout, "/tmp/partial", have);
+        Assert.True(pieces.TryResolve(Key, 0, PieceSize, out _));
+        var served = pieces.LastServed(Digest);
+        Assert.NotNull(served);
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+        pieces.MoveToComplete(Digest, "/tmp/done");
+
+        Assert.Equal(served, pieces.LastServed(Digest));
+    }
 }
