@@ -18,10 +18,15 @@ internal static class AdminCommands
     {
         var role = new Option<string>("--role")
         {
-            Required = true,
             HelpName = "agent|seed|publisher|admin[,...]",
             Description = "What the enrolled peer may do; several with commas (agent,publisher for a machine that also runs dfpub): "
                 + "agent subscribes within --topics and pulls, publisher announces within --topics, seed may fetch URL tasks from their origins, admin uses the API",
+        };
+        var scope = new Option<string?>("--scope")
+        {
+            HelpName = "read|preheat[,...]",
+            Description = "Make an API token for the broker's HTTP API instead of a join token (Authorization: Bearer TOKEN): "
+                + "read = the dashboard and GET /api/v1/* from other hosts, preheat = POST /api/v1/preheat within --topics",
         };
         var topics = new Option<string[]>("--topics")
         {
@@ -32,15 +37,26 @@ internal static class AdminCommands
         var ttl = new Option<string?>("--ttl") { HelpName = "DURATION", Description = "How long the token can be used, e.g. 1h, 24h, 7d [default 24h]" };
         var uses = new Option<int>("--uses") { HelpName = "N", Description = "How many peers may enrol with it (1: a one-time token)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print the token and what it grants as JSON instead of the token alone" };
-        var create = new Command("create", "Make a join token and print it (one line on stdout) for: dfagent --join-token TOKEN")
+        var create = new Command("create", "Make a join token and print it (one line on stdout) for: dfagent --join-token TOKEN; with --scope an API token for the HTTP API")
         {
-            role, topics, ttl, uses, json, DataDir(),
+            role, scope, topics, ttl, uses, json, DataDir(),
         };
         create.SetAction((parse, ct) => RunAsync(parse, stderr, environment, needCa: true, async admin =>
         {
-            if (!PeerRoles.TryParseList(parse.GetValue(role), out var parsedRoles) || parsedRoles.Contains(PeerRole.Broker))
+            var (roleText, scopeText) = (parse.GetValue(role), parse.GetValue(scope));
+            if ((roleText is null) == (scopeText is null))
             {
-                throw UserFacingException.Usage($"--role '{parse.GetValue(role)}' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)");
+                throw UserFacingException.Usage("give --role agent|seed|publisher|admin (a join token) or --scope read|preheat (an API token), one of them");
+            }
+            IReadOnlyList<PeerRole> parsedRoles = [];
+            IReadOnlyList<ApiScope> parsedScopes = [];
+            if (scopeText is not null && !ApiScopes.TryParseList(scopeText, out parsedScopes))
+            {
+                throw UserFacingException.Usage($"--scope '{scopeText}' is not one of read, preheat (both with commas: read,preheat)");
+            }
+            if (roleText is not null && (!PeerRoles.TryParseList(roleText, out parsedRoles) || parsedRoles.Contains(PeerRole.Broker)))
+            {
+                throw UserFacingException.Usage($"--role '{roleText}' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)");
             }
             var ttlText = parse.GetValue(ttl);
             TimeSpan? lifetime = TokenRequest.DefaultTtl;
@@ -48,7 +64,7 @@ internal static class AdminCommands
             {
                 throw UserFacingException.Usage($"--ttl '{ttlText}' is not a duration; write e.g. 1h, 24h or 7d");
             }
-            var request = new TokenRequest(parsedRoles, parse.GetValue(topics) ?? [], lifetime.Value, parse.GetValue(uses));
+            var request = new TokenRequest(parsedRoles, parse.GetValue(topics) ?? [], lifetime.Value, parse.GetValue(uses)) { Scopes = parsedScopes };
             if (request.Validate() is { } problem)
             {
                 throw UserFacingException.Usage(problem);
@@ -61,27 +77,29 @@ internal static class AdminCommands
             else
             {
                 stdout.WriteLine(created.Token);
-                stderr.WriteLine($"dfbroker: token {created.Id}: role {created.Role}, {created.Uses} use(s), expires {created.ExpiresAt:yyyy-MM-ddTHH:mm:ssZ}");
+                stderr.WriteLine(created.Scope is { } granted
+                    ? $"dfbroker: API token {created.Id}: scope {granted}, expires {created.ExpiresAt:yyyy-MM-ddTHH:mm:ssZ}; send it as Authorization: Bearer TOKEN"
+                    : $"dfbroker: token {created.Id}: role {created.Role}, {created.Uses} use(s), expires {created.ExpiresAt:yyyy-MM-ddTHH:mm:ssZ}");
             }
             return ExitCodes.Success;
         }));
 
-        var tokenId = new Argument<string>("ID") { Description = "The token's id (the 12 hex characters after dfj1.)" };
-        var revokeToken = new Command("revoke", "Revoke a join token, and every peer that enrolled with it") { tokenId, DataDir() };
+        var tokenId = new Argument<string>("ID") { Description = "The token's id (the 12 hex characters after dfj1. or dfa1.)" };
+        var revokeToken = new Command("revoke", "Revoke a join token, and every peer that enrolled with it, or an API token") { tokenId, DataDir() };
         revokeToken.SetAction((parse, ct) => RunAsync(parse, stderr, environment, needCa: false, async admin =>
         {
             var id = parse.GetRequiredValue(tokenId);
             var result = await admin.RevokeTokenAsync(id, ct).ConfigureAwait(false);
             if (!result.Found)
             {
-                throw new UserFacingException($"no join token '{id}' is known to this broker", ExitCodes.Failed);
+                throw new UserFacingException($"no join or API token '{id}' is known to this broker", ExitCodes.Failed);
             }
             stdout.WriteLine(result.RevokedPeers.Count == 0
                 ? $"revoked token {id} (no peer had enrolled with it)"
                 : $"revoked token {id} and peer(s) {string.Join(", ", result.RevokedPeers)}");
             return ExitCodes.Success;
         }));
-        root.Subcommands.Add(new Command("token", "Join tokens for enrolling agents (dfagent --join-token)") { create, revokeToken });
+        root.Subcommands.Add(new Command("token", "Join tokens for enrolling agents (dfagent --join-token) and API tokens for the HTTP API") { create, revokeToken });
 
         var peerId = new Argument<string>("PEER_ID") { Description = "The peer id (its certificate's CN), e.g. agent-0123456789ab" };
         var revokeCert = new Command("revoke", "Revoke a peer: refused at its next handshake, its live sessions cut at once, announced on dragonfly/revoked")

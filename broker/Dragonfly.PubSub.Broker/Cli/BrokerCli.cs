@@ -14,7 +14,7 @@ public static class BrokerCli
         {
             HelpName = "FILE",
             Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
-                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), allowOrigins (array of hosts, IP addresses or CIDRs), "
+                + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), s3Buckets (array of bucket names), allowOrigins (array of hosts, IP addresses or CIDRs), "
                 + "mqttsPort, insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSans (array), certTtl, tlsCiphers, "
                 + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "
                 + "Flags override DFBROKER_* environment variables, which override the file; "
@@ -74,6 +74,12 @@ public static class BrokerCli
             Description = "Allow file:// URL tasks for files under DIR (repeatable; symbolic links and '..' are resolved first). "
                 + "Without it file:// origins are refused, since the seed would read them on this host for anyone reaching the gRPC port "
                 + $"[env DFBROKER_FILE_ORIGIN_ROOTS, a '{Path.PathSeparator}'-separated list; config fileOriginRoots]",
+        };
+        var s3Bucket = new Option<string[]>("--s3-bucket")
+        {
+            HelpName = "BUCKET",
+            Description = "Allow s3:// URL tasks for objects in BUCKET (repeatable). Without it s3:// origins are refused, since the seed would "
+                + "read any bucket with the broker's S3 credentials for anyone reaching the gRPC port [env DFBROKER_S3_BUCKETS, comma-separated; config s3Buckets]",
         };
         var allowOrigin = new Option<string[]>("--allow-origin")
         {
@@ -143,7 +149,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -183,6 +189,7 @@ public static class BrokerCli
                     SeedPort = parse.GetValue(seedPort),
                     NoSeed = parse.GetValue(noSeed),
                     FileOriginRoots = parse.GetValue(fileOriginRoot) ?? [],
+                    S3Buckets = parse.GetValue(s3Bucket) ?? [],
                     AllowOrigins = parse.GetValue(allowOrigin) ?? [],
                     Verbose = isVerbose,
                     MqttsPort = parse.GetValue(mqttsPort),

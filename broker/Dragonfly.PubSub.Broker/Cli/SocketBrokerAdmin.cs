@@ -64,6 +64,7 @@ internal sealed class SocketBrokerAdmin : IBrokerAdmin
             ["topics"] = request.Topics,
             ["ttlSeconds"] = request.Ttl.TotalSeconds,
             ["uses"] = request.Uses,
+            ["scopes"] = ApiScopes.Names(request.Scopes),
         };
         using var content = new StringContent(JsonSerializer.Serialize(body, AdminJson.Options), System.Text.Encoding.UTF8, "application/json");
         using var response = await _http.PostAsync(AdminApi.TokensPath, content, cancellationToken).ConfigureAwait(false);

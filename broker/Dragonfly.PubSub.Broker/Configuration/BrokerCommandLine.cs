@@ -18,6 +18,9 @@ public sealed record BrokerCommandLine
     /// <summary>--file-origin-root, repeatable; empty = not given.</summary>
     public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
 
+    /// <summary>--s3-bucket, repeatable; empty = not given.</summary>
+    public IReadOnlyList<string> S3Buckets { get; init; } = [];
+
     /// <summary>--allow-origin, repeatable; empty = not given.</summary>
     public IReadOnlyList<string> AllowOrigins { get; init; } = [];
     public bool Verbose { get; init; }

@@ -28,6 +28,8 @@ public sealed record BrokerConfigFile
     /// <summary>Internal origins the broker's seed may fetch from (host names, IP addresses, CIDRs); none by default.</summary>
     public IReadOnlyList<string>? AllowOrigins { get; init; }
 
+    public IReadOnlyList<string>? S3Buckets { get; init; }
+
     public int? MqttsPort { get; init; }
     public bool? Insecure { get; init; }
     public string? TlsCa { get; init; }
@@ -122,6 +124,9 @@ public sealed record BrokerConfigFile
                     case "fileoriginroots":
                         config = config with { FileOriginRoots = StringArray(property, problems) };
                         break;
+                    case "s3buckets":
+                        config = config with { S3Buckets = StringArray(property, problems) };
+                        break;
                     case "alloworigins":
                         config = config with { AllowOrigins = StringArray(property, problems) };
                         break;
@@ -167,7 +172,7 @@ public sealed record BrokerConfigFile
 
     public static readonly IReadOnlyList<string> KnownKeys =
         ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
-         "fileOriginRoots", "allowOrigins", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
+         "fileOriginRoots", "s3Buckets", "allowOrigins", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
 
     private static List<string>? StringArray(JsonProperty property, List<string> problems)
     {
@@ -302,6 +307,13 @@ public sealed record BrokerConfigFile
             if (string.IsNullOrWhiteSpace(root) || !Path.IsPathRooted(root))
             {
                 problems.Add($"fileOriginRoots: '{root}' is not an absolute directory path");
+            }
+        }
+        foreach (var bucket in S3Buckets ?? [])
+        {
+            if (UrlTasks.S3BucketPolicy.Validate(bucket) is { } problem)
+            {
+                problems.Add($"s3Buckets: {problem}");
             }
         }
         foreach (var origin in AllowOrigins ?? [])

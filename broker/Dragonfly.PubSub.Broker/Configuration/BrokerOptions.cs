@@ -53,6 +53,9 @@ public sealed record BrokerOptions
     /// <summary>Directories (absolute) under which file:// URL tasks are allowed; empty: none are.</summary>
     public IReadOnlyList<string> FileOriginRoots { get; init; } = [];
 
+    /// <summary>The buckets s3:// URL tasks may name (<c>--s3-bucket</c>); empty: none are allowed.</summary>
+    public IReadOnlyList<string> S3Buckets { get; init; } = [];
+
     /// <summary>
     /// Where the broker (URL task stats) and its seed may fetch origins from: public addresses, plus the
     /// internal ones named by <c>--allow-origin</c> (server-side request forgery guard).

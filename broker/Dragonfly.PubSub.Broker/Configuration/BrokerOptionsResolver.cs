@@ -48,6 +48,7 @@ public static class BrokerOptionsResolver
             SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),
             S3 = S3(file, environment),
             FileOriginRoots = FileOriginRoots(flags, file, environment),
+            S3Buckets = S3Buckets(flags, file, environment),
             Egress = Egress(flags, file, environment),
             Registries = Registries(file, environment),
             MqttsPort = Port("--mqtts-port", flags.MqttsPort, environment, "DFBROKER_MQTTS_PORT", file.MqttsPort, BrokerOptions.DefaultMqttsPort),
@@ -90,6 +91,23 @@ public static class BrokerOptionsResolver
             resolved.Add(full);
         }
         return resolved;
+    }
+
+    /// <summary>--s3-bucket (repeatable) &gt; DFBROKER_S3_BUCKETS (comma-separated) &gt; config s3Buckets; each a bucket name.</summary>
+    private static IReadOnlyList<string> S3Buckets(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var (source, buckets) = flags.S3Buckets.Count > 0 ? ("--s3-bucket", flags.S3Buckets)
+            : Env(environment, "DFBROKER_S3_BUCKETS") is { } list
+                ? ("DFBROKER_S3_BUCKETS", (IReadOnlyList<string>)list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            : ("s3Buckets", file.S3Buckets ?? []);
+        foreach (var bucket in buckets)
+        {
+            if (UrlTasks.S3BucketPolicy.Validate(bucket) is { } problem)
+            {
+                throw UserFacingException.Usage($"{source}: {problem}");
+            }
+        }
+        return buckets;
     }
 
     /// <summary>--allow-origin (repeatable) &gt; DFBROKER_ALLOW_ORIGINS (comma-separated) &gt; config allowOrigins; each a host name, IP address or CIDR.</summary>

@@ -93,6 +93,7 @@ public static class BrokerHost
             mqtt.InterceptingPublishAsync += permissions.InterceptPublishAsync;
             mqtt.InterceptingSubscriptionAsync += permissions.InterceptSubscriptionAsync;
         });
+        app.UseMiddleware<ApiAccessMiddleware>(); // issue 11: tokens and loopback for the HTTP API, gRPC only on the scheduler's port
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
         app.MapSecurityApi();
@@ -218,7 +219,8 @@ public static class BrokerHost
             sp.GetRequiredService<SwarmCoordinator>(),
             sp.GetRequiredService<ILogger<UrlTaskRegistrar>>(),
             sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping,
-            new FileOriginPolicy(options.FileOriginRoots)));
+            new FileOriginPolicy(options.FileOriginRoots),
+            new S3BucketPolicy(options.S3Buckets)));
         // Announcements go into the embedded MQTT server, or into the operator's MQTT broker (--mqtt-url).
         if (options.MqttUrl is { } mqttUrl)
         {

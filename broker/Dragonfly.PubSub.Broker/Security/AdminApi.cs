@@ -31,7 +31,15 @@ public static class AdminApi
             }
             using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct).ConfigureAwait(false);
             var root = body.RootElement;
-            if (!PeerRoles.TryParseList(root.GetProperty("role").GetString(), out var roles))
+            // An API token has scopes and no role; a join token a role and no scopes.
+            var scopeNames = root.TryGetProperty("scopes", out var scopeValue) ? scopeValue.GetString() : null;
+            IReadOnlyList<ApiScope> scopes = [];
+            if (!string.IsNullOrEmpty(scopeNames) && !ApiScopes.TryParseList(scopeNames, out scopes))
+            {
+                return Error("unknown scope");
+            }
+            IReadOnlyList<PeerRole> roles = [];
+            if (scopes.Count == 0 && !PeerRoles.TryParseList(root.GetProperty("role").GetString(), out roles))
             {
                 return Error("unknown role");
             }
@@ -39,7 +47,7 @@ public static class AdminApi
                 roles,
                 [.. root.GetProperty("topics").EnumerateArray().Select(t => t.GetString() ?? "")],
                 TimeSpan.FromSeconds(root.GetProperty("ttlSeconds").GetDouble()),
-                root.GetProperty("uses").GetInt32());
+                root.GetProperty("uses").GetInt32()) { Scopes = scopes };
             if (request.Validate() is { } problem)
             {
                 return Error(problem);

@@ -12,6 +12,9 @@ public static class BrokerSecurityServices
     {
         services.AddSingleton(store);
         services.AddSingleton(revocations);
+        // Who may use the HTTP API (loopback, API tokens, certificates); passes everything with --insecure.
+        services.AddSingleton(sp => new ApiAccessPolicy(tls, sp.GetRequiredService<Hosting.BoundPorts>(), store,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ApiAccessPolicy>>()));
         if (tls is null)
         {
             services.AddSingleton(sp => new ClientCertificateGate(null, sp.GetRequiredService<ILogger<ClientCertificateGate>>()));

@@ -7,16 +7,17 @@ namespace Dragonfly.PubSub.Broker.Security;
 /// <summary>
 /// Guards the HTTP endpoints that change state (POST /api/v1/preheat): in secure mode the caller must
 /// present a valid, unrevoked fleet certificate (the HTTPS port asks for one but does not require it,
-/// so that enrolment, the dashboard and metrics stay reachable with only the CA).
+/// so that enrolment, the dashboard and metrics stay reachable with only the CA) or an API token of
+/// scope preheat (<see cref="ApiAccessPolicy"/>).
 /// </summary>
 public sealed class ClientCertificateGate(BrokerTls? tls, ILogger<ClientCertificateGate> logger)
 {
     /// <summary>Null when the request may proceed; otherwise why not (one line).</summary>
     public string? Refusal(HttpContext context)
     {
-        if (tls is null)
+        if (tls is null || ApiCaller.Of(context) is not null)
         {
-            return null;
+            return null; // --insecure, or the bearer of an API token (ApiAccessPolicy checked it and its scope)
         }
         if (context.Connection.ClientCertificate is not { } certificate)
         {
@@ -37,6 +38,12 @@ public sealed class ClientCertificateGate(BrokerTls? tls, ILogger<ClientCertific
         if (tls is null)
         {
             return null;
+        }
+        if (ApiCaller.Of(context) is { } caller)
+        {
+            // An API token of scope preheat (ApiAccessPolicy checked both); its topics as a certificate's.
+            return caller.Has(ApiScope.Preheat) && TopicGrants.Allow(caller.Topics, topic) ? null
+                : Denied($"API token {caller.TokenId} may not preheat onto topic '{topic}'; it grants only {string.Join(", ", caller.Topics)}");
         }
         if (context.Connection.ClientCertificate is not { } certificate || tls.Check(certificate).Peer is not { } peer)
         {

@@ -20,8 +20,16 @@ public sealed class SecurityAdmin(SecurityStore store, RevocationList revocation
         {
             throw new ArgumentException(problem, nameof(request));
         }
-        var token = JoinToken.Create(caPin);
         var now = time.GetUtcNow();
+        if (request.IsApiToken)
+        {
+            var apiToken = ApiToken.Create();
+            store.AddApiToken(apiToken, request.Scopes, request.Topics, now, now + request.Ttl);
+            var scope = ApiScopes.Names(request.Scopes);
+            BrokerLog.ApiTokenCreated(_logger, apiToken.Id, scope, string.Join(",", request.Topics), now + request.Ttl);
+            return new TokenCreated(apiToken.ToString(), apiToken.Id, "", request.Topics, now + request.Ttl, 0) { Scope = scope };
+        }
+        var token = JoinToken.Create(caPin);
         var record = store.AddToken(token, request.Roles, request.Topics, now, now + request.Ttl, request.Uses);
         BrokerLog.TokenCreated(_logger, record.Id, PeerRoles.Names(record.Roles), string.Join(",", record.Topics), record.Uses, record.ExpiresAt);
         return new TokenCreated(token.ToString(), record.Id, PeerRoles.Names(record.Roles), record.Topics, record.ExpiresAt, record.Uses);

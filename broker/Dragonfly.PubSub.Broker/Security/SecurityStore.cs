@@ -50,8 +50,8 @@ public sealed class SecurityStore
         lock (_lock)
         {
             var document = _tokens.FindById(token.Id);
-            // Unknown id and wrong secret read the same, so a guesser learns nothing.
-            if (document is null || !token.SecretMatches(document["secretSha256"].AsString))
+            // Unknown id and wrong secret read the same, so a guesser learns nothing. An API token never enrols.
+            if (document is null || IsApiToken(document) || !token.SecretMatches(document["secretSha256"].AsString))
             {
                 return new TokenClaim(null, $"join token {token.Id} is not known to this broker; make one with: dfbroker token create --role agent");
             }
@@ -72,6 +72,49 @@ public sealed class SecurityStore
             _tokens.Update(document);
             return new TokenClaim(record with { Used = record.Used + 1 }, null);
         }
+    }
+
+    /// <summary>Stores an API bearer token (<c>dfbroker token create --scope</c>): its scopes and topics, a hash of its secret.</summary>
+    public void AddApiToken(ApiToken token, IReadOnlyList<ApiScope> scopes, IReadOnlyList<string> topics, DateTimeOffset now, DateTimeOffset expiresAt)
+    {
+        lock (_lock)
+        {
+            _tokens.Insert(new BsonDocument
+            {
+                ["_id"] = token.Id,
+                ["kind"] = ApiTokenKind,
+                ["secretSha256"] = token.SecretHash,
+                ["role"] = "",
+                ["scopes"] = ApiScopes.Names(scopes),
+                ["topics"] = new BsonArray(topics.Select(t => new BsonValue(t))),
+                ["createdAt"] = now.UtcDateTime,
+                ["expiresAt"] = expiresAt.UtcDateTime,
+                ["uses"] = 0,
+                ["used"] = 0,
+                ["revoked"] = false,
+            });
+        }
+    }
+
+    /// <summary>The bearer of a presented API token (not spent: it is shown on every request), or why it is refused (one line, no secret).</summary>
+    public (ApiCaller? Caller, string? Refusal) CheckApiToken(ApiToken token, DateTimeOffset now)
+    {
+        var document = _tokens.FindById(token.Id);
+        if (document is null || !IsApiToken(document) || !token.SecretMatches(document["secretSha256"].AsString))
+        {
+            return (null, $"API token {token.Id} is not known to this broker; make one on the broker's host with: dfbroker token create --scope read");
+        }
+        if (document["revoked"].AsBoolean)
+        {
+            return (null, $"API token {token.Id} was revoked; make a new one with: dfbroker token create --scope ...");
+        }
+        var expiresAt = new DateTimeOffset(document["expiresAt"].AsDateTime.ToUniversalTime());
+        if (now >= expiresAt)
+        {
+            return (null, $"API token {token.Id} expired at {expiresAt:yyyy-MM-ddTHH:mm:ssZ}; make a new one with: dfbroker token create --scope ...");
+        }
+        ApiScopes.TryParseList(document["scopes"].AsString, out var scopes);
+        return (new ApiCaller(token.Id, scopes, [.. document["topics"].AsArray.Select(t => t.AsString)]), null);
     }
 
     public TokenRecord? FindToken(string id) => _tokens.FindById(id) is { } document ? ToRecord(document) : null;
@@ -127,6 +170,10 @@ public sealed class SecurityStore
     }
 
     public IReadOnlyList<string> RevokedPeers() => [.. _revoked.FindAll().Select(d => d["_id"].AsString).Order(StringComparer.Ordinal)];
+
+    private const string ApiTokenKind = "api";
+
+    private static bool IsApiToken(BsonDocument document) => document.TryGetValue("kind", out var kind) && kind.IsString && kind.AsString == ApiTokenKind;
 
     private static TokenRecord ToRecord(BsonDocument document)
     {

@@ -281,12 +281,13 @@ internal sealed class SwarmShard
             return mayJoinUrlTask ? null
                 : "the URL task was registered with credentials; register it yourself (e.g. dfget URL) with credentials its origin accepts";
         }
-        if (_findManifest(digest) is { Topic.Length: > 0 } manifest && manifest.Publisher != session.PeerId
+        var stored = _findManifest(digest);
+        if (stored is { Topic.Length: > 0 } manifest && manifest.Publisher != session.PeerId
             && !Security.TopicGrants.Allow(grants, manifest.Topic))
         {
             return $"it was published on topic '{manifest.Topic}', which the peer's certificate does not grant";
         }
-        return null;
+        return stored is null ? null : PrivateUrlTasks.JoinRefusal(stored, session.PeerId, grants);
     }
 
     private void OnPiecesFinished(PeerSession session, PiecesFinished finished)

@@ -149,6 +149,11 @@ internal sealed class UrlTask
         {
             manifest.Labels[key] = value;
         }
+        if (Private)
+        {
+            // Kept with the stored manifest, so that joins by id stay checked after the live task is gone.
+            manifest.Labels[PrivateUrlTasks.Label] = PrivateUrlTasks.Required;
+        }
         return manifest;
     }
 

@@ -20,6 +20,7 @@ public sealed class UrlTaskRegistrar
     private readonly OriginClient _origins;
     private readonly SwarmCoordinator _coordinator;
     private readonly FileOriginPolicy _fileOrigins;
+    private readonly S3BucketPolicy _s3Buckets;
     private readonly ILogger<UrlTaskRegistrar> _logger;
     private readonly CancellationToken _stopping;
 
@@ -28,9 +29,11 @@ public sealed class UrlTaskRegistrar
 
     /// <param name="stopping">Ends shared stats (no single caller's cancellation may end one).</param>
     /// <param name="fileOrigins">Which file:// URLs are allowed (default: none).</param>
+    /// <param name="s3Buckets">Which s3:// buckets are allowed (default: none).</param>
     public UrlTaskRegistrar(OriginClient origins, SwarmCoordinator coordinator, ILogger<UrlTaskRegistrar> logger, CancellationToken stopping = default,
-        FileOriginPolicy? fileOrigins = null)
+        FileOriginPolicy? fileOrigins = null, S3BucketPolicy? s3Buckets = null)
     {
+        _s3Buckets = s3Buckets ?? S3BucketPolicy.None;
         _origins = origins;
         _coordinator = coordinator;
         _fileOrigins = fileOrigins ?? FileOriginPolicy.None;
@@ -206,6 +209,13 @@ public sealed class UrlTaskRegistrar
                 return null;
             }
             url = allowed;
+        }
+        // The seed would read any bucket with the broker's S3 credentials: only the configured ones.
+        if (_s3Buckets.Check(url) is { } bucketRefused)
+        {
+            problem = bucketRefused;
+            kind = UrlTaskErrorKind.FailedPrecondition;
+            return null;
         }
         var redacted = OriginUrl.Redact(url);
 

@@ -41,8 +41,10 @@ public sealed class AdminCliTests : IDisposable
     [InlineData(2, "--role 'agent,' is not one of agent, seed, publisher, admin (several with commas, e.g. agent,publisher)", "token", "create", "--role", "agent,")]
     [InlineData(2, "--ttl 'soon' is not a duration; write e.g. 1h, 24h or 7d", "token", "create", "--role", "agent", "--ttl", "soon")]
     [InlineData(2, "--uses 0: a token must allow at least one enrolment", "token", "create", "--role", "agent", "--uses", "0")]
-    [InlineData(2, "Option '--role' is required. (see dfbroker --help)", "token", "create")]
-    [InlineData(1, "no join token '0123456789ab' is known to this broker", "token", "revoke", "0123456789ab")]
+    [InlineData(2, "give --role agent|seed|publisher|admin (a join token) or --scope read|preheat (an API token), one of them", "token", "create")]
+    [InlineData(2, "give --role agent|seed|publisher|admin (a join token) or --scope read|preheat (an API token), one of them", "token", "create", "--role", "admin", "--scope", "read")]
+    [InlineData(2, "--scope 'write' is not one of read, preheat (both with commas: read,preheat)", "token", "create", "--scope", "write")]
+    [InlineData(1, "no join or API token '0123456789ab' is known to this broker", "token", "revoke", "0123456789ab")]
     public async Task BadInput_IsOneLine_WithItsExitCode(int exit, string message, params string[] args)
     {
         // The store must exist for revoke; creating a token first makes it.

@@ -52,7 +52,7 @@ public sealed class BrokerProcess : IAsyncDisposable
     /// a <c>broker.json</c> written by this process. A stale <c>broker.json</c> is removed first.
     /// Its seed peer gets a free port (<c>--seed-port 0</c>) unless <paramref name="extraArgs"/> has <c>--no-seed</c>,
     /// and may fetch from the tests' loopback origins (<c>--allow-origin 127.0.0.1</c>) unless <paramref name="extraArgs"/>
-    /// names its own <c>--allow-origin</c>.
+    /// names its own <c>--allow-origin</c>. It listens on 127.0.0.1 unless <paramref name="extraArgs"/> names its own <c>--listen</c>.
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(
         ProcessLauncher launcher, string dataDir, BrokerPorts? ports = null, string name = "broker", IReadOnlyList<string>? extraArgs = null)
@@ -64,7 +64,7 @@ public sealed class BrokerProcess : IAsyncDisposable
         File.Delete(readyFile);
         List<string> args =
         [
-            "--data-dir", dataDir, "--listen", "127.0.0.1",
+            "--data-dir", dataDir,
             TlsMode.Insecure ? "--mqtt-port" : "--mqtts-port", Port(ports.Mqtt), "--grpc-port", Port(ports.Grpc), "--http-port", Port(ports.Http),
         ];
         if (TlsMode.Insecure)
@@ -75,6 +75,10 @@ public sealed class BrokerProcess : IAsyncDisposable
         {
             // The default seed port (8003) may be taken on a test machine.
             args.AddRange(["--seed-port", "0"]);
+        }
+        if (!extraArgs.Contains("--listen"))
+        {
+            args.AddRange(["--listen", "127.0.0.1"]);
         }
         if (!extraArgs.Contains("--allow-origin"))
         {

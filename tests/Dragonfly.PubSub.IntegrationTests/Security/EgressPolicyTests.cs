@@ -44,6 +44,38 @@ public sealed class EgressPolicyTests(ITestOutputHelper output)
         Assert.Equal(0, victim.Accepted);
     });
 
+    [Fact]
+    public Task S3OrFileUrl_OutsideTheConfiguredBucketsAndRoots_IsRefusedWithOneLine_AndNothingIsRead() => TestCluster.RunAsync(output, async cluster =>
+    {
+        // The broker's S3 endpoint is a listener that counts: a refused s3:// task must not reach it.
+        using var endpoint = new CountingListener(_ => "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        cluster.Launcher.SetEnvironment("AWS_ENDPOINT_URL", $"http://127.0.0.1:{endpoint.Port}");
+        cluster.Launcher.SetEnvironment("AWS_ACCESS_KEY_ID", "broker-key");
+        cluster.Launcher.SetEnvironment("AWS_SECRET_ACCESS_KEY", "broker-secret");
+        var allowedRoot = Directory.CreateDirectory(Path.Combine(cluster.Root, "published")).FullName;
+        var secret = Path.Combine(cluster.Root, "secret.txt");
+        await File.WriteAllTextAsync(secret, "the broker host's file");
+        // A link inside the allowed root that points out of it is resolved before the check.
+        File.CreateSymbolicLink(Path.Combine(allowedRoot, "escape.txt"), secret);
+        await cluster.StartBrokerAsync(extraArgs: ["--s3-bucket", "artifacts", "--file-origin-root", allowedRoot]);
+        var agent = await cluster.StartAgentAsync("agent");
+
+        var cases = new (string Name, Uri Url, string Expect)[]
+        {
+            ("other-bucket", new Uri("s3://payroll/2026/salaries.csv"), "--s3-bucket payroll"),
+            ("outside-root", new Uri("file://" + secret), "--file-origin-root"),
+            ("link-out-of-root", new Uri("file://" + Path.Combine(allowedRoot, "escape.txt")), "--file-origin-root"),
+        };
+        foreach (var (name, url, expect) in cases)
+        {
+            var outputFile = cluster.OutputPath(name, "file.bin");
+            var result = await cluster.DfgetAsync(agent, url, outputFile, TimeSpan.FromSeconds(60));
+            UrlTasks.AssertFailedWithoutOutput(result, outputFile, 1);
+            Assert.Contains(expect, result.Stderr, StringComparison.Ordinal);
+        }
+        Assert.Equal(0, endpoint.Accepted);
+    });
+
     /// <summary>A loopback TCP listener that answers every connection with one canned HTTP response and counts connections.</summary>
     private sealed class CountingListener : IDisposable
     {

@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.IntegrationTests.BackToSource;
+using Dragonfly.PubSub.IntegrationTests.Images;
 using Dragonfly.PubSub.IntegrationTests.Infrastructure;
 using Dragonfly.PubSub.Testing;
 using Xunit.Abstractions;
@@ -51,5 +52,24 @@ public sealed class UrlCredentialTests(ITestOutputHelper output)
             Assert.True(answer.EventCase == Contracts.Scheduler.SchedulerEvent.EventOneofCase.TaskFailed, $"a join without registering got {answer}");
             Assert.Contains("registered with credentials", answer.TaskFailed.Error, StringComparison.Ordinal);
         }
+
+        // After a broker restart the live task is gone, its stored manifest remembers that it needed credentials
+        // (never which): a bare join by id is still refused, and a registration is checked at the origin again.
+        await cluster.Broker.Process.StopAsync();
+        await cluster.RestartBrokerAsync();
+        await Task.WhenAll(honest.WaitUntilConnectedAsync(), intruder.WaitUntilConnectedAsync());
+        if (!TlsMode.Insecure)
+        {
+            var answer = await SchedulerTicket.FirstAnswerAsync(cluster.Broker, taskId);
+            Assert.True(answer.EventCase == Contracts.Scheduler.SchedulerEvent.EventOneofCase.TaskFailed, $"a join by id after the restart got {answer}");
+            Assert.Contains("registered with credentials", answer.TaskFailed.Error, StringComparison.Ordinal);
+        }
+        var afterRestart = cluster.OutputPath("intruder", "again.bin");
+        var refusedAgain = await cluster.DfgetAsync(intruder, bad, afterRestart);
+        UrlTasks.AssertFailedWithoutOutput(refusedAgain, afterRestart, 1);
+        Assert.Contains("403", refusedAgain.Stderr, StringComparison.Ordinal);
+        var honestAgain = cluster.OutputPath("honest", "again.bin");
+        await UrlTasks.AssertDownloadedAsync(await cluster.DfgetAsync(honest, good, honestAgain, "--json"), honestAgain, file);
+        Assert.True((await nginx.RequestsAsync("/signed/app.bin", 0)).Count(e => e.Status == 403) >= 2, "the origin should have refused the forged signature again after the restart");
     });
 }
