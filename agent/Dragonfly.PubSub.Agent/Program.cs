@@ -9,6 +9,8 @@ using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Client.CommandLine;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
+using Dragonfly.PubSub.Registry.Mirror;
+using Dragonfly.PubSub.Registry.References;
 using Dragonfly.PubSub.Transfer.Storage;
 
 // dfagent: the merged client daemon. Subscribes to topics, downloads from the swarm, verifies,
@@ -24,6 +26,8 @@ var outputDir = new Option<string?>("--output-dir") { Description = "Where artif
 var peerPort = new Option<int>("--peer-port") { Description = "Port that serves pieces to other agents (0 picks a free one).", DefaultValueFactory = _ => 4000 };
 var proxyPort = new Option<int>("--proxy-port") { Description = "Port of the OCI registry mirror that docker/containerd/skopeo pull through: blobs come from the swarm (0 picks a free one, -1 = no mirror).", DefaultValueFactory = _ => 4001 };
 var registryMirror = new Option<string?>("--registry-mirror") { Description = "Upstream registry URL the mirror serves requests without ?ns=<registry> from, e.g. https://registry-1.docker.io (Docker's registry-mirrors). containerd names the registry itself with ?ns=, so it needs none." };
+var allowRegistry = new Option<string[]>("--allow-registry") { Description = "A registry HOST[:PORT] the mirror may fetch from when a request names it with ?ns= (containerd does), besides --registry-mirror; repeatable; '*' allows any. Default: none, so no local process can use the mirror as a fetch proxy.", Arity = ArgumentArity.ZeroOrMore };
+var socketGroup = new Option<string?>("--socket-group") { Description = "Group whose members may use the agent's API socket (dfpub, dfget): the socket becomes 0660 and the data dir 0710 of that group. Default: the data dir is 0700 and only the agent's user (and root) reach the socket." };
 var httpPort = new Option<int>("--http-port") { Description = "Port of the local HTTP API, /metrics and /healthz (0 picks a free one, -1 = none: the unix socket only).", DefaultValueFactory = _ => 4002 };
 var listen = new Option<string>("--listen") { Description = "Address the peer port binds.", DefaultValueFactory = _ => "0.0.0.0" };
 var apiListen = new Option<string>("--api-listen") { Description = "Address the local HTTP API (--http-port) and the registry mirror (--proxy-port) bind. Anything but loopback needs TLS: the HTTP API then serves HTTPS with the agent's certificate; the mirror must stay on loopback (or be off: --proxy-port -1).", DefaultValueFactory = _ => "127.0.0.1" };
@@ -59,6 +63,7 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cacheSize, minFree, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
     brokerHttp, apiListen, exitWithStdin, peerMaxConnections, peerMaxPerAddress, peerSendTimeout,
+    allowRegistry, socketGroup,
 };
 tls.AddTo(root);
 
@@ -135,6 +140,8 @@ AgentOptions BuildOptions(SettingSources s)
         PeerPort = Port(s.Int(peerPort), "--peer-port"),
         ProxyPort = s.Int(proxyPort) is -1 ? -1 : Port(s.Int(proxyPort), "--proxy-port"),
         RegistryMirror = s.String(registryMirror) is { } mirrorText ? RegistryUrl(mirrorText) : null,
+        AllowedRegistries = RegistryAllowList(s.List(allowRegistry)),
+        SocketGroup = s.String(socketGroup),
         HttpPort = s.Int(httpPort) is -1 ? -1 : Port(s.Int(httpPort), "--http-port"),
         DownloadLimit = Rate(s.String(downloadLimit), "--download-limit"),
         UploadLimit = Rate(s.String(uploadLimit), "--upload-limit"),
@@ -172,6 +179,18 @@ static Uri RegistryUrl(string text) =>
     Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.UserInfo.Length == 0 && url.Query.Length == 0
         ? url
         : throw UserFacingException.Usage($"--registry-mirror {(text.Contains('@', StringComparison.Ordinal) ? "(not shown: it may hold credentials)" : $"'{text}'")} is not an http(s) registry URL without credentials or query; write e.g. https://registry-1.docker.io (clients pass credentials through the mirror)");
+
+static IReadOnlyList<string> RegistryAllowList(string[] names)
+{
+    foreach (var name in names)
+    {
+        if (name != RegistryMirrorOptions.AnyRegistry && !ImageReference.IsValidRegistry(name))
+        {
+            throw UserFacingException.Usage($"--allow-registry '{name}' is not a registry HOST[:PORT] (e.g. docker.io or registry.example:5000), or '*' for any");
+        }
+    }
+    return names;
+}
 
 static int Positive(int value, string flag) =>
     value > 0 ? value : throw UserFacingException.Usage($"{flag} must be at least 1");

@@ -77,6 +77,18 @@ public sealed record AgentOptions
     /// </summary>
     public Uri? RegistryMirror { get; init; }
 
+    /// <summary>
+    /// The registries (<c>host[:port]</c>, or <c>*</c> for any) a mirror request's <c>?ns=</c> may name besides
+    /// <see cref="RegistryMirror"/> (<c>--allow-registry</c>); empty: none, so the mirror fetches for nobody else.
+    /// </summary>
+    public IReadOnlyList<string> AllowedRegistries { get; init; } = [];
+
+    /// <summary>
+    /// The group whose members may use the API socket (<c>--socket-group</c>): the socket is 0660 and the data
+    /// dir 0710 of that group. Null: the data dir is 0700, the agent's user alone reaches the socket.
+    /// </summary>
+    public string? SocketGroup { get; init; }
+
     /// <summary>TCP port of the local HTTP API; 0 picks one, negative = none (the unix socket only).</summary>
     public int HttpPort { get; init; } = 4002;
 

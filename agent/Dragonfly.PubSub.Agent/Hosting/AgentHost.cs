@@ -67,6 +67,7 @@ public static class AgentHost
             }
         }
         CheckApiAddress(options);
+        var socketGroup = LocalAccess.ResolveGroup(options.SocketGroup);
         var hosting = options.Hosting;
         var store = AgentStore.Open(options.DataDir);
         OriginRegistry? registry = null;
@@ -75,6 +76,7 @@ public static class AgentHost
         var revoked = new RevokedPeers();
         try
         {
+            LocalAccess.SecureDataDir(options.DataDir, socketGroup);
             AgentIdentity? identity;
             using (var startLogging = StartLogging(hosting))
             {
@@ -171,7 +173,7 @@ public static class AgentHost
             services.AddHostedService(sp => sp.GetRequiredService<AnnouncementSubscriber>());
             services.AddSingleton(sp => new RegistryClient(new RegistryClientOptions(), handler: null, TimeProvider.System, sp.GetRequiredService<ILogger<RegistryClient>>()));
             services.AddSingleton<SwarmBlobSource>();
-            services.AddSingleton(sp => new RegistryMirror(new RegistryMirrorOptions { Upstream = options.RegistryMirror },
+            services.AddSingleton(sp => new RegistryMirror(new RegistryMirrorOptions { Upstream = options.RegistryMirror, AllowedRegistries = options.AllowedRegistries },
                 sp.GetRequiredService<RegistryClient>(), sp.GetRequiredService<SwarmBlobSource>(), TimeProvider.System, sp.GetRequiredService<ILogger<RegistryMirror>>()));
 
             app = builder.Build();
@@ -182,6 +184,7 @@ public static class AgentHost
             {
                 runtime.PeerPort = await pieceServer.StartAsync(ParseAddress(options.ListenAddress), options.PeerPort, cancellationToken).ConfigureAwait(false);
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                LocalAccess.SecureSocket(options.SocketPath, socketGroup);
             }
             catch (Exception e) when (e is SocketException or IOException && e is not FileNotFoundException)
             {

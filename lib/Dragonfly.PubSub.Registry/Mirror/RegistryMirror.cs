@@ -16,8 +16,8 @@ namespace Dragonfly.PubSub.Registry.Mirror;
 /// <c>GET /v2/</c>, <c>GET|HEAD /v2/&lt;name&gt;/manifests/&lt;tag|digest&gt;</c> (passed through,
 /// verified, cached briefly by tag and for good by digest) and
 /// <c>GET|HEAD /v2/&lt;name&gt;/blobs/&lt;digest&gt;</c> (bytes from an <see cref="IBlobSource"/>,
-/// Range supported). The upstream is <c>?ns=&lt;registry&gt;</c> (containerd) or
-/// <see cref="RegistryMirrorOptions.Upstream"/>. The client's Authorization is used upstream (Basic
+/// Range supported). The upstream is <c>?ns=&lt;registry&gt;</c> (containerd; only a registry of
+/// <see cref="RegistryMirrorOptions.AllowedRegistries"/>) or <see cref="RegistryMirrorOptions.Upstream"/>. The client's Authorization is used upstream (Basic
 /// credentials also answer a Bearer challenge); without credentials where the upstream needs them
 /// the mirror answers 401 with a Basic challenge so that docker, containerd and skopeo send them.
 /// Map it with <see cref="RegistryMirrorEndpoints.MapRegistryMirror"/>.
@@ -55,13 +55,13 @@ public sealed class RegistryMirror
         var response = context.Response;
         response.Headers[ApiVersionHeader] = ApiVersion;
         var path = request.Path.Value ?? "";
-        var rest = path.Length <= 4 ? "" : path[4..]; // after "/v2/"
+        var parsed = MirrorPath.Parse(path);
         RegistryEndpoint? endpoint = null;
         try
         {
             endpoint = UpstreamFor(request);
             var auth = RegistryAuth.FromAuthorizationHeader(request.Headers.Authorization.ToString());
-            if (rest.Length == 0)
+            if (parsed.Kind == MirrorPathKind.Base)
             {
                 await BaseAsync(context, endpoint, auth);
             }
@@ -70,17 +70,21 @@ public sealed class RegistryMirror
                 await ErrorAsync(context, StatusCodes.Status404NotFound, "NAME_UNKNOWN",
                     "this mirror has no default upstream registry: pass ?ns=<registry> or start dfagent with --registry-mirror URL");
             }
-            else if (Split(rest, "/manifests/") is (string name, string reference))
+            else if (parsed.Kind == MirrorPathKind.Invalid)
             {
-                await ManifestAsync(context, endpoint, Repository(endpoint, name), reference, auth);
+                throw new MirrorRequestException(parsed.ErrorCode!, parsed.Error!);
             }
-            else if (Split(rest, "/blobs/") is (string blobName, string digest))
+            else if (parsed.Kind == MirrorPathKind.Manifest)
             {
-                await BlobAsync(context, endpoint, Repository(endpoint, blobName), digest, auth);
+                await ManifestAsync(context, endpoint, Repository(endpoint, parsed.Name), parsed.Reference, parsed.Digest, auth);
+            }
+            else if (parsed.Kind == MirrorPathKind.Blob)
+            {
+                await BlobAsync(context, endpoint, Repository(endpoint, parsed.Name), parsed.Digest!.Value, auth);
             }
             else
             {
-                await ErrorAsync(context, StatusCodes.Status404NotFound, "UNSUPPORTED", "this mirror serves only pulls: /v2/<name>/manifests/<reference> and /v2/<name>/blobs/<digest>");
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "UNSUPPORTED", parsed.Error!);
             }
             RegistryLog.MirrorServed(_logger, request.Method, path, endpoint?.Name ?? "-", response.StatusCode);
         }
@@ -91,7 +95,7 @@ public sealed class RegistryMirror
         }
         catch (RegistryException e)
         {
-            var (status, code) = Map(e.Kind, rest.Contains("/blobs/", StringComparison.Ordinal));
+            var (status, code) = Map(e.Kind, parsed.Kind == MirrorPathKind.Blob);
             await ErrorAsync(context, status, code, e.Message);
             if (status < StatusCodes.Status500InternalServerError)
             {
@@ -129,20 +133,8 @@ public sealed class RegistryMirror
         await context.Response.WriteAsync("{}", context.RequestAborted);
     }
 
-    private async Task ManifestAsync(HttpContext context, RegistryEndpoint endpoint, string repository, string reference, RegistryAuth auth)
+    private async Task ManifestAsync(HttpContext context, RegistryEndpoint endpoint, string repository, string reference, ContentDigest? digest, RegistryAuth auth)
     {
-        ContentDigest? digest = null;
-        if (reference.Contains(':'))
-        {
-            digest = ContentDigest.TryParse(reference, out var parsed)
-                ? parsed
-                : throw new MirrorRequestException("DIGEST_INVALID", $"'{reference}' is not a sha256 digest (sha256:<64 lowercase hex>)");
-        }
-        else if (!ImageReference.IsValidTag(reference))
-        {
-            throw new MirrorRequestException("TAG_INVALID", $"'{reference}' is not a valid tag");
-        }
-
         var scope = $"{endpoint.BaseUri}|{repository}|{auth.Fingerprint}";
         var manifest = digest is { } d ? _manifests.Digest(scope, d) : _manifests.Tag(scope, reference);
         if (manifest is null)
@@ -162,22 +154,18 @@ public sealed class RegistryMirror
         }
     }
 
-    private async Task BlobAsync(HttpContext context, RegistryEndpoint endpoint, string repository, string reference, RegistryAuth auth)
+    private async Task BlobAsync(HttpContext context, RegistryEndpoint endpoint, string repository, ContentDigest digest, RegistryAuth auth)
     {
-        if (!ContentDigest.TryParse(reference, out var digest))
-        {
-            throw new MirrorRequestException("DIGEST_INVALID", $"'{reference}' is not a sha256 digest (sha256:<64 lowercase hex>)");
-        }
         // Check the client may pull this blob here before serving what the swarm or this agent may
         // already hold (for another client, another repository): the registry must say yes to it.
         var authorization = await _client.AuthorizeAsync(endpoint, repository, auth, context.RequestAborted);
-        await _client.CheckBlobAccessAsync(endpoint, repository, digest.Value, authorization, context.RequestAborted);
-        var blob = new BlobRequest(endpoint.Name, repository, digest.Value, _client.BlobUrl(endpoint, repository, digest.Value), authorization);
+        await _client.CheckBlobAccessAsync(endpoint, repository, digest, authorization, context.RequestAborted);
+        var blob = new BlobRequest(endpoint.Name, repository, digest, _client.BlobUrl(endpoint, repository, digest), authorization);
         var path = await _blobs.GetBlobPathAsync(blob, context.RequestAborted);
 
-        context.Response.Headers[DigestHeader] = digest.Value.ToString();
+        context.Response.Headers[DigestHeader] = digest.ToString();
         var result = TypedResults.PhysicalFile(path, MediaTypes.Blob, fileDownloadName: null, lastModified: null,
-            entityTag: new EntityTagHeaderValue($"\"{digest.Value}\""), enableRangeProcessing: true);
+            entityTag: new EntityTagHeaderValue($"\"{digest}\""), enableRangeProcessing: true);
         await result.ExecuteAsync(context);
     }
 
@@ -196,34 +184,21 @@ public sealed class RegistryMirror
         {
             return _upstream;
         }
-        if (_options.AllowedRegistries is { } allowed && !allowed.Contains(ns, StringComparer.OrdinalIgnoreCase))
+        var allowed = _options.AllowedRegistries;
+        if (!allowed.Contains(RegistryMirrorOptions.AnyRegistry) && !allowed.Contains(ns, StringComparer.OrdinalIgnoreCase))
         {
-            throw new RegistryException(RegistryErrorKind.Denied, $"this mirror does not serve {ns}; allowed: {string.Join(", ", allowed)}");
+            // Not an open fetch proxy: a ?ns= names only a registry the operator allowed.
+            throw new RegistryException(RegistryErrorKind.Denied, allowed.Count == 0
+                ? $"this mirror does not serve {ns}; allow it with dfagent --allow-registry {ns}"
+                    + (_upstream is null ? "" : $" (it serves {_upstream.Name})")
+                : $"this mirror does not serve {ns}; allowed: {string.Join(", ", allowed)}");
         }
         return _client.EndpointFor(ns);
     }
 
-    private static string Repository(RegistryEndpoint endpoint, string name)
-    {
-        if (!ImageReference.IsValidRepository(name))
-        {
-            throw new MirrorRequestException("NAME_INVALID", $"'{name}' is not a valid repository name");
-        }
-        // Docker Hub's official images live under library/ even when a client leaves it out.
-        return endpoint.Name == ImageReference.DockerHub && !name.Contains('/') ? "library/" + name : name;
-    }
-
-    /// <summary>Splits <c>name/&lt;marker&gt;/reference</c> at the last marker; the reference has no slash.</summary>
-    private static (string Name, string Reference)? Split(string rest, string marker)
-    {
-        var index = rest.LastIndexOf(marker, StringComparison.Ordinal);
-        if (index <= 0)
-        {
-            return null;
-        }
-        var reference = rest[(index + marker.Length)..];
-        return reference.Length == 0 || reference.Contains('/') ? null : (rest[..index], reference);
-    }
+    /// <summary>The repository in the upstream: Docker Hub's official images live under library/ even when a client leaves it out.</summary>
+    private static string Repository(RegistryEndpoint endpoint, string name) =>
+        endpoint.Name == ImageReference.DockerHub && !name.Contains('/') ? "library/" + name : name;
 
     private static (int Status, string Code) Map(RegistryErrorKind kind, bool blob) => kind switch
     {

@@ -10,11 +10,14 @@ public sealed record RegistryMirrorOptions
     public Uri? Upstream { get; init; }
 
     /// <summary>
-    /// The registries a <c>?ns=</c> may name (<c>host[:port]</c>); null: any. The upstream of
-    /// <see cref="Upstream"/> is always allowed. Set it when the mirror port is reachable by others,
-    /// so the agent cannot be used to fetch from arbitrary hosts.
+    /// The registries (<c>host[:port]</c>) a <c>?ns=</c> may name besides <see cref="Upstream"/>; empty (the
+    /// default): none, so the mirror is no open fetch proxy for whatever a local process names. <c>*</c> allows
+    /// any registry (dfagent <c>--allow-registry '*'</c>).
     /// </summary>
-    public IReadOnlyCollection<string>? AllowedRegistries { get; init; }
+    public IReadOnlyCollection<string> AllowedRegistries { get; init; } = [];
+
+    /// <summary>The entry of <see cref="AllowedRegistries"/> that allows every registry.</summary>
+    public const string AnyRegistry = "*";
 
     /// <summary>How long a tag → digest answer is reused; manifests by digest are immutable and kept.</summary>
     public TimeSpan TagCacheDuration { get; init; } = TimeSpan.FromSeconds(10);

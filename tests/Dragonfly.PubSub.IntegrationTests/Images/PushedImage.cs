@@ -55,6 +55,21 @@ public sealed class PushedImage
         return pushed;
     }
 
+    /// <summary>
+    /// The image in a registry with Bearer token auth: the registry trusts the JWTs of <paramref name="tokens"/>,
+    /// the in-test token service (Distribution issues none), which grants <paramref name="user"/> what it asks.
+    /// </summary>
+    public static async Task<PushedImage> StartBehindTokenServiceAsync(TestCluster cluster, int seed, int layerBytes, TokenServer tokens, string user, string password)
+    {
+        var image = cluster.Own(TestImage.MultiPlatform(Tag, seed, layers: 2, layerBytes: layerBytes));
+        var skopeo = cluster.Own(new Skopeo());
+        var registry = cluster.Own(await RegistryServer.StartAsync(tokens: tokens));
+        var credentials = $"{user}:{password}";
+        await skopeo.PushAsync(image, registry.Name, Repository, Tag, credentials);
+        cluster.Log($"pushed {registry.Name}/{Repository}:{Tag} to docker-registry on port {registry.Port} with Bearer token auth (token service {tokens.Realm})");
+        return new PushedImage(registry, image, skopeo, credentials);
+    }
+
     /// <summary>The platform that holds <paramref name="digest"/> (config or layer), for messages.</summary>
     public string Describe(string digest)
     {

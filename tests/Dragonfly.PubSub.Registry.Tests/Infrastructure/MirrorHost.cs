@@ -45,7 +45,7 @@ internal sealed class MirrorHost : IAsyncDisposable, IBlobSource
         var host = new MirrorHost(Directory.CreateTempSubdirectory("dragonfly-mirror-").FullName, client, logs);
         try
         {
-            var mirror = new RegistryMirror(new RegistryMirrorOptions { Upstream = upstream, AllowedRegistries = allowedRegistries }, client, host, time, logs.For<RegistryMirror>());
+            var mirror = new RegistryMirror(new RegistryMirrorOptions { Upstream = upstream, AllowedRegistries = allowedRegistries ?? [] }, client, host, time, logs.For<RegistryMirror>());
             host._web = await TestWebServer.StartAsync(app => app.MapRegistryMirror(mirror), logs);
             return host;
         }

@@ -129,7 +129,7 @@ public sealed class MirrorProtocolTests(MirrorFixture fixture) : IClassFixture<M
     [Fact]
     public async Task Namespace_PicksTheUpstreamWhenTheMirrorHasNoDefault()
     {
-        await using var mirror = await MirrorHost.StartAsync(upstream: null);
+        await using var mirror = await MirrorHost.StartAsync(upstream: null, allowedRegistries: [fixture.Registry.Name]);
         var config = fixture.Image["linux/arm64"].Config;
 
         using var withNs = await SendAsync(HttpMethod.Get, mirror, $"v2/apps/demo/manifests/v1?ns={fixture.Registry.Name}");
@@ -154,6 +154,24 @@ public sealed class MirrorProtocolTests(MirrorFixture fixture) : IClassFixture<M
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains($"this mirror does not serve {fixture.Registry.Name}; allowed: registry.example.com", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Namespace_WithoutAnAllowList_IsDenied_AndTheRegistryIsNotAsked()
+    {
+        await using var mirror = await MirrorHost.StartAsync(fixture.Registry.BaseUri);
+        var before = fixture.Registry.Requests().Count;
+
+        // Any other registry a local process names: refused before any connection (no open fetch proxy).
+        using var other = await SendAsync(HttpMethod.Get, mirror, "v2/apps/demo/manifests/v1?ns=127.0.0.1:9");
+        using var metadata = await SendAsync(HttpMethod.Get, mirror, "v2/latest/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000?ns=169.254.169.254");
+        // The upstream itself, named by ?ns=, is still served.
+        using var own = await SendAsync(HttpMethod.Get, mirror, $"v2/apps/demo/manifests/v1?ns={fixture.Registry.Name}");
+
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.OK), (other.StatusCode, metadata.StatusCode, own.StatusCode));
+        Assert.Contains("this mirror does not serve 127.0.0.1:9; allow it with dfagent --allow-registry 127.0.0.1:9", await other.Content.ReadAsStringAsync());
+        Assert.Empty(mirror.BlobRequests);
+        Assert.True((await fixture.Registry.WaitForRequestsAsync(_ => true, before + 1)).Count > before, "the upstream named by ?ns= should have been asked");
     }
 
     private static async Task<HttpResponseMessage> SendAsync(HttpMethod method, MirrorHost mirror, string path)
