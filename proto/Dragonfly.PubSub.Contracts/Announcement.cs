@@ -113,6 +113,11 @@ public sealed record Announcement
         {
             return $"sequence {Sequence} is negative";
         }
+        // JSON null where a string or an object belongs: refused here, not a crash later (in AnnouncementSigning).
+        if (Publisher is null || Labels is null || Labels.Values.Any(v => v is null))
+        {
+            return "publisher, labels and label values must not be null";
+        }
         if (!Contracts.ContentDigest.TryParse(Digest, out _))
         {
             return $"digest '{Digest}' is not a sha256: content id";
