@@ -1,5 +1,4 @@
 using Dragonfly.PubSub.IntegrationTests.BackToSource;
-using Dragonfly.PubSub.IntegrationTests.Images;
 using Dragonfly.PubSub.IntegrationTests.Infrastructure;
 using Dragonfly.PubSub.Testing;
 using Xunit.Abstractions;
@@ -57,7 +56,7 @@ public sealed class UrlCredentialTests(ITestOutputHelper output)
         // (never which): a bare join by id is still refused, and a registration is checked at the origin again.
         await cluster.Broker.Process.StopAsync();
         await cluster.RestartBrokerAsync();
-        await Task.WhenAll(honest.WaitUntilConnectedAsync(), intruder.WaitUntilConnectedAsync());
+        await Task.WhenAll(WaitForSchedulerAsync(honest), WaitForSchedulerAsync(intruder));
         if (!TlsMode.Insecure)
         {
             var answer = await SchedulerTicket.FirstAnswerAsync(cluster.Broker, taskId);
@@ -72,4 +71,12 @@ public sealed class UrlCredentialTests(ITestOutputHelper output)
         await UrlTasks.AssertDownloadedAsync(await cluster.DfgetAsync(honest, good, honestAgain, "--json"), honestAgain, file);
         Assert.True((await nginx.RequestsAsync("/signed/app.bin", 0)).Count(e => e.Status == 403) >= 2, "the origin should have refused the forged signature again after the restart");
     });
+
+    /// <summary>Until the agent is connected to the (restarted) broker's scheduler again.</summary>
+    private static Task WaitForSchedulerAsync(AgentProcess agent) =>
+        Wait.UntilAsync($"{agent.Name} to reconnect to the scheduler", TimeSpan.FromSeconds(60), async () =>
+        {
+            using var status = System.Text.Json.JsonDocument.Parse(await agent.Http.GetStringAsync("api/v1/status"));
+            return status.RootElement.GetProperty("brokerConnected").GetBoolean();
+        }, agent.ThrowIfCrashed);
 }
