@@ -22,6 +22,8 @@ declare -A packages=(
   [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
   [systemd-analyze]=systemd           # 'systemd-analyze verify' checks deploy/systemd's units
   [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
+  [clang]=clang                       # links the Native AOT dfagent published below
+  [/usr/include/zlib.h]=zlib1g-dev    # ditto (the AOT runtime links zlib)
 )
 missing=()
 for cmd in "${!packages[@]}"; do
@@ -50,6 +52,8 @@ fi
 
 configuration=Release
 dotnet build Dragonfly.PubSub.sln -c "$configuration" -nologo -v quiet
+# The dfagent users run is published as Native AOT; Swarm/NativeAgentTests runs this one (the rest the build).
+dotnet publish agent/Dragonfly.PubSub.Agent -c "$configuration" -o .tools/native/dfagent -nologo -v quiet
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

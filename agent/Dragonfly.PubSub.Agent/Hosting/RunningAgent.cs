@@ -109,16 +109,8 @@ public sealed class RunningAgent : IAsyncDisposable
     {
         var path = Path.Combine(_options.DataDir, "agent.json");
         var temp = path + ".tmp";
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new
-        {
-            pid = Environment.ProcessId,
-            peerId = PeerId,
-            peerPort = PeerPort,
-            httpPort = HttpPort,
-            proxyPort = ProxyPort,
-            socket = _options.SocketPath,
-            tls = _runtime.Tls,
-        })).ConfigureAwait(false);
+        var ready = new AgentReadyFile(Environment.ProcessId, PeerId, PeerPort, HttpPort, ProxyPort, _options.SocketPath, _runtime.Tls);
+        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(ready, AgentFilesJsonContext.Default.AgentReadyFile)).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);
     }
 

@@ -7,7 +7,7 @@ namespace Dragonfly.PubSub.Bench.Common.Processes;
 /// Where the executables are: the Dragonfly apphosts in their projects' bin folders (RepoRoot and
 /// Configuration are stamped into this assembly at build time), the baselines' tools on PATH.
 /// <see cref="BinDirVariable"/> names a folder of other builds instead, e.g. published ones
-/// (<c>dotnet publish -c Release PROJECT -o DIR/NAME</c>: dfpub Native AOT, the others ReadyToRun).
+/// (<c>dotnet publish -c Release PROJECT -o DIR/NAME</c>: dfagent, dfpub and dfget Native AOT, dfbroker ReadyToRun).
 /// </summary>
 public static class Executables
 {

@@ -228,7 +228,7 @@ public sealed class RegistryMirror
             response.Headers.WWWAuthenticate = $"Basic realm=\"{_options.Realm}\"";
         }
         response.ContentType = "application/json";
-        var body = JsonSerializer.SerializeToUtf8Bytes(new { errors = new[] { new { code, message } } });
+        var body = JsonSerializer.SerializeToUtf8Bytes(new RegistryErrorBody([new RegistryError(code, message)]), MirrorJsonContext.Default.RegistryErrorBody);
         response.ContentLength = body.Length;
         if (!HttpMethods.IsHead(context.Request.Method))
         {

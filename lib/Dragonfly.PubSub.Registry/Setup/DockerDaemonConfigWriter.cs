@@ -34,7 +34,8 @@ public sealed class DockerDaemonConfigWriter(TimeProvider? time = null)
         {
             throw new FormatException($"daemon.json is not valid JSON ({e.Message}); fix or move it, then run again", e);
         }
-        var mirrors = new JsonArray { mirrorUrl };
+        // JsonNode items, not strings: JsonArray.Add<T> needs reflection (dfagent is Native AOT).
+        var mirrors = new JsonArray((JsonNode)JsonValue.Create(mirrorUrl));
         if (config["registry-mirrors"] is JsonArray old)
         {
             if (old.Count > 0 && old[0]?.GetValueKind() == JsonValueKind.String && SameUrl(old[0]!.GetValue<string>(), mirrorUrl))
@@ -46,7 +47,7 @@ public sealed class DockerDaemonConfigWriter(TimeProvider? time = null)
                 var text = item?.GetValueKind() == JsonValueKind.String ? item.GetValue<string>() : null;
                 if (text is not null && !SameUrl(text, mirrorUrl))
                 {
-                    mirrors.Add(text);
+                    mirrors.Add((JsonNode)JsonValue.Create(text));
                 }
             }
         }

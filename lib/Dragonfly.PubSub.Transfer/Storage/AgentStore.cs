@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
@@ -48,6 +49,8 @@ public sealed class AgentStore : IDisposable
     /// <see cref="UserFacingException"/> when another agent holds the directory or the database
     /// cannot be read.
     /// </summary>
+    // LiteDB maps TaskRecord by reflection: a trimmed (Native AOT) dfagent must keep all of it.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(TaskRecord))]
     public static AgentStore Open(string dataDir)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dataDir);

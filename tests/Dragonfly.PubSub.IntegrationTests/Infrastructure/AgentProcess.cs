@@ -70,7 +70,7 @@ public sealed class AgentProcess : IAsyncDisposable
             args.Add(filter);
         }
         args.AddRange(spec.ExtraArgs);
-        var process = launcher.Start(spec.Name, Product.Agent, args);
+        var process = launcher.Start(spec.Name, spec.Executable ?? Product.Agent, args);
         try
         {
             var info = await ReadyFile.WaitAsync<AgentInfo>(readyFile, process, StartTimeout, i => i.Pid);

@@ -19,6 +19,22 @@ public static class Product
 
     public static string Get => Executable("agent/Dragonfly.PubSub.Get", "dfget");
 
+    /// <summary>
+    /// The published, Native AOT <c>dfagent</c> that eng/test.sh makes after the build
+    /// (<c>dotnet publish -c Release agent/Dragonfly.PubSub.Agent -o .tools/native/dfagent</c>): what users run.
+    /// </summary>
+    public static string NativeAgent
+    {
+        get
+        {
+            var path = Path.Combine(RepoRoot, ".tools", "native", "dfagent", "dfagent");
+            return File.Exists(path)
+                ? path
+                : throw new FileNotFoundException(
+                    $"{path} does not exist; run eng/test.sh, or publish it: dotnet publish -c Release agent/Dragonfly.PubSub.Agent -o .tools/native/dfagent", path);
+        }
+    }
+
     /// <summary>The path of <c>dfbroker</c>, <c>dfagent</c>, <c>dfpub</c> or <c>dfget</c>.</summary>
     public static string ByName(string tool) => tool switch
     {

@@ -196,13 +196,14 @@ public sealed class TestCluster : IAsyncDisposable
     /// seed token unless <paramref name="extraArgs"/> names a token.
     /// </summary>
     public async Task<AgentProcess> StartAgentAsync(
-        string name, IReadOnlyList<string>? subscribe = null, IReadOnlyList<string>? extraArgs = null, BrokerPorts? broker = null)
+        string name, IReadOnlyList<string>? subscribe = null, IReadOnlyList<string>? extraArgs = null, BrokerPorts? broker = null,
+        string? executable = null)
     {
         if (extraArgs is not null && extraArgs.Contains("--seed") && !extraArgs.Contains("--join-token") && _broker?.Fleet is { } fleet)
         {
             extraArgs = [.. extraArgs, "--join-token", fleet.SeedToken];
         }
-        var spec = new AgentSpec(name, Path.Combine(Root, name, "data"), Path.Combine(Root, name, "out"), subscribe ?? [], extraArgs ?? []);
+        var spec = new AgentSpec(name, Path.Combine(Root, name, "data"), Path.Combine(Root, name, "out"), subscribe ?? [], extraArgs ?? [], executable);
         var agent = await AgentProcess.StartAsync(Launcher, broker ?? Broker.Ports, spec);
         _agents[name] = agent;
         return agent;
