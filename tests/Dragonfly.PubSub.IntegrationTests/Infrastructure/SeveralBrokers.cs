@@ -56,6 +56,13 @@ public static class SeveralBrokers
                 .Select(l => l[(l.IndexOf("connected to scheduler ", StringComparison.Ordinal) + 23)..].Trim())
                 .Distinct().Count() >= count));
 
+    /// <summary>The digests <c>GET /api/v1/tasks</c> lists (with shared state: the catalogue in Redis, read afresh).</summary>
+    public static async Task<IReadOnlyList<string>> ListedTasksAsync(BrokerProcess broker)
+    {
+        var tasks = await broker.Http.GetFromJsonAsync<JsonElement>("api/v1/tasks");
+        return tasks.EnumerateArray().Select(t => t.GetProperty("digest").GetString()!).ToList();
+    }
+
     /// <summary>The broker whose swarm holds live URL task <paramref name="digest"/> (<c>GET /api/v1/tasks</c>), or null.</summary>
     public static async Task<BrokerProcess?> OwnerOfAsync(IEnumerable<BrokerProcess> brokers, string digest)
     {
