@@ -11,6 +11,7 @@ declare -A packages=(
   [mosquitto_pub]=mosquitto-clients   # a foreign MQTT client publishing malformed announcements
   [/usr/sbin/mosquitto]=mosquitto     # an MQTT 5 broker the operator runs (dfbroker --mqtt-url), and the path replayed announcements take
   [/usr/sbin/nginx]=nginx             # HTTP/HTTPS origin for the origin tests
+  [redis-server]=redis-server         # the shared state of several brokers (dfbroker --state redis://...)
   [/usr/lib/python3/dist-packages/pyftpdlib]=python3-pyftpdlib   # FTP origin (run with /usr/bin/python3)
   [node]=nodejs                       # runs s3rver, the S3 origin
   [npm]=npm                           # installs s3rver below

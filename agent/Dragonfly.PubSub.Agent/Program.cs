@@ -17,7 +17,7 @@ using Dragonfly.PubSub.Transfer.Storage;
 // serves pieces to peers, and answers dfpub/dfget on <data-dir>/dfagent.sock.
 
 var config = new Option<string?>("--config") { Description = "JSON config file; keys are the long option names in camelCase (e.g. \"downloadLimit\")." };
-var broker = new Option<string?>("--broker") { Description = "Broker scheduler address HOST[:PORT] (gRPC, default port 8002). Required (flag, DFAGENT_BROKER or config)." };
+var broker = new Option<string?>("--broker") { Description = "Broker scheduler address HOST[:PORT] (gRPC, default port 8002), or several brokers sharing one state as HOST:PORT,HOST:PORT,... (each task goes to one of them by rendezvous hashing; a name with several addresses also counts as several). Required (flag, DFAGENT_BROKER or config)." };
 var mqtt = new Option<string?>("--mqtt") { Description = "MQTT broker HOST[:PORT] for announcements (default: the broker host on 8883, MQTT over TLS; 1883 with --insecure)." };
 var brokerHttp = new Option<string?>("--broker-http") { Description = "The broker's HTTPS API HOST[:PORT], where the agent enrols and renews its certificate (default: the broker host on 8080)." };
 var dataDir = new Option<string>("--data-dir") { Description = "Where tasks, content and the API socket live.", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
@@ -107,7 +107,14 @@ return await CliRunner.InvokeAsync("dfagent", root, args);
 AgentOptions BuildOptions(SettingSources s)
 {
     var brokerText = s.String(broker) ?? throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT] (or set DFAGENT_BROKER)");
-    var (brokerHost, brokerPort) = HostPort.Parse(brokerText, 8002, "--broker");
+    // Several brokers: --broker a:8002,b:8002,c:8002; the first is the default host of MQTT and the HTTP API.
+    var brokerList = brokerText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        .Select(text => HostPort.Parse(text, 8002, "--broker")).ToList();
+    if (brokerList.Count == 0)
+    {
+        throw UserFacingException.Usage($"--broker '{brokerText}' names no broker; pass HOST[:PORT] or several as HOST:PORT,HOST:PORT");
+    }
+    var (brokerHost, brokerPort) = brokerList[0];
     var tlsSettings = tls.Read(s);
     var defaultMqttPort = tlsSettings.Insecure ? 1883 : 8883;
     var (mqttHost, mqttPort) = s.String(mqtt) is { } mqttText ? HostPort.Parse(mqttText, defaultMqttPort, "--mqtt") : (brokerHost, defaultMqttPort);
@@ -125,6 +132,7 @@ AgentOptions BuildOptions(SettingSources s)
     {
         BrokerHost = brokerHost,
         BrokerGrpcPort = brokerPort,
+        Brokers = brokerList.Count > 1 ? brokerList.Select(b => (b.Host.Contains(':', StringComparison.Ordinal) ? $"[{b.Host}]" : b.Host) + ":" + b.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList() : [],
         MqttHost = mqttHost,
         MqttPort = mqttPort,
         BrokerHttpHost = brokerHttpHost,

@@ -25,6 +25,12 @@ public sealed record AgentOptions
         init => (BrokerHost, BrokerGrpcPort) = HostPort.Parse(value, 8002, "--broker");
     }
 
+    /// <summary>
+    /// Every broker's scheduler as <c>HOST:PORT</c> when there are several (<c>--broker a:8002,b:8002,c:8002</c>);
+    /// empty with one. <see cref="BrokerHost"/> is then the first (the default for MQTT and the HTTP API).
+    /// </summary>
+    public IReadOnlyList<string> Brokers { get; init; } = [];
+
     /// <summary>MQTT host for announcements; defaults to the broker host.</summary>
     public string MqttHost { get => _mqttHost ?? BrokerHost; init => _mqttHost = value; }
 

@@ -12,6 +12,13 @@ public static class SchedulerChannel
     public static GrpcChannel Create(AgentOptions options, AgentRuntime runtime)
     {
         ArgumentNullException.ThrowIfNull(options);
+        return Create(options, runtime, options.BrokerHost, options.BrokerGrpcPort, options.BrokerHost);
+    }
+
+    /// <summary>A channel to one of several brokers: dial <paramref name="host"/>, check the certificate for <paramref name="tlsHost"/>.</summary>
+    public static GrpcChannel Create(AgentOptions options, AgentRuntime runtime, string host, int port, string tlsHost)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(runtime);
         var handler = new SocketsHttpHandler
         {
@@ -24,15 +31,15 @@ public static class SchedulerChannel
         if (runtime.Identity is { } identity)
         {
             scheme = "https";
-            var ssl = identity.Current.ClientOptions(options.BrokerHost);
+            var ssl = identity.Current.ClientOptions(tlsHost);
             // Those options hold the certificate of the moment; take the current one at each handshake.
             ssl.ClientCertificateContext = null;
             ssl.LocalCertificateSelectionCallback = (_, _, _, _, _) => identity.Current.Certificate;
             ssl.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-                identity.Current.ClientOptions(options.BrokerHost).RemoteCertificateValidationCallback!(sender, certificate, chain, errors);
+                identity.Current.ClientOptions(tlsHost).RemoteCertificateValidationCallback!(sender, certificate, chain, errors);
             handler.SslOptions = ssl;
         }
-        var host = options.BrokerHost.Contains(':', StringComparison.Ordinal) ? $"[{options.BrokerHost}]" : options.BrokerHost;
-        return GrpcChannel.ForAddress($"{scheme}://{host}:{options.BrokerGrpcPort}", new GrpcChannelOptions { HttpHandler = handler });
+        var authority = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host;
+        return GrpcChannel.ForAddress($"{scheme}://{authority}:{port}", new GrpcChannelOptions { HttpHandler = handler });
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Contracts;
@@ -8,64 +7,69 @@ using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Transfer.Swarm;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace Dragonfly.PubSub.Agent.Swarm;
 
 /// <summary>
-/// The agent's link to the scheduler: one long-lived <c>Connect</c> stream, re-opened with backoff
-/// whenever the broker goes away. After every (re)connect it says Hello and re-joins every task the
-/// agent holds, so a restarted broker rebuilds its swarm state from the agents. Every event it reads
-/// goes by task id straight into that task's inbox (<see cref="Route"/>); an event of a task with
-/// no inbox goes to <see cref="Unrouted"/>.
+/// The agent's link to the scheduler, or to several (<c>--broker a:8002,b:8002,c:8002</c>): one long-lived
+/// <c>Connect</c> stream per broker (<see cref="BrokerLink"/>), re-opened with backoff whenever a broker goes
+/// away. After every (re)connect it says Hello and re-joins the tasks that belong to that broker, so a
+/// restarted broker rebuilds its swarm state from the agents. With several brokers each task belongs to one
+/// (<see cref="BrokerPlacement"/>); when it is lost, its tasks join the next broker in their hash order with
+/// the pieces they hold. Every event it reads goes by task id straight into that task's inbox
+/// (<see cref="Route"/>); an event of a task with no inbox goes to <see cref="Unrouted"/>.
 /// </summary>
 public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 {
     private static readonly TimeSpan UnaryDeadline = TimeSpan.FromSeconds(15);
     // The broker stats the origin (with its own retries and backoff) before it answers.
     private static readonly TimeSpan RegisterDeadline = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
     private readonly AgentOptions _options;
-    private readonly AgentRuntime _runtime;
     private readonly ILogger<SchedulerSession> _logger;
-    private readonly GrpcChannel? _channel;
-    private readonly Scheduler.SchedulerClient _client;
+    private readonly BrokerPlacement _placement;
     private readonly ConcurrentDictionary<string, ISchedulerInbox> _inboxes = new(StringComparer.Ordinal);
-    private volatile Channel<PeerEvent>? _outbound;
-    private volatile bool _connected;
-    private volatile string? _welcomeMqttUrl;
+    private readonly Lock _rebalanceGate = new();
 
     public SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger)
-        : this(options, runtime, logger, SchedulerChannel.Create(options, runtime))
+        : this(options, logger, BrokerEndpoint.From(options).Select(e => new BrokerLink(e, options, runtime, logger)).ToList())
     {
-    }
-
-    private SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger, GrpcChannel channel)
-        : this(options, runtime, logger, new Scheduler.SchedulerClient(channel))
-    {
-        _channel = channel;
     }
 
     /// <summary>A session over any client (tests give one whose <c>Connect</c> is a fake stream).</summary>
     internal SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger, Scheduler.SchedulerClient client)
+        : this(options, logger, [new BrokerLink(new BrokerEndpoint(options.Broker, options.BrokerHost, options.BrokerGrpcPort, options.BrokerHost), options, runtime, logger, client)])
     {
-        _options = options;
-        _runtime = runtime;
-        _logger = logger;
-        _client = client;
     }
 
-    public string BrokerAddress => $"{_options.BrokerHost}:{_options.BrokerGrpcPort}";
+    /// <summary>A session over several brokers given by name and client (tests give fake ones).</summary>
+    internal SchedulerSession(AgentOptions options, AgentRuntime runtime, ILogger<SchedulerSession> logger, IReadOnlyList<(string Name, Scheduler.SchedulerClient Client)> brokers)
+        : this(options, logger, brokers.Select(b => new BrokerLink(new BrokerEndpoint(b.Name, b.Name, 0, b.Name), options, runtime, logger, b.Client)).ToList())
+    {
+    }
 
-    /// <summary>True once the broker answered on the current stream.</summary>
-    public bool Connected => _connected;
+    private SchedulerSession(AgentOptions options, ILogger<SchedulerSession> logger, IReadOnlyList<BrokerLink> links)
+    {
+        _options = options;
+        _logger = logger;
+        _placement = new BrokerPlacement(links);
+    }
+
+    /// <summary>The broker's scheduler as HOST:PORT; with several, every one, comma-separated.</summary>
+    public string BrokerAddress => _placement.Several
+        ? string.Join(",", _placement.Links.Select(l => l.Name))
+        : $"{_options.BrokerHost}:{_options.BrokerGrpcPort}";
+
+    /// <summary>True once a broker answered on its current stream.</summary>
+    public bool Connected => _placement.Links.Any(l => l.Connected);
 
     /// <summary>
     /// The MQTT broker the last Welcome named (dfbroker --mqtt-url): where announcements are; "" when the
     /// broker serves MQTT itself; null before the first Welcome.
     /// </summary>
-    public string? WelcomeMqttUrl => _welcomeMqttUrl;
+    public string? WelcomeMqttUrl =>
+        _placement.Links.Where(l => l.Connected).Select(l => l.WelcomeMqttUrl).FirstOrDefault(u => u is not null)
+        ?? _placement.Links.Select(l => l.WelcomeMqttUrl).FirstOrDefault(u => u is not null);
 
     /// <summary>The tasks to (re-)join after each connect; set by the task manager.</summary>
     public Func<IEnumerable<JoinTask>> Membership { get; set; } = () => [];
@@ -76,7 +80,10 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// </summary>
     public event Action<SchedulerEvent>? Unrouted;
 
-    /// <summary>The broker answered on a new stream (after the Hello and the Joins went out). Raised on the reading thread.</summary>
+    /// <summary>
+    /// A broker answered on a new stream (after the Hello and the Joins went out), or, with several brokers,
+    /// tasks moved to another broker: URL tasks check that their broker knows them. Raised on a reading thread.
+    /// </summary>
     public event Action? SessionStarted;
 
     /// <summary>From now on every event of <paramref name="task"/> goes into <paramref name="inbox"/>.</summary>
@@ -102,10 +109,20 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         _ => null,
     };
 
-    public void Join(ContentDigest digest, PieceBitmap have, bool publisher) =>
-        Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
+    public void Join(ContentDigest digest, PieceBitmap have, bool publisher)
+    {
+        var task = digest.ToString();
+        var link = _placement.Route(task);
+        _placement.Place(task, link);
+        link.Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
+    }
 
-    public void Leave(ContentDigest digest) => Send(new PeerEvent { Leave = new LeaveTask { Digest = digest.ToString() } });
+    public void Leave(ContentDigest digest)
+    {
+        var task = digest.ToString();
+        _placement.Route(task).Send(new PeerEvent { Leave = new LeaveTask { Digest = task } });
+        _placement.Forget(task);
+    }
 
     public static JoinTask NewJoin(ContentDigest digest, PieceBitmap have, bool publisher) =>
         new() { Digest = digest.ToString(), Bitmap = ByteString.CopyFrom(have.ToBytes()), Publisher = publisher };
@@ -114,57 +131,77 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     {
         var finished = new PiecesFinished { Digest = digest.ToString() };
         finished.Indexes.AddRange(indexes);
-        Send(new PeerEvent { PiecesFinished = finished });
+        Send(finished.Digest, new PeerEvent { PiecesFinished = finished });
     }
 
     void ISwarmReporter.PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind) =>
-        Send(new PeerEvent { PieceFailed = new PieceFailed { Digest = digest.ToString(), Index = index, ParentId = parentId, Kind = kind } });
+        Send(digest.ToString(), new PeerEvent { PieceFailed = new PieceFailed { Digest = digest.ToString(), Index = index, ParentId = parentId, Kind = kind } });
 
     void ISwarmReporter.NeedParents(ContentDigest digest) =>
-        Send(new PeerEvent { NeedParents = new NeedParents { Digest = digest.ToString() } });
+        Send(digest.ToString(), new PeerEvent { NeedParents = new NeedParents { Digest = digest.ToString() } });
 
     void ISwarmReporter.PiecesSourced(ContentDigest task, IReadOnlyList<int> indexes, IReadOnlyList<byte[]> digests)
     {
         var finished = new PiecesFinished { Digest = task.ToString() };
         finished.Indexes.AddRange(indexes);
         finished.Digests.AddRange(digests.Select(ByteString.CopyFrom));
-        Send(new PeerEvent { PiecesFinished = finished });
+        Send(finished.Digest, new PeerEvent { PiecesFinished = finished });
     }
 
     void ISwarmReporter.SourceDone(ContentDigest task, ContentDigest content) =>
-        Send(new PeerEvent { SourceDone = new SourceDone { Digest = task.ToString(), ContentDigest = content.ToString() } });
+        Send(task.ToString(), new PeerEvent { SourceDone = new SourceDone { Digest = task.ToString(), ContentDigest = content.ToString() } });
 
     void ISwarmReporter.SourceFailed(ContentDigest task, string error, bool permanent) =>
-        Send(new PeerEvent { SourceFailed = new SourceFailed { Digest = task.ToString(), Error = error, Permanent = permanent } });
+        Send(task.ToString(), new PeerEvent { SourceFailed = new SourceFailed { Digest = task.ToString(), Error = error, Permanent = permanent } });
 
-    /// <summary>Registers a URL task with the broker (which stats the origin once) and returns its manifest.</summary>
+    /// <summary>
+    /// Registers a URL task with the broker (which stats the origin once) and returns its manifest. With
+    /// several brokers, one of them first tells the task id (a placement probe), then the broker the id hashes
+    /// to registers it, so that the task lives on one broker.
+    /// </summary>
     /// <exception cref="UserFacingException">
     /// Usage (exit 2): the broker refused the URL (bad URL or scheme). Failed (exit 1): the origin has
     /// no such object, refuses, cannot be reached, or the broker cannot be reached.
     /// </exception>
     public async Task<Manifest> RegisterUrlTaskAsync(RegisterUrlTaskRequest request, string shownUrl, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!_placement.Several)
+        {
+            return await RegisterAtAsync(_placement.Links[0], request, shownUrl, cancellationToken).ConfigureAwait(false);
+        }
+        var probe = request.Clone();
+        probe.PlacementProbe = true;
+        var asked = _placement.OwnerOf("url\n" + request.Url);
+        var id = (await RegisterAtAsync(asked, probe, shownUrl, cancellationToken).ConfigureAwait(false)).Digest;
+        var owner = _placement.Route(id);
+        PlacementLog.UrlTaskPlaced(_logger, id, owner.Name);
+        return await RegisterAtAsync(owner, request, shownUrl, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Manifest> RegisterAtAsync(BrokerLink link, RegisterUrlTaskRequest request, string shownUrl, CancellationToken cancellationToken)
+    {
         try
         {
-            return await _client.RegisterUrlTaskAsync(request, deadline: DateTime.UtcNow + RegisterDeadline, cancellationToken: cancellationToken);
+            return await link.Client.RegisterUrlTaskAsync(request, deadline: DateTime.UtcNow + RegisterDeadline, cancellationToken: cancellationToken);
         }
         catch (RpcException e) when (FromBroker(e))
         {
-            var detail = e.Status.Detail is { Length: > 0 } text ? text : $"broker {BrokerAddress} refused the URL task ({e.StatusCode})";
+            var detail = e.Status.Detail is { Length: > 0 } text ? text : $"broker {link.Name} refused the URL task ({e.StatusCode})";
             throw e.StatusCode switch
             {
                 StatusCode.InvalidArgument => UserFacingException.Usage(detail),
                 StatusCode.NotFound => new UserFacingException(NotFoundMessage(shownUrl, detail), ExitCodes.Failed, e),
-                StatusCode.DeadlineExceeded => new UserFacingException($"broker {BrokerAddress} did not register the URL within {RegisterDeadline.TotalMinutes:0} minutes (it reaches the origin first); check that the origin answers", ExitCodes.Failed, e),
+                StatusCode.DeadlineExceeded => new UserFacingException($"broker {link.Name} did not register the URL within {RegisterDeadline.TotalMinutes:0} minutes (it reaches the origin first); check that the origin answers", ExitCodes.Failed, e),
                 StatusCode.FailedPrecondition or StatusCode.Unavailable or StatusCode.PermissionDenied
                     or StatusCode.ResourceExhausted or StatusCode.Aborted => new UserFacingException(detail, ExitCodes.Failed, e),
-                StatusCode.Unimplemented => new UserFacingException($"broker {BrokerAddress} does not support URL tasks; upgrade dfbroker", ExitCodes.Failed, e),
-                _ => Unreachable(e),
+                StatusCode.Unimplemented => new UserFacingException($"broker {link.Name} does not support URL tasks; upgrade dfbroker", ExitCodes.Failed, e),
+                _ => Unreachable(link, e),
             };
         }
         catch (RpcException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(link, e);
         }
     }
 
@@ -186,13 +223,14 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     private static bool FromBroker(RpcException e) =>
         e.Status.DebugException is null && e.StatusCode is not (StatusCode.Cancelled or StatusCode.Internal or StatusCode.Unknown);
 
-    /// <summary>The manifest of <paramref name="digest"/>, or null when the broker does not know it.</summary>
+    /// <summary>The manifest of <paramref name="digest"/>, or null when the broker of the task does not know it.</summary>
     /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
     public async Task<Manifest?> GetManifestAsync(ContentDigest digest, CancellationToken cancellationToken)
     {
+        var link = _placement.Route(digest.ToString());
         try
         {
-            return await _client.GetManifestAsync(new GetManifestRequest { Digest = digest.ToString() },
+            return await link.Client.GetManifestAsync(new GetManifestRequest { Digest = digest.ToString() },
                 deadline: DateTime.UtcNow + UnaryDeadline, cancellationToken: cancellationToken);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
@@ -201,16 +239,18 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         }
         catch (RpcException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(link, e);
         }
     }
 
     /// <exception cref="UserFacingException">The broker refused the manifest or cannot be reached.</exception>
     public async Task<PublishResponse> PublishAsync(Manifest manifest, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var link = _placement.Route(manifest.Digest);
         try
         {
-            return await _client.PublishAsync(new PublishRequest { Manifest = manifest },
+            return await link.Client.PublishAsync(new PublishRequest { Manifest = manifest },
                 deadline: DateTime.UtcNow + UnaryDeadline, cancellationToken: cancellationToken);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
@@ -219,119 +259,81 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         }
         catch (RpcException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(link, e);
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var backoff = TimeSpan.FromMilliseconds(100);
-        var wasConnected = true;
-        while (!stoppingToken.IsCancellationRequested)
+        if (_placement.Several)
         {
-            try
+            PlacementLog.SeveralBrokers(_logger, _placement.Links.Count, BrokerAddress);
+        }
+        return Task.WhenAll(_placement.Links.Select(link => link.RunAsync(JoinsFor, OnLinkUp, OnLinkDown, Dispatch, stoppingToken)));
+    }
+
+    /// <summary>The Joins a (re)connected link sends: every task, or with several brokers those it owns once it answers.</summary>
+    private IEnumerable<JoinTask> JoinsFor(BrokerLink link) =>
+        _placement.Several ? Membership().Where(j => ReferenceEquals(_placement.Rank(j.Digest, assumeUp: link), link)) : Membership();
+
+    private void OnLinkUp(BrokerLink link)
+    {
+        if (_placement.Several)
+        {
+            _placement.HealthChanged();
+            Rebalance();
+        }
+        SessionStarted?.Invoke();
+    }
+
+    private void OnLinkDown(BrokerLink link)
+    {
+        if (!_placement.Several)
+        {
+            return;
+        }
+        _placement.HealthChanged();
+        if (Rebalance() > 0)
+        {
+            SessionStarted?.Invoke();
+        }
+    }
+
+    /// <summary>
+    /// Each task whose owner changed joins its new owner (with the pieces it holds), when that one answers,
+    /// and leaves the broker it was on, when that one still answers. Returns how many tasks moved.
+    /// </summary>
+    private int Rebalance()
+    {
+        var moved = 0;
+        lock (_rebalanceGate)
+        {
+            foreach (var join in Membership())
             {
-                await RunSessionAsync(() =>
+                var owner = _placement.OwnerOf(join.Digest);
+                var placed = _placement.PlacedOn(join.Digest);
+                if (ReferenceEquals(placed, owner) || !owner.Connected)
                 {
-                    backoff = TimeSpan.FromMilliseconds(100);
-                    wasConnected = true;
-                    AgentLog.SchedulerConnected(_logger, BrokerAddress);
-                    SessionStarted?.Invoke();
-                }, stoppingToken);
-                AgentLog.SchedulerStreamEnded(_logger, BrokerAddress);
-            }
-            catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
-            {
-                break; // shutting down
-            }
-            catch (RpcException e)
-            {
-                if (wasConnected)
+                    continue;
+                }
+                owner.Send(new PeerEvent { Join = join });
+                _placement.Place(join.Digest, owner);
+                if (placed is not null)
                 {
-                    AgentLog.SchedulerUnavailable(_logger, BrokerAddress, e.Status.Detail);
-                    wasConnected = false;
+                    placed.Send(new PeerEvent { Leave = new LeaveTask { Digest = join.Digest } });
+                    PlacementLog.TaskMoved(_logger, join.Digest, placed.Name, owner.Name, HeldPieces(join));
+                    moved++;
                 }
             }
-            finally
-            {
-                _outbound = null;
-            }
-            await Task.Delay(backoff, stoppingToken).ConfigureAwait(false);
-            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
         }
+        return moved;
     }
 
-    private async Task RunSessionAsync(Action onConnected, CancellationToken stoppingToken)
-    {
-        using var call = _client.Connect(cancellationToken: stoppingToken);
-        var outbound = Channel.CreateUnbounded<PeerEvent>(new UnboundedChannelOptions { SingleReader = true });
-        outbound.Writer.TryWrite(new PeerEvent
-        {
-            Hello = new Hello
-            {
-                PeerId = _runtime.PeerId,
-                Host = AdvertisedHost(),
-                PeerPort = _runtime.PeerPort,
-                Cluster = _options.Cluster,
-                Zone = _options.Zone,
-                UploadSlots = _options.UploadSlots,
-                Seed = _options.Seed,
-            },
-        });
-        // Publish the channel before taking the membership snapshot: a task joined in between is
-        // then sent twice (harmless) rather than not at all.
-        _outbound = outbound;
-        foreach (var join in Membership())
-        {
-            outbound.Writer.TryWrite(new PeerEvent { Join = join });
-        }
-
-        using var sessionEnd = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var writer = WriteAllAsync(call.RequestStream, outbound.Reader, sessionEnd.Token);
-        try
-        {
-            var first = true;
-            await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken).ConfigureAwait(false))
-            {
-                if (first)
-                {
-                    _connected = true;
-                    onConnected();
-                    first = false;
-                }
-                Dispatch(message);
-            }
-        }
-        finally
-        {
-            _outbound = null;
-            _connected = false;
-            outbound.Writer.TryComplete();
-            await sessionEnd.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await writer.ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or RpcException or InvalidOperationException or IOException)
-            {
-                // The stream is gone either way; the next session starts afresh.
-            }
-        }
-    }
-
-    private static async Task WriteAllAsync(IClientStreamWriter<PeerEvent> stream, ChannelReader<PeerEvent> reader, CancellationToken cancellationToken)
-    {
-        await foreach (var message in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void Dispatch(SchedulerEvent message)
+    private void Dispatch(BrokerLink link, SchedulerEvent message)
     {
         try
         {
-            DispatchCore(message);
+            DispatchCore(link, message);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -346,17 +348,29 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         }
     }
 
-    private void DispatchCore(SchedulerEvent message)
+    private void DispatchCore(BrokerLink link, SchedulerEvent message)
     {
-        if (message.EventCase == SchedulerEvent.EventOneofCase.Welcome)
-        {
-            AgentLog.SchedulerWelcome(_logger, message.Welcome.BrokerId);
-            _welcomeMqttUrl = message.Welcome.MqttUrl;
-            return;
-        }
         if (TaskOf(message) is not { } task)
         {
             return;
+        }
+        if (_placement.Several)
+        {
+            if (message.EventCase == SchedulerEvent.EventOneofCase.FetchSource)
+            {
+                // The broker that asks this seed to fetch a task owns it: the seed's reports go there. A task
+                // the seed runs already (it moved here from a lost broker, which registered it only now)
+                // joins first, so that the digests of what it holds, reported next, are taken.
+                _placement.Place(task, link);
+                if (Membership().FirstOrDefault(j => j.Digest == task) is { } held)
+                {
+                    link.Send(new PeerEvent { Join = held });
+                }
+            }
+            else if (_placement.PlacedOn(task) is { } placed && !ReferenceEquals(placed, link))
+            {
+                return; // news from a broker the task has left
+            }
         }
         if (_inboxes.TryGetValue(task, out var inbox))
         {
@@ -368,24 +382,27 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         }
     }
 
-    private void Send(PeerEvent message) => _outbound?.Writer.TryWrite(message);
-
-    private string AdvertisedHost()
+    private static int HeldPieces(JoinTask join)
     {
-        if (_options.AdvertiseAddress.Length > 0)
+        var held = 0;
+        foreach (var b in join.Bitmap.Span)
         {
-            return _options.AdvertiseAddress;
+            held += System.Numerics.BitOperations.PopCount(b);
         }
-        // A specific listen address is also the address to dial; a wildcard one is not.
-        return _options.ListenAddress is "0.0.0.0" or "::" or "[::]" or "*" ? "" : _options.ListenAddress;
+        return held;
     }
 
-    private UserFacingException Unreachable(RpcException e) =>
-        new($"broker {BrokerAddress} is unreachable or failed ({e.StatusCode}: {e.Status.Detail}); check --broker and that dfbroker runs", ExitCodes.Failed, e);
+    private void Send(string task, PeerEvent message) => _placement.Route(task).Send(message);
+
+    private static UserFacingException Unreachable(BrokerLink link, RpcException e) =>
+        new($"broker {link.Name} is unreachable or failed ({e.StatusCode}: {e.Status.Detail}); check --broker and that dfbroker runs", ExitCodes.Failed, e);
 
     public override void Dispose()
     {
         base.Dispose();
-        _channel?.Dispose();
+        foreach (var link in _placement.Links)
+        {
+            link.Dispose();
+        }
     }
 }

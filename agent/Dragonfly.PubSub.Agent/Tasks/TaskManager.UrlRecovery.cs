@@ -133,6 +133,14 @@ public sealed partial class TaskManager
                         entry.Registration = null;
                     }
                 }
+                catch (UserFacingException e) when (e.InnerException is RpcException { StatusCode: StatusCode.PermissionDenied })
+                {
+                    // A seed may fetch URL tasks but not register them (secure mode): an agent that may brings it back.
+                    lock (_gate)
+                    {
+                        entry.Registration = null;
+                    }
+                }
                 catch (UserFacingException e) when (!IsTransient(e))
                 {
                     return (null, $"broker {_scheduler.BrokerAddress} restarted and forgot URL task {entry.Digest}; registering it again failed: {e.Message}");

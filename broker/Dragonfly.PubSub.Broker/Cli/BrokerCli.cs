@@ -44,6 +44,12 @@ public static class BrokerCli
                 + "system trust store) instead of the embedded server, which then opens no MQTT port; agents are told to subscribe there. Who may "
                 + "publish on it is up to that broker's ACLs [env DFBROKER_MQTT_URL; config mqttUrl; default: embedded]",
         };
+        var state = new Option<string?>("--state")
+        {
+            HelpName = "URL",
+            Description = "Keep the catalogue, preheat jobs and broker heartbeats in this Redis, shared by several brokers (redis://HOST:PORT[,HOST:PORT]); "
+                + "give every broker the same --state, --mqtt-url and fleet CA (see README 'Several brokers') [env DFBROKER_STATE; config state; default: LiteDB in --data-dir]",
+        };
         var grpcPort = new Option<int?>("--grpc-port")
         {
             CustomParser = ParsePort,
@@ -149,7 +155,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -184,6 +190,7 @@ public static class BrokerCli
                     Listen = parse.GetValue(listen),
                     MqttPort = parse.GetValue(mqttPort),
                     MqttUrl = parse.GetValue(mqttUrl),
+                    State = parse.GetValue(state),
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),

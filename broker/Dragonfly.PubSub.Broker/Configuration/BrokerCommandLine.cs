@@ -10,6 +10,9 @@ public sealed record BrokerCommandLine
 
     /// <summary>--mqtt-url: an external MQTT 5 broker for announcements.</summary>
     public string? MqttUrl { get; init; }
+
+    /// <summary>--state: shared state of several brokers (redis://…).</summary>
+    public string? State { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }

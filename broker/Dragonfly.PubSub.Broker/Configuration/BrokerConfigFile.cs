@@ -12,6 +12,9 @@ public sealed record BrokerConfigFile
 
     /// <summary>An external MQTT 5 broker for announcements (mqtt[s]://HOST:PORT); the embedded server by default.</summary>
     public string? MqttUrl { get; init; }
+
+    /// <summary>Shared state of several brokers: redis://HOST:PORT[,HOST:PORT].</summary>
+    public string? State { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? MaxParents { get; init; }
@@ -92,6 +95,13 @@ public sealed record BrokerConfigFile
                         if (config.MqttUrl is { } mqttUrl && Dragonfly.PubSub.Contracts.MqttUrl.TryParse(mqttUrl, out var mqttUrlError) is null)
                         {
                             problems.Add($"mqttUrl: {mqttUrlError}");
+                        }
+                        break;
+                    case "state":
+                        config = config with { State = String(property, problems) };
+                        if (config.State is { } state && Broker.State.StateUrl.TryParse(state, out var stateError) is null)
+                        {
+                            problems.Add($"state: {stateError}");
                         }
                         break;
                     case "grpcport":

@@ -37,6 +37,12 @@ public sealed record BrokerOptions
     /// </summary>
     public MqttUrl? MqttUrl { get; init; }
 
+    /// <summary>
+    /// Shared state of several brokers (catalogue, preheat jobs, heartbeats) in Redis (<c>--state</c>); null:
+    /// the broker's own LiteDB in <see cref="DataDir"/>, the single-broker default.
+    /// </summary>
+    public State.StateUrl? State { get; init; }
+
     /// <summary>TLS and identity; secure unless <see cref="BrokerTlsOptions.Insecure"/>.</summary>
     public BrokerTlsOptions Tls { get; init; } = new();
     public bool Verbose { get; init; }

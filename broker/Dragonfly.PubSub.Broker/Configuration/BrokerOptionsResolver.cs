@@ -40,6 +40,7 @@ public static class BrokerOptionsResolver
             Listen = listen,
             MqttPort = Port("--mqtt-port", flags.MqttPort, environment, "DFBROKER_MQTT_PORT", file.MqttPort, BrokerOptions.DefaultMqttPort),
             MqttUrl = ExternalMqtt(flags, file, environment),
+            State = SharedState(flags, file, environment),
             GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
@@ -67,6 +68,19 @@ public static class BrokerOptionsResolver
             return null;
         }
         return MqttUrl.TryParse(text, out var error) ?? throw UserFacingException.Usage($"{source}: {error}");
+    }
+
+    /// <summary>--state &gt; DFBROKER_STATE &gt; config state: redis://HOST:PORT[,HOST:PORT]; null: LiteDB in the data dir.</summary>
+    private static State.StateUrl? SharedState(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var (source, text) = flags.State is not null ? ("--state", flags.State)
+            : Env(environment, "DFBROKER_STATE") is { } fromEnvironment ? ("DFBROKER_STATE", fromEnvironment)
+            : ("state", file.State);
+        if (text is null)
+        {
+            return null;
+        }
+        return State.StateUrl.TryParse(text, out var error) ?? throw UserFacingException.Usage($"{source}: {error}");
     }
 
     /// <summary>--file-origin-root (repeatable) &gt; DFBROKER_FILE_ORIGIN_ROOTS (path-separator list) &gt; config fileOriginRoots; each must be a directory.</summary>

@@ -4,11 +4,13 @@ using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Fleet;
 using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Broker.Http;
 using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Broker.Scheduling;
 using Dragonfly.PubSub.Broker.Security;
+using Dragonfly.PubSub.Broker.State;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts.Cli;
@@ -35,6 +37,8 @@ public static class BrokerHost
 
     private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(15);
 
+    private static readonly TimeSpan StateConnectTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>How long URL tasks wait for the broker's own seed to connect at start before an agent may fetch them.</summary>
     private static readonly TimeSpan OwnSeedWait = TimeSpan.FromSeconds(10);
 
@@ -45,12 +49,15 @@ public static class BrokerHost
             throw UserFacingException.Usage(duplicate);
         }
 
+        using var redis = ConnectState(options);
         ManifestCatalogue catalogue;
         try
         {
             Directory.CreateDirectory(options.DataDir);
             File.Delete(Path.Combine(options.DataDir, ReadyFileName));
-            catalogue = new ManifestCatalogue(options.DataDir);
+            catalogue = redis is null
+                ? new ManifestCatalogue(options.DataDir)
+                : new ManifestCatalogue(options.DataDir, _ => new RedisCatalogueStore(redis));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or LiteException)
         {
@@ -73,7 +80,7 @@ public static class BrokerHost
         var listeners = new BrokerListeners(options, tls);
         builder.WebHost.ConfigureKestrel(listeners.Configure);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        AddBroker(builder.Services, options, catalogue);
+        AddBroker(builder.Services, options, catalogue, redis);
         builder.Services.AddBrokerSecurity(options, securityStore, revocations, tls);
 
         await using var app = builder.Build();
@@ -98,6 +105,7 @@ public static class BrokerHost
         app.MapBrokerApi();
         app.MapSecurityApi();
         app.MapAdminApi();
+        app.MapFleetApi();
 
         var coordinator = app.Services.GetRequiredService<SwarmCoordinator>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -125,6 +133,10 @@ public static class BrokerHost
         var ports = app.Services.GetRequiredService<BoundPorts>();
         listeners.Report(ports);
         listeners.LogMode(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Broker.Security"));
+        if (redis is not null)
+        {
+            BrokerLog.StateConnected(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Dragonfly.PubSub.Broker.State"), redis.Url.Shown, catalogue.BrokerId);
+        }
 
         var announcer = app.Services.GetRequiredService<AnnouncementPublisher>();
         using (var replayTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping))
@@ -190,12 +202,14 @@ public static class BrokerHost
     }
 
     /// <summary>Registers the broker's services (everything but the Kestrel listeners).</summary>
-    public static IServiceCollection AddBroker(IServiceCollection services, BrokerOptions options, ManifestCatalogue catalogue)
+    /// <param name="redis">The shared state of several brokers (<c>--state</c>), or null.</param>
+    public static IServiceCollection AddBroker(IServiceCollection services, BrokerOptions options, ManifestCatalogue catalogue, RedisState? redis = null)
     {
         services.AddSingleton(options);
         services.AddSingleton(catalogue);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<BoundPorts>();
+        AddFleet(services, options, catalogue, redis);
         services.AddSingleton(sp => new ParentSelectionPolicy(sp.GetRequiredService<TimeProvider>(), new Random(), options.MaxParents));
         services.AddSingleton<UrlTaskNews>();
         services.AddSingleton(sp => new SwarmCoordinator(
@@ -204,7 +218,7 @@ public static class BrokerHost
             sp.GetRequiredService<ParentSelectionPolicy>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SwarmCoordinator>>(),
-            new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null },
+            new SourceOptions { OwnSeedWait = options.Seed ? OwnSeedWait : null, Progress = redis is null ? null : new RedisUrlTaskProgress(redis) },
             manifest => catalogue.StoreSourced(manifest, sp.GetRequiredService<TimeProvider>().GetUtcNow()),
             sp.GetRequiredService<UrlTaskNews>(),
             SwarmCoordinator.DefaultShards,
@@ -247,13 +261,12 @@ public static class BrokerHost
         services.AddSingleton(sp => new RegistryClient(
             new RegistryClientOptions(), time: sp.GetRequiredService<TimeProvider>(), logger: sp.GetRequiredService<ILogger<RegistryClient>>()));
         services.AddSingleton<IImageResolver>(sp => new RegistryImageResolver(sp.GetRequiredService<RegistryClient>(), options.Registries));
-        services.AddSingleton(_ => new PreheatStore(catalogue));
         services.AddSingleton<IImageAnnouncer>(sp => new ImageAnnouncer(catalogue, sp.GetRequiredService<AnnouncementPublisher>()));
         services.AddSingleton(sp => new PreheatService(
             sp.GetRequiredService<IImageResolver>(),
             sp.GetRequiredService<IUrlTaskIntake>(),
             sp.GetRequiredService<IImageAnnouncer>(),
-            sp.GetRequiredService<PreheatStore>(),
+            sp.GetRequiredService<IPreheatStore>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<PreheatService>>(),
             sp.GetRequiredService<UrlTaskNews>()));
@@ -275,6 +288,45 @@ public static class BrokerHost
             grpc.EnableDetailedErrors = options.Verbose;
         });
         return services;
+    }
+
+    /// <summary>
+    /// This broker among the others: with shared state its heartbeats, the directory of live brokers and the
+    /// preheat jobs in Redis; alone, itself and its LiteDB.
+    /// </summary>
+    private static void AddFleet(IServiceCollection services, BrokerOptions options, ManifestCatalogue catalogue, RedisState? redis)
+    {
+        services.AddSingleton(sp => new BrokerSelf(catalogue.BrokerId, options, sp.GetRequiredService<BoundPorts>(), sp.GetRequiredService<TimeProvider>()));
+        if (redis is null)
+        {
+            services.AddSingleton<IBrokerDirectory>(sp => new SingleBrokerDirectory(sp.GetRequiredService<BrokerSelf>(), sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton<IPreheatStore>(_ => new PreheatStore(catalogue));
+            return;
+        }
+        services.AddSingleton(redis);
+        services.AddSingleton(sp => new RedisBrokerDirectory(
+            redis, sp.GetRequiredService<BrokerSelf>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisBrokerDirectory>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<RedisBrokerDirectory>());
+        services.AddSingleton<IBrokerDirectory>(sp => sp.GetRequiredService<RedisBrokerDirectory>());
+        services.AddSingleton<IPreheatStore>(sp => new RedisPreheatStore(redis, catalogue.BrokerId, sp.GetRequiredService<IBrokerDirectory>()));
+    }
+
+    /// <summary>The Redis of <c>--state</c>, connected, or null without it; one line (exit 1) when it does not answer.</summary>
+    private static RedisState? ConnectState(BrokerOptions options)
+    {
+        if (options.State is not { } url)
+        {
+            return null;
+        }
+        try
+        {
+            return RedisState.Connect(url, StateConnectTimeout);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            throw new UserFacingException(
+                $"cannot reach the shared state at {url.Shown}: {e.Message.Split('\n')[0].TrimEnd('.')}; check --state and that Redis runs", ExitCodes.Failed, e);
+        }
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, bool verbose)

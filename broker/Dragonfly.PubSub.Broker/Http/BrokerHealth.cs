@@ -28,6 +28,6 @@ public sealed class BrokerHealth(AnnouncementPublisher announcer, SwarmCoordinat
         {
             return "the gRPC scheduler is not running";
         }
-        return catalogue.IsHealthy() ? null : "the LiteDB catalogue does not answer";
+        return catalogue.IsHealthy() ? null : catalogue.StoreName + " does not answer";
     }
 }

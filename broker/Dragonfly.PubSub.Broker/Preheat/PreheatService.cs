@@ -38,7 +38,7 @@ public sealed class PreheatService : BackgroundService
     private readonly IImageResolver _resolver;
     private readonly IUrlTaskIntake _intake;
     private readonly IImageAnnouncer _announcer;
-    private readonly PreheatStore _store;
+    private readonly IPreheatStore _store;
     private readonly UrlTaskNews? _news;
     private readonly TimeProvider _time;
     private readonly ILogger<PreheatService> _logger;
@@ -55,7 +55,7 @@ public sealed class PreheatService : BackgroundService
         IImageResolver resolver,
         IUrlTaskIntake intake,
         IImageAnnouncer announcer,
-        PreheatStore store,
+        IPreheatStore store,
         TimeProvider time,
         ILogger<PreheatService> logger,
         UrlTaskNews? news = null)
@@ -447,7 +447,7 @@ public sealed class PreheatService : BackgroundService
         {
             _store.Save(view);
         }
-        catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException or StackExchange.Redis.RedisException or TimeoutException)
         {
             // The job goes on in memory; only a restart would lose it.
             BrokerLog.PreheatStoreFailed(_logger, view.Id, e);
@@ -468,7 +468,7 @@ public sealed class PreheatService : BackgroundService
             {
                 _store.Delete(old.Id);
             }
-            catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException)
+            catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException or StackExchange.Redis.RedisException or TimeoutException)
             {
                 BrokerLog.PreheatStoreFailed(_logger, old.Id, e);
             }

@@ -7,7 +7,7 @@ using JsonSerializer = System.Text.Json.JsonSerializer;
 namespace Dragonfly.PubSub.Broker.Preheat;
 
 /// <summary>Preheat jobs in the catalogue's LiteDB (collection <c>preheatJobs</c>), as their API JSON. Thread-safe (LiteDB is).</summary>
-public sealed class PreheatStore
+public sealed class PreheatStore : IPreheatStore
 {
     private readonly ILiteCollection<BsonDocument> _jobs;
 

@@ -21,6 +21,12 @@ public sealed record SourceOptions
     /// <summary>A task that nobody joined and no source works on is forgotten after this long.</summary>
     public TimeSpan IdleExpiry { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Where the piece digests of URL tasks still being sourced are kept beyond this broker's memory (several
+    /// brokers: Redis), so that the broker a task moves to knows the pieces its swarm already verified. Null: memory only.
+    /// </summary>
+    public IUrlTaskProgress? Progress { get; init; }
+
     /// <summary>How often waiting tasks are looked at again (the coordinator's timer).</summary>
     public TimeSpan TickInterval { get; init; } = TimeSpan.FromSeconds(1);
 }

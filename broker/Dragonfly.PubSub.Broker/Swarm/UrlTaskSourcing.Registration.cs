@@ -104,7 +104,8 @@ internal sealed partial class UrlTaskSourcing
         }
 
         // Known from an earlier run (sourced then) or, for a content-addressed task, published content.
-        var known = _findManifest(registration.TaskId);
+        // Sourced before (the catalogue), or being sourced when its broker was lost (the digests learned so far).
+        var known = _findManifest(registration.TaskId) ?? _sources.Progress?.Partial(registration.TaskId);
         var pieceSize = registration.PieceSize;
         if (known is not null)
         {
@@ -280,6 +281,7 @@ internal sealed partial class UrlTaskSourcing
         {
             return;
         }
+        _sources.Progress?.Learned(url.Id, url.Layout.Size, url.Layout.PieceSize, learned.Indexes, learned.Digests);
         var message = new SchedulerEvent { PieceDigests = learned };
         foreach (var other in task.Members.Values)
         {

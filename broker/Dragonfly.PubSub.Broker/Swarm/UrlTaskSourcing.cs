@@ -246,6 +246,7 @@ internal sealed partial class UrlTaskSourcing
         try
         {
             _storeSourced?.Invoke(url.ToManifest());
+            _sources.Progress?.Forget(url.Id); // the catalogue has every digest now
         }
         catch (Exception e)
         {
@@ -307,6 +308,7 @@ internal sealed partial class UrlTaskSourcing
     /// <summary>Drops a URL task from memory (its URL and headers with it); a later registration starts afresh.</summary>
     private void Forget(UrlTask url, string reason)
     {
+        _sources.Progress?.Forget(url.Id);
         SetSource(url, null);
         _urlTasks.Remove(url.Id);
         foreach (var key in url.Keys)

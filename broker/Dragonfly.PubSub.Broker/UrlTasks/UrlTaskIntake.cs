@@ -14,7 +14,7 @@ public sealed class UrlTaskIntake(UrlTaskRegistrar registrar, ManifestCatalogue 
     public async Task<UrlTaskOutcome> RegisterAsync(RegisterUrlTaskRequest request, CancellationToken cancellationToken)
     {
         var outcome = await registrar.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
-        if (outcome.Manifest is { Topic.Length: > 0 } manifest)
+        if (outcome.Manifest is { Topic.Length: > 0 } manifest && !request.PlacementProbe)
         {
             // Announced once per registration with a topic.
             catalogue.StoreAnnounced(manifest, time.GetUtcNow(), out var sequence);

@@ -13,7 +13,7 @@ namespace Dragonfly.PubSub.Broker.UrlTasks;
 /// same object share that one stat), derives the piece layout and task id, and hands the task to the
 /// <see cref="SwarmCoordinator"/>, which owns it from then on. Thread-safe.
 /// </summary>
-public sealed class UrlTaskRegistrar
+public sealed partial class UrlTaskRegistrar
 {
     private const int MaxRounds = 3;
 
@@ -49,6 +49,10 @@ public sealed class UrlTaskRegistrar
         {
             BrokerLog.UrlTaskRejected(_logger, RedactedOrNothing(request.Url), problem!);
             return UrlTaskOutcome.Failed(problemKind, problem!);
+        }
+        if (request.PlacementProbe)
+        {
+            return await ProbeAsync(checkedRequest, cancellationToken).ConfigureAwait(false);
         }
         try
         {

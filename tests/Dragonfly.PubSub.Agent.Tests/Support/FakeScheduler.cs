@@ -42,6 +42,9 @@ public sealed class FakeScheduler : Scheduler.SchedulerClient
 
     public void Push(SchedulerEvent message) => _toAgent.Writer.TryWrite(message);
 
+    /// <summary>The broker dies: the stream fails (Unavailable), and so does every later one.</summary>
+    public void Kill() => _toAgent.Writer.TryComplete(new RpcException(new Status(StatusCode.Unavailable, "broker killed")));
+
     /// <summary>The next event the agent sent whose case is <paramref name="kind"/>.</summary>
     public async Task<PeerEvent> NextSentAsync(PeerEvent.EventOneofCase kind)
     {

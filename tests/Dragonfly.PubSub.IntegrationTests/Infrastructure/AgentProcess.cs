@@ -55,10 +55,14 @@ public sealed class AgentProcess : IAsyncDisposable
         File.Delete(readyFile);
         List<string> args =
         [
-            "--broker", broker.GrpcAddress,
             "--data-dir", spec.DataDir, "--output-dir", spec.OutputDir,
             "--listen", "127.0.0.1", "--peer-port", "0", "--http-port", "0", "--proxy-port", "0",
         ];
+        if (!spec.ExtraArgs.Contains("--broker"))
+        {
+            // Several brokers come as --broker A,B,C in the extra flags.
+            args.InsertRange(0, ["--broker", broker.GrpcAddress]);
+        }
         if (broker.Mqtt > 0)
         {
             // A broker with --mqtt-url opens no MQTT port: its Welcome names the MQTT broker instead.
