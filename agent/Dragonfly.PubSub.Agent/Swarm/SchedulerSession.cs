@@ -117,6 +117,14 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         Send(new PeerEvent { PiecesFinished = finished });
     }
 
+    void ISwarmReporter.PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes, IReadOnlyList<string> parents)
+    {
+        var finished = new PiecesFinished { Digest = digest.ToString() };
+        finished.Indexes.AddRange(indexes);
+        finished.Parents.AddRange(parents);
+        Send(new PeerEvent { PiecesFinished = finished });
+    }
+
     void ISwarmReporter.PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind) =>
         Send(new PeerEvent { PieceFailed = new PieceFailed { Digest = digest.ToString(), Index = index, ParentId = parentId, Kind = kind } });
 
@@ -276,6 +284,8 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 Zone = _options.Zone,
                 UploadSlots = _options.UploadSlots,
                 Seed = _options.Seed,
+                Version = AgentVersion.Current,
+                Subscriptions = { _options.Subscriptions },
             },
         });
         // Publish the channel before taking the membership snapshot: a task joined in between is

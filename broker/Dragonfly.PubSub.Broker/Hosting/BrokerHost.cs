@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Broker.Dashboard;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Broker.Http;
@@ -95,6 +96,7 @@ public static class BrokerHost
         });
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
+        app.MapDashboardApi();
         app.MapSecurityApi();
         app.MapAdminApi();
 
@@ -257,6 +259,7 @@ public static class BrokerHost
             sp.GetRequiredService<UrlTaskNews>()));
         services.AddHostedService(sp => sp.GetRequiredService<PreheatService>());
         services.AddSingleton<BrokerHealth>();
+        services.AddBrokerDashboard();
 
         services.AddHostedMqttServer(mqtt => mqtt
             .WithoutDefaultEndpoint()
