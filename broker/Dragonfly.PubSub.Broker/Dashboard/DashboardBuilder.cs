@@ -42,7 +42,7 @@ internal sealed class DashboardBuilder(
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            var stored = Stored(now);
+            var stored = Stored(now, snapshot);
             var tasks = Tasks(snapshot, stored, now);
             selected ??= tasks.FirstOrDefault(t => t.Live)?.Digest ?? tasks.FirstOrDefault()?.Digest;
             return new DashboardView(
@@ -68,10 +68,12 @@ internal sealed class DashboardBuilder(
         }
     }
 
-    private IReadOnlyList<Manifest> Stored(DateTimeOffset now)
+    private IReadOnlyList<Manifest> Stored(DateTimeOffset now, SwarmSnapshot snapshot)
     {
-        // The catalogue reads every manifest from LiteDB: often enough for a list that changes on publish only.
-        if (_stored is not { } cached || now - cached.At >= StoredRefresh)
+        // The catalogue reads every manifest from LiteDB: read it every few seconds (a list that changes on publish
+        // only), and at once when a live swarm's task is not in it (just published: its publisher joined).
+        if (_stored is not { } cached || now - cached.At >= StoredRefresh
+            || snapshot.TaskPeers.Keys.Any(d => snapshot.UrlTask(d) is null && !cached.All.Any(m => m.Digest == d)))
         {
             _stored = cached = (now, catalogue.All());
         }

@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Contracts;
+
 namespace Dragonfly.PubSub.Broker.Dashboard;
 
 /// <summary>One peer's history in one task, as the dashboard and <c>dfbench fleet</c> read it. Guarded by its task's lock.</summary>
@@ -29,4 +31,11 @@ internal sealed class MemberActivity(string peerId, DateTimeOffset joinedAt)
 
     /// <summary>Bytes it fetched from the origin as the URL task's source.</summary>
     public long SourcedBytes { get; set; }
+
+    /// <summary>
+    /// The pieces counted for it: those it held when it first joined, then each reported piece once. A re-join can
+    /// carry pieces whose report is still on its way (the scheduler then sees no new piece in the report); they are
+    /// counted when the report comes, with the peer that served them.
+    /// </summary>
+    public PieceBitmap? Counted { get; set; }
 }

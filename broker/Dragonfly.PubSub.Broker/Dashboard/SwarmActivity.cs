@@ -36,7 +36,7 @@ internal sealed class SwarmActivity(TimeProvider time)
 
     /// <summary>A peer joined (or re-joined) a task holding <paramref name="held"/> pieces.</summary>
     /// <param name="manifestOf">The task's manifest (its piece layout), asked only the first time the task is seen.</param>
-    internal void Joined(string digest, string peerId, bool publisher, int held, int pieceCount, Func<string, Manifest?> manifestOf)
+    internal void Joined(string digest, string peerId, bool publisher, PieceBitmap held, Func<string, Manifest?> manifestOf)
     {
         var now = time.GetUtcNow();
         var task = _tasks.GetOrAdd(digest, static (d, state) =>
@@ -52,12 +52,13 @@ internal sealed class SwarmActivity(TimeProvider time)
             {
                 member.LeftAt = null;
                 member.Publisher = publisher;
-                member.Held = held;
-                if (member.ReceivedBytes == 0)
+                member.Held = held.CountSet;
+                if (member.Counted is null)
                 {
-                    member.HeldAtJoin = held;
+                    member.Counted = PieceBitmap.FromBytes(held.ToBytes(), held.PieceCount);
+                    member.HeldAtJoin = member.Held;
                 }
-                if (held >= pieceCount && member.CompletedAt is null)
+                if (held.IsComplete && member.CompletedAt is null)
                 {
                     member.CompletedAt = now;
                 }
@@ -70,13 +71,14 @@ internal sealed class SwarmActivity(TimeProvider time)
     }
 
     /// <summary>
-    /// <paramref name="peerId"/> reported pieces; <paramref name="added"/> are those it did not hold before.
+    /// <paramref name="peerId"/> reported pieces (each is counted once per member, see <see cref="MemberActivity.Counted"/>);
+    /// <paramref name="held"/> and <paramref name="complete"/> as the scheduler sees it now.
     /// <paramref name="sourced"/>: it is the URL task's source and these came from the origin;
     /// <paramref name="seed"/>: it is a seed peer (its origin fetches serve the fleet, not itself).
     /// </summary>
-    internal void PiecesFinished(string digest, string peerId, PiecesFinished message, IReadOnlyList<int> added, int held, bool complete, bool sourced, bool seed)
+    internal void PiecesFinished(string digest, string peerId, PiecesFinished message, int held, bool complete, bool sourced, bool seed)
     {
-        if (added.Count == 0 || !_tasks.TryGetValue(digest, out var task))
+        if (message.Indexes.Count == 0 || !_tasks.TryGetValue(digest, out var task))
         {
             return;
         }
@@ -94,9 +96,17 @@ internal sealed class SwarmActivity(TimeProvider time)
         lock (task.Gate)
         {
             task.LastActivity = now;
-            var member = task.Member(peerId, now, create: true);
-            foreach (var index in added)
+            var member = task.Member(peerId, now, create: false);
+            if (member?.Counted is not { } counted)
             {
+                return; // not listed (too many members) or never joined
+            }
+            foreach (var index in message.Indexes)
+            {
+                if ((uint)index >= (uint)counted.PieceCount || !counted.Set(index))
+                {
+                    continue; // out of range (the scheduler logged it), or counted already
+                }
                 var bytes = task.LengthOf(index);
                 total += bytes;
                 if (sourced)
@@ -122,18 +132,15 @@ internal sealed class SwarmActivity(TimeProvider time)
                     fromPeers += bytes;
                 }
             }
-            if (member is not null)
+            member.ReceivedBytes += total;
+            member.Held = held;
+            if (sourced)
             {
-                member.ReceivedBytes += total;
-                member.Held = held;
-                if (sourced)
-                {
-                    member.SourcedBytes += total;
-                }
-                if (complete && member.CompletedAt is null)
-                {
-                    member.CompletedAt = now;
-                }
+                member.SourcedBytes += total;
+            }
+            if (complete && member.CompletedAt is null)
+            {
+                member.CompletedAt = now;
             }
             if (sourced)
             {

@@ -263,7 +263,7 @@ internal sealed class SwarmShard
             _state.MarkJoined(session, task.Digest);
         }
         BrokerLog.PeerJoined(_logger, session.PeerId, task.Digest, member.HeldPieces, task.PieceCount, join.Publisher ? " as publisher" : "");
-        Activity?.Joined(task.Digest, session.PeerId, member.Publisher, member.HeldPieces, task.PieceCount, ManifestOf);
+        Activity?.Joined(task.Digest, session.PeerId, member.Publisher, member.Bitmap, ManifestOf);
 
         _sourcing.BeforeParents(session, task.Digest);
         if (member.IsComplete)
@@ -326,7 +326,7 @@ internal sealed class SwarmShard
         // Asked before the sourcing sees the pieces: their last ones may end its source.
         var sourced = finished.Digests.Count > 0 && _sourcing.SourceOf(task.Digest) == session.PeerId;
         _sourcing.OnPiecesFinished(task, member, finished, added);
-        Activity?.PiecesFinished(task.Digest, session.PeerId, finished, added, member.HeldPieces, member.IsComplete, sourced, session.Seed);
+        Activity?.PiecesFinished(task.Digest, session.PeerId, finished, member.HeldPieces, member.IsComplete, sourced, session.Seed);
         if (added.Count == 0)
         {
             return;

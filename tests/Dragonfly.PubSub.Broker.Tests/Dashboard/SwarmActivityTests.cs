@@ -82,6 +82,22 @@ public sealed class SwarmActivityTests
     }
 
     [Fact]
+    public void PiecesFinished_AfterAReJoinThatAlreadyHeldThem_AreStillCountedWithTheirParents()
+    {
+        var publisher = Connect("pub");
+        Join(publisher, PieceBitmap.Full(Pieces), publisher: true);
+        var a = Connect("a");
+        Join(a, new PieceBitmap(Pieces));
+
+        // The agent joins again holding pieces 0 and 1 before their report arrives: the scheduler sees nothing new in it.
+        Join(a, TestManifests.Bitmap(Pieces, 0, 1));
+        Finished(a, [0, 1], ["pub", "pub"]);
+
+        var totals = _coordinator.Activity.Totals();
+        Assert.Equal((2 * PieceBytes, 2 * PieceBytes), (totals.Delivered, totals.FromPublishers));
+    }
+
+    [Fact]
     public void PieceFailed_IsCountedByKindAndKeptInTheRecentList()
     {
         var publisher = Connect("pub");
