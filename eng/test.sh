@@ -22,6 +22,7 @@ declare -A packages=(
   [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
   [systemd-analyze]=systemd           # 'systemd-analyze verify' checks deploy/systemd's units
   [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
+  [chromium]=chromium                 # headless browser of the dashboard test (Playwright drives it; no browser download)
 )
 missing=()
 for cmd in "${!packages[@]}"; do
