@@ -33,8 +33,7 @@ internal static class DashboardApi
             {
                 return bad;
             }
-            var answer = await View(context, task, ct).ConfigureAwait(false);
-            return Json(answer.Json);
+            return Json(context, await Answer(context, task, ct).ConfigureAwait(false));
         });
 
         app.MapGet("/api/v1/dashboard/events", async (HttpContext context, string? task, CancellationToken ct) =>
@@ -85,7 +84,7 @@ internal static class DashboardApi
             }, ct).ConfigureAwait(false);
             return answer.View is null
                 ? Error(StatusCodes.Status404NotFound, $"no task {digest} is known to this broker; publish it first")
-                : Json(answer.Json);
+                : Json(context, answer);
         });
         return app;
     }
@@ -93,14 +92,19 @@ internal static class DashboardApi
     /// <summary>The view for <paramref name="task"/> (null: the default selection), from the cache.</summary>
     private static async Task<(DashboardView? View, byte[] Json)> View(HttpContext context, string? task, CancellationToken ct)
     {
+        var answer = await Answer(context, task, ct).ConfigureAwait(false);
+        return ((DashboardView?)answer.View, answer.Json);
+    }
+
+    private static Task<CachedAnswer> Answer(HttpContext context, string? task, CancellationToken ct)
+    {
         var services = context.RequestServices;
         var builder = services.GetRequiredService<DashboardBuilder>();
-        var answer = await services.GetRequiredService<DashboardCache>().GetAsync("view:" + (task ?? ""), async token =>
+        return services.GetRequiredService<DashboardCache>().GetAsync("view:" + (task ?? ""), async token =>
         {
             var view = await builder.BuildAsync(task, token).ConfigureAwait(false);
             return new CachedAnswer(view, JsonSerializer.SerializeToUtf8Bytes(view, DashboardJsonContext.Default.DashboardView));
-        }, ct).ConfigureAwait(false);
-        return ((DashboardView?)answer.View, answer.Json);
+        }, ct);
     }
 
     /// <summary>Server-sent events: the view every <see cref="StreamInterval"/> until the page goes or the broker stops.</summary>
@@ -137,7 +141,17 @@ internal static class DashboardApi
             ? null
             : Error(StatusCodes.Status400BadRequest, $"'{task}' is not a task id; expected sha256: followed by 64 lowercase hex digits");
 
-    private static IResult Json(byte[] json) => Results.Bytes(json, "application/json; charset=utf-8");
+    /// <summary>The cached JSON, gzipped when the client takes it (browsers do).</summary>
+    private static IResult Json(HttpContext context, CachedAnswer answer)
+    {
+        if (!context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            return Results.Bytes(answer.Json, "application/json; charset=utf-8");
+        }
+        context.Response.Headers.ContentEncoding = "gzip";
+        context.Response.Headers.Vary = "Accept-Encoding";
+        return Results.Bytes(answer.Gzip, "application/json; charset=utf-8");
+    }
 
     private static IResult Part<T>(T part, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) => Results.Json(part, type);
 

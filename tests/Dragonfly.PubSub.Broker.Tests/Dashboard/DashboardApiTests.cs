@@ -51,6 +51,19 @@ public sealed class DashboardApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Dashboard_ToAClientThatTakesGzip_IsGzipped()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/dashboard");
+        request.Headers.AcceptEncoding.ParseAdd("gzip, deflate, br");
+        using var response = await _broker.Http.SendAsync(request);
+
+        Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+        await using var gzip = new System.IO.Compression.GZipStream(await response.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        using var json = await JsonDocument.ParseAsync(gzip);
+        Assert.True(json.RootElement.TryGetProperty("fleet", out _));
+    }
+
+    [Fact]
     public async Task Events_SendTheViewAsServerSentEvents()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/dashboard/events");
