@@ -65,7 +65,7 @@ internal sealed class FleetBenchmark(FleetOptions options, Action<string> say)
             var finished = last is { } view ? Finished(view, publisher).Count : 0;
             if (finished >= expected)
             {
-                return last!.Value;
+                return await SettledAsync(api, digest, last!.Value, cancel);
             }
             if (DateTime.UtcNow >= deadline)
             {
@@ -126,6 +126,23 @@ internal sealed class FleetBenchmark(FleetOptions options, Action<string> say)
             Cleanup = Leaves(name),
             Notes = notes,
         };
+    }
+
+    /// <summary>
+    /// The swarm once the finished agents' last piece reports are in too (a few seconds at most: an agent's join as a
+    /// seeder can overtake them), so that their bytes are whole; as it is after 10 s otherwise.
+    /// </summary>
+    private async Task<JsonElement> SettledAsync(FleetApi api, string digest, JsonElement swarm, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline && swarm.GetProperty("members").EnumerateArray().Any(m =>
+                   m.GetProperty("completedAt").ValueKind == JsonValueKind.String && !m.GetProperty("publisher").GetBoolean()
+                   && m.GetProperty("receivedBytes").GetInt64() < options.Size))
+        {
+            await Task.Delay(Poll, cancel);
+            swarm = await api.SwarmAsync(digest, cancel) ?? swarm;
+        }
+        return swarm;
     }
 
     private static List<string> Finished(JsonElement swarm, string publisher) =>
