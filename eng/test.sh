@@ -25,6 +25,7 @@ declare -A packages=(
   [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
   [clang]=clang                       # links the Native AOT dfagent published below
   [/usr/include/zlib.h]=zlib1g-dev    # ditto (the AOT runtime links zlib)
+  [chromium]=chromium                 # headless browser of the dashboard test (Playwright drives it; no browser download)
 )
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -112,6 +112,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
+            var dashboards = new DashboardReaders(ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
+            var reading = dashboards.RunAsync(phase.Token);
             var loadRuns = ordinary.Select(a => Task.Run(
                 () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token), CancellationToken.None)).ToList();
             // CPU and RSS at the end of the load itself, not after the wait for the last answers.
@@ -120,6 +122,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
             var loadAverageAtEnd = LoadAverage();
             var counters = await Task.WhenAll(loadRuns).ConfigureAwait(false);
+            await reading.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
             var compute = (await ScrapeAsync(http, ports.HttpPort, cancellationToken).ConfigureAwait(false)).Minus(histogramBefore);
@@ -150,6 +153,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 Broker = new ResourceFigures(idleRss, brokerStatus.RssBytes, brokerStatus.PeakRssBytes, brokerStatus.CpuSeconds - brokerCpuBefore, broker.OutputLines),
                 Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0),
                 Target = new TargetFigures(TargetP99Ms, latency.Count > 0 && latency.P99Ms <= TargetP99Ms),
+                Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };
         }
         finally

@@ -33,10 +33,12 @@ public static class BrokerLoadCommand
         var timeout = new Option<double>("--timeout") { Description = "A request not answered within S seconds (or never, or not sent) counts as S", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
         var tls = new Option<string>("--tls") { Description = "on|off: whether dfbroker runs with TLS; off passes --insecure to a dfbroker that knows the flag", DefaultValueFactory = _ => "off" };
         var broker = new Option<string?>("--broker") { Description = "dfbroker executable (default: the one built in this repository)" };
+        var pollers = new Option<int>("--dashboard-pollers") { Description = "Dashboard pages polling GET /api/v1/dashboard every second during the load", DefaultValueFactory = _ => 0 };
+        var streams = new Option<int>("--dashboard-streams") { Description = "Dashboard pages following /api/v1/dashboard/events during the load", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for result.json", DefaultValueFactory = _ => defaults.Out };
         var command = new Command("broker", "Many simulated agents against one dfbroker on loopback: schedule latency p50/p99 and the broker's RSS")
         {
-            agents, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, output,
+            agents, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, pollers, streams, output,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -59,6 +61,8 @@ public static class BrokerLoadCommand
                     var other => throw UserFacingException.Usage($"--tls must be 'on' or 'off', not '{other}'"),
                 },
                 BrokerPath = parse.GetValue(broker),
+                DashboardPollers = parse.GetValue(pollers) is var dp and >= 0 and <= 1000 ? dp : throw UserFacingException.Usage("--dashboard-pollers must be between 0 and 1000"),
+                DashboardStreams = parse.GetValue(streams) is var ds and >= 0 and <= 64 ? ds : throw UserFacingException.Usage("--dashboard-streams must be between 0 and 64 (the broker's limit of event streams)"),
                 Out = parse.GetValue(output)!,
                 Say = line => say.WriteLine(line),
             };

@@ -48,6 +48,12 @@ public sealed record BrokerLoadOptions
     /// <summary>Connections or streams opened at the same time during set-up.</summary>
     public int ConnectConcurrency { get; init; } = 64;
 
+    /// <summary>Clients that GET /api/v1/dashboard every second during the load (an operator's page polling).</summary>
+    public int DashboardPollers { get; init; }
+
+    /// <summary>Clients that follow /api/v1/dashboard/events during the load (an operator's page with server-sent events).</summary>
+    public int DashboardStreams { get; init; }
+
     /// <summary>Folder for result.json.</summary>
     public string Out { get; init; } = ".";
 

@@ -6,10 +6,12 @@
 //   sudo dfbench swarm --agents 8 --size 64MiB --rate 100mbit --mode url,url-announce --baselines direct   (URL tasks)
 //   dfbench broker --agents 5000 [--out DIR]
 //   dfbench ciphers [--size 1GiB] [--runs 2]   (what each --tls-ciphers choice costs, against plain TCP)
+//   dfbench fleet --broker https://HOST:8080 --ca ca.crt --topic T --size 256MiB   (a deployed fleet, per-agent times from the broker's API)
 
 using System.CommandLine;
 using Dragonfly.PubSub.Bench.BrokerLoad;
 using Dragonfly.PubSub.Bench.Ciphers;
+using Dragonfly.PubSub.Bench.Fleet;
 using Dragonfly.PubSub.Bench.Common.Cli;
 using Dragonfly.PubSub.Bench.Pair;
 using Dragonfly.PubSub.Bench.Swarm;
@@ -25,6 +27,7 @@ var root = new RootCommand("dfbench: Dragonfly.PubSub benchmarks against same-ru
     SwarmCommand.Create(),
     BrokerLoadCommand.Create(),
     CipherCommand.Create(),
+    FleetCommand.Create(stop.Token),
     verbose,
 };
 var parse = root.Parse(args);

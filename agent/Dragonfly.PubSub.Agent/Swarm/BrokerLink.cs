@@ -118,6 +118,8 @@ internal sealed class BrokerLink : IDisposable
                 Zone = _options.Zone,
                 UploadSlots = _options.UploadSlots,
                 Seed = _options.Seed,
+                Version = AgentVersion.Current,
+                Subscriptions = { _options.Subscriptions },
             },
         });
         // Publish the channel before taking the membership snapshot: a task joined in between is

@@ -134,6 +134,14 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         Send(finished.Digest, new PeerEvent { PiecesFinished = finished });
     }
 
+    void ISwarmReporter.PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes, IReadOnlyList<string> parents)
+    {
+        var finished = new PiecesFinished { Digest = digest.ToString() };
+        finished.Indexes.AddRange(indexes);
+        finished.Parents.AddRange(parents);
+        Send(finished.Digest, new PeerEvent { PiecesFinished = finished });
+    }
+
     void ISwarmReporter.PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind) =>
         Send(digest.ToString(), new PeerEvent { PieceFailed = new PieceFailed { Digest = digest.ToString(), Index = index, ParentId = parentId, Kind = kind } });
 

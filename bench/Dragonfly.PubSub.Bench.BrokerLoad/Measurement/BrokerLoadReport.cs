@@ -17,4 +17,7 @@ internal sealed record BrokerLoadReport
     public required ResourceFigures Broker { get; init; }
     public required ResourceFigures Bench { get; init; }
     public required TargetFigures Target { get; init; }
+
+    /// <summary>The dashboard readers during the load (null: none were asked for).</summary>
+    public DashboardFigures? Dashboard { get; init; }
 }

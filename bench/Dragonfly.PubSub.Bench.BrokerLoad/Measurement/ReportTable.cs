@@ -43,6 +43,10 @@ internal static class ReportTable
         Row("broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
         Row("broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
         Row("bench RSS peak / CPU during load", $"{MiB(r.Bench.PeakRssBytes)} / {r.Bench.CpuSecondsDuringLoad:0.0} s (same machine)");
+        if (r.Dashboard is { } d)
+        {
+            Row("dashboard readers during load", $"{d.Pollers} polling each second, {d.Streams} event streams: {d.Polls} polls ({Lat(d.PollLatency)}), {d.Events} events, {d.Failures} failures, {d.BytesPerSecond / 1024:0} KiB/s");
+        }
         Row("target: schedule p99 ≤ 20 ms", r.Target.Met ? "met" : $"MISSED ({Ms(r.Schedule.Latency.P99Ms)})");
         return text.ToString();
     }

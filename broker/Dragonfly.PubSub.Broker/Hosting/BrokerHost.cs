@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Configuration;
+using Dragonfly.PubSub.Broker.Dashboard;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Fleet;
 using Dragonfly.PubSub.Broker.Grpc;
@@ -103,6 +104,7 @@ public static class BrokerHost
         app.UseMiddleware<ApiAccessMiddleware>(); // issue 11: tokens and loopback for the HTTP API, gRPC only on the scheduler's port
         app.MapGrpcService<SchedulerService>();
         app.MapBrokerApi();
+        app.MapDashboardApi();
         app.MapSecurityApi();
         app.MapAdminApi();
         app.MapFleetApi();
@@ -272,6 +274,7 @@ public static class BrokerHost
             sp.GetRequiredService<UrlTaskNews>()));
         services.AddHostedService(sp => sp.GetRequiredService<PreheatService>());
         services.AddSingleton<BrokerHealth>();
+        services.AddBrokerDashboard();
 
         services.AddHostedMqttServer(mqtt => mqtt
             .WithoutDefaultEndpoint()

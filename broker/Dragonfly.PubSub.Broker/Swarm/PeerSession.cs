@@ -23,6 +23,7 @@ public sealed class PeerSession
     private readonly CancellationTokenSource _closed = new();
     private int _pending;
     private string? _dropped;
+    private long _lastSeenUnixMs;
 
     public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0,
         bool seed = false, string brokerAddress = "", bool maySource = true, IReadOnlyList<string>? topics = null)
@@ -67,6 +68,20 @@ public sealed class PeerSession
     /// </summary>
     public IReadOnlyList<string>? Topics { get; }
 
+    // --- Fleet dashboard (issue 13): what the agent told in its Hello, and when it last sent anything ---
+
+    /// <summary>The agent's version (Hello.version; empty from older agents).</summary>
+    public string Version { get; init; } = "";
+
+    /// <summary>Its --subscribe topic filters (Hello.subscriptions).</summary>
+    public IReadOnlyList<string> Subscriptions { get; init; } = [];
+
+    /// <summary>When its latest event arrived (Unix ms; 0: none yet).</summary>
+    public long LastSeenUnixMs => Volatile.Read(ref _lastSeenUnixMs);
+
+    /// <summary>An event arrived (called on the stream's reader; a plain store, no lock).</summary>
+    internal void Touch(long unixMs) => Volatile.Write(ref _lastSeenUnixMs, unixMs);
+
     public ChannelReader<SchedulerEvent> Outbound => _outbound.Reader;
 
     /// <summary>Cancelled when the coordinator ends the session (replaced by a newer one, or shutdown).</summary>
@@ -82,7 +97,11 @@ public sealed class PeerSession
         hello.Seed,
         brokerAddress,
         maySource,
-        topics);
+        topics)
+    {
+        Version = hello.Version,
+        Subscriptions = [.. hello.Subscriptions],
+    };
 
     /// <summary>Why the broker ended this session to bound its queues (null: it did not).</summary>
     public string? Dropped => Volatile.Read(ref _dropped);

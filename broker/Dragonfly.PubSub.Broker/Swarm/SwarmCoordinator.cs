@@ -46,13 +46,19 @@ public sealed class SwarmCoordinator : BackgroundService
         _time = time;
         _logger = logger;
         var load = Load = new PeerLoad();
+        Activity = new Dashboard.SwarmActivity(time);
+        Fleet = new Dashboard.FleetRegistry(time, Activity.Failures);
         var sampleSize = CandidateSampler.SizeFor(policy.MaxParents);
         _shards = new SwarmShard[shards];
         for (var i = 0; i < shards; i++)
         {
             // Each shard draws its own candidates: Random is not thread-safe.
             var sampler = new CandidateSampler(new Random(HashCode.Combine(brokerId, i)), sampleSize);
-            _shards[i] = new SwarmShard(i, policy, sampler, load, _keys, findManifest, storeSourced, news, _sources, time, logger, tickets);
+            _shards[i] = new SwarmShard(i, policy, sampler, load, _keys, findManifest, storeSourced, news, _sources, time, logger, tickets)
+            {
+                Activity = Activity,
+                Fleet = i == 0 ? Fleet : null,
+            };
         }
     }
 
@@ -63,6 +69,12 @@ public sealed class SwarmCoordinator : BackgroundService
 
     /// <summary>What each peer carries over all shards (tests read its bounds).</summary>
     internal PeerLoad Load { get; }
+
+    /// <summary>What the swarm did as the agents report it (fleet dashboard, issue 13).</summary>
+    internal Dashboard.SwarmActivity Activity { get; }
+
+    /// <summary>The agents seen since the start (fleet dashboard).</summary>
+    internal Dashboard.FleetRegistry Fleet { get; }
 
     /// <summary>Single-reader loops the tasks are spread over.</summary>
     public int ShardCount => _shards.Length;
@@ -79,6 +91,7 @@ public sealed class SwarmCoordinator : BackgroundService
     /// <summary>Posts an agent's event; an agent with too many events not yet applied is disconnected instead (it floods).</summary>
     public void Handle(PeerSession session, PeerEvent message)
     {
+        session.Touch(_time.GetUtcNow().ToUnixTimeMilliseconds());
         if (session.BeginEvent())
         {
             Post(new SwarmCommand.Event(session, message));

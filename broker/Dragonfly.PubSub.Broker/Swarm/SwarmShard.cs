@@ -46,6 +46,16 @@ internal sealed class SwarmShard
 
     public int Index { get; }
 
+    // --- Fleet dashboard (issue 13): every applied event is also told to the activity record ---
+
+    /// <summary>Where the swarm's traffic is recorded for the dashboard (null: not recorded).</summary>
+    internal Dashboard.SwarmActivity? Activity { get; init; }
+
+    /// <summary>The fleet registry, on the one shard that reports peer-level news (null on the others).</summary>
+    internal Dashboard.FleetRegistry? Fleet { get; init; }
+
+    private Manifest? ManifestOf(string digest) => _sourcing.ManifestOf(digest) ?? _findManifest(digest);
+
     /// <summary>Sessions connected (the same on every shard) and tasks of this shard, after the last command.
     /// Written by the shard's loop, read at scrape time from another thread.</summary>
     public int PeerCount => Volatile.Read(ref _peerCount);
@@ -128,6 +138,7 @@ internal sealed class SwarmShard
         }
         _state.Sessions[session.PeerId] = session;
         _state.SeedSeen |= session.Seed;
+        Fleet?.Connected(session);
         if (_logsPeers)
         {
             BrokerLog.PeerConnected(_logger, session.PeerId, session.Host, session.Port, session.Cluster, session.Zone);
@@ -149,6 +160,7 @@ internal sealed class SwarmShard
                 BrokerLog.PeerDisconnected(_logger, session.PeerId);
             }
         }
+        Fleet?.Disconnected(session);
         session.Close();
     }
 
@@ -195,6 +207,7 @@ internal sealed class SwarmShard
                 _sourcing.OnSourceDone(session, message.SourceDone);
                 break;
             case PeerEvent.EventOneofCase.SourceFailed:
+                Activity?.SourceFailed(message.SourceFailed.Digest, session.PeerId, message.SourceFailed.Error, message.SourceFailed.Permanent);
                 _sourcing.OnSourceFailed(session, message.SourceFailed);
                 break;
             case PeerEvent.EventOneofCase.Hello:
@@ -211,6 +224,7 @@ internal sealed class SwarmShard
         if (JoinRefusal(session, join.Digest) is { } refusal)
         {
             BrokerLog.JoinRefused(_logger, session.PeerId, join.Digest, refusal);
+            Activity?.JoinRefused(join.Digest, session.PeerId, refusal);
             Security.SecurityMetrics.Denied.WithLabels("grpc").Inc();
             session.Send(new SchedulerEvent { TaskFailed = new TaskFailed { Digest = join.Digest, Error = $"the broker refused peer {session.PeerId} a place in {join.Digest}: {refusal}" } });
             return;
@@ -249,6 +263,7 @@ internal sealed class SwarmShard
             _state.MarkJoined(session, task.Digest);
         }
         BrokerLog.PeerJoined(_logger, session.PeerId, task.Digest, member.HeldPieces, task.PieceCount, join.Publisher ? " as publisher" : "");
+        Activity?.Joined(task.Digest, session.PeerId, member.Publisher, member.Bitmap, ManifestOf);
 
         _sourcing.BeforeParents(session, task.Digest);
         if (member.IsComplete)
@@ -309,7 +324,10 @@ internal sealed class SwarmShard
                 added.Add(index);
             }
         }
+        // Asked before the sourcing sees the pieces: their last ones may end its source.
+        var sourced = finished.Digests.Count > 0 && _sourcing.SourceOf(task.Digest) == session.PeerId;
         _sourcing.OnPiecesFinished(task, member, finished, added);
+        Activity?.PiecesFinished(task.Digest, session.PeerId, finished, member.HeldPieces, member.IsComplete, sourced, session.Seed);
         if (added.Count == 0)
         {
             return;
@@ -338,6 +356,7 @@ internal sealed class SwarmShard
             }
         }
         BrokerLog.PieceFailed(_logger, session.PeerId, KindName(failed.Kind), failed.Index, task.Digest, failed.ParentId);
+        Activity?.PieceFailed(task.Digest, session.PeerId, failed.ParentId, KindName(failed.Kind), failed.Index);
         if (!member.IsComplete)
         {
             _scheduling.SendParents(task, member);
@@ -350,6 +369,7 @@ internal sealed class SwarmShard
         _state.MarkLeft(session, digest);
         if (_state.Tasks.TryGetValue(digest, out var task) && task.Remove(session.PeerId, out var member))
         {
+            Activity?.Left(digest, session.PeerId);
             _scheduling.ReleaseParents(task, member);
             var gateway = task.ReelectOnLeave(member);
             if (task.Members.Count == 0)

@@ -81,6 +81,7 @@ public sealed partial class TaskDownloader
         if (result.Status == FetchStatus.Ok)
         {
             AgentMetrics.DownloadBytesFromPeers.Inc(length);
+            NoteServedBy(index, attempt.Parent.PeerId);
             if (TryWrite(index, buffer, new PersistOp(PersistKind.Done, index, FromPeers: length), out keep))
             {
                 outcome = AttemptOutcome.Written;

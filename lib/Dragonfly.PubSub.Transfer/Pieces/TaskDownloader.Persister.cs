@@ -168,7 +168,7 @@ public sealed partial class TaskDownloader
         SetProgress(progress);
         if (finished.Count > 0)
         {
-            _reporter.PiecesFinished(Digest, finished.ToArray());
+            _reporter.PiecesFinished(Digest, finished.ToArray(), ServedBy(finished));
         }
         if (held is not null)
         {

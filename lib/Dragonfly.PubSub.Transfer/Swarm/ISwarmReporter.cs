@@ -11,6 +11,12 @@ public interface ISwarmReporter
 {
     void PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes);
 
+    /// <summary>
+    /// <see cref="PiecesFinished(ContentDigest, IReadOnlyList{int})"/> with the peer each piece came from, parallel
+    /// to <paramref name="indexes"/> ("" = not from a peer): the fleet dashboard's who-serves-whom (issue 13).
+    /// </summary>
+    void PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes, IReadOnlyList<string> parents) => PiecesFinished(digest, indexes);
+
     void PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind);
 
     /// <summary>The download has nothing it can fetch from its current parents.</summary>

@@ -28,6 +28,19 @@ public sealed class RecordingReporter : ISwarmReporter
         }
     }
 
+    /// <summary>Finished pieces with the peer each came from ("" = not from a peer).</summary>
+    public ConcurrentQueue<(int Index, string Parent)> ServedBy { get; } = new();
+
+    public void PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes, IReadOnlyList<string> parents)
+    {
+        Assert.Equal(indexes.Count, parents.Count);
+        for (var k = 0; k < indexes.Count; k++)
+        {
+            ServedBy.Enqueue((indexes[k], parents[k]));
+        }
+        PiecesFinished(digest, indexes);
+    }
+
     public void PieceFailed(ContentDigest digest, int index, string parentId, FailureKind kind) =>
         Failures.Enqueue((index, parentId, kind));
 
