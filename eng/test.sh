@@ -22,6 +22,10 @@ declare -A packages=(
   [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
   [systemd-analyze]=systemd           # 'systemd-analyze verify' checks deploy/systemd's units
   [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
+  [clang]=clang                       # eng/images.sh: links dfpub and dfget (Native AOT)
+  [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu   # eng/images.sh: cross-links the arm64 Native AOT dfpub and dfget
+  [/usr/aarch64-linux-gnu/lib/crt1.o]=libc6-dev-arm64-cross   # ... with the arm64 C runtime (only recommended by gcc)
+  [qemu-aarch64-static]=qemu-user-static          # runs the arm64 image's programs in a chroot (image tests)
 )
 missing=()
 for cmd in "${!packages[@]}"; do
