@@ -57,9 +57,13 @@ public sealed partial class ContainerImages : IAsyncLifetime
         Registry = await RegistryServer.StartAsync();
         Revision = (await ProcessRunner.RunAsync("git", ["-C", Product.RepoRoot, "rev-parse", "HEAD"])).Stdout.Trim();
 
+        // DFIT_IMAGES_OUT (a developer's knob): the script's --out of an earlier run of this commit with these
+        // arguments, whose programs are reused (--reuse-publish) and which is kept; the base, push and pull still run.
+        var reuse = Environment.GetEnvironmentVariable("DFIT_IMAGES_OUT");
         var watch = Stopwatch.StartNew();
         var script = await RunScriptAsync(
-            ["--registry", $"{Registry.Name}/{RegistryPath}", "--tag", Tag, "--version", Version, "--source", Source, "--out", Path.Combine(_root, "out")]);
+            ["--registry", $"{Registry.Name}/{RegistryPath}", "--tag", Tag, "--version", Version, "--source", Source,
+             "--out", reuse ?? Path.Combine(_root, "out"), .. reuse is null ? Array.Empty<string>() : ["--reuse-publish"]]);
         ScriptTime = watch.Elapsed;
         ScriptOutput = $"eng/images.sh exit {script.ExitCode} after {ScriptTime.TotalSeconds:0} s\n--- stdout\n{script.Stdout}\n--- stderr\n{script.Stderr}";
         if (script.ExitCode != 0)
@@ -71,7 +75,10 @@ public sealed partial class ContainerImages : IAsyncLifetime
             IndexDigests[pushed.Groups["component"].Value] = pushed.Groups["digest"].Value;
         }
         // The script's own output folder is large (publishes, debs) and not needed any more.
-        TempDirectory.Delete(Path.Combine(_root, "out"));
+        if (reuse is null)
+        {
+            TempDirectory.Delete(Path.Combine(_root, "out"));
+        }
 
         foreach (var component in Components)
         {
