@@ -23,9 +23,12 @@ declare -A packages=(
   [openssl]=openssl                   # s_client shows the negotiated TLS suites in the security tests
   [systemd-analyze]=systemd           # 'systemd-analyze verify' checks deploy/systemd's units
   [kubectl]=kubernetes-client         # 'kubectl kustomize' renders deploy/kubernetes's overlays
-  [clang]=clang                       # links the Native AOT dfagent published below
-  [/usr/include/zlib.h]=zlib1g-dev    # ditto (the AOT runtime links zlib)
+  [clang]=clang                       # links the Native AOT programs: dfagent below, dfpub and dfget in eng/images.sh
+  [/usr/include/zlib.h]=zlib1g-dev    # the AOT toolchain's zlib headers
   [chromium]=chromium                 # headless browser of the dashboard test (Playwright drives it; no browser download)
+  [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu   # eng/images.sh: cross-links the arm64 Native AOT programs
+  [/usr/aarch64-linux-gnu/lib/crt1.o]=libc6-dev-arm64-cross   # ... with the arm64 C runtime (only recommended by gcc)
+  [qemu-aarch64-static]=qemu-user-static          # runs the arm64 image's programs in a chroot (image tests)
 )
 missing=()
 for cmd in "${!packages[@]}"; do
@@ -56,6 +59,11 @@ configuration=Release
 dotnet build Dragonfly.PubSub.sln -c "$configuration" -nologo -v quiet
 # The dfagent users run is published as Native AOT; Swarm/NativeAgentTests runs this one (the rest the build).
 dotnet publish agent/Dragonfly.PubSub.Agent -c "$configuration" -o .tools/native/dfagent -nologo -v quiet
+# The container images: eng/images.sh publishes 8 programs (minutes), so that runs here, outside the test
+# runner's hang timeout; Images/ContainerImageTests take these programs (--reuse-publish), build the images
+# from them again and push them to a registry of their own. The arguments are the tests' (ContainerImages).
+bash eng/images.sh --registry 127.0.0.1/unused --no-push --tag it --version 0.1.0-it \
+  --source https://example.invalid/dragonfly-pubsub --out .tools/images
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

@@ -32,6 +32,7 @@ public sealed class ProcessLauncher(string logDir, string home, Action<string> l
         ["DFGET_BROKER"] = null,
         ["DRAGONFLY_BROKER"] = null,
     });
+    private readonly ConcurrentDictionary<string, string> _imageRoots = new(StringComparer.Ordinal);
     private int _sequence;
 
     public string LogDir { get; } = logDir;
@@ -50,9 +51,26 @@ public sealed class ProcessLauncher(string logDir, string home, Action<string> l
 
     public void Log(string message) => log(message);
 
+    /// <summary>
+    /// Runs <paramref name="tool"/> (dfbroker, dfagent, dfpub, dfget) from now on from an unpacked container
+    /// image: <c>chroot ROOTFS /opt/dragonfly/TOOL</c>. The test's paths must exist inside the root (bind mounts).
+    /// </summary>
+    public void RunFromImage(string tool, string rootfs)
+    {
+        _imageRoots[tool] = rootfs;
+        log($"{tool} runs from the image root {rootfs}");
+    }
+
+    /// <summary>What runs <paramref name="executable"/>: itself, or chroot into its image (<see cref="RunFromImage"/>).</summary>
+    public (string Executable, IReadOnlyList<string> Args) Command(string executable, IEnumerable<string> args) =>
+        _imageRoots.TryGetValue(Path.GetFileName(executable), out var root)
+            ? ("/usr/sbin/chroot", [root, "/opt/dragonfly/" + Path.GetFileName(executable), .. args])
+            : (executable, args.ToList());
+
     public ProcessHandle Start(string name, string executable, IEnumerable<string> args)
     {
-        var handle = ProcessHandle.Start($"{Interlocked.Increment(ref _sequence):00}-{name}", executable, args, Environment, LogDir, log);
+        (executable, var arguments) = Command(executable, args);
+        var handle = ProcessHandle.Start($"{Interlocked.Increment(ref _sequence):00}-{name}", executable, arguments, Environment, LogDir, log);
         _processes.Enqueue(handle);
         return handle;
     }

@@ -263,7 +263,8 @@ public sealed class TestCluster : IAsyncDisposable
         {
             merged[name] = value;
         }
-        var result = await Cli.RunAsync(tool, args, timeout, merged);
+        var (executable, arguments) = Launcher.Command(tool.Contains('/', StringComparison.Ordinal) ? tool : Product.ByName(tool), args);
+        var result = await Cli.RunAsync(executable, arguments, timeout, merged);
         Log($"{result.CommandLine} -> exit {result.ExitCode} in {watch.Elapsed.TotalSeconds:0.0} s"
             + (result.Stderr.Length == 0 ? "" : $"; stderr: {result.Stderr.Trim()}"));
         return result;
