@@ -11,15 +11,20 @@ namespace Dragonfly.PubSub.Broker.Catalogue;
 /// <c>&lt;data-dir&gt;/broker.db</c> by default, Redis when several brokers share one state (<c>--state</c>).
 /// The broker's own LiteDB in the data dir is always open: it holds the broker id and the security store.
 /// Manifests never change once stored (a URL task's is stored once, when its source finished), so complete
-/// ones are cached.
+/// ones are cached, up to <see cref="DefaultMaxCachedManifests"/>: beyond that they are read from the store,
+/// so that publishers registering manifest after manifest cannot grow the broker's memory without end.
 /// </summary>
 public sealed class ManifestCatalogue : IDisposable
 {
     public const string FileName = "broker.db";
 
+    /// <summary>Manifests kept in memory (a 1 GiB file's is ~8 KiB of piece digests; 10,000 such ~ 80 MiB).</summary>
+    public const int DefaultMaxCachedManifests = 10_000;
+
     private readonly LiteDatabase _database;
     private readonly ICatalogueStore _store;
     private readonly ConcurrentDictionary<string, Manifest> _cache = new(StringComparer.Ordinal);
+    private readonly int _maxCached = DefaultMaxCachedManifests;
 
     /// <summary>The single-broker catalogue, all in <c>&lt;data-dir&gt;/broker.db</c>.</summary>
     public ManifestCatalogue(string dataDir)
@@ -29,7 +34,15 @@ public sealed class ManifestCatalogue : IDisposable
 
     /// <summary>A catalogue kept by the store <paramref name="storeFor"/> makes (given the broker's own database).</summary>
     public ManifestCatalogue(string dataDir, Func<LiteDatabase, ICatalogueStore> storeFor)
+        : this(dataDir, storeFor, DefaultMaxCachedManifests)
     {
+    }
+
+    /// <summary>As above, with at most <paramref name="maxCached"/> manifests in memory (tests).</summary>
+    internal ManifestCatalogue(string dataDir, Func<LiteDatabase, ICatalogueStore> storeFor, int maxCached)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxCached);
+        _maxCached = maxCached;
         ArgumentNullException.ThrowIfNull(storeFor);
         Directory.CreateDirectory(dataDir);
         _database = new LiteDatabase(new ConnectionString
@@ -70,7 +83,7 @@ public sealed class ManifestCatalogue : IDisposable
         var alreadyKnown = _store.Store(manifest, now, out sequence);
         if (IsComplete(manifest))
         {
-            _cache.TryAdd(manifest.Digest, manifest.Clone());
+            Cache(manifest.Digest, manifest.Clone());
         }
         return alreadyKnown;
     }
@@ -108,7 +121,8 @@ public sealed class ManifestCatalogue : IDisposable
     public void StoreSourced(Manifest manifest, DateTimeOffset now)
     {
         _store.StoreSourced(manifest, now);
-        _cache[manifest.Digest] = manifest.Clone();
+        _cache.TryRemove(manifest.Digest, out _);
+        Cache(manifest.Digest, manifest.Clone());
     }
 
     /// <summary>The stored manifest, or null. Callers must not modify the returned message.</summary>
@@ -124,9 +138,22 @@ public sealed class ManifestCatalogue : IDisposable
         }
         if (IsComplete(manifest))
         {
-            _cache.TryAdd(digest, manifest);
+            Cache(digest, manifest);
         }
         return manifest;
+    }
+
+    /// <summary>Manifests held in memory now (at most the cap given at construction).</summary>
+    internal int CachedCount => _cache.Count;
+
+    // Full: the rest are read from the store when asked for (a count checked without a lock may pass the cap by
+    // the number of threads adding at once, which is bounded).
+    private void Cache(string digest, Manifest manifest)
+    {
+        if (_cache.Count < _maxCached)
+        {
+            _cache.TryAdd(digest, manifest);
+        }
     }
 
     /// <summary>All manifests, newest first.</summary>

@@ -36,6 +36,25 @@ public sealed class ManifestCatalogueTests : IDisposable
     }
 
     [Fact]
+    public void Store_PastTheCacheCap_KeepsAtMostTheCapInMemory_AndFindsTheRestInTheStore()
+    {
+        using var catalogue = new ManifestCatalogue(_dir, database => new LiteDbCatalogueStore(database), maxCached: 2);
+        var manifests = Enumerable.Range(0, 5).Select(i => TestManifests.Create($"m{i}", 2, topic: $"t/{i}")).ToList();
+
+        foreach (var manifest in manifests)
+        {
+            catalogue.Store(manifest, _now);
+        }
+        foreach (var manifest in manifests)
+        {
+            Assert.Equal(manifest, catalogue.Find(manifest.Digest));
+        }
+
+        Assert.Equal(2, catalogue.CachedCount);
+        Assert.Equal(5, catalogue.All().Count);
+    }
+
+    [Fact]
     public void Store_WhenDigestKnown_ReportsAlreadyKnown()
     {
         using var catalogue = new ManifestCatalogue(_dir);
