@@ -5,70 +5,25 @@ namespace Dragonfly.PubSub.Testing;
 /// in the foreground so that killing its PID stops it at once. It stands for an MQTT broker an operator
 /// already runs: anonymous clients may publish and subscribe (its ACLs let dfbroker publish).
 /// </summary>
-public sealed class MosquittoServer : IDisposable
+public sealed class MosquittoServer : LoopbackServer
 {
     private const string Executable = "/usr/sbin/mosquitto";
 
-    private ServerProcess? _process;
-
-    private MosquittoServer(string root) => Root = root;
-
-    public string Root { get; }
-
-    public int Port { get; private set; }
+    private MosquittoServer(string root)
+        : base(root)
+    {
+    }
 
     /// <summary><c>mqtt://127.0.0.1:PORT</c>.</summary>
     public string Url => $"mqtt://127.0.0.1:{Port}";
 
-    /// <summary>What Mosquitto logged (connections, subscriptions, errors).</summary>
-    public string Output => _process?.Output ?? "";
-
-    public static async Task<MosquittoServer> StartAsync()
+    public static Task<MosquittoServer> StartAsync()
     {
-        if (!File.Exists(Executable))
-        {
-            throw new FileNotFoundException("mosquitto is not installed; run eng/test.sh (it installs the test dependencies, here the Debian package mosquitto)", Executable);
-        }
-        var server = new MosquittoServer(Directory.CreateTempSubdirectory("dragonfly-mosquitto-").FullName);
-        try
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                server.Port = FreePort.Next();
-                try
-                {
-                    await server.StartProcessAsync();
-                    return server;
-                }
-                catch (InvalidOperationException) when (attempt < 3)
-                {
-                    // Another process took the port between probing and binding: pick another one.
-                }
-            }
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
+        RequireInstalled(Executable, "mosquitto");
+        return StartOnFreePortAsync(new MosquittoServer(Directory.CreateTempSubdirectory("dragonfly-mosquitto-").FullName));
     }
 
-    /// <summary>SIGKILL: connections are cut, new ones refused.</summary>
-    public void Kill() => _process?.Kill();
-
-    public void Dispose()
-    {
-        try
-        {
-            _process?.Dispose();
-        }
-        finally
-        {
-            TempDirectory.Delete(Root);
-        }
-    }
-
-    private async Task StartProcessAsync()
+    protected override async Task<ServerProcess> LaunchAsync()
     {
         var config = Path.Combine(Root, "mosquitto.conf");
         await File.WriteAllTextAsync(config, $"""
@@ -85,8 +40,6 @@ public sealed class MosquittoServer : IDisposable
             log_type information
             connection_messages true
             """);
-        _process?.Dispose();
-        _process = ServerProcess.Start("mosquitto", Executable, ["-c", config], Root);
-        await FreePort.WaitUntilListeningAsync(Port, _process, TimeSpan.FromSeconds(10));
+        return ServerProcess.Start("mosquitto", Executable, ["-c", config], Root);
     }
 }

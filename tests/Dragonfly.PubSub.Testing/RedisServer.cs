@@ -6,81 +6,32 @@ namespace Dragonfly.PubSub.Testing;
 /// <see cref="Kill"/> followed by <see cref="RestartAsync"/> brings back everything written up to a second
 /// before, as a supervisor restarting a crashed Redis would. Stopped by its own PID only.
 /// </summary>
-public sealed class RedisServer : IDisposable
+public sealed class RedisServer : LoopbackServer
 {
     private const string Executable = "/usr/bin/redis-server";
 
-    private ServerProcess? _process;
-
-    private RedisServer(string root) => Root = root;
-
-    public string Root { get; }
-
-    public int Port { get; private set; }
+    private RedisServer(string root)
+        : base(root)
+    {
+    }
 
     /// <summary><c>redis://127.0.0.1:PORT</c>: what <c>dfbroker --state</c> takes.</summary>
     public string Url => $"redis://127.0.0.1:{Port}";
 
-    public string Output => _process?.Output ?? "";
-
-    public static async Task<RedisServer> StartAsync()
+    public static Task<RedisServer> StartAsync()
     {
-        if (!File.Exists(Executable))
-        {
-            throw new FileNotFoundException("redis-server is not installed; run eng/test.sh (it installs the test dependencies, here the Debian package redis-server)", Executable);
-        }
-        var server = new RedisServer(Directory.CreateTempSubdirectory("dragonfly-redis-").FullName);
-        try
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                server.Port = FreePort.Next();
-                try
-                {
-                    await server.StartProcessAsync();
-                    return server;
-                }
-                catch (InvalidOperationException) when (attempt < 3)
-                {
-                    // Another process took the port between probing and binding: pick another one.
-                }
-            }
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
+        RequireInstalled(Executable, "redis-server");
+        return StartOnFreePortAsync(new RedisServer(Directory.CreateTempSubdirectory("dragonfly-redis-").FullName));
     }
 
-    /// <summary>SIGKILL: connections are cut; what was written is in the append-only file.</summary>
-    public void Kill() => _process?.Kill();
-
-    /// <summary>Starts it again on the same port and data (after <see cref="Kill"/>).</summary>
+    /// <summary>Starts it again on the same port and data (after <see cref="LoopbackServer.Kill"/>): what was written is in the append-only file.</summary>
     public Task RestartAsync() => StartProcessAsync();
 
-    public void Dispose()
-    {
-        try
-        {
-            _process?.Dispose();
-        }
-        finally
-        {
-            TempDirectory.Delete(Root);
-        }
-    }
-
-    private async Task StartProcessAsync()
-    {
-        _process?.Dispose();
-        // Arguments rather than a config file: the same as "redis-server --port ..." an operator types.
-        _process = ServerProcess.Start("redis", Executable,
-        [
-            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--dir", Root, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice",
-        ], Root);
-        await FreePort.WaitUntilListeningAsync(Port, _process, TimeSpan.FromSeconds(10));
-    }
+    // Arguments rather than a config file: the same as "redis-server --port ..." an operator types.
+    protected override Task<ServerProcess> LaunchAsync() => Task.FromResult(ServerProcess.Start("redis", Executable,
+    [
+        "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+        "--dir", Root, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice",
+    ], Root));
 }
