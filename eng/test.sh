@@ -92,6 +92,16 @@ for trx in "$results"/*.trx "$results"/insecure/*.trx; do
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
 done
+# The failed tests by name with the first lines of their messages, so the end of a CI log says what broke.
+for trx in "$results"/*.trx "$results"/insecure/*.trx; do
+  [ -e "$trx" ] || continue
+  awk '
+    /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); shown = 0; inside = 0; next }
+    name != "" && /<Message>/ { inside = 1; printf "FAILED %s (%s)\n", name, FILENAME ~ /insecure/ ? "insecure" : "tls" }
+    inside && shown < 6 { line = $0; gsub(/<\/?Message>/, "", line); sub(/^ +/, "", line); print "  " substr(line, 1, 300); shown++ }
+    inside && /<\/Message>/ { inside = 0; name = "" }
+  ' "$trx"
+done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The runner itself failed (a crash or a hang): count it so the summary cannot read as green.
   failed=1
