@@ -49,8 +49,11 @@ public sealed class BrokerLoadSmokeTests
             Assert.Equal("default", report.Settings.Profile);
             Assert.Equal(1 / (1.5 * 0.2), report.Settings.PieceReportsPerSecondPerAgent, 6);
             Assert.DoesNotContain("--tls", report.Settings.BrokerArguments);
-            Assert.Equal(50, report.Announcement.Received);
-            Assert.True(report.Announcement.AllMs >= report.Announcement.FirstMs && report.Announcement.FirstMs > 0);
+            var announcement = Assert.IsType<AnnouncementFigures>(report.Announcement);
+            Assert.Equal(50, announcement.Received);
+            Assert.True(announcement.AllMs >= announcement.FirstMs && announcement.FirstMs > 0);
+            Assert.Single(report.Brokers);
+            Assert.Null(report.Redis);
             Assert.True(report.Broker.RssBytes > 0 && report.Broker.PeakRssBytes >= report.Broker.RssBytes);
 
             using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(path));
