@@ -72,7 +72,7 @@ internal sealed class ParentScheduling(
                 PeerId = choice.PeerId,
                 Host = AddressFor(parent.Session, member.Session),
                 Port = parent.Session.Port,
-                Bitmap = ByteString.CopyFrom(parent.Bitmap.AsSpan()),
+                Bitmap = parent.WireBitmap,
                 LastResort = choice.LastResort,
             });
         }

@@ -83,6 +83,32 @@ public sealed class SampledParentSetTests
     }
 
     [Fact]
+    public void ParentSets_CarryTheParentsBitmapAsItIsNow_AfterItReportedAndAfterItJoinedAgain()
+    {
+        var parent = Join("parent", TestManifests.Bitmap(Pieces, 0));
+        var child = Join("child", new PieceBitmap(Pieces));
+        Drain(parent);
+        Drain(child);
+
+        NeedParents(child, 1);
+        Assert.Equal(TestManifests.Bitmap(Pieces, 0).ToBytes(), BitmapOf(child, 1, "parent"));
+
+        _coordinator.Apply(new SwarmCommand.Event(parent, new PeerEvent { PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { 5 } } }));
+        NeedParents(child, 2);
+        Assert.Equal(TestManifests.Bitmap(Pieces, 0, 5).ToBytes(), BitmapOf(child, 2, "parent"));
+
+        _coordinator.Apply(new SwarmCommand.Event(parent, new PeerEvent
+        {
+            Join = new JoinTask { Digest = _manifest.Digest, Bitmap = ByteString.CopyFrom(TestManifests.Bitmap(Pieces, 7).ToBytes()) },
+        }));
+        NeedParents(child, 3);
+        Assert.Equal(TestManifests.Bitmap(Pieces, 7).ToBytes(), BitmapOf(child, 3, "parent"));
+    }
+
+    private static byte[] BitmapOf(PeerSession child, ulong requestId, string parentId) =>
+        Assert.Single(Assert.Single(Drain(child), e => e.Parents?.RequestId == requestId).Parents.Parents, p => p.PeerId == parentId).Bitmap.ToByteArray();
+
+    [Fact]
     public void Select_TwiceInARow_SecondResultOwesNothingToTheFirstsCandidates()
     {
         var policy = new ParentSelectionPolicy(_time, new Random(3), maxParents: 2);
