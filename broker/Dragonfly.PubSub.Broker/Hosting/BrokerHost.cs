@@ -244,6 +244,9 @@ public static class BrokerHost
                 mqttUrl, $"dfbroker-{catalogue.BrokerId}", sp.GetRequiredService<ILogger<ExternalMqttTransport>>()));
             services.AddHostedService(sp => sp.GetRequiredService<ExternalMqttTransport>());
             services.AddSingleton<IAnnouncementTransport>(sp => sp.GetRequiredService<ExternalMqttTransport>());
+            services.AddHostedService(sp => new ExternalMqttReplay(
+                sp.GetRequiredService<ExternalMqttTransport>(), sp.GetRequiredService<AnnouncementPublisher>(), catalogue,
+                sp.GetService<RevocationEnforcer>(), sp.GetRequiredService<ILogger<ExternalMqttReplay>>()));
         }
         else
         {
