@@ -12,6 +12,14 @@ public static class OptionCombinations
     public static void Check(BrokerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.State is not null && options.MqttUrl is null)
+        {
+            // Each broker's embedded MQTT server reaches only the agents subscribed to it, so an announcement
+            // made at one broker of the fleet would miss the agents of the others.
+            throw UserFacingException.Usage(
+                "--state needs --mqtt-url: brokers that share state must announce through one MQTT broker (e.g. mqtt://mosquitto.example:1883), "
+                + "their embedded MQTT servers do not reach each other's agents (see README 'Several brokers')");
+        }
         if (options.BridgeFrom is not null && options.MqttUrl is null)
         {
             throw UserFacingException.Usage(
