@@ -72,6 +72,24 @@ public sealed partial class BridgedClustersTests(ITestOutputHelper output)
         {
             Assert.True(await UrlTasks.SourceBytesAsync(agent) == 0, $"{agent.Name} (cluster B) should not have read the origin");
         }
+
+        if (!TlsMode.Insecure)
+        {
+            // Whoever can write into B's MQTT broker cannot make B import something: an unsigned announcement is ignored.
+            var forged = new Contracts.Announcement
+            {
+                Digest = "sha256:" + new string('a', 64), Name = "forged.bin", Topic = Topic, Size = 1024, PieceSize = 4 * (int)MiB, PieceCount = 1,
+                CreatedAt = DateTimeOffset.UtcNow, Sequence = long.MaxValue / 2,
+            };
+            var sent = await ProcessRunner.RunAsync("/usr/bin/mosquitto_pub",
+                ["-V", "mqttv5", "-h", "127.0.0.1", "-p", mosquittoB.Port.ToString(CultureInfo.InvariantCulture), "-q", "1",
+                 "-t", "dragonfly/bridged/" + Topic, "-m", System.Text.Encoding.UTF8.GetString(forged.ToJsonUtf8())], timeout: TimeSpan.FromSeconds(20));
+            Assert.True(sent.ExitCode == 0, $"mosquitto_pub failed:\n{sent.Output}");
+            await Wait.UntilAsync("broker B to ignore the unsigned bridged announcement", TimeSpan.FromSeconds(20), () => Task.FromResult(
+                brokerB.Process.LinesWhere(l => l.Contains("bridge: ignored a message on dragonfly/bridged/" + Topic, StringComparison.Ordinal)
+                    && l.Contains("forged.bin", StringComparison.Ordinal)).Count > 0));
+            Assert.DoesNotContain(Imports(brokerB), i => i.Digest == forged.Digest);
+        }
     }, TimeSpan.FromMinutes(5));
 
     private static List<(string Digest, long FromPeers, long FromSource)> Imports(BrokerProcess broker) =>
