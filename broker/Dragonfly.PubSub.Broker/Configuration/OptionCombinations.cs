@@ -4,7 +4,8 @@ namespace Dragonfly.PubSub.Broker.Configuration;
 
 /// <summary>
 /// Options that only work together (issue 12), checked when dfbroker starts (one line, exit 2): each
-/// option on its own is resolved and validated by <see cref="BrokerOptionsResolver"/>.
+/// option on its own is resolved and validated by <see cref="BrokerOptionsResolver"/>. (<c>--state</c> without
+/// <c>--mqtt-url</c> works: the brokers' embedded MQTT servers relay to each other, <see cref="Announcing.FleetRelayTransport"/>.)
 /// </summary>
 public static class OptionCombinations
 {
@@ -12,14 +13,6 @@ public static class OptionCombinations
     public static void Check(BrokerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.State is not null && options.MqttUrl is null)
-        {
-            // Each broker's embedded MQTT server reaches only the agents subscribed to it, so an announcement
-            // made at one broker of the fleet would miss the agents of the others.
-            throw UserFacingException.Usage(
-                "--state needs --mqtt-url: brokers that share state must announce through one MQTT broker (e.g. mqtt://mosquitto.example:1883), "
-                + "their embedded MQTT servers do not reach each other's agents (see README 'Several brokers')");
-        }
         if (options.BridgeFrom is not null && options.MqttUrl is null)
         {
             throw UserFacingException.Usage(

@@ -22,4 +22,11 @@ internal static partial class BrokerLog
 
     [LoggerMessage(1305, LogLevel.Warning, "bridge: importing {Digest} ({Name}) from the cluster at {From} failed ({Reason}); trying again in {Seconds} s")]
     public static partial void BridgeImportFailed(ILogger logger, string digest, string name, string from, string reason, int seconds);
+
+    // Several brokers on one --state without --mqtt-url: announcements relayed between their embedded MQTT servers (1310-1311).
+    [LoggerMessage(1310, LogLevel.Debug, "relayed the announcement on {Topic} from broker {From} into this broker's MQTT server")]
+    public static partial void FleetRelayed(ILogger logger, string topic, string from);
+
+    [LoggerMessage(1311, LogLevel.Warning, "could not relay the announcement on {Topic} between the brokers of the fleet ({Reason}); agents subscribed at other brokers get it at their broker's next start")]
+    public static partial void FleetRelayFailed(ILogger logger, string topic, string reason);
 }

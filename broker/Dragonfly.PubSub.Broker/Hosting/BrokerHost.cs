@@ -268,6 +268,14 @@ public static class BrokerHost
                 sp.GetRequiredService<ExternalMqttTransport>(), sp.GetRequiredService<AnnouncementPublisher>(), catalogue,
                 sp.GetService<RevocationEnforcer>(), sp.GetRequiredService<ILogger<ExternalMqttReplay>>()));
         }
+        else if (redis is not null)
+        {
+            // Several brokers without an external MQTT broker: their embedded servers relay to each other over Redis.
+            services.AddSingleton(sp => new FleetRelayTransport(
+                new EmbeddedMqttTransport(sp.GetRequiredService<MqttServer>()), redis, catalogue.BrokerId, sp.GetRequiredService<ILogger<FleetRelayTransport>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<FleetRelayTransport>());
+            services.AddSingleton<IAnnouncementTransport>(sp => sp.GetRequiredService<FleetRelayTransport>());
+        }
         else
         {
             services.AddSingleton<IAnnouncementTransport>(sp => new EmbeddedMqttTransport(sp.GetRequiredService<MqttServer>()));

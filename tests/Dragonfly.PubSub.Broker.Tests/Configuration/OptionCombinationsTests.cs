@@ -5,8 +5,9 @@ using Dragonfly.PubSub.Contracts.Cli;
 namespace Dragonfly.PubSub.Broker.Tests.Configuration;
 
 /// <summary>
-/// Options that only work together (issue 12): --state (several brokers) and --bridge-from (another
-/// cluster's announcements) need --mqtt-url; refused at start with one line, exit 2, before anything is opened.
+/// Options that only work together (issue 12): --bridge-from (another cluster's announcements) needs
+/// --mqtt-url; refused at start with one line, exit 2, before anything is opened. --state alone is fine
+/// (the brokers' embedded MQTT servers relay to each other).
 /// </summary>
 public sealed class OptionCombinationsTests : IDisposable
 {
@@ -47,8 +48,11 @@ public sealed class OptionCombinationsTests : IDisposable
         }));
     }
 
+    [Fact]
+    public void Check_StateWithoutMqttUrl_IsFine() =>
+        OptionCombinations.Check(Resolve(new BrokerCommandLine { State = "redis://127.0.0.1:6379" }));
+
     [Theory]
-    [InlineData("--state", "redis://127.0.0.1:6379", "--state needs --mqtt-url: brokers that share state must announce through one MQTT broker")]
     [InlineData("--bridge-from", "127.0.0.1:8002", "--bridge-from needs --mqtt-url: the MQTT bridge brings the other cluster's announcements")]
     public async Task Cli_WithoutMqttUrl_ExitsTwoWithOneLine(string flag, string value, string expected)
     {
