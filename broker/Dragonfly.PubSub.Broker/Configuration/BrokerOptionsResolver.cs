@@ -71,19 +71,6 @@ public static class BrokerOptionsResolver
         return MqttUrl.TryParse(text, out var error) ?? throw UserFacingException.Usage($"{source}: {error}");
     }
 
-    // Across clusters (issue 12).
-    /// <summary>--bridge-from &gt; DFBROKER_BRIDGE_FROM: HOST:PORT of the other cluster's scheduler; needs an external MQTT broker.</summary>
-    private static string? BridgeFrom(BrokerCommandLine flags, Func<string, string?> environment)
-    {
-        var (source, text) = flags.BridgeFrom is not null ? ("--bridge-from", flags.BridgeFrom) : ("DFBROKER_BRIDGE_FROM", Env(environment, "DFBROKER_BRIDGE_FROM"));
-        if (text is null)
-        {
-            return null;
-        }
-        var (host, port) = Agent.Configuration.HostPort.Parse(text, BrokerOptions.DefaultGrpcPort, source);
-        return host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
-    }
-
     /// <summary>--state &gt; DFBROKER_STATE &gt; config state: redis://HOST:PORT[,HOST:PORT]; null: LiteDB in the data dir.</summary>
     private static State.StateUrl? SharedState(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
     {
@@ -233,4 +220,17 @@ public static class BrokerOptionsResolver
         path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
             ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~').TrimStart('/'))
             : path;
+
+    // Across clusters (issue 12).
+    /// <summary>--bridge-from &gt; DFBROKER_BRIDGE_FROM: HOST:PORT of the other cluster's scheduler; needs an external MQTT broker.</summary>
+    private static string? BridgeFrom(BrokerCommandLine flags, Func<string, string?> environment)
+    {
+        var (source, text) = flags.BridgeFrom is not null ? ("--bridge-from", flags.BridgeFrom) : ("DFBROKER_BRIDGE_FROM", Env(environment, "DFBROKER_BRIDGE_FROM"));
+        if (text is null)
+        {
+            return null;
+        }
+        var (host, port) = Agent.Configuration.HostPort.Parse(text, BrokerOptions.DefaultGrpcPort, source);
+        return host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+    }
 }

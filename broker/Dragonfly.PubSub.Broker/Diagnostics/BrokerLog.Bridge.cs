@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Dragonfly.PubSub.Broker.Diagnostics;
 
-/// <summary>Across clusters: another cluster's announcements bridged in (issue 12, <c>--bridge-from</c>), event ids 1300-1309.</summary>
+/// <summary>
+/// Across clusters: another cluster's announcements bridged in (issue 12, <c>--bridge-from</c>), event ids 1300-1309;
+/// several brokers' embedded MQTT servers relaying to each other (<c>--state</c> without <c>--mqtt-url</c>), 1310-1319.
+/// </summary>
 internal static partial class BrokerLog
 {
     [LoggerMessage(1300, LogLevel.Information, "bridge from the cluster at {From}: following {Filter} on {Mqtt}; its member peer {PeerId} fetches from there, its publisher announces here")]
