@@ -14,13 +14,18 @@ using Grpc.Net.Client;
 namespace Dragonfly.PubSub.Bench.BrokerLoad;
 
 /// <summary>
-/// Starts one dfbroker, connects N simulated agents (a scheduler stream and an MQTT client each),
+/// Starts one dfbroker (or several on one Redis, each task's agents on the broker rendezvous hashing picks),
+/// connects N simulated agents (a scheduler stream each, and an MQTT client each with one broker),
 /// measures set-up, one announcement's fan-out and a NeedParents/PiecesFinished load sent on schedule, then
 /// stops everything it started (also on failure or cancellation).
 /// </summary>
 internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
 {
+    /// <summary>Issue 10: one broker, 5,000 agents.</summary>
     public const double TargetP99Ms = 20;
+
+    /// <summary>Issue 12: several brokers on one Redis, 10,000 agents.</summary>
+    public const double TargetP99MsSeveral = 50;
     private const string ScheduleHistogram = "dragonfly_broker_schedule_duration_seconds";
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan AnnouncementTimeout = TimeSpan.FromSeconds(30);
@@ -38,58 +43,79 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         var startedAt = DateTimeOffset.UtcNow;
         var loadAverageAtStart = LoadAverage();
         var runId = startedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var dataDir = Directory.CreateTempSubdirectory("dfbench-broker-").FullName;
         var subscribers = new List<MqttSubscriber>();
         var agents = new List<SchedulerAgent>();
         var channels = new List<GrpcChannel>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        BrokerProcess? broker = null;
+        BrokerFleet? fleet = null;
         try
         {
-            broker = await BrokerProcess.StartAsync(options.BrokerPath ?? BrokerProcess.DefaultExecutable(), dataDir, options.Tls, cancellationToken).ConfigureAwait(false);
-            var ports = broker.Ports;
-            options.Say($"dfbroker pid {broker.Pid} ready: mqtt {ports.MqttPort}, grpc {ports.GrpcPort}, http {ports.HttpPort}");
+            fleet = await BrokerFleet.StartAsync(options.Brokers, options.BrokerPath ?? BrokerProcess.DefaultExecutable(), options.Tls, options.Say, cancellationToken).ConfigureAwait(false);
+            var brokers = fleet.Brokers;
+            // Several brokers announce into an external MQTT broker (--mqtt-url), which this benchmark does not run:
+            // their embedded servers would each see a third of the subscribers. MQTT is measured with one broker.
+            var withMqtt = brokers.Count == 1;
 
-            // Scheduler traffic uses several HTTP/2 connections: Kestrel allows 100 streams on one.
-            var channelCount = (options.Agents + options.StreamsPerConnection - 1) / options.StreamsPerConnection;
-            for (var i = 0; i < channelCount; i++)
-            {
-                channels.Add(GrpcChannel.ForAddress($"http://127.0.0.1:{ports.GrpcPort}", new GrpcChannelOptions
-                {
-                    HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-                }));
-            }
-            var clients = channels.Select(c => new Scheduler.SchedulerClient(c)).ToArray();
-
+            // Each task lives on the broker an agent's placement picks for it; its manifest is published there.
             var manifests = new List<Manifest>();
+            var ownerOfTask = new int[options.Tasks];
             for (var t = 0; t < options.Tasks; t++)
             {
-                var manifest = SyntheticManifest.Create(runId, $"task-{t}", options.Pieces);
-                await clients[0].PublishAsync(new PublishRequest { Manifest = manifest }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                manifests.Add(manifest);
+                manifests.Add(SyntheticManifest.Create(runId, $"task-{t}", options.Pieces));
+                ownerOfTask[t] = fleet.OwnerOf(manifests[t].Digest);
+            }
+            var brokerOfAgent = Enumerable.Range(0, options.Agents).Select(i => ownerOfTask[i % options.Tasks]).ToArray();
+
+            // Scheduler traffic uses several HTTP/2 connections per broker: Kestrel allows 100 streams on one.
+            var clients = new Scheduler.SchedulerClient[brokers.Count][];
+            var channelCount = 0;
+            for (var b = 0; b < brokers.Count; b++)
+            {
+                var onBroker = brokerOfAgent.Count(x => x == b);
+                clients[b] = new Scheduler.SchedulerClient[Math.Max(1, (onBroker + options.StreamsPerConnection - 1) / options.StreamsPerConnection)];
+                for (var c = 0; c < clients[b].Length; c++)
+                {
+                    var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{brokers[b].Ports.GrpcPort}", new GrpcChannelOptions
+                    {
+                        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+                    });
+                    channels.Add(channel);
+                    clients[b][c] = new Scheduler.SchedulerClient(channel);
+                }
+                channelCount += clients[b].Length;
+            }
+            for (var t = 0; t < options.Tasks; t++)
+            {
+                await clients[ownerOfTask[t]][0].PublishAsync(new PublishRequest { Manifest = manifests[t] }, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
 
             // MQTT first: their retained announcements of the tasks arrive now, not during the probe.
-            options.Say($"connecting {options.Agents} MQTT clients…");
             var mqttClock = Stopwatch.StartNew();
-            for (var i = 0; i < options.Agents; i++)
+            if (withMqtt)
             {
-                subscribers.Add(new MqttSubscriber($"bench-{runId}-{i}"));
+                options.Say($"connecting {options.Agents} MQTT clients…");
+                for (var i = 0; i < options.Agents; i++)
+                {
+                    subscribers.Add(new MqttSubscriber($"bench-{runId}-{i}"));
+                }
+                await ForEachAsync(subscribers, s => s.ConnectAsync("127.0.0.1", brokers[0].Ports.MqttPort, SyntheticManifest.Filter, ConnectTimeout, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
-            await ForEachAsync(subscribers, s => s.ConnectAsync("127.0.0.1", ports.MqttPort, SyntheticManifest.Filter, ConnectTimeout, cancellationToken), cancellationToken).ConfigureAwait(false);
             var mqttSeconds = mqttClock.Elapsed.TotalSeconds;
             var mqttConnected = subscribers.Count(s => s.Connected);
-            EnsureBrokerAlive(broker);
+            EnsureBrokersAlive(fleet);
 
             // Publishers first, so every ordinary join is answered with a real parent set.
+            var streamsOn = new int[brokers.Count];
             for (var i = 0; i < options.Agents; i++)
             {
                 var task = i % options.Tasks;
                 var publisher = i / options.Tasks < options.PublishersPerTask;
-                agents.Add(new SchedulerAgent(clients[i % clients.Length], $"bench-{runId}-{i}", 1024 + i % 60000,
-                    manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i));
+                var b = brokerOfAgent[i];
+                var client = clients[b][streamsOn[b]++ % clients[b].Length];
+                agents.Add(new SchedulerAgent(client, $"bench-{runId}-{i}", 1024 + i % 60000,
+                    manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i) { BrokerIndex = b });
             }
-            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels…");
+            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", streamsOn)})…");
             var joinLatencies = new ConcurrentBag<double>();
             var schedulerClock = Stopwatch.StartNew();
             var publishers = agents.Where(a => a.IsPublisher).ToList();
@@ -97,62 +123,76 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             await ForEachAsync(publishers, a => Join(a, joinLatencies), cancellationToken).ConfigureAwait(false);
             await ForEachAsync(ordinary, a => Join(a, joinLatencies), cancellationToken).ConfigureAwait(false);
             var schedulerSeconds = schedulerClock.Elapsed.TotalSeconds;
-            EnsureBrokerAlive(broker);
+            EnsureBrokersAlive(fleet);
             options.Say($"set-up done: MQTT {mqttSeconds:0.0} s, scheduler {schedulerSeconds:0.0} s");
 
-            var announcement = await ProbeAnnouncementAsync(clients[0], runId, subscribers, cancellationToken).ConfigureAwait(false);
+            var announcement = withMqtt ? await ProbeAnnouncementAsync(clients[0][0], runId, subscribers, cancellationToken).ConfigureAwait(false) : null;
             await Task.Delay(Settle, cancellationToken).ConfigureAwait(false);
-            var idleRss = broker.Status()?.RssBytes ?? 0;
+            var idleRss = brokers.Select(b => b.Status()?.RssBytes ?? 0).ToArray();
             var benchIdleRss = Environment.WorkingSet;
 
             options.Say($"load: {ordinary.Count} agents for {options.Duration.TotalSeconds:0} s, {Settings(options, ordinary.Count, 0, 0, []).PieceReportsPerSecondOffered:0} piece reports/s offered ({options.Profile.ToString().ToLowerInvariant()})…");
-            var histogramBefore = await ScrapeAsync(http, ports.HttpPort, cancellationToken).ConfigureAwait(false);
-            var brokerCpuBefore = broker.Status()?.CpuSeconds ?? 0;
+            var histogramsBefore = await ScrapeAllAsync(http, fleet, cancellationToken).ConfigureAwait(false);
+            var brokerCpuBefore = brokers.Select(b => b.Status()?.CpuSeconds ?? 0).ToArray();
+            var redisCpuBefore = fleet.Redis?.Status()?.CpuSeconds ?? 0;
             var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
-            var dashboards = new DashboardReaders(ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
+            var dashboards = new DashboardReaders(brokers[0].Ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
             var reading = dashboards.RunAsync(phase.Token);
             var loadRuns = ordinary.Select(a => Task.Run(
                 () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token), CancellationToken.None)).ToList();
             // CPU and RSS at the end of the load itself, not after the wait for the last answers.
             await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
-            var brokerStatus = broker.Status() ?? throw new UserFacingException($"dfbroker exited during the load phase: {broker.Tail()}");
+            var brokerStatus = brokers.Select(b => b.Status() ?? throw new UserFacingException($"dfbroker pid {b.Pid} exited during the load phase: {b.Tail()}")).ToArray();
+            var redisStatus = fleet.Redis?.Status();
             var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
             var loadAverageAtEnd = LoadAverage();
             var counters = await Task.WhenAll(loadRuns).ConfigureAwait(false);
             await reading.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
-            var compute = (await ScrapeAsync(http, ports.HttpPort, cancellationToken).ConfigureAwait(false)).Minus(histogramBefore);
+            var histogramsAfter = await ScrapeAllAsync(http, fleet, cancellationToken).ConfigureAwait(false);
+            var compute = histogramsAfter.Select((h, b) => h.Minus(histogramsBefore[b])).ToArray();
 
             var timeoutMs = options.Timeout.TotalMilliseconds;
+            var latency = Latency(counters, timeoutMs);
             var answered = counters.Sum(c => c.AnsweredMs.Count);
-            var timedOut = counters.Sum(c => c.Late + c.Unanswered + c.Skipped);
-            var latency = LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs).Concat(Enumerable.Repeat(timeoutMs, timedOut)));
             var due = counters.Sum(c => c.Requests + c.Skipped);
             var piecesReported = counters.Sum(c => c.PiecesReported);
             var pieceAvailable = counters.Sum(c => c.PieceAvailable);
+            var perBroker = new List<BrokerFigures>();
+            for (var b = 0; b < brokers.Count; b++)
+            {
+                var mine = ordinary.Select((a, i) => (a, i)).Where(x => x.a.BrokerIndex == b).Select(x => counters[x.i]).ToList();
+                perBroker.Add(new BrokerFigures(b, BrokerFleet.NameOf(brokers[b].Ports.GrpcPort), brokers[b].Pid,
+                    ownerOfTask.Count(o => o == b), streamsOn[b], agents.Count(a => a.BrokerIndex == b && a.Connected),
+                    Latency(mine, timeoutMs), Compute(compute[b]),
+                    new ResourceFigures(idleRss[b], brokerStatus[b].RssBytes, brokerStatus[b].PeakRssBytes, brokerStatus[b].CpuSeconds - brokerCpuBefore[b], brokers[b].OutputLines)));
+            }
+            var target = brokers.Count == 1 ? TargetP99Ms : TargetP99MsSeveral;
             return new BrokerLoadReport
             {
                 StartedAt = startedAt,
                 Machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
                 LoadAverageAtStart = loadAverageAtStart,
                 LoadAverageAtEnd = loadAverageAtEnd,
-                Settings = Settings(options, ordinary.Count, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), broker.Arguments),
+                Settings = Settings(options, ordinary.Count, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), brokers[0].Arguments),
                 Setup = new SetupFigures(agents.Count(a => a.Connected), mqttConnected, subscribers.Count(s => s.Connected), mqttSeconds, schedulerSeconds,
                     LatencySummary.Of(joinLatencies), subscribers.Select(s => s.DisconnectReason).FirstOrDefault(r => r is not null)),
                 Schedule = new ScheduleFigures(latency, LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs)), LatencySummary.Of(counters.SelectMany(c => c.SendLagMs)),
                     due / loadSeconds, counters.Sum(c => c.Requests), answered, counters.Sum(c => c.Skipped), counters.Sum(c => c.Late),
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
                     piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null)),
-                ServerCompute = new ServerComputeFigures((long)compute.Count, compute.Count > 0 ? compute.Sum / compute.Count * 1000 : 0,
-                    compute.QuantileUpperBound(50) * 1000, compute.QuantileUpperBound(99) * 1000, compute.Sum),
+                ServerCompute = Compute(compute.Aggregate(HistogramSnapshot.Empty, (all, h) => all.Plus(h))),
                 Announcement = announcement,
-                Broker = new ResourceFigures(idleRss, brokerStatus.RssBytes, brokerStatus.PeakRssBytes, brokerStatus.CpuSeconds - brokerCpuBefore, broker.OutputLines),
+                Broker = new ResourceFigures(idleRss.Sum(), brokerStatus.Sum(s => s.RssBytes), brokerStatus.Sum(s => s.PeakRssBytes),
+                    perBroker.Sum(f => f.Resources.CpuSecondsDuringLoad), brokers.Sum(b => b.OutputLines)),
+                Brokers = perBroker,
+                Redis = redisStatus is { } r ? new ResourceFigures(0, r.RssBytes, r.PeakRssBytes, r.CpuSeconds - redisCpuBefore, 0) : null,
                 Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0),
-                Target = new TargetFigures(TargetP99Ms, latency.Count > 0 && latency.P99Ms <= TargetP99Ms),
+                Target = new TargetFigures(target, latency.Count > 0 && latency.P99Ms <= target),
                 Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };
         }
@@ -165,13 +205,22 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             {
                 channel.Dispose();
             }
-            if (broker is not null)
+            if (fleet is not null)
             {
-                await broker.DisposeAsync().ConfigureAwait(false);
+                await fleet.DisposeAsync().ConfigureAwait(false);
             }
-            TryDelete(dataDir);
         }
     }
+
+    /// <summary>Over every request due: late, unanswered and unsent ones count as the timeout.</summary>
+    private static LatencySummary Latency(IReadOnlyCollection<AgentCounters> counters, double timeoutMs) =>
+        LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs).Concat(Enumerable.Repeat(timeoutMs, counters.Sum(c => c.Late + c.Unanswered + c.Skipped))));
+
+    private static ServerComputeFigures Compute(HistogramSnapshot h) =>
+        new((long)h.Count, h.Count > 0 ? h.Sum / h.Count * 1000 : 0, h.QuantileUpperBound(50) * 1000, h.QuantileUpperBound(99) * 1000, h.Sum);
+
+    private static async Task<HistogramSnapshot[]> ScrapeAllAsync(HttpClient http, BrokerFleet fleet, CancellationToken cancellationToken) =>
+        await Task.WhenAll(fleet.Brokers.Select(b => ScrapeAsync(http, b.Ports.HttpPort, cancellationToken))).ConfigureAwait(false);
 
     private static LoadSettings Settings(BrokerLoadOptions options, int ordinaryAgents, int channels, int maxOpenFiles, IReadOnlyList<string> brokerArguments)
     {
@@ -184,7 +233,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             options.Duration.TotalSeconds, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,
             options.Profile.ToString().ToLowerInvariant(), perAgent, perAgent * ordinaryAgents, derivation,
             ordinaryAgents / (1.5 * options.NeedInterval.TotalSeconds), options.Timeout.TotalSeconds, options.Tls, brokerArguments,
-            channels, options.StreamsPerConnection, maxOpenFiles);
+            channels, options.StreamsPerConnection, maxOpenFiles, options.Brokers);
     }
 
     private static string LoadAverage()
@@ -256,11 +305,14 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = options.ConnectConcurrency, CancellationToken = cancellationToken },
             async (item, _) => await action(item).ConfigureAwait(false));
 
-    private static void EnsureBrokerAlive(BrokerProcess broker)
+    private static void EnsureBrokersAlive(BrokerFleet fleet)
     {
-        if (!broker.IsRunning)
+        foreach (var broker in fleet.Brokers)
         {
-            throw new UserFacingException($"dfbroker exited: {broker.Tail()}");
+            if (!broker.IsRunning)
+            {
+                throw new UserFacingException($"dfbroker pid {broker.Pid} exited: {broker.Tail()}");
+            }
         }
     }
 
@@ -276,18 +328,6 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         catch (Exception e) when (e is IOException or FormatException)
         {
             return null;
-        }
-    }
-
-    private static void TryDelete(string folder)
-    {
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A temp folder left behind is harmless.
         }
     }
 }

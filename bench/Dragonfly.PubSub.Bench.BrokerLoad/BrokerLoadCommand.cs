@@ -8,7 +8,7 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad;
 
 /// <summary>
 /// <c>dfbench broker</c>: N simulated agents (scheduler streams and MQTT subscribers from this one
-/// process) against one dfbroker on 127.0.0.1: schedule latency p50/p99 and the broker's RSS. Add it
+/// process) against one dfbroker (or several sharing one Redis) on 127.0.0.1: schedule latency p50/p99 and the broker's RSS. Add it
 /// with <c>root.Add(BrokerLoadCommand.Create())</c>; it handles Ctrl-C and SIGTERM itself (the broker
 /// is stopped by PID and every connection closed) and reports user errors as <see cref="UserFacingException"/>.
 /// </summary>
@@ -18,6 +18,13 @@ public static class BrokerLoadCommand
     {
         var defaults = new BrokerLoadOptions();
         var agents = new Option<int>("--agents") { Description = "Simulated agents (one scheduler stream and one MQTT client each)", DefaultValueFactory = _ => defaults.Agents };
+        var brokers = new Option<int>("--brokers")
+        {
+            Description = "dfbroker processes (1-16); above 1 they share one redis-server that the benchmark starts and stops (Debian's, --state redis://), "
+                + "each task's agents go to the broker rendezvous hashing picks as dfagent --broker A,B,C does, and the report gives p50/p99, RSS and CPU per broker "
+                + "(no MQTT clients then: several brokers announce through an external MQTT broker)",
+            DefaultValueFactory = _ => defaults.Brokers,
+        };
         var tasks = new Option<int>("--tasks") { Description = "Tasks the agents are spread over", DefaultValueFactory = _ => defaults.Tasks };
         var publishers = new Option<int>("--publishers") { Description = "Agents per task that join as publisher with every piece", DefaultValueFactory = _ => defaults.PublishersPerTask };
         var pieces = new Option<int>("--pieces") { Description = "Pieces per task", DefaultValueFactory = _ => defaults.Pieces };
@@ -27,7 +34,7 @@ public static class BrokerLoadCommand
         var report = new Option<double>("--report-interval") { Description = "Each agent reports a finished piece every S..2S seconds (0 = never)", DefaultValueFactory = _ => defaults.ReportInterval.TotalSeconds };
         var profile = new Option<string>("--profile")
         {
-            Description = "Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, 4 MiB pieces = 2.98 reports/s per agent)",
+            Description = "Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, the default 1 MiB pieces of a 256 MiB file = 11.92 reports/s per agent)",
             DefaultValueFactory = _ => "default",
         };
         var timeout = new Option<double>("--timeout") { Description = "A request not answered within S seconds (or never, or not sent) counts as S", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
@@ -36,9 +43,9 @@ public static class BrokerLoadCommand
         var pollers = new Option<int>("--dashboard-pollers") { Description = "Dashboard pages polling GET /api/v1/dashboard every second during the load", DefaultValueFactory = _ => 0 };
         var streams = new Option<int>("--dashboard-streams") { Description = "Dashboard pages following /api/v1/dashboard/events during the load", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for result.json", DefaultValueFactory = _ => defaults.Out };
-        var command = new Command("broker", "Many simulated agents against one dfbroker on loopback: schedule latency p50/p99 and the broker's RSS")
+        var command = new Command("broker", "Many simulated agents against one dfbroker (or several on one Redis) on loopback: schedule latency p50/p99 and each broker's RSS")
         {
-            agents, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, pollers, streams, output,
+            agents, brokers, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, pollers, streams, output,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -46,6 +53,7 @@ public static class BrokerLoadCommand
             var options = new BrokerLoadOptions
             {
                 Agents = parse.GetValue(agents) is var n and >= 1 and <= 20_000 ? n : throw UserFacingException.Usage("--agents must be between 1 and 20000"),
+                Brokers = parse.GetValue(brokers) is var nb and >= 1 and <= 16 ? nb : throw UserFacingException.Usage("--brokers must be between 1 and 16"),
                 Tasks = parse.GetValue(tasks) is var t and >= 1 and <= 1000 ? t : throw UserFacingException.Usage("--tasks must be between 1 and 1000"),
                 PublishersPerTask = parse.GetValue(publishers) is var p and >= 1 and <= 100 ? p : throw UserFacingException.Usage("--publishers must be between 1 and 100"),
                 Pieces = parse.GetValue(pieces) is var c and >= 1 and <= 4096 ? c : throw UserFacingException.Usage("--pieces must be between 1 and 4096"),

@@ -6,6 +6,9 @@ public sealed record BrokerLoadOptions
     /// <summary>Simulated agents: each has one scheduler stream and one MQTT client.</summary>
     public int Agents { get; init; } = 5000;
 
+    /// <summary>dfbroker processes; above 1 they share one redis-server (started by the benchmark) and each task goes to one by rendezvous hashing, as agents place it.</summary>
+    public int Brokers { get; init; } = 1;
+
     /// <summary>Tasks (manifests) the agents are spread over, round robin.</summary>
     public int Tasks { get; init; } = 10;
 

@@ -78,6 +78,12 @@ public sealed class PieceBitmap
 
     public byte[] ToBytes() => (byte[])_bits.Clone();
 
+    /// <summary>
+    /// The wire form without a copy, valid until the bitmap next changes (the broker compares bitmaps for
+    /// every candidate of every parent set: a copy each time was most of what it allocated).
+    /// </summary>
+    public ReadOnlySpan<byte> AsSpan() => _bits;
+
     /// <summary>Reads the wire form; bits past <paramref name="pieceCount"/> and missing bytes are ignored.</summary>
     public static PieceBitmap FromBytes(ReadOnlySpan<byte> bytes, int pieceCount)
     {

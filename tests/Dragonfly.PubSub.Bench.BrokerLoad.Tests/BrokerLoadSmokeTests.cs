@@ -49,8 +49,11 @@ public sealed class BrokerLoadSmokeTests
             Assert.Equal("default", report.Settings.Profile);
             Assert.Equal(1 / (1.5 * 0.2), report.Settings.PieceReportsPerSecondPerAgent, 6);
             Assert.DoesNotContain("--tls", report.Settings.BrokerArguments);
-            Assert.Equal(50, report.Announcement.Received);
-            Assert.True(report.Announcement.AllMs >= report.Announcement.FirstMs && report.Announcement.FirstMs > 0);
+            var announcement = Assert.IsType<AnnouncementFigures>(report.Announcement);
+            Assert.Equal(50, announcement.Received);
+            Assert.True(announcement.AllMs >= announcement.FirstMs && announcement.FirstMs > 0);
+            Assert.Single(report.Brokers);
+            Assert.Null(report.Redis);
             Assert.True(report.Broker.RssBytes > 0 && report.Broker.PeakRssBytes >= report.Broker.RssBytes);
 
             using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(path));
@@ -65,13 +68,15 @@ public sealed class BrokerLoadSmokeTests
     }
 
     [Fact]
-    public void SwarmProfile_ReportsAsFastAsA100MbitLinkFills4MiBPieces()
+    public void SwarmProfile_ReportsAsFastAsA100MbitLinkFillsTheDefaultPiecesOfA256MiBFile()
     {
-        Assert.Equal(100e6 / 8 / (4 * 1048576), SwarmReportRate.PiecesPerSecondPerAgent, 9);
-        Assert.Equal(2.98, SwarmReportRate.PiecesPerSecondPerAgent, 2);
+        // The agent's own layout for the testbed's file: 1 MiB pieces (PieceLayout.For).
+        Assert.Equal(1048576, SwarmReportRate.PieceBytes);
+        Assert.Equal(100e6 / 8 / 1048576, SwarmReportRate.PiecesPerSecondPerAgent, 9);
+        Assert.Equal(11.92, SwarmReportRate.PiecesPerSecondPerAgent, 2);
         // Intervals are drawn from S..2S: their mean 1.5 S must give that rate.
         Assert.Equal(1 / SwarmReportRate.PiecesPerSecondPerAgent, 1.5 * SwarmReportRate.ReportInterval.TotalSeconds, 3);
-        Assert.Contains("2.98 pieces/s", SwarmReportRate.Derivation);
+        Assert.Contains("11.92 pieces/s", SwarmReportRate.Derivation);
     }
 
     [Fact]

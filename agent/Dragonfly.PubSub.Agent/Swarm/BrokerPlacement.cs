@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dragonfly.PubSub.Contracts;
 
 namespace Dragonfly.PubSub.Agent.Swarm;
 

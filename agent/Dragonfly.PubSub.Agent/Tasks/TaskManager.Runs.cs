@@ -1,8 +1,10 @@
+using Dragonfly.PubSub.Agent.Announcements;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Security;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
 using Dragonfly.PubSub.Transfer.Swarm;
@@ -352,11 +354,12 @@ public sealed partial class TaskManager
     }
 
     /// <summary>The broker's manifest of a task, checked against what the agent knows of it.</summary>
-    private static Manifest? CheckFetched(TaskEntry entry, Manifest? manifest)
+    private Manifest? CheckFetched(TaskEntry entry, Manifest? manifest)
     {
         if (manifest is not null)
         {
             CheckManifest(entry.Digest, manifest);
+            CheckSignature(entry.Digest, manifest);
             // The name may differ (same bytes published under another name); it only decides
             // the output path, which comes from the announcement. The layout must match.
             if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
@@ -365,6 +368,25 @@ public sealed partial class TaskManager
             }
         }
         return manifest;
+    }
+
+    /// <summary>
+    /// In secure mode a content task's piece digests must carry a broker's signature (issue 11): they decide
+    /// which bytes land, and a subscription does not hash the whole file again. A manifest changed in the
+    /// broker's store after it was registered fails here, before a piece is fetched.
+    /// </summary>
+    private void CheckSignature(ContentDigest digest, Manifest manifest)
+    {
+        if (_runtime.Identity is not { } identity || manifest.UrlTask)
+        {
+            return;
+        }
+        var (verdict, reason) = AnnouncementSignatureCheck.Verify(identity.Current, manifest.Signer, manifest.Signature, ManifestSigning.BytesToSign(manifest));
+        if (verdict != SignatureVerdict.Valid)
+        {
+            AnnouncementMetrics.ManifestsRejected.WithLabels(AnnouncementSignatureCheck.Label(verdict)).Inc();
+            throw new InvalidDataException($"the broker's manifest of {digest} was refused: {reason}; its piece digests are not the ones the broker registered (publish it again, and check who can write the broker's state store)");
+        }
     }
 
     /// <summary>The broker's manifest of <paramref name="digest"/>, or null when it does not know it.</summary>

@@ -62,6 +62,9 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     public int PeerPort { get; }
     public bool IsPublisher => _publisher;
 
+    /// <summary>Which of the run's brokers its task is placed on (its one stream goes there).</summary>
+    public int BrokerIndex { get; init; }
+
     /// <summary>True once Welcome arrived and the join was answered (publishers: sent).</summary>
     public bool Connected { get; private set; }
 

@@ -45,9 +45,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// broker's default once it has it); a dfbroker built before the flag existed speaks only plaintext
     /// and would refuse it, so the flag goes only to a broker whose --help lists it.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> ArgumentsAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken)
+    /// <param name="extra">Appended as given (several brokers: <c>--state redis://…</c>).</param>
+    public static async Task<IReadOnlyList<string>> ArgumentsAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken,
+        IReadOnlyList<string>? extra = null)
     {
-        List<string> arguments = ["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir];
+        List<string> arguments = ["--listen", "127.0.0.1", "--mqtt-port", "0", "--grpc-port", "0", "--http-port", "0", "--data-dir", dataDir, .. extra ?? []];
         if (!tls && await KnowsFlagAsync(executable, InsecureFlag, cancellationToken).ConfigureAwait(false))
         {
             arguments.Add(InsecureFlag);
@@ -63,13 +65,14 @@ internal sealed class BrokerProcess : IAsyncDisposable
         return (help.Stdout + help.Stderr).Contains(flag, StringComparison.Ordinal);
     }
 
-    public static async Task<BrokerProcess> StartAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken)
+    public static async Task<BrokerProcess> StartAsync(string executable, string dataDir, bool tls, CancellationToken cancellationToken,
+        IReadOnlyList<string>? extraArguments = null)
     {
         if (!File.Exists(executable))
         {
             throw new UserFacingException($"dfbroker not found at {executable}; build it with 'dotnet build -c Release broker/Dragonfly.PubSub.Broker' or pass --broker PATH");
         }
-        var arguments = await ArgumentsAsync(executable, dataDir, tls, cancellationToken).ConfigureAwait(false);
+        var arguments = await ArgumentsAsync(executable, dataDir, tls, cancellationToken, extraArguments).ConfigureAwait(false);
         var start = ProcessRunner.RedirectedStartInfo(executable, arguments);
         var process = Process.Start(start) ?? throw new UserFacingException($"cannot start {executable}");
         LiveProcesses.KillAllOnProcessExit();

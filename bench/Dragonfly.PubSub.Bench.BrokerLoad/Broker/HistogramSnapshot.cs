@@ -47,6 +47,20 @@ internal sealed record HistogramSnapshot(IReadOnlyList<(double UpperBound, doubl
             Count - earlier.Count);
     }
 
+    /// <summary>The observations of both (several brokers' histograms with the same buckets).</summary>
+    public HistogramSnapshot Plus(HistogramSnapshot other)
+    {
+        if (Buckets.Count == 0)
+        {
+            return other;
+        }
+        var theirs = other.Buckets.ToDictionary(b => b.UpperBound, b => b.Count);
+        return new HistogramSnapshot(
+            Buckets.Select(b => (b.UpperBound, b.Count + theirs.GetValueOrDefault(b.UpperBound))).ToList(),
+            Sum + other.Sum,
+            Count + other.Count);
+    }
+
     /// <summary>The upper bound of the bucket holding the <paramref name="percent"/> quantile; null without observations.</summary>
     public double? QuantileUpperBound(double percent)
     {

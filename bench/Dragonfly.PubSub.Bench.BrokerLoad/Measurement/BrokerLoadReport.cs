@@ -12,9 +12,19 @@ internal sealed record BrokerLoadReport
     public required LoadSettings Settings { get; init; }
     public required SetupFigures Setup { get; init; }
     public required ScheduleFigures Schedule { get; init; }
+    /// <summary>Over all brokers' histograms (buckets added).</summary>
     public required ServerComputeFigures ServerCompute { get; init; }
-    public required AnnouncementFigures Announcement { get; init; }
+    /// <summary>Publish → MQTT subscribers (one broker only; null with several, whose announcements need an external MQTT broker).</summary>
+    public required AnnouncementFigures? Announcement { get; init; }
+
+    /// <summary>The brokers' RSS and CPU summed (one broker: its own).</summary>
     public required ResourceFigures Broker { get; init; }
+
+    /// <summary>Each broker: its tasks and agents, schedule latency, compute, RSS and CPU.</summary>
+    public required IReadOnlyList<BrokerFigures> Brokers { get; init; }
+
+    /// <summary>The Redis the brokers share (null: one broker on LiteDB).</summary>
+    public ResourceFigures? Redis { get; init; }
     public required ResourceFigures Bench { get; init; }
     public required TargetFigures Target { get; init; }
 

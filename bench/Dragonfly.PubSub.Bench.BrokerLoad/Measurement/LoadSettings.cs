@@ -6,10 +6,11 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 /// <param name="ReportRateDerivation">Where the rate comes from, in words.</param>
 /// <param name="NeedParentsPerSecondOffered">Mean NeedParents rate over all ordinary agents (1 / 1.5 S each).</param>
 /// <param name="TimeoutSeconds">The value a late, unanswered or unsent request counts as.</param>
-/// <param name="BrokerArguments">dfbroker's command line after the executable.</param>
+/// <param name="BrokerArguments">dfbroker's command line after the executable (the first broker's; the others differ in --data-dir).</param>
+/// <param name="Brokers">dfbroker processes; above 1 they share one Redis (--state) and each task's agents go to the broker rendezvous hashing picks.</param>
 internal sealed record LoadSettings(
     int Agents, int Tasks, int PublishersPerTask, int Pieces, double Fill,
     double DurationSeconds, double NeedIntervalSeconds, double ReportIntervalSeconds,
     string Profile, double PieceReportsPerSecondPerAgent, double PieceReportsPerSecondOffered, string ReportRateDerivation,
     double NeedParentsPerSecondOffered, double TimeoutSeconds, bool Tls, IReadOnlyList<string> BrokerArguments,
-    int GrpcChannels, int StreamsPerConnection, int MaxOpenFiles);
+    int GrpcChannels, int StreamsPerConnection, int MaxOpenFiles, int Brokers = 1);

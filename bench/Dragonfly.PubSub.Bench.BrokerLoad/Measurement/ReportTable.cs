@@ -19,7 +19,7 @@ internal static class ReportTable
         static string AtMost(double? ms) => ms is double v ? (double.IsInfinity(v) ? "> last bucket" : "≤ " + Ms(v)) : "n/a";
 
         text.Append(CultureInfo.InvariantCulture,
-            $"dfbench broker: {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");
+            $"dfbench broker: {s.Brokers} broker(s), {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");
         text.Append(CultureInfo.InvariantCulture,
             $"  NeedParents every {s.NeedIntervalSeconds:0.##}–{2 * s.NeedIntervalSeconds:0.##} s per agent ({s.NeedParentsPerSecondOffered:0}/s), sent on schedule, timeout {s.TimeoutSeconds:0.#} s; {s.GrpcChannels} gRPC channels; ulimit -n {s.MaxOpenFiles}\n");
         text.Append(CultureInfo.InvariantCulture,
@@ -37,17 +37,33 @@ internal static class ReportTable
         Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} ({r.Schedule.PieceReportsPerSecond:0}/s) / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s)");
         Row("streams dropped during load", r.Schedule.StreamsFailed.ToString(CultureInfo.InvariantCulture));
         Row("server compute per ParentSet", $"mean {Ms(r.ServerCompute.MeanMs)}  p50 {AtMost(r.ServerCompute.P50MsAtMost)}  p99 {AtMost(r.ServerCompute.P99MsAtMost)}  (n={r.ServerCompute.Count}, {r.ServerCompute.BusySeconds:0.00} s busy)");
-        Row("announcement → all subscribers", r.Announcement.Received == 0
-            ? $"0/{r.Announcement.Subscribers} received"
-            : $"{r.Announcement.Received}/{r.Announcement.Subscribers}: first {Ms(r.Announcement.FirstMs)}  p50 {Ms(r.Announcement.P50Ms)}  p99 {Ms(r.Announcement.P99Ms)}  all {Ms(r.Announcement.AllMs)}");
-        Row("broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
-        Row("broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
+        Row("announcement → all subscribers", r.Announcement switch
+        {
+            null => "not measured (several brokers announce through an external MQTT broker, --mqtt-url)",
+            { Received: 0 } a => $"0/{a.Subscribers} received",
+            var a => $"{a.Received}/{a.Subscribers}: first {Ms(a.FirstMs)}  p50 {Ms(a.P50Ms)}  p99 {Ms(a.P99Ms)}  all {Ms(a.AllMs)}",
+        });
+        var several = r.Brokers.Count > 1;
+        Row(several ? "brokers' RSS idle / end / peak (sum)" : "broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
+        Row(several ? "brokers' CPU during load (sum)" : "broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
+        if (several)
+        {
+            foreach (var b in r.Brokers)
+            {
+                Row($"broker {b.Index} ({b.Name}, pid {b.Pid})", $"{b.Tasks} task(s), {b.Connected}/{b.Agents} agents; {Lat(b.Latency)}");
+                Row("", $"RSS idle / end / peak {MiB(b.Resources.IdleRssBytes)} / {MiB(b.Resources.RssBytes)} / {MiB(b.Resources.PeakRssBytes)}; CPU {b.Resources.CpuSecondsDuringLoad:0.0} s; compute mean {Ms(b.ServerCompute.MeanMs)}");
+            }
+            if (r.Redis is { } redis)
+            {
+                Row("redis-server RSS / CPU during load", $"{MiB(redis.RssBytes)} / {redis.CpuSecondsDuringLoad:0.0} s");
+            }
+        }
         Row("bench RSS peak / CPU during load", $"{MiB(r.Bench.PeakRssBytes)} / {r.Bench.CpuSecondsDuringLoad:0.0} s (same machine)");
         if (r.Dashboard is { } d)
         {
             Row("dashboard readers during load", $"{d.Pollers} polling each second, {d.Streams} event streams: {d.Polls} polls ({Lat(d.PollLatency)}), {d.Events} events, {d.Failures} failures, {d.BytesPerSecond / 1024:0} KiB/s");
         }
-        Row("target: schedule p99 ≤ 20 ms", r.Target.Met ? "met" : $"MISSED ({Ms(r.Schedule.Latency.P99Ms)})");
+        Row($"target: schedule p99 ≤ {r.Target.ScheduleP99Ms:0} ms", r.Target.Met ? "met" : $"MISSED ({Ms(r.Schedule.Latency.P99Ms)})");
         return text.ToString();
     }
 }

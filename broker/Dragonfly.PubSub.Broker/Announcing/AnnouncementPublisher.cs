@@ -112,6 +112,22 @@ public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILog
         return announcement with { Signer = signer.CertificateBase64, Signature = Convert.ToBase64String(signature) };
     }
 
+    /// <summary>
+    /// Signs a content task's manifest over <see cref="ManifestSigning.BytesToSign"/> before it is stored, in place;
+    /// whatever signer or signature the publisher sent is dropped (--insecure: left unsigned).
+    /// </summary>
+    public void SealManifest(Manifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        manifest.Signer = "";
+        manifest.Signature = "";
+        if (signer is not null && !manifest.UrlTask)
+        {
+            manifest.Signer = signer.CertificateBase64;
+            manifest.Signature = Convert.ToBase64String(signer.Sign(ManifestSigning.BytesToSign(manifest)));
+        }
+    }
+
     private Task InjectAsync(Announcement announcement, CancellationToken cancellationToken)
     {
         var message = new MqttApplicationMessageBuilder()

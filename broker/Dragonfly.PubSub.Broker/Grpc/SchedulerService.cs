@@ -50,6 +50,7 @@ public sealed class SchedulerService(
         var now = time.GetUtcNow();
         manifest = manifest.Clone();
         manifest.CreatedAtUnixMs = now.ToUnixTimeMilliseconds();
+        announcer.SealManifest(manifest);
         var alreadyKnown = catalogue.Store(manifest, now, out var sequence);
         await announcer.PublishAsync(manifest, sequence, alreadyKnown, context.CancellationToken).ConfigureAwait(false);
         return new PublishResponse { Digest = manifest.Digest, AlreadyKnown = alreadyKnown };

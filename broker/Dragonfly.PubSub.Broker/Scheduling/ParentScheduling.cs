@@ -24,6 +24,23 @@ internal sealed class ParentScheduling(
 {
     private readonly List<TaskMember> _sample = [];
     private readonly List<ParentCandidate> _candidates = [];
+    // What the sampler's filter compares against, set around each draw: one delegate made once, not a
+    // closure per parent set (the loop is single-threaded).
+    private TaskMember? _child;
+    private TaskMember? _source;
+    private SwarmTask? _task;
+    private Func<TaskMember, bool>? _acceptDelegate;
+
+    private Func<TaskMember, bool> AcceptFilter => _acceptDelegate ??= Accept;
+
+    /// <summary>A member worth ranking for <see cref="_child"/>: an ordinary peer it may use that holds a piece it lacks.</summary>
+    private bool Accept(TaskMember other) =>
+        !ReferenceEquals(other, _child)
+        && !other.Publisher
+        && !ReferenceEquals(other, _source)
+        && !_child!.CorruptParents.Contains(other.PeerId)
+        && _task!.MayUse(_child, other)
+        && ParentSelectionPolicy.UsefulPieces(other.Bitmap, _child.Bitmap) > 0;
 
     public int ChildrenOf(string peerId) => load.ChildrenOf(peerId);
 
@@ -55,7 +72,7 @@ internal sealed class ParentScheduling(
                 PeerId = choice.PeerId,
                 Host = AddressFor(parent.Session, member.Session),
                 Port = parent.Session.Port,
-                Bitmap = ByteString.CopyFrom(parent.Bitmap.ToBytes()),
+                Bitmap = parent.WireBitmap,
                 LastResort = choice.LastResort,
             });
         }
@@ -91,13 +108,9 @@ internal sealed class ParentScheduling(
         {
             task.Members.TryGetValue(source, out sourceMember);
         }
-        sampler.Sample(task.Slots, other =>
-            !ReferenceEquals(other, member)
-            && !other.Publisher
-            && !ReferenceEquals(other, sourceMember)
-            && !member.CorruptParents.Contains(other.PeerId)
-            && task.MayUse(member, other)
-            && ParentSelectionPolicy.UsefulPieces(other.Bitmap, member.Bitmap) > 0, _sample);
+        (_task, _child, _source) = (task, member, sourceMember);
+        sampler.Sample(task.Slots, AcceptFilter, _sample);
+        (_task, _child, _source) = (null, null, null);
         foreach (var other in _sample)
         {
             _candidates.Add(Candidate(other, source));

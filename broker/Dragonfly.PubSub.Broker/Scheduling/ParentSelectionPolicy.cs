@@ -39,9 +39,28 @@ public sealed class ParentSelectionPolicy
     public IReadOnlyList<ParentChoice> Select(ChildProfile child, IEnumerable<ParentCandidate> candidates)
     {
         var now = _time.GetUtcNow();
-        var childBits = child.Bitmap.ToBytes();
-        var ranked = new List<(ParentCandidate Candidate, int Locality, double Load, int Failures, int Useful, int Tiebreak)>();
-        var publishers = new List<ParentCandidate>();
+        var childBits = child.Bitmap.AsSpan();
+        var ranked = _rankedScratch ??= [];
+        var publishers = _publishersScratch ??= [];
+        try
+        {
+            return Rank(child, candidates, now, childBits, ranked, publishers);
+        }
+        finally
+        {
+            ranked.Clear();
+            publishers.Clear();
+        }
+    }
+
+    // Scratch lists per thread, reused by every parent set (Select runs synchronously and never re-enters),
+    // so that answering a NeedParents allocates little more than the answer itself.
+    [ThreadStatic] private static List<(ParentCandidate Candidate, int Locality, double Load, int Failures, int Useful, int Tiebreak)>? _rankedScratch;
+    [ThreadStatic] private static List<ParentCandidate>? _publishersScratch;
+
+    private List<ParentChoice> Rank(ChildProfile child, IEnumerable<ParentCandidate> candidates, DateTimeOffset now, ReadOnlySpan<byte> childBits,
+        List<(ParentCandidate Candidate, int Locality, double Load, int Failures, int Useful, int Tiebreak)> ranked, List<ParentCandidate> publishers)
+    {
         foreach (var candidate in candidates)
         {
             if (candidate.PeerId == child.PeerId || child.CorruptParents.Contains(candidate.PeerId))
@@ -52,7 +71,7 @@ public sealed class ParentSelectionPolicy
             {
                 continue; // only the cluster's gateway fetches across the boundary
             }
-            var useful = candidate.Bitmap.PieceCount == child.Bitmap.PieceCount ? UsefulPieces(candidate.Bitmap.ToBytes(), childBits) : 0;
+            var useful = candidate.Bitmap.PieceCount == child.Bitmap.PieceCount ? UsefulPieces(candidate.Bitmap.AsSpan(), childBits) : 0;
             if (useful == 0)
             {
                 continue;
@@ -109,7 +128,7 @@ public sealed class ParentSelectionPolicy
     /// <summary>Pieces <paramref name="parent"/> holds that <paramref name="child"/> lacks.</summary>
     public static int UsefulPieces(PieceBitmap parent, PieceBitmap child)
     {
-        return parent.PieceCount == child.PieceCount ? UsefulPieces(parent.ToBytes(), child.ToBytes()) : 0;
+        return parent.PieceCount == child.PieceCount ? UsefulPieces(parent.AsSpan(), child.AsSpan()) : 0;
     }
 
     private static int UsefulPieces(ReadOnlySpan<byte> parent, ReadOnlySpan<byte> child)

@@ -6,6 +6,7 @@ namespace Dragonfly.PubSub.Broker.Swarm;
 internal sealed class TaskMember
 {
     private int _held;
+    private Google.Protobuf.ByteString? _wireBitmap;
 
     public TaskMember(PeerSession session, PieceBitmap bitmap, bool publisher, long joinOrder = 0)
     {
@@ -44,6 +45,12 @@ internal sealed class TaskMember
 
     public int HeldPieces => _held;
 
+    /// <summary>
+    /// <see cref="Bitmap"/> as the bytes a ParentSet carries, copied once per change and shared by every
+    /// ParentSet that names this member until then (ByteString is immutable), instead of once per set.
+    /// </summary>
+    public Google.Protobuf.ByteString WireBitmap => _wireBitmap ??= Google.Protobuf.ByteString.CopyFrom(Bitmap.AsSpan());
+
     public bool IsComplete => _held == Bitmap.PieceCount;
 
     public int OrdinaryParents
@@ -76,6 +83,7 @@ internal sealed class TaskMember
     {
         Bitmap = bitmap;
         _held = bitmap.CountSet;
+        _wireBitmap = null;
     }
 
     /// <summary>Marks a piece held; false when it was already.</summary>
@@ -86,6 +94,7 @@ internal sealed class TaskMember
             return false;
         }
         _held++;
+        _wireBitmap = null;
         return true;
     }
 }

@@ -55,6 +55,48 @@ public sealed class SignedAnnouncementPublisherTests : IDisposable
         Assert.DoesNotContain("signature", System.Text.Encoding.UTF8.GetString(sealedOne.ToJsonUtf8()), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SealManifest_SignsTheContentTasksPieces_AFleetAgentVerifiesIt_AndAChangedPieceFails()
+    {
+        using var signer = AnnouncementSigner.LoadOrCreate(Path.Combine(_dir, "tls"), _ca);
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build());
+        var publisher = new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance, signer);
+        var manifest = TestManifests.Create("app", 3);
+        // Whatever the publisher claimed is replaced by the broker's own signature.
+        manifest.Signer = Convert.ToBase64String(_ca.Certificate.RawData);
+        manifest.Signature = "c2ln";
+
+        publisher.SealManifest(manifest);
+
+        Assert.Equal(signer.CertificateBase64, manifest.Signer);
+        Assert.Equal(SignatureVerdict.Valid, Verify(manifest));
+        // Another name or topic (the same bytes published again) keeps the signature: it covers content only.
+        var renamed = manifest.Clone();
+        renamed.Name = "other.tar";
+        renamed.Topic = "releases/other";
+        Assert.Equal(SignatureVerdict.Valid, Verify(renamed));
+        var tampered = manifest.Clone();
+        tampered.PieceDigests[1] = Google.Protobuf.ByteString.CopyFrom(new byte[32]);
+        Assert.Equal(SignatureVerdict.BadSignature, Verify(tampered));
+    }
+
+    [Fact]
+    public void SealManifest_LeavesUrlTasksAndInsecureBrokersUnsigned()
+    {
+        using var signer = AnnouncementSigner.LoadOrCreate(Path.Combine(_dir, "tls"), _ca);
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder().WithoutDefaultEndpoint().Build());
+        var urlTask = TestManifests.Create("url", 2);
+        urlTask.UrlTask = true;
+        var insecure = TestManifests.Create("app", 2);
+        insecure.Signature = "c2ln";
+
+        new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance, signer).SealManifest(urlTask);
+        new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance).SealManifest(insecure);
+
+        Assert.Equal(("", ""), (urlTask.Signer, urlTask.Signature));
+        Assert.Equal(("", ""), (insecure.Signer, insecure.Signature));
+    }
+
     public void Dispose()
     {
         _ca.Dispose();
@@ -67,6 +109,13 @@ public sealed class SignedAnnouncementPublisherTests : IDisposable
         var agent = new TlsIdentity([X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)],
             _ca.IssueWithNewKey(new PeerIdentity("agent-1", PeerRole.Agent, []), TimeSpan.FromDays(1)), TlsCiphers.Default);
         return AnnouncementSignatureCheck.Verify(agent, announcement.Signer, announcement.Signature, AnnouncementSigning.BytesToSign(announcement)).Verdict;
+    }
+
+    private SignatureVerdict Verify(Dragonfly.PubSub.Contracts.Scheduler.Manifest manifest)
+    {
+        var agent = new TlsIdentity([X509CertificateLoader.LoadCertificate(_ca.Certificate.RawData)],
+            _ca.IssueWithNewKey(new PeerIdentity("agent-1", PeerRole.Agent, []), TimeSpan.FromDays(1)), TlsCiphers.Default);
+        return AnnouncementSignatureCheck.Verify(agent, manifest.Signer, manifest.Signature, ManifestSigning.BytesToSign(manifest)).Verdict;
     }
 
     private static async Task<MqttServer> StartServerAsync()

@@ -2,12 +2,13 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Dragonfly.PubSub.Agent.Swarm;
+namespace Dragonfly.PubSub.Contracts;
 
 /// <summary>
 /// Rendezvous (highest random weight) hashing: each broker gets a score per task from a hash of both names;
 /// the task goes to the healthy broker with the highest score, and when that one is lost to the next. Agents
-/// that name the same brokers agree without talking, and losing a broker moves only its own tasks.
+/// that name the same brokers agree without talking, and losing a broker moves only its own tasks. Shared by the
+/// agent (<c>BrokerPlacement</c>) and <c>dfbench broker --brokers N</c>, which must place tasks exactly as agents do.
 /// </summary>
 public static class RendezvousHash
 {
