@@ -25,6 +25,7 @@ public sealed class ExternalMqttTransport : BackgroundService, IAnnouncementTran
     private readonly Lock _lock = new();
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string? _lastError;
+    private int _connections;
 
     /// <param name="clientId">The MQTT client id (dfbroker-&lt;broker id&gt;): unique per dfbroker.</param>
     public ExternalMqttTransport(MqttUrl url, string clientId, ILogger<ExternalMqttTransport> logger)
@@ -51,6 +52,15 @@ public sealed class ExternalMqttTransport : BackgroundService, IAnnouncementTran
     }
 
     public Uri? SubscriberUrl => _url.WithoutCredentials;
+
+    /// <summary>
+    /// Raised after a connection that follows a lost one (not after the first): the MQTT broker may have
+    /// restarted and forgotten its retained messages (<see cref="ExternalMqttReplay"/> publishes them again).
+    /// </summary>
+    public event Action? Reconnected;
+
+    /// <summary>The printable URL (no password).</summary>
+    public string Shown => _url.Shown;
 
     public bool IsReady => _client.IsConnected;
 
@@ -114,6 +124,10 @@ public sealed class ExternalMqttTransport : BackgroundService, IAnnouncementTran
                     lock (_lock)
                     {
                         _connected.TrySetResult();
+                    }
+                    if (Interlocked.Increment(ref _connections) > 1)
+                    {
+                        Reconnected?.Invoke();
                     }
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -50,6 +50,13 @@ public static class BrokerCli
             Description = "Keep the catalogue, preheat jobs and broker heartbeats in this Redis, shared by several brokers (redis://HOST:PORT[,HOST:PORT]); "
                 + "give every broker the same --state, --mqtt-url and fleet CA (see README 'Several brokers') [env DFBROKER_STATE; config state; default: LiteDB in --data-dir]",
         };
+        // Across clusters (issue 12).
+        var bridgeFrom = new Option<string?>("--bridge-from")
+        {
+            HelpName = "HOST:PORT",
+            Description = "Another cluster's broker (its scheduler) whose announcements a bridge of the --mqtt-url broker brings into dragonfly/bridged/#: "
+                + "their files are fetched once from that cluster's swarm and published here (see README 'Across clusters') [env DFBROKER_BRIDGE_FROM; default: none]",
+        };
         var grpcPort = new Option<int?>("--grpc-port")
         {
             CustomParser = ParsePort,
@@ -155,7 +162,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, bridgeFrom, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -191,6 +198,7 @@ public static class BrokerCli
                     MqttPort = parse.GetValue(mqttPort),
                     MqttUrl = parse.GetValue(mqttUrl),
                     State = parse.GetValue(state),
+                    BridgeFrom = parse.GetValue(bridgeFrom),
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),

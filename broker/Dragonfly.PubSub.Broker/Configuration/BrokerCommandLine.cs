@@ -13,6 +13,10 @@ public sealed record BrokerCommandLine
 
     /// <summary>--state: shared state of several brokers (redis://…).</summary>
     public string? State { get; init; }
+
+    // Across clusters (issue 12): an MQTT bridge brings another cluster's announcements.
+    /// <summary>--bridge-from: the other cluster's broker (HOST:PORT of its scheduler) whose announcements are bridged in.</summary>
+    public string? BridgeFrom { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }

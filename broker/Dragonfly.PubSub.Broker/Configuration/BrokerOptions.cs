@@ -43,6 +43,14 @@ public sealed record BrokerOptions
     /// </summary>
     public State.StateUrl? State { get; init; }
 
+    // Across clusters (issue 12): see Bridge/BridgeImporter.
+    /// <summary>
+    /// The scheduler (HOST:PORT) of another cluster's broker whose announcements an MQTT bridge brings into
+    /// <c>dragonfly/bridged/#</c> of <see cref="MqttUrl"/>; null: no bridge. Its content is fetched once from
+    /// that cluster's swarm and published in this one.
+    /// </summary>
+    public string? BridgeFrom { get; init; }
+
     /// <summary>TLS and identity; secure unless <see cref="BrokerTlsOptions.Insecure"/>.</summary>
     public BrokerTlsOptions Tls { get; init; } = new();
     public bool Verbose { get; init; }

@@ -41,6 +41,7 @@ public static class BrokerOptionsResolver
             MqttPort = Port("--mqtt-port", flags.MqttPort, environment, "DFBROKER_MQTT_PORT", file.MqttPort, BrokerOptions.DefaultMqttPort),
             MqttUrl = ExternalMqtt(flags, file, environment),
             State = SharedState(flags, file, environment),
+            BridgeFrom = BridgeFrom(flags, environment),
             GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
@@ -219,4 +220,17 @@ public static class BrokerOptionsResolver
         path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
             ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~').TrimStart('/'))
             : path;
+
+    // Across clusters (issue 12).
+    /// <summary>--bridge-from &gt; DFBROKER_BRIDGE_FROM: HOST:PORT of the other cluster's scheduler; needs an external MQTT broker.</summary>
+    private static string? BridgeFrom(BrokerCommandLine flags, Func<string, string?> environment)
+    {
+        var (source, text) = flags.BridgeFrom is not null ? ("--bridge-from", flags.BridgeFrom) : ("DFBROKER_BRIDGE_FROM", Env(environment, "DFBROKER_BRIDGE_FROM"));
+        if (text is null)
+        {
+            return null;
+        }
+        var (host, port) = Agent.Configuration.HostPort.Parse(text, BrokerOptions.DefaultGrpcPort, source);
+        return host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+    }
 }

@@ -54,6 +54,13 @@ internal static partial class BrokerLog
     [LoggerMessage(1097, LogLevel.Warning, "lost the connection to the MQTT broker at {Url} ({Reason}); reconnecting")]
     public static partial void ExternalMqttLost(ILogger logger, string url, string reason);
 
+    // After a reconnection to the external MQTT broker (issue 12, Mosquitto restarted): 1098-1099.
+    [LoggerMessage(1098, LogLevel.Information, "reconnected to the MQTT broker at {Url}: published the latest announcement of every topic again ({Count}), in case it lost its retained messages")]
+    public static partial void ExternalMqttReplayed(ILogger logger, string url, int count);
+
+    [LoggerMessage(1099, LogLevel.Warning, "reconnected to the MQTT broker at {Url} but could not publish the retained announcements again ({Reason}); agents that subscribe now may miss a topic's latest version until the next publish")]
+    public static partial void ExternalMqttReplayFailed(ILogger logger, string url, string reason);
+
     [LoggerMessage(1031, LogLevel.Error, "the swarm coordinator failed on a command")]
     public static partial void CoordinatorFailed(ILogger logger, Exception exception);
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Dragonfly.PubSub.Broker.Announcing;
+using Dragonfly.PubSub.Broker.Bridge;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Dashboard;
@@ -49,6 +50,7 @@ public static class BrokerHost
         {
             throw UserFacingException.Usage(duplicate);
         }
+        OptionCombinations.Check(options);
 
         using var redis = ConnectState(options);
         ManifestCatalogue catalogue;
@@ -112,6 +114,7 @@ public static class BrokerHost
         var coordinator = app.Services.GetRequiredService<SwarmCoordinator>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         BrokerSeed? seed = null;
+        BridgeImporter? bridge = null;
         // Scheduler streams are long-lived: end them first so Kestrel can stop promptly. The seed goes
         // after that, so that its leaving is not taken for a failed source.
         lifetime.ApplicationStopping.Register(() =>
@@ -182,6 +185,19 @@ public static class BrokerHost
                 }
                 ports.SetSeed(seed!.PeerPort);
             }
+            // Across clusters (issue 12): another cluster's announcements, bridged in by the MQTT broker.
+            if (options.BridgeFrom is not null)
+            {
+                try
+                {
+                    bridge = await BridgeImporter.StartAsync(options, ports.Grpc, app.Services, cancellationToken).ConfigureAwait(false);
+                }
+                catch (UserFacingException)
+                {
+                    await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    throw;
+                }
+            }
 
             app.Services.GetRequiredService<BrokerHealth>().MarkListening();
             var readyFile = Path.Combine(options.DataDir, ReadyFileName);
@@ -196,6 +212,10 @@ public static class BrokerHost
         }
         finally
         {
+            if (bridge is not null)
+            {
+                await bridge.DisposeAsync().ConfigureAwait(false);
+            }
             if (seed is not null)
             {
                 await seed.DisposeAsync().ConfigureAwait(false);
@@ -244,6 +264,17 @@ public static class BrokerHost
                 mqttUrl, $"dfbroker-{catalogue.BrokerId}", sp.GetRequiredService<ILogger<ExternalMqttTransport>>()));
             services.AddHostedService(sp => sp.GetRequiredService<ExternalMqttTransport>());
             services.AddSingleton<IAnnouncementTransport>(sp => sp.GetRequiredService<ExternalMqttTransport>());
+            services.AddHostedService(sp => new ExternalMqttReplay(
+                sp.GetRequiredService<ExternalMqttTransport>(), sp.GetRequiredService<AnnouncementPublisher>(), catalogue,
+                sp.GetService<RevocationEnforcer>(), sp.GetRequiredService<ILogger<ExternalMqttReplay>>()));
+        }
+        else if (redis is not null)
+        {
+            // Several brokers without an external MQTT broker: their embedded servers relay to each other over Redis.
+            services.AddSingleton(sp => new FleetRelayTransport(
+                new EmbeddedMqttTransport(sp.GetRequiredService<MqttServer>()), redis, catalogue.BrokerId, sp.GetRequiredService<ILogger<FleetRelayTransport>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<FleetRelayTransport>());
+            services.AddSingleton<IAnnouncementTransport>(sp => sp.GetRequiredService<FleetRelayTransport>());
         }
         else
         {

@@ -81,6 +81,19 @@ public sealed class Enrollment(BrokerTls tls, SecurityStore store, RevocationLis
         return certificate;
     }
 
+    // Across clusters (issue 12).
+    /// <summary>
+    /// The broker's bridge member (Bridge/BridgeMembers): certified directly by the CA, no token; an agent
+    /// that may also publish, so that it can announce in this cluster what it fetched from the other one.
+    /// </summary>
+    public X509Certificate2 IssueBridge(string peerId)
+    {
+        var identity = new PeerIdentity(peerId, [PeerRole.Agent, PeerRole.Publisher], []);
+        var certificate = tls.Ca!.IssueWithNewKey(identity, certificateTtl);
+        Record(identity, null, certificate, "bridge");
+        return certificate;
+    }
+
     private bool TryReadKey(string csrPem, string tokenId, out PublicKey publicKey, out EnrollmentOutcome refusal)
     {
         try
