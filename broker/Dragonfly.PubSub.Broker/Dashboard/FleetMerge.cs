@@ -38,9 +38,9 @@ internal static class FleetMerge
                 g.Where(a => a.Online).GroupBy(a => a.Version.Length == 0 ? "unknown" : a.Version)
                     .OrderBy(v => v.Key, StringComparer.Ordinal).ToDictionary(v => v.Key, v => v.Count(), StringComparer.Ordinal)))
             .ToList();
-        // Past the listing cap the local counts are all that is known of the unlisted agents.
-        var online = Math.Max(local.Online, agents.Count(a => a.Online));
-        var offline = Math.Max(local.Offline, agents.Count(a => !a.Online));
+        // Exact while every local agent is listed; past the listing cap the local counts are a lower bound.
+        var online = local.Unlisted == 0 ? agents.Count(a => a.Online) : Math.Max(local.Online, agents.Count(a => a.Online));
+        var offline = local.Unlisted == 0 ? agents.Count(a => !a.Online) : Math.Max(local.Offline, agents.Count(a => !a.Online));
         return new FleetView(online, offline, groups, listed, Math.Max(0, online + offline - listed.Count));
     }
 
