@@ -24,7 +24,7 @@ var filterParams = new Option<string[]>("--filter-param") { Description = "Query
 var tag = new Option<string?>("--tag") { Description = "Tag that is part of the task id: the same URL with another tag is another task." };
 var limit = new Option<string?>("--limit") { Description = "Download rate cap for this file, e.g. 20MiB (per second)." };
 var timeout = new Option<string?>("--timeout") { Description = "Give up after this long, e.g. 90s, 10m, 1h (default: no limit); no file is written." };
-var broker = new Option<string?>("--broker") { Description = "Broker HOST[:PORT] for the one-shot agent dfget runs when no dfagent answers at --data-dir (default: $DFGET_BROKER or $DRAGONFLY_BROKER)." };
+var broker = new Option<string?>("--broker") { Description = "Broker HOST[:PORT], or several brokers sharing one state as HOST:PORT,HOST:PORT,... (as dfagent --broker), for the one-shot agent dfget runs when no dfagent answers at --data-dir (default: $DFGET_BROKER or $DRAGONFLY_BROKER)." };
 var dataDir = new Option<string>("--data-dir") { Description = "The local agent's data dir ($DRAGONFLY_DATA_DIR or ~/.dragonfly).", DefaultValueFactory = _ => DragonflyClientOptions.DefaultDataDir };
 var json = new Option<bool>("--json") { Description = "Print one JSON object describing the finished task instead of the file path." };
 var verbose = new Option<bool>("--verbose") { Description = "Show details (stack traces, the one-shot agent's log) on stderr." };

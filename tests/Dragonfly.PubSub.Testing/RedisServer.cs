@@ -10,10 +10,10 @@ public sealed class RedisServer : LoopbackServer
 {
     private const string Executable = "/usr/bin/redis-server";
 
-    private RedisServer(string root)
-        : base(root)
-    {
-    }
+    private readonly int? _replicaOf;
+
+    private RedisServer(string root, int? replicaOf = null)
+        : base(root) => _replicaOf = replicaOf;
 
     /// <summary><c>redis://127.0.0.1:PORT</c>: what <c>dfbroker --state</c> takes.</summary>
     public string Url => $"redis://127.0.0.1:{Port}";
@@ -24,14 +24,37 @@ public sealed class RedisServer : LoopbackServer
         return StartOnFreePortAsync(new RedisServer(Directory.CreateTempSubdirectory("dragonfly-redis-").FullName));
     }
 
+    /// <summary>A replica of <paramref name="primary"/> (<c>--replicaof</c>), as under Redis Sentinel.</summary>
+    public static Task<RedisServer> StartReplicaAsync(RedisServer primary)
+    {
+        ArgumentNullException.ThrowIfNull(primary);
+        RequireInstalled(Executable, "redis-server");
+        return StartOnFreePortAsync(new RedisServer(Directory.CreateTempSubdirectory("dragonfly-redis-replica-").FullName, primary.Port));
+    }
+
     /// <summary>Starts it again on the same port and data (after <see cref="LoopbackServer.Kill"/>): what was written is in the append-only file.</summary>
     public Task RestartAsync() => StartProcessAsync();
 
-    // Arguments rather than a config file: the same as "redis-server --port ..." an operator types.
-    protected override Task<ServerProcess> LaunchAsync() => Task.FromResult(ServerProcess.Start("redis", Executable,
-    [
-        "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-        "--dir", Root, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-        "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice",
-    ], Root));
+    // Arguments as an operator types them; the (empty) config file is there because Sentinel rewrites the
+    // config of a replica it promotes (CONFIG REWRITE), which a server started without one refuses.
+    protected override Task<ServerProcess> LaunchAsync()
+    {
+        var config = Path.Combine(Root, "redis.conf");
+        if (!File.Exists(config))
+        {
+            File.WriteAllText(config, "");
+        }
+        List<string> args =
+        [
+            config,
+            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--dir", Root, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice",
+        ];
+        if (_replicaOf is { } primaryPort)
+        {
+            args.AddRange(["--replicaof", "127.0.0.1", primaryPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        return Task.FromResult(ServerProcess.Start(_replicaOf is null ? "redis" : "redis-replica", Executable, args, Root));
+    }
 }

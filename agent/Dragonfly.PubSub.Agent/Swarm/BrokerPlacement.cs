@@ -52,6 +52,16 @@ internal sealed class BrokerPlacement(IReadOnlyList<BrokerLink> links)
     /// <summary>The broker a task's messages go to: where it is placed while that link answers, else its owner.</summary>
     public BrokerLink Route(string task) => PlacedOn(task) is { Connected: true } placed ? placed : OwnerOf(task);
 
+    /// <summary>
+    /// Where to send a call for <paramref name="task"/>: its route first, then every other broker in the task's
+    /// hash order, for when the first cannot be reached (a broker down that this agent has not noticed yet).
+    /// </summary>
+    public IReadOnlyList<BrokerLink> Candidates(string task)
+    {
+        var first = Route(task);
+        return [first, .. RendezvousHash.Order(links, l => l.Name, task).Where(l => !ReferenceEquals(l, first))];
+    }
+
     public void Place(string task, BrokerLink link)
     {
         if (Several)

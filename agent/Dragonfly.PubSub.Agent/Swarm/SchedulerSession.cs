@@ -180,11 +180,30 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         }
         var probe = request.Clone();
         probe.PlacementProbe = true;
-        var asked = _placement.OwnerOf("url\n" + request.Url);
-        var id = (await RegisterAtAsync(asked, probe, shownUrl, cancellationToken).ConfigureAwait(false)).Digest;
-        var owner = _placement.Route(id);
-        PlacementLog.UrlTaskPlaced(_logger, id, owner.Name);
-        return await RegisterAtAsync(owner, request, shownUrl, cancellationToken).ConfigureAwait(false);
+        var id = (await OnFirstReachableAsync("url\n" + request.Url, link => RegisterAtAsync(link, probe, shownUrl, cancellationToken)).ConfigureAwait(false)).Digest;
+        PlacementLog.UrlTaskPlaced(_logger, id, _placement.Route(id).Name);
+        return await OnFirstReachableAsync(id, link => RegisterAtAsync(link, request, shownUrl, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// With several brokers, a call that cannot reach its broker (no connection: it is down, and this agent, just
+    /// started, may not have noticed yet) goes to the next broker in the task's hash order, where the task moves too.
+    /// </summary>
+    private async Task<T> OnFirstReachableAsync<T>(string task, Func<BrokerLink, Task<T>> call)
+    {
+        var candidates = _placement.Candidates(task);
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await call(candidates[i]).ConfigureAwait(false);
+            }
+            catch (UserFacingException e) when (i + 1 < candidates.Count && e.InnerException is RpcException rpc
+                && (!FromBroker(rpc) || rpc.StatusCode == StatusCode.Unavailable))
+            {
+                // The next candidate.
+            }
+        }
     }
 
     private async Task<Manifest> RegisterAtAsync(BrokerLink link, RegisterUrlTaskRequest request, string shownUrl, CancellationToken cancellationToken)
@@ -235,7 +254,11 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// <exception cref="UserFacingException">The broker cannot be reached.</exception>
     public async Task<Manifest?> GetManifestAsync(ContentDigest digest, CancellationToken cancellationToken)
     {
-        var link = _placement.Route(digest.ToString());
+        return await OnFirstReachableAsync(digest.ToString(), link => GetManifestAtAsync(link, digest, cancellationToken)).ConfigureAwait(false);
+    }
+
+    private async Task<Manifest?> GetManifestAtAsync(BrokerLink link, ContentDigest digest, CancellationToken cancellationToken)
+    {
         try
         {
             return await link.Client.GetManifestAsync(new GetManifestRequest { Digest = digest.ToString() },

@@ -47,7 +47,7 @@ public static class BrokerCli
         var state = new Option<string?>("--state")
         {
             HelpName = "URL",
-            Description = "Keep the catalogue, preheat jobs and broker heartbeats in this Redis, shared by several brokers (redis://HOST:PORT[,HOST:PORT]); "
+            Description = "Keep the catalogue, preheat jobs and broker heartbeats in this Redis, shared by several brokers (redis://HOST:PORT[,HOST:PORT], or redis-sentinel://HOST:PORT[,HOST:PORT]/SERVICE to follow Sentinel failovers); "
                 + "give every broker the same --state, --mqtt-url and fleet CA (see README 'Several brokers') [env DFBROKER_STATE; config state; default: LiteDB in --data-dir]",
         };
         // Across clusters (issue 12).

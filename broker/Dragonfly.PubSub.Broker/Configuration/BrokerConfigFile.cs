@@ -13,7 +13,7 @@ public sealed record BrokerConfigFile
     /// <summary>An external MQTT 5 broker for announcements (mqtt[s]://HOST:PORT); the embedded server by default.</summary>
     public string? MqttUrl { get; init; }
 
-    /// <summary>Shared state of several brokers: redis://HOST:PORT[,HOST:PORT].</summary>
+    /// <summary>Shared state of several brokers: redis://HOST:PORT[,HOST:PORT] or redis-sentinel://HOST:PORT[,HOST:PORT]/SERVICE.</summary>
     public string? State { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }

@@ -71,7 +71,7 @@ public static class BrokerOptionsResolver
         return MqttUrl.TryParse(text, out var error) ?? throw UserFacingException.Usage($"{source}: {error}");
     }
 
-    /// <summary>--state &gt; DFBROKER_STATE &gt; config state: redis://HOST:PORT[,HOST:PORT]; null: LiteDB in the data dir.</summary>
+    /// <summary>--state &gt; DFBROKER_STATE &gt; config state: redis://… or redis-sentinel://…/SERVICE; null: LiteDB in the data dir.</summary>
     private static State.StateUrl? SharedState(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
     {
         var (source, text) = flags.State is not null ? ("--state", flags.State)

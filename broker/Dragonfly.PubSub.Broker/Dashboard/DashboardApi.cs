@@ -102,7 +102,8 @@ internal static class DashboardApi
         var builder = services.GetRequiredService<DashboardBuilder>();
         return services.GetRequiredService<DashboardCache>().GetAsync("view:" + (task ?? ""), async token =>
         {
-            var view = await builder.BuildAsync(task, token).ConfigureAwait(false);
+            var shares = services.GetRequiredService<IFleetShares>();
+            var view = FleetMerge.Merge(await builder.BuildAsync(task, token).ConfigureAwait(false), await shares.OthersAsync(token).ConfigureAwait(false));
             return new CachedAnswer(view, JsonSerializer.SerializeToUtf8Bytes(view, DashboardJsonContext.Default.DashboardView));
         }, ct);
     }

@@ -11,4 +11,5 @@ namespace Dragonfly.PubSub.Broker.Dashboard;
 [JsonSerializable(typeof(SwarmView))]
 [JsonSerializable(typeof(TrafficView))]
 [JsonSerializable(typeof(FailuresView))]
+[JsonSerializable(typeof(FleetShare))]
 internal sealed partial class DashboardJsonContext : JsonSerializerContext;

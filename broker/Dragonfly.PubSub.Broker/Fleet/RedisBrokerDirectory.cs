@@ -54,12 +54,18 @@ public sealed class RedisBrokerDirectory(RedisState state, BrokerSelf self, Time
             {
                 try
                 {
-                    await BeatAsync(record).ConfigureAwait(false);
+                    // A beat stuck on a lost primary (commands wait up to 10 s for a reconnect) must not hold up the
+                    // next one, which may reach the replica Sentinel promoted, before the key's time to live runs out.
+                    await BeatAsync(record).WaitAsync(Interval, time, stoppingToken).ConfigureAwait(false);
                     if (failing)
                     {
                         BrokerLog.StateReconnected(logger, state.Url.Shown);
                         failing = false;
                     }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {

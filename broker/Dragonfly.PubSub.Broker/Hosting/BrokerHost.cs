@@ -335,6 +335,7 @@ public static class BrokerHost
         {
             services.AddSingleton<IBrokerDirectory>(sp => new SingleBrokerDirectory(sp.GetRequiredService<BrokerSelf>(), sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton<IPreheatStore>(_ => new PreheatStore(catalogue));
+            services.AddSingleton<Dashboard.IFleetShares, Dashboard.NoFleetShares>();
             return;
         }
         services.AddSingleton(redis);
@@ -343,6 +344,11 @@ public static class BrokerHost
         services.AddHostedService(sp => sp.GetRequiredService<RedisBrokerDirectory>());
         services.AddSingleton<IBrokerDirectory>(sp => sp.GetRequiredService<RedisBrokerDirectory>());
         services.AddSingleton<IPreheatStore>(sp => new RedisPreheatStore(redis, catalogue.BrokerId, sp.GetRequiredService<IBrokerDirectory>()));
+        // The whole fleet in any broker's API and dashboard (issue 12): each publishes its live view for the others.
+        services.AddSingleton(sp => new Dashboard.RedisFleetShares(redis, sp.GetRequiredService<Dashboard.DashboardBuilder>(),
+            sp.GetRequiredService<IBrokerDirectory>(), sp.GetRequiredService<BrokerSelf>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService(sp => sp.GetRequiredService<Dashboard.RedisFleetShares>());
+        services.AddSingleton<Dashboard.IFleetShares>(sp => sp.GetRequiredService<Dashboard.RedisFleetShares>());
     }
 
     /// <summary>The Redis of <c>--state</c>, connected, or null without it; one line (exit 1) when it does not answer.</summary>

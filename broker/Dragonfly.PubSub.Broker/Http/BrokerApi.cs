@@ -29,14 +29,14 @@ public static class BrokerApi
         BrokerMetrics.CountFrom(coordinator.Counts);
         app.MapMetrics("/metrics");
 
-        app.MapGet("/api/v1/tasks", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>
+        app.MapGet("/api/v1/tasks", async (ManifestCatalogue catalogue, SwarmCoordinator coordinator, Broker.Dashboard.IFleetShares shares, CancellationToken ct) =>
         {
             var snapshot = await coordinator.SnapshotAsync(ct).ConfigureAwait(false);
             var stored = catalogue.All();
             // URL tasks whose source has not finished are in the coordinator's memory only.
             var live = (snapshot.UrlTasks ?? []).Where(u => catalogue.Find(u.Digest) is null).OrderByDescending(u => u.CreatedAtUnixMs);
             var tasks = live.Concat(stored).Select(m => Summary(Current(m, snapshot), snapshot.PeersOf(m.Digest))).ToList();
-            return Results.Json(tasks, BrokerJsonContext.Default.ListTaskSummary);
+            return Results.Json(FleetTasks.Merge(tasks, await shares.OthersAsync(ct).ConfigureAwait(false)), BrokerJsonContext.Default.ListTaskSummary);
         });
 
         app.MapGet("/api/v1/tasks/{digest}", async (string digest, ManifestCatalogue catalogue, SwarmCoordinator coordinator, CancellationToken ct) =>
@@ -119,7 +119,7 @@ public static class BrokerApi
     private static TaskSummary Summary(Manifest manifest, IReadOnlyList<SwarmPeerView> peers) => new(
         manifest.Digest, manifest.Name, manifest.Topic, manifest.Size, manifest.PieceSize, manifest.PieceDigests.Count,
         manifest.Publisher, DateTimeOffset.FromUnixTimeMilliseconds(manifest.CreatedAtUnixMs),
-        peers.Count, peers.Count(p => p.Seeder), manifest.UrlTask, ContentDigestOf(manifest));
+        peers.Count, peers.Count(p => p.Seeder), manifest.UrlTask, ContentDigestOf(manifest), peers.Count);
 
     /// <summary>A live URL task's manifest is the current one (a stored copy may be from an earlier fetch).</summary>
     private static Manifest Current(Manifest manifest, SwarmSnapshot snapshot) => snapshot.UrlTask(manifest.Digest) ?? manifest;

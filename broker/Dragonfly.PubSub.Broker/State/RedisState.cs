@@ -5,7 +5,8 @@ namespace Dragonfly.PubSub.Broker.State;
 /// <summary>
 /// The connection to the Redis that several brokers share (<c>--state redis://…</c>) and the names of its
 /// keys, all under <c>dragonfly:</c>. The client reconnects by itself; a call while Redis is away fails
-/// with a <see cref="RedisException"/> (the caller decides whether that is worth failing for).
+/// with a <see cref="RedisException"/> (the caller decides whether that is worth failing for). With Sentinel
+/// (<c>redis-sentinel://…/SERVICE</c>) the connection follows a failover to the promoted replica.
 /// </summary>
 public sealed class RedisState : IDisposable
 {
@@ -37,6 +38,9 @@ public sealed class RedisState : IDisposable
             SyncTimeout = 10_000,
             AsyncTimeout = 10_000,
             ClientName = "dfbroker",
+            // redis-sentinel://…/SERVICE: the endpoints are Sentinels; the client asks them for SERVICE's primary
+            // and moves to the replica they promote when it fails (their +switch-master message, or its own poll).
+            ServiceName = url.ServiceName,
         };
         foreach (var (host, port) in url.Endpoints)
         {

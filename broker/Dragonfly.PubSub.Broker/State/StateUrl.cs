@@ -3,19 +3,43 @@ using System.Globalization;
 namespace Dragonfly.PubSub.Broker.State;
 
 /// <summary>
-/// Where several brokers keep their shared state (<c>--state</c>): <c>redis://HOST[:PORT][,HOST[:PORT]…]</c>,
-/// port 6379 by default. With several endpoints the Redis client finds the primary among them.
+/// Where several brokers keep their shared state (<c>--state</c>), in one of two forms:
+/// <list type="bullet">
+/// <item><c>redis://HOST[:PORT][,HOST[:PORT]…]</c>, port 6379 by default: Redis itself; with several endpoints
+/// the Redis client finds the primary among them.</item>
+/// <item><c>redis-sentinel://HOST[:PORT][,HOST[:PORT]…]/SERVICE</c>, port 26379 by default: the Redis Sentinels
+/// that watch the primary named SERVICE (<c>sentinel monitor SERVICE …</c>); the client asks them for the
+/// primary and follows them to the replica they promote when it fails.</item>
+/// </list>
 /// </summary>
 public sealed class StateUrl
 {
     public const int DefaultRedisPort = 6379;
 
-    private StateUrl(IReadOnlyList<(string Host, int Port)> endpoints) => Endpoints = endpoints;
+    public const int DefaultSentinelPort = 26379;
 
+    private const string RedisScheme = "redis://";
+
+    private const string SentinelScheme = "redis-sentinel://";
+
+    private const string Forms = "use redis://HOST:PORT[,HOST:PORT] or redis-sentinel://HOST:PORT[,HOST:PORT]/SERVICE";
+
+    private StateUrl(IReadOnlyList<(string Host, int Port)> endpoints, string? serviceName)
+    {
+        Endpoints = endpoints;
+        ServiceName = serviceName;
+    }
+
+    /// <summary>Redis servers, or with <see cref="ServiceName"/> the Sentinels.</summary>
     public IReadOnlyList<(string Host, int Port)> Endpoints { get; }
 
-    /// <summary>redis://HOST:PORT,HOST:PORT, for messages.</summary>
-    public string Shown => "redis://" + string.Join(",", Endpoints.Select(e => $"{(e.Host.Contains(':', StringComparison.Ordinal) ? $"[{e.Host}]" : e.Host)}:{e.Port.ToString(CultureInfo.InvariantCulture)}"));
+    /// <summary>The primary's name at the Sentinels (redis-sentinel://…/SERVICE); null for redis://.</summary>
+    public string? ServiceName { get; }
+
+    /// <summary>redis://HOST:PORT,HOST:PORT or redis-sentinel://HOST:PORT/SERVICE, for messages.</summary>
+    public string Shown => (ServiceName is null ? RedisScheme : SentinelScheme)
+        + string.Join(",", Endpoints.Select(e => $"{(e.Host.Contains(':', StringComparison.Ordinal) ? $"[{e.Host}]" : e.Host)}:{e.Port.ToString(CultureInfo.InvariantCulture)}"))
+        + (ServiceName is null ? "" : "/" + ServiceName);
 
     public override string ToString() => Shown;
 
@@ -24,26 +48,43 @@ public sealed class StateUrl
     {
         error = null;
         var trimmed = text?.Trim() ?? "";
-        const string scheme = "redis://";
-        if (!trimmed.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        var sentinel = trimmed.StartsWith(SentinelScheme, StringComparison.OrdinalIgnoreCase);
+        if (!sentinel && !trimmed.StartsWith(RedisScheme, StringComparison.OrdinalIgnoreCase))
         {
-            error = $"'{trimmed}' is not a state URL; use redis://HOST:PORT[,HOST:PORT] (LiteDB in --data-dir is the default and needs no flag)";
+            error = $"'{trimmed}' is not a state URL; {Forms} (LiteDB in --data-dir is the default and needs no flag)";
             return null;
         }
-        var endpoints = new List<(string, int)>();
-        foreach (var part in trimmed[scheme.Length..].TrimEnd('/').Split(',', StringSplitOptions.TrimEntries))
+        var rest = trimmed[(sentinel ? SentinelScheme.Length : RedisScheme.Length)..];
+        string? service = null;
+        if (sentinel)
         {
-            if (ParseEndpoint(part) is not { } endpoint)
+            var slash = rest.IndexOf('/', StringComparison.Ordinal);
+            service = slash < 0 ? "" : rest[(slash + 1)..].TrimEnd('/');
+            rest = slash < 0 ? rest : rest[..slash];
+            if (!IsServiceName(service))
             {
-                error = $"'{part}' in '{trimmed}' is not HOST[:PORT]; use redis://HOST:PORT[,HOST:PORT]";
+                error = $"'{trimmed}' names no Sentinel service; use redis-sentinel://HOST:PORT[,HOST:PORT]/SERVICE, SERVICE as in 'sentinel monitor SERVICE ...'";
+                return null;
+            }
+        }
+        var endpoints = new List<(string, int)>();
+        foreach (var part in rest.TrimEnd('/').Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (ParseEndpoint(part, sentinel ? DefaultSentinelPort : DefaultRedisPort) is not { } endpoint)
+            {
+                error = $"'{part}' in '{trimmed}' is not HOST[:PORT]; {Forms}";
                 return null;
             }
             endpoints.Add(endpoint);
         }
-        return new StateUrl(endpoints);
+        return new StateUrl(endpoints, service);
     }
 
-    private static (string, int)? ParseEndpoint(string text)
+    // Sentinel takes any name without spaces; letters, digits and -_. are what operators use and what a URL keeps intact.
+    private static bool IsServiceName(string name) =>
+        name.Length is > 0 and <= 128 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    private static (string, int)? ParseEndpoint(string text, int defaultPort)
     {
         if (text.Length == 0 || text.Contains('/', StringComparison.Ordinal) || text.Contains('@', StringComparison.Ordinal))
         {
@@ -58,12 +99,12 @@ public sealed class StateUrl
             }
             var host = text[1..close];
             var rest = text[(close + 1)..];
-            return rest.Length == 0 ? (host, DefaultRedisPort) : rest.StartsWith(':') && Port(rest[1..]) is { } p ? (host, p) : null;
+            return rest.Length == 0 ? (host, defaultPort) : rest.StartsWith(':') && Port(rest[1..]) is { } p ? (host, p) : null;
         }
         var colon = text.LastIndexOf(':');
         if (colon < 0)
         {
-            return (text, DefaultRedisPort);
+            return (text, defaultPort);
         }
         return colon > 0 && Port(text[(colon + 1)..]) is { } port ? (text[..colon], port) : null;
     }

@@ -63,13 +63,13 @@ public static class SeveralBrokers
         return tasks.EnumerateArray().Select(t => t.GetProperty("digest").GetString()!).ToList();
     }
 
-    /// <summary>The broker whose swarm holds live URL task <paramref name="digest"/> (<c>GET /api/v1/tasks</c>), or null.</summary>
+    /// <summary>The broker whose own swarm holds live task <paramref name="digest"/> (<c>localPeers</c> in <c>GET /api/v1/tasks</c>), or null.</summary>
     public static async Task<BrokerProcess?> OwnerOfAsync(IEnumerable<BrokerProcess> brokers, string digest)
     {
         foreach (var broker in brokers.Where(b => !b.Process.HasExited))
         {
             var tasks = await broker.Http.GetFromJsonAsync<JsonElement>("api/v1/tasks");
-            if (tasks.EnumerateArray().Any(t => t.GetProperty("digest").GetString() == digest && t.GetProperty("peers").GetInt32() > 0))
+            if (tasks.EnumerateArray().Any(t => t.GetProperty("digest").GetString() == digest && t.GetProperty("localPeers").GetInt32() > 0))
             {
                 return broker;
             }
