@@ -21,5 +21,8 @@ internal abstract class PeerStream : IDisposable
 
     public abstract ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct);
 
+    /// <summary>Bytes read from the socket so far and how many the kernel gathers per wake-up (see <see cref="Pieces.ReceiveLowWater"/>).</summary>
+    public abstract ReceiveLowWater LowWater { get; }
+
     public abstract void Dispose();
 }

@@ -306,6 +306,8 @@ public sealed class PieceFetcher : IAsyncDisposable
             {
                 timeout.CancelAfter(StallTimeout);
                 PieceProtocol.WriteRequest(_request, content, offset, destination.Length);
+                // Nothing else arrives on this connection between the request and its answer.
+                var answerStart = stream.LowWater.Received;
                 if (ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket)))
                 {
                     // Ticket and request in one write: no extra round trip, no extra TLS record.
@@ -353,6 +355,9 @@ public sealed class PieceFetcher : IAsyncDisposable
                         return new FetchResult(FetchStatus.Missing, $"the parent refused the request (status {(byte)status})");
                 }
 
+                // The header said how long the body is: the socket is sure to deliver that much more
+                // (with TLS more still), so reads may gather 64 KiB per wake-up until its last bytes.
+                stream.LowWater.Promise(answerStart + PieceProtocol.ResponseHeaderLength + length);
                 var chunk = limiter.IsUnlimited && taskLimiter is not { IsUnlimited: false } ? UnlimitedReceiveChunk : LimitedReceiveChunk;
                 var received = 0;
                 while (received < length)

@@ -6,6 +6,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 internal sealed class SocketPeerStream(Socket socket) : PeerStream
 {
     private FileSender? _sender;
+    private readonly ReceiveLowWater _lowWater = new(socket);
 
     public Socket Socket => socket;
 
@@ -24,8 +25,15 @@ internal sealed class SocketPeerStream(Socket socket) : PeerStream
         }
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) =>
-        socket.ReceiveAsync(buffer, SocketFlags.None, ct);
+    public override ReceiveLowWater LowWater => _lowWater;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        _lowWater.BeforeRead();
+        var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+        _lowWater.AfterRead(n);
+        return n;
+    }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
     {

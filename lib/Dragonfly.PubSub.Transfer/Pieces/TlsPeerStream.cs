@@ -23,6 +23,8 @@ internal sealed class TlsPeerStream : PeerStream
         RemotePeerId = peerId;
     }
 
+    public override ReceiveLowWater LowWater => _records.LowWater;
+
     public string NegotiatedCipher => _ssl.NegotiatedCipherSuite.ToString();
 
     public override string? RemoteAddress
@@ -44,7 +46,7 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
     public static async ValueTask<TlsPeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
     {
-        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false));
+        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
@@ -68,7 +70,7 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The parent is not who the scheduler said, or is revoked.</exception>
     public static async ValueTask<TlsPeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
     {
-        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false));
+        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {

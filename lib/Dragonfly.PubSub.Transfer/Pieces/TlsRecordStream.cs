@@ -9,7 +9,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// at once. Measured over loopback (1 GiB, AES-GCM, 1 MiB blocks, both ends): 1.61–1.97 → 1.44–1.56 CPU-s,
 /// most of it on the receiving side (bench/results/README.md, 2026-12-04). One reader (SslStream) and one writer at a time, as SslStream itself.
 /// </summary>
-internal sealed class TlsRecordStream(Stream socket) : Stream
+internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) : Stream
 {
     private const int BufferSize = 64 * 1024;
     private readonly byte[] _readAhead = new byte[BufferSize];
@@ -18,6 +18,9 @@ internal sealed class TlsRecordStream(Stream socket) : Stream
     private int _readEnd;
     private int _batched;
     private bool _batching;
+
+    /// <summary>Counts the ciphertext read from the socket and sets how much the kernel gathers per read.</summary>
+    public ReceiveLowWater LowWater => lowWater;
 
     public override bool CanRead => true;
 
@@ -57,10 +60,15 @@ internal sealed class TlsRecordStream(Stream socket) : Stream
             if (buffer.Length == 0 || buffer.Length >= BufferSize)
             {
                 // A zero-byte read waits for data without a buffer; a large one needs no read-ahead.
-                return await socket.ReadAsync(buffer, ct).ConfigureAwait(false);
+                lowWater.BeforeRead();
+                var direct = await socket.ReadAsync(buffer, ct).ConfigureAwait(false);
+                lowWater.AfterRead(direct);
+                return direct;
             }
             _readStart = 0;
+            lowWater.BeforeRead();
             _readEnd = await socket.ReadAsync(_readAhead, ct).ConfigureAwait(false);
+            lowWater.AfterRead(_readEnd);
         }
         var count = Math.Min(buffer.Length, _readEnd - _readStart);
         _readAhead.AsMemory(_readStart, count).CopyTo(buffer);
