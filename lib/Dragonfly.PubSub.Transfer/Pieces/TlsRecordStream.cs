@@ -4,7 +4,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// What <see cref="TlsPeerStream"/>'s SslStream reads from and writes to, instead of the socket's
 /// NetworkStream: SslStream asks the socket for about one 16 KiB record per read and writes each
 /// record with a send of its own, so a 1 MiB block costs 64 receives and 64 sends. Here reads are
-/// served from a 64 KiB read-ahead, and the records of one <see cref="TlsPeerStream.WriteAsync"/>
+/// served from a 128 KiB read-ahead, and the records of one <see cref="TlsPeerStream.WriteAsync"/>
 /// (a batch) leave in sends of up to 64 KiB; writes outside a batch (the handshake, alerts) go out
 /// at once. Measured over loopback (1 GiB, AES-GCM, 1 MiB blocks, both ends): 1.61–1.97 → 1.44–1.56 CPU-s,
 /// most of it on the receiving side (bench/results/README.md, 2026-12-04). One reader (SslStream) and one writer at a time, as SslStream itself.
@@ -12,7 +12,9 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) : Stream
 {
     private const int BufferSize = 64 * 1024;
-    private readonly byte[] _readAhead = new byte[BufferSize];
+    // Twice the low-water mark: a wake-up with a mark's worth of bytes (and what came meanwhile) is drained in one receive.
+    private const int ReadAheadSize = 2 * ReceiveLowWater.Mark;
+    private readonly byte[] _readAhead = new byte[ReadAheadSize];
     private readonly byte[] _batch = new byte[BufferSize];
     private int _readStart;
     private int _readEnd;
@@ -57,7 +59,7 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
     {
         if (_readStart == _readEnd)
         {
-            if (buffer.Length == 0 || buffer.Length >= BufferSize)
+            if (buffer.Length == 0 || buffer.Length >= ReadAheadSize)
             {
                 // A zero-byte read waits for data without a buffer; a large one needs no read-ahead.
                 lowWater.BeforeRead();
