@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
@@ -16,6 +17,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// drops back to 1 byte for the last <see cref="Mark"/> bytes and for everything else (headers,
 /// short answers, the server side, which never promises).
 /// </para>
+/// Every receive of a peer connection goes through <see cref="ReceiveAsync"/>, the plain-TCP
+/// stream's and the TLS read-ahead's alike, so the count of bytes received is the socket's own.
 /// One reader at a time, as the stream it belongs to.
 /// </summary>
 internal sealed class ReceiveLowWater(Socket socket)
@@ -34,8 +37,19 @@ internal sealed class ReceiveLowWater(Socket socket)
     /// <summary>The socket will deliver at least up to this position of <see cref="Received"/> (an answer the peer is sending).</summary>
     public void Promise(long position) => _promised = Math.Max(_promised, position);
 
-    /// <summary>Before a socket read: gather <see cref="Mark"/> bytes while that many are sure to come, else wake at once.</summary>
-    public void BeforeRead()
+    /// <summary>Receives from the socket: at least one byte, or 0 when the other side closed the connection.</summary>
+    // Pooled: a piece costs dozens of receives, and a boxed state machine per receive would be garbage.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        SetMark();
+        var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+        _received += n;
+        return n;
+    }
+
+    /// <summary>Gathers <see cref="Mark"/> bytes per wake-up while that many are sure to come, else wakes at once.</summary>
+    private void SetMark()
     {
         var wanted = _promised - _received >= Mark ? Mark : 1;
         if (wanted == _current || _unsupported)
@@ -53,9 +67,7 @@ internal sealed class ReceiveLowWater(Socket socket)
         }
         catch (ObjectDisposedException)
         {
-            // the connection is closing; the read that follows fails and says so
+            // the connection is closing; the receive that follows fails and says so
         }
     }
-
-    public void AfterRead(int bytes) => _received += bytes;
 }

@@ -27,13 +27,7 @@ internal sealed class SocketPeerStream(Socket socket) : PeerStream
 
     public override ReceiveLowWater LowWater => _lowWater;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct)
-    {
-        _lowWater.BeforeRead();
-        var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
-        _lowWater.AfterRead(n);
-        return n;
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) => _lowWater.ReceiveAsync(buffer, ct);
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)
     {

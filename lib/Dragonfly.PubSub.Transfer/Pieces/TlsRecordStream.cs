@@ -9,6 +9,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// at once. Measured over loopback (1 GiB, AES-GCM, 1 MiB blocks, both ends): 1.61–1.97 → 1.44–1.56 CPU-s,
 /// most of it on the receiving side (bench/results/README.md, 2026-12-04). One reader (SslStream) and one writer at a time, as SslStream itself.
 /// </summary>
+/// <param name="socket">The socket's NetworkStream: writes, flushes and disposal.</param>
+/// <param name="lowWater">The socket's receiving side: every read from the socket.</param>
 internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) : Stream
 {
     private const int BufferSize = 64 * 1024;
@@ -21,7 +23,7 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
     private int _batched;
     private bool _batching;
 
-    /// <summary>Counts the ciphertext read from the socket and sets how much the kernel gathers per read.</summary>
+    /// <summary>Receives the ciphertext from the socket, counts it, and sets how much the kernel gathers per wake-up.</summary>
     public ReceiveLowWater LowWater => lowWater;
 
     public override bool CanRead => true;
@@ -62,15 +64,10 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
             if (buffer.Length == 0 || buffer.Length >= ReadAheadSize)
             {
                 // A zero-byte read waits for data without a buffer; a large one needs no read-ahead.
-                lowWater.BeforeRead();
-                var direct = await socket.ReadAsync(buffer, ct).ConfigureAwait(false);
-                lowWater.AfterRead(direct);
-                return direct;
+                return await lowWater.ReceiveAsync(buffer, ct).ConfigureAwait(false);
             }
             _readStart = 0;
-            lowWater.BeforeRead();
-            _readEnd = await socket.ReadAsync(_readAhead, ct).ConfigureAwait(false);
-            lowWater.AfterRead(_readEnd);
+            _readEnd = await lowWater.ReceiveAsync(_readAhead, ct).ConfigureAwait(false);
         }
         var count = Math.Min(buffer.Length, _readEnd - _readStart);
         _readAhead.AsMemory(_readStart, count).CopyTo(buffer);

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using Dragonfly.PubSub.Agent.Tests.Support;
 using Dragonfly.PubSub.Security;
 using Dragonfly.PubSub.Transfer;
@@ -16,8 +15,6 @@ namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 /// </summary>
 public sealed class PieceProtocolTlsTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
-
     private readonly TempDirectory _dir = new();
     private readonly FleetCa _ca = FleetCa.Create("test fleet");
     private readonly FleetCa _foreignCa = FleetCa.Create("another fleet");
@@ -148,26 +145,11 @@ public sealed class PieceProtocolTlsTests : IAsyncLifetime
         Assert.Equal(0, _server.RequestsServed);
     }
 
-    private PeerTls Tls(FleetCa ca, string peerId, TlsCiphers? ciphers = null, FleetCa? trustAlso = null)
-    {
-        var identity = Identity(ca, peerId, ciphers ?? TlsCiphers.Default, trustAlso);
-        return new PeerTls
-        {
-            ServerOptions = () => identity.ServerOptions(requireClientCertificate: true),
-            ClientOptions = id => identity.ClientOptions(id, expectedPeerId: id),
-            IsRevoked = _revoked.Contains,
-        };
-    }
+    private PeerTls Tls(FleetCa ca, string peerId, TlsCiphers? ciphers = null, FleetCa? trustAlso = null) =>
+        TestPeerTls.Create(ca, peerId, _revoked, ciphers, trustAlso);
 
-    private TlsIdentity Identity(FleetCa ca, string peerId, TlsCiphers ciphers, FleetCa? trustAlso = null)
-    {
-        var trusted = new X509Certificate2Collection(ca.Certificate);
-        if (trustAlso is not null)
-        {
-            trusted.Add(trustAlso.Certificate);
-        }
-        return new TlsIdentity(trusted, ca.IssueWithNewKey(new PeerIdentity(peerId, PeerRole.Agent, []), Lifetime), ciphers, _revoked.Contains);
-    }
+    private TlsIdentity Identity(FleetCa ca, string peerId, TlsCiphers ciphers, FleetCa? trustAlso = null) =>
+        TestPeerTls.Identity(ca, peerId, _revoked, ciphers, trustAlso);
 
     private PieceFetcher Fetcher(PeerTls tls) => new(new TransferOptions { DataDir = _dir.Path }, tls, NullLogger<PieceFetcher>.Instance);
 

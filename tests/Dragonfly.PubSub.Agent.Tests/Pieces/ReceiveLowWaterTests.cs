@@ -1,34 +1,42 @@
 using System.Net;
 using System.Net.Sockets;
 using Dragonfly.PubSub.Agent.Tests.Support;
-using Dragonfly.PubSub.Contracts;
-using Dragonfly.PubSub.Transfer;
+using Dragonfly.PubSub.Security;
 using Dragonfly.PubSub.Transfer.Pieces;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 
 /// <summary>
 /// SO_RCVLOWAT on the fetcher's connections: the kernel gathers 64 KiB per wake-up while a piece's
-/// body is sure to bring that much, and a read never waits for bytes that will not come.
+/// body is sure to bring that much, and a read never waits for bytes that will not come — in plain
+/// TCP and in TLS, whose ciphertext the promise counts in plaintext bytes.
 /// </summary>
 public sealed class ReceiveLowWaterTests
 {
+    private const int Mark = ReceiveLowWater.Mark;
+
     [Fact]
     public async Task TheMark_IsRaisedOnlyWhileThatManyPromisedBytesAreStillToCome()
     {
         using var pair = await SocketPair.ConnectAsync();
         var lowWater = new ReceiveLowWater(pair.Client);
+        var buffer = new byte[4 * Mark];
 
-        lowWater.BeforeRead();
+        await pair.Server.SendAsync(new byte[1]);
+        Assert.Equal(1, await lowWater.ReceiveAsync(buffer, CancellationToken.None).AsTask().Within());
         Assert.Equal(1, LowWaterOf(pair.Client)); // nothing promised: wake at the first byte
 
-        lowWater.Promise(3 * ReceiveLowWater.Mark);
-        lowWater.BeforeRead();
-        Assert.Equal(ReceiveLowWater.Mark, LowWaterOf(pair.Client));
+        lowWater.Promise(lowWater.Received + 3 * Mark);
+        await pair.Server.SendAsync(new byte[2 * Mark + 1]);
+        var got = await lowWater.ReceiveAsync(buffer, CancellationToken.None).AsTask().Within();
+        Assert.Equal(Mark, LowWaterOf(pair.Client));
+        while (got < 2 * Mark + 1)
+        {
+            got += await lowWater.ReceiveAsync(buffer, CancellationToken.None).AsTask().Within();
+        }
 
-        lowWater.AfterRead(2 * ReceiveLowWater.Mark + 1); // fewer than Mark still to come
-        lowWater.BeforeRead();
+        await pair.Server.SendAsync(new byte[1]); // fewer than Mark still to come
+        Assert.Equal(1, await lowWater.ReceiveAsync(buffer, CancellationToken.None).AsTask().Within());
         Assert.Equal(1, LowWaterOf(pair.Client));
     }
 
@@ -37,63 +45,80 @@ public sealed class ReceiveLowWaterTests
     {
         using var pair = await SocketPair.ConnectAsync();
         using var stream = new SocketPeerStream(pair.Client);
-        var body = new byte[ReceiveLowWater.Mark * 2 + 1000];
-        Random.Shared.NextBytes(body);
+        var body = RandomBody();
         stream.LowWater.Promise(body.Length);
 
-        // The sender trickles the body 4 KiB at a time, as a rate-limited parent does, and keeps
-        // the connection open: a read waiting for a full mark at the tail would wait for ever.
-        var sending = Task.Run(async () =>
-        {
-            for (var offset = 0; offset < body.Length; offset += 4096)
-            {
-                await pair.Server.SendAsync(body.AsMemory(offset, Math.Min(4096, body.Length - offset)), SocketFlags.None);
-                await Task.Delay(2);
-            }
-        });
+        var sending = TrickleAsync(body, pair.Client, (chunk, ct) => pair.Server.SendAsync(chunk, SocketFlags.None, ct).AsTask());
         var received = new byte[body.Length];
         var total = 0;
-        var sawMark = false;
         while (total < body.Length)
         {
             var n = await stream.ReadAsync(received.AsMemory(total), CancellationToken.None).AsTask().Within();
             Assert.NotEqual(0, n);
             total += n;
-            sawMark |= LowWaterOf(pair.Client) == ReceiveLowWater.Mark;
         }
-        await sending.Within();
 
+        Assert.True(await sending.Within(), "the reads never gathered a full mark");
         Assert.Equal(body, received);
-        Assert.True(sawMark, "the reads never gathered a full mark");
-        Assert.Equal(1, LowWaterOf(pair.Client)); // back to waking at once for the next header
+
+        // The next answer's 5-byte header is not held back waiting for a mark.
+        await pair.Server.SendAsync(new byte[5], SocketFlags.None);
+        Assert.Equal(5, await stream.ReadAsync(new byte[5], CancellationToken.None).AsTask().Within());
     }
 
-    [Theory]
-    [InlineData(256 * 1024)]
-    [InlineData(PieceLayout.MinPieceSize)]
-    public async Task APieceFromARateLimitedParent_ArrivesWhole(int pieceSize)
+    [Fact]
+    public async Task APromisedBody_TricklingInOverTls_IsReadToItsLastByte()
     {
-        using var dir = new TempDirectory();
-        var artifact = await TestArtifact.CreateAsync(dir.Path, 2 * pieceSize + 100, pieceSize);
-        // 4 MB/s: the parent sends in token-bucket slices, so each piece's tail comes after the reader went to wait.
-        await using var parent = await TestPeer.StartAsync("parent", new TransferOptions { DataDir = dir.Path, UploadLimit = 4_000_000 });
-        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
-        await using var fetcher = new PieceFetcher(new TransferOptions { DataDir = dir.Path }, NullLogger<PieceFetcher>.Instance);
+        using var pair = await SocketPair.ConnectAsync();
+        using var ca = FleetCa.Create("test fleet");
+        var revoked = new HashSet<string>();
+        var accepting = TlsPeerStream.AcceptAsync(pair.Server, TestPeerTls.Create(ca, "parent", revoked), CancellationToken.None).AsTask();
+        using var client = await TlsPeerStream.ConnectAsync(pair.Client, TestPeerTls.Create(ca, "child", revoked), "parent", CancellationToken.None).AsTask().Within();
+        using var server = await accepting.Within();
+        var body = RandomBody();
+        // The plaintext length: the ciphertext of the records carrying it is longer.
+        client.LowWater.Promise(client.LowWater.Received + body.Length);
 
-        for (var i = 0; i < artifact.Layout.PieceCount; i++)
+        // One TLS record per 4 KiB write: the last records reach the client after it went to wait.
+        var sending = TrickleAsync(body, pair.Client, (chunk, ct) => server.WriteAsync(chunk, ct).AsTask());
+        var received = new byte[body.Length];
+        Assert.Equal(body.Length, await client.ReadAsync(received, CancellationToken.None).AsTask().Within());
+
+        Assert.True(await sending.Within(), "the reads never gathered a full mark");
+        Assert.Equal(body, received);
+
+        await server.WriteAsync(new byte[5], CancellationToken.None);
+        Assert.Equal(5, await client.ReadAsync(new byte[5], CancellationToken.None).AsTask().Within());
+    }
+
+    private static byte[] RandomBody()
+    {
+        var body = new byte[Mark * 2 + 1000];
+        Random.Shared.NextBytes(body);
+        return body;
+    }
+
+    /// <summary>
+    /// Sends 4 KiB at a time with pauses, as a rate-limited parent does, keeping the connection open
+    /// (a read waiting for a full mark at the tail would wait for ever); true if the receiving socket
+    /// was seen gathering a full mark.
+    /// </summary>
+    private static async Task<bool> TrickleAsync(byte[] body, Socket receiver, Func<ReadOnlyMemory<byte>, CancellationToken, Task> send)
+    {
+        var sawMark = false;
+        for (var offset = 0; offset < body.Length; offset += 4096)
         {
-            var buffer = new byte[artifact.Layout.LengthOf(i)];
-            var result = await fetcher.FetchAsync("127.0.0.1", parent.Port, DigestKey.From(artifact.Digest), artifact.Layout.OffsetOf(i), buffer,
-                artifact.Manifest.PieceDigests[i].Memory, CancellationToken.None).AsTask().Within();
-
-            Assert.Equal(FetchStatus.Ok, result.Status);
-            Assert.Equal(artifact.Bytes.AsSpan((int)artifact.Layout.OffsetOf(i), buffer.Length).ToArray(), buffer);
+            await send(body.AsMemory(offset, Math.Min(4096, body.Length - offset)), CancellationToken.None);
+            await Task.Delay(2);
+            sawMark |= LowWaterOf(receiver) == Mark;
         }
+        return sawMark;
     }
 
     private static int LowWaterOf(Socket socket) =>
         (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater)!;
 
+    /// <summary>Two connected TCP sockets on loopback.</summary>
     private sealed class SocketPair : IDisposable
     {
         private SocketPair(Socket client, Socket server)
