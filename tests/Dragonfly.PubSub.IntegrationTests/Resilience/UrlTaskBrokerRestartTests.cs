@@ -22,8 +22,11 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
     [Fact]
     public Task Dfget_BrokerKilledAndRestartedMidSourcing_Finishes_OriginServesAboutOneCopy() => TestCluster.RunAsync(output, async cluster =>
     {
-        // 2 MiB/s per connection after its first 256 KiB: the seed's 8 parallel range requests take ~15 s for the file.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "2m"));
+        // nginx lets a response send limit_rate_after plus one second's worth at once, so a 1 MiB range waits
+        // only below 768 KiB/s: at 512k each piece takes ~1 s and the seed's 8 parallel range requests ~32 s
+        // for the file. (At 2m every range went out at once: on a fast machine the seed had the whole file
+        // before the kill and nothing was tested; on a slower one the kill caught it at full speed.)
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "512k"));
         var file = await TestFile.CreateAsync(nginx.WwwPath("slow/restart.bin"), 256 * MiB, seed: 361);
         await cluster.StartBrokerAsync();
         var agents = await cluster.StartAgentsAsync("agent", 2);
@@ -42,6 +45,10 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
         Assert.True(progress.All(t => t is not null && t.State != "succeeded"),
             "an agent had finished before the broker was killed; is nginx's limit_rate on /slow/ honoured?");
         var taskId = progress.First(t => t is not null)!.Digest;
+        var servedAtKill = await nginx.ServedBodyBytesAsync("/slow/restart.bin");
+        cluster.Log($"nginx had served {servedAtKill} bytes when the broker was killed");
+        Assert.True(servedAtKill < file.Size,
+            "the origin had served the whole file before the broker was killed, so the seed was not sourcing any more; is nginx's limit_rate on /slow/ low enough?");
 
         await Task.Delay(TimeSpan.FromSeconds(3)); // down for a few seconds, as a crash and a supervisor's restart
         var broker = await cluster.RestartBrokerAsync();
