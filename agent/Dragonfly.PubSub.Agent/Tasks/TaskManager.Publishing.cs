@@ -105,8 +105,9 @@ public sealed partial class TaskManager
         Notify(entry);
 
         await _scheduler.PublishAsync(manifest, cancellationToken).ConfigureAwait(false);
-        // Joined after Publish: the broker ignores joins of tasks it does not know yet, and when the
-        // publisher joins, the subscribers already waiting get it as their parent of last resort.
+        // The broker made this agent the task's publisher member inside Publish, before announcing it. The
+        // join is for a broker where this agent's stream is not (yet) connected: joins of tasks a broker does
+        // not know are ignored, so it can only come after Publish; the subscribers already waiting then get it.
         _scheduler.Join(digest, PieceBitmap.Full(layout.PieceCount), publisher: true);
         AgentLog.Published(_logger, digest.ToString(), name, request.Topic, ByteSize.Format(manifest.Size));
         return new PublishResult(digest.ToString(), name, manifest.Size, request.Topic, manifest.PieceSize, layout.PieceCount);

@@ -79,6 +79,9 @@ public sealed class SchedulerPermissions(bool secure, ILogger<SchedulerPermissio
         return peer.Has(PeerRole.Seed);
     }
 
+    /// <summary>Who publishes: the caller's certificate in secure mode; with --insecure the manifest's word.</summary>
+    public string PublishingPeer(ServerCallContext context, Manifest manifest) => Caller(context)?.PeerId ?? manifest.Publisher;
+
     /// <summary>The topic filters that decide which tasks the caller of <c>Connect</c> may join; null with --insecure (all).</summary>
     public IReadOnlyList<string>? JoinGrants(ServerCallContext context) => Caller(context)?.Topics;
 

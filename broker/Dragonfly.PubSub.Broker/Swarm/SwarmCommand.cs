@@ -24,6 +24,12 @@ internal abstract record SwarmCommand
     /// <summary>The live manifest of a URL task (null: not a live URL task).</summary>
     public sealed record UrlManifest(string Digest, TaskCompletionSource<Manifest?> Reply) : SwarmCommand;
 
+    /// <summary>
+    /// A join on behalf of a connected peer: the publisher of a task, joined by its Publish call before the
+    /// announcement goes out (Reply: false when the peer has no session here).
+    /// </summary>
+    public sealed record JoinAs(string PeerId, JoinTask Join, TaskCompletionSource<bool> Reply) : SwarmCommand;
+
     /// <summary>The timer: waiting URL tasks are looked at again.</summary>
     public sealed record Tick : SwarmCommand;
 
@@ -43,6 +49,9 @@ internal abstract record SwarmCommand
                 break;
             case UrlManifest m:
                 m.Reply.TrySetCanceled();
+                break;
+            case JoinAs j:
+                j.Reply.TrySetCanceled();
                 break;
         }
     }

@@ -131,6 +131,20 @@ public sealed class SwarmCoordinator : BackgroundService
     public Task<Manifest?> UrlManifestAsync(string digest, CancellationToken cancellationToken) =>
         Ask<Manifest?>(ShardOf(digest), reply => new SwarmCommand.UrlManifest(digest, reply), cancellationToken);
 
+    /// <summary>
+    /// Makes the connected peer <paramref name="peerId"/> the publisher member of <paramref name="digest"/>, holding
+    /// every piece, as its own JoinTask would. Publish calls it before the announcement goes out, so that the
+    /// first subscribers to join find the publisher in their first parent set instead of waiting for its
+    /// join, which it can only send once Publish has answered. False: the peer has no session here.
+    /// </summary>
+    public Task<bool> JoinPublisherAsync(string peerId, string digest, int pieceCount, CancellationToken cancellationToken) =>
+        Ask<bool>(ShardOf(digest), reply => new SwarmCommand.JoinAs(peerId, new JoinTask
+        {
+            Digest = digest,
+            Bitmap = Google.Protobuf.ByteString.CopyFrom(Contracts.PieceBitmap.Full(pieceCount).ToBytes()),
+            Publisher = true,
+        }, reply), cancellationToken);
+
     public static SchedulerEvent Welcome(string brokerId) => new() { Welcome = new Welcome { BrokerId = brokerId } };
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -237,6 +251,7 @@ public sealed class SwarmCoordinator : BackgroundService
         SwarmCommand.RegisterUrl r => [ShardOf(r.Registration.TaskId)],
         SwarmCommand.FindUrl f => [ShardOf(_keys.Find(f.Key) ?? "")],
         SwarmCommand.UrlManifest m => [ShardOf(m.Digest)],
+        SwarmCommand.JoinAs j => [ShardOf(j.Join.Digest)],
         _ => _shards,
     };
 

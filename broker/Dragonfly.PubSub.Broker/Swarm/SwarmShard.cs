@@ -108,6 +108,13 @@ internal sealed class SwarmShard
             case SwarmCommand.UrlManifest m:
                 m.Reply.TrySetResult(_sourcing.ManifestOf(m.Digest));
                 break;
+            case SwarmCommand.JoinAs j:
+                if (_state.Sessions.TryGetValue(j.PeerId, out var joining))
+                {
+                    OnJoin(joining, j.Join);
+                }
+                j.Reply.TrySetResult(joining is not null);
+                break;
             case SwarmCommand.Tick:
                 _sourcing.OnTick();
                 break;

@@ -258,6 +258,40 @@ public sealed class SwarmCoordinatorTests
         Assert.Contains(pushed.Parents, p => p.PeerId == "a");
     }
 
+    [Fact]
+    public void JoinAs_TheConnectedPublisher_IsInTheFirstChildsFirstParentSet_AStrangerJoinsNothing()
+    {
+        // What Publish does before announcing: the publisher's own JoinTask could only follow Publish's answer.
+        var publisher = Connect("pub", 4000);
+        Assert.True(JoinAs("pub"));
+        Assert.Empty(Drain(publisher)); // complete: it needs no parents
+
+        var child = Connect("a", 4100);
+        Join(child, new PieceBitmap(Pieces));
+        var parent = Assert.Single(Assert.Single(Drain(child)).Parents.Parents);
+        Assert.Equal(("pub", 4000, true), (parent.PeerId, parent.Port, parent.LastResort));
+        Assert.Contains(Snapshot().TaskPeers[_manifest.Digest], p => p is { PeerId: "pub", Publisher: true, Seeder: true });
+
+        // Its own join afterwards changes nothing and sends the child nothing new.
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        Assert.Empty(Drain(child));
+
+        Assert.False(JoinAs("nobody"));
+        Assert.DoesNotContain(Snapshot().TaskPeers[_manifest.Digest], p => p.PeerId == "nobody");
+    }
+
+    private bool JoinAs(string peerId)
+    {
+        var reply = new TaskCompletionSource<bool>();
+        _coordinator.Apply(new SwarmCommand.JoinAs(peerId, new JoinTask
+        {
+            Digest = _manifest.Digest,
+            Bitmap = ByteString.CopyFrom(PieceBitmap.Full(Pieces).ToBytes()),
+            Publisher = true,
+        }, reply));
+        return reply.Task.Result;
+    }
+
     private PeerSession Connect(string peerId, int port)
     {
         var session = new PeerSession(peerId, "10.0.0.1", port, uploadSlots: 4);
