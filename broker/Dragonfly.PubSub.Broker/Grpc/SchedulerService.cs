@@ -167,10 +167,7 @@ public sealed class SchedulerService(
     {
         try
         {
-            await foreach (var message in session.Outbound.ReadAllAsync(stop.Token).ConfigureAwait(false))
-            {
-                await responseStream.WriteAsync(message, stop.Token).ConfigureAwait(false);
-            }
+            await OutboundPump.RunAsync(session.Outbound, responseStream, stop.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or RpcException)
         {
