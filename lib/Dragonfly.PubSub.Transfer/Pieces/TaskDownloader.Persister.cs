@@ -11,51 +11,26 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
-// The persister: batches finished pieces into the record in LiteDB (every ~50 ms, sooner when 32
-// are pending), then makes them count: progress, and the scheduler told.
+// The persister: writes finished pieces into the record in LiteDB, as many per save as finished while
+// the previous save ran (at most 256), then makes them count: progress, and the scheduler told.
 public sealed partial class TaskDownloader
 {
-    /// <summary>Batches finished pieces into the record (every ~50 ms, sooner when 32 are pending) and then makes them count.</summary>
+    /// <summary>Writes finished pieces into the record, those that finished during the previous save together, and then makes them count.</summary>
     private async Task<string?> PersistLoopAsync(PersistState state)
     {
         var reader = _persist.Reader;
         var batch = new List<PersistOp>();
         var finished = new List<int>();
         var sourced = new List<int>();
-        Task<bool>? pending = null;
         string? error = null;
-        while (true)
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var more = pending is not null ? await pending.ConfigureAwait(false) : await reader.WaitToReadAsync().ConfigureAwait(false);
-            pending = null;
-            if (!more)
+            // No waiting window: what finishes while a save runs is the next batch, so batches grow with the
+            // rate by themselves. (A 50 ms window cost a timer per batch, one wake-up of the timer thread
+            // and one of the pool, and held every piece's report to the scheduler back by up to 50 ms.)
+            while (batch.Count < PersistBatch && reader.TryRead(out var op))
             {
-                break;
-            }
-            var deadline = _time.GetTimestamp();
-            while (true)
-            {
-                while (batch.Count < PersistBatch * 8 && reader.TryRead(out var op))
-                {
-                    batch.Add(op);
-                }
-                var wait = PersistDelay - _time.GetElapsedTime(deadline);
-                if (batch.Count >= PersistBatch || wait <= TimeSpan.Zero)
-                {
-                    break;
-                }
-                pending = reader.WaitToReadAsync().AsTask();
-                var delay = Task.Delay(wait, _time);
-                if (await Task.WhenAny(pending, delay).ConfigureAwait(false) == delay)
-                {
-                    break;
-                }
-                var open = await pending.ConfigureAwait(false);
-                pending = null;
-                if (!open)
-                {
-                    break;
-                }
+                batch.Add(op);
             }
             if (batch.Count == 0)
             {

@@ -40,12 +40,12 @@ public sealed partial class TaskDownloader
 {
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan NeedParentsInterval = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan PersistDelay = TimeSpan.FromMilliseconds(50);
 
     /// <summary>How often learned digests alone (no piece of theirs done) are written to the record.</summary>
     private static readonly TimeSpan ManifestSaveInterval = TimeSpan.FromSeconds(1);
 
-    private const int PersistBatch = 32;
+    /// <summary>Most operations one save of the record takes (a resume or a burst of finished pieces).</summary>
+    private const int PersistBatch = 256;
 
     /// <summary>
     /// Piece buffers one download may hold at once: with the default 4 MiB pieces this is the

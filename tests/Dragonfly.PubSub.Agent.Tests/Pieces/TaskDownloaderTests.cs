@@ -259,6 +259,32 @@ public sealed class TaskDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task FinishedPieces_AreRecordedAndReportedAtOnce_WithoutWaitingForAClock()
+    {
+        // A clock that never moves: a piece whose record or report waited for a timer would never show.
+        // The parent offers half the pieces, so the download is still running when they must be visible.
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);
+        await using var parent = await TestPeer.StartAsync("half");
+        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(artifact, time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
+        var half = new PieceBitmap(4);
+        half.Set(0);
+        half.Set(1);
+        downloader.UpdateParents([parent.AsParent(half)]);
+        using var stop = new CancellationTokenSource();
+        var run = downloader.RunAsync(stop.Token);
+
+        await TestTimeout.UntilAsync(() => agent.Reporter.Finished.Count >= 2, "the scheduler being told of both pieces");
+        Assert.Equal([0, 1], agent.Reporter.Finished.Order());
+        Assert.Equal(2, PieceBitmap.FromBytes(agent.Store.Find(artifact.Digest)!.Bitmap, 4).CountSet);
+        Assert.False(run.IsCompleted);
+
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.Within());
+    }
+
+    [Fact]
     public async Task Download_WhenManifestDoesNotMatchContentId_Fails()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);

@@ -37,9 +37,9 @@ public sealed class DownloadingAgent : IAsyncDisposable
     };
 
     public TaskDownloader CreateDownloader(TestArtifact artifact, TaskRecord? record = null, int seed = 7,
-        WholeFileProof proof = WholeFileProof.Sha256) =>
+        WholeFileProof proof = WholeFileProof.Sha256, TimeProvider? time = null) =>
         new(artifact.Manifest, record ?? NewRecord(artifact), Store, Content, Pieces, Fetcher, Reporter, Options,
-            NullLogger.Instance, TimeProvider.System, new Random(seed), proof: proof);
+            NullLogger.Instance, time ?? TimeProvider.System, new Random(seed), proof: proof);
 
     /// <summary>A downloader of any manifest (a URL task's), with a fresh record unless one is given.</summary>
     public TaskDownloader CreateDownloader(Manifest manifest, TaskRecord? record = null, int seed = 7, long downloadLimit = 0) =>
