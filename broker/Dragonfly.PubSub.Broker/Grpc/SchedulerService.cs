@@ -71,12 +71,15 @@ public sealed class SchedulerService(
         }
         // A content task's manifest never changes: answered from the catalogue, without queueing behind
         // the swarm's events in the task's shard.
-        if (catalogue.Find(request.Digest) is { UrlTask: false } content)
+        var stored = catalogue.Find(request.Digest);
+        if (stored is { UrlTask: false })
         {
-            return content;
+            return stored;
         }
-        // A live URL task first: its piece digests grow while its source fetches it.
+        // A live URL task first: its piece digests grow while its source fetches it. Read the catalogue
+        // again only when it had nothing: the source may have finished (and stored the task) meanwhile.
         var manifest = await coordinator.UrlManifestAsync(request.Digest, context.CancellationToken).ConfigureAwait(false)
+            ?? stored
             ?? catalogue.Find(request.Digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound,
                 $"no task {request.Digest} is known to this broker; publish it first"));

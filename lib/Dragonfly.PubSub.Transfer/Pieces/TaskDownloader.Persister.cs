@@ -25,16 +25,13 @@ public sealed partial class TaskDownloader
         string? error = null;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // One reader: WaitToReadAsync's true means at least one operation to take.
             // No waiting window: what finishes while a save runs is the next batch, so batches grow with the
             // rate by themselves. (A 50 ms window cost a timer per batch, one wake-up of the timer thread
             // and one of the pool, and held every piece's report to the scheduler back by up to 50 ms.)
             while (batch.Count < PersistBatch && reader.TryRead(out var op))
             {
                 batch.Add(op);
-            }
-            if (batch.Count == 0)
-            {
-                continue;
             }
             error ??= PersistSafely(state, batch, finished, sourced, final: false);
             batch.Clear();

@@ -6,6 +6,7 @@ using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 
@@ -267,7 +268,7 @@ public sealed class TaskDownloaderTests : IDisposable
         await using var parent = await TestPeer.StartAsync("half");
         parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
         await using var agent = new DownloadingAgent();
-        var downloader = agent.CreateDownloader(artifact, time: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
+        var downloader = agent.CreateDownloader(artifact, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
         var half = new PieceBitmap(4);
         half.Set(0);
         half.Set(1);

@@ -8,30 +8,12 @@ using Grpc.Net.Client;
 namespace Dragonfly.PubSub.Broker.Tests.Security;
 
 /// <summary>A real Grpc.Net.Client against the secure broker's HTTPS/2 scheduler.</summary>
-public sealed class SchedulerTlsTests : IAsyncLifetime
+public sealed class SchedulerTlsTests() : SecureSchedulerBroker("grpcs")
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private InProcessBroker _broker = null!;
-    private string _files = null!;
-    private Uri _address = null!;
-
-    public async Task InitializeAsync()
-    {
-        _files = Directory.CreateTempSubdirectory("dfgrpcs-").FullName;
-        _broker = await InProcessBroker.StartAsync("grpcs", seed: false, secure: true);
-        _address = new Uri($"https://127.0.0.1:{_broker.ReadyInfo.GetProperty("grpcPort").GetInt32()}");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        TempDirectory.Delete(_files);
-    }
-
     [Fact]
     public async Task Client_WithoutCertificate_IsRefused()
     {
-        using var peer = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir), _files);
+        using var peer = await EnrolledPeer.EnrollAsync(Broker, await BrokerCommand.CreateTokenAsync(Broker.DataDir), Files);
         var options = peer.Identity.ClientOptions("127.0.0.1");
         options.ClientCertificateContext = null; // trusts the broker, but has no certificate of its own
         using var channel = Channel(options);
@@ -48,7 +30,7 @@ public sealed class SchedulerTlsTests : IAsyncLifetime
     [Fact]
     public async Task Connect_HelloWithAnotherPeerId_IsPermissionDenied_AndItsOwnIdIsWelcome()
     {
-        using var peer = await EnrolledPeer.EnrollAsync(_broker, await BrokerCommand.CreateTokenAsync(_broker.DataDir), _files);
+        using var peer = await EnrolledPeer.EnrollAsync(Broker, await BrokerCommand.CreateTokenAsync(Broker.DataDir), Files);
         using var channel = Channel(peer.Identity.ClientOptions("127.0.0.1"));
         var client = new Scheduler.SchedulerClient(channel);
 
@@ -66,7 +48,7 @@ public sealed class SchedulerTlsTests : IAsyncLifetime
         Assert.Equal(SchedulerEvent.EventOneofCase.Welcome, session.ResponseStream.Current.EventCase);
 
         // Revoking the peer cuts this live stream at once.
-        Assert.Equal(0, (await BrokerCommand.RunAsync("cert", "revoke", peer.PeerId, "--data-dir", _broker.DataDir)).ExitCode);
+        Assert.Equal(0, (await BrokerCommand.RunAsync("cert", "revoke", peer.PeerId, "--data-dir", Broker.DataDir)).ExitCode);
         var cut = await Assert.ThrowsAsync<RpcException>(async () =>
         {
             while (await session.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Timeout))
@@ -80,9 +62,6 @@ public sealed class SchedulerTlsTests : IAsyncLifetime
         await Assert.ThrowsAsync<RpcException>(() =>
             new Scheduler.SchedulerClient(again).GetManifestAsync(new GetManifestRequest { Digest = "sha256:" + new string('0', 64) }).ResponseAsync.WaitAsync(Timeout));
     }
-
-    private GrpcChannel Channel(SslClientAuthenticationOptions tls) =>
-        GrpcChannel.ForAddress(_address, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { SslOptions = tls } });
 
     private static PeerEvent Hello(string peerId) => new() { Hello = new Hello { PeerId = peerId, PeerPort = 4000 } };
 }

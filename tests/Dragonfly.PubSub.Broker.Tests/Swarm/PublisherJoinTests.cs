@@ -12,32 +12,14 @@ namespace Dragonfly.PubSub.Broker.Tests.Swarm;
 /// the announcement goes out, so a subscriber that joins at once gets it as parent in its first parent set
 /// (its own JoinTask could only follow Publish's answer: the first subscribers used to wait ~50-70 ms for it).
 /// </summary>
-public sealed class PublisherJoinTests : IAsyncLifetime
+public sealed class PublisherJoinTests() : SecureSchedulerBroker("pubjoin")
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private InProcessBroker _broker = null!;
-    private string _files = null!;
-    private Uri _address = null!;
-
-    public async Task InitializeAsync()
-    {
-        _files = Directory.CreateTempSubdirectory("dfpubjoin-").FullName;
-        _broker = await InProcessBroker.StartAsync("pubjoin", seed: false, secure: true);
-        _address = new Uri($"https://127.0.0.1:{_broker.ReadyInfo.GetProperty("grpcPort").GetInt32()}");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        TempDirectory.Delete(_files);
-    }
-
     [Fact]
     public async Task Publish_FromAConnectedAgent_ItIsTheParentInTheFirstSubscribersFirstParentSet()
     {
-        var token = await BrokerCommand.CreateTokenAsync(_broker.DataDir, "agent,publisher", uses: 2);
-        using var publisherPeer = await EnrolledPeer.EnrollAsync(_broker, token, _files);
-        using var subscriberPeer = await EnrolledPeer.EnrollAsync(_broker, token, _files);
+        var token = await BrokerCommand.CreateTokenAsync(Broker.DataDir, "agent,publisher", uses: 2);
+        using var publisherPeer = await EnrolledPeer.EnrollAsync(Broker, token, Files);
+        using var subscriberPeer = await EnrolledPeer.EnrollAsync(Broker, token, Files);
         using var publisherChannel = Channel(publisherPeer.Identity.ClientOptions("127.0.0.1"));
         using var subscriberChannel = Channel(subscriberPeer.Identity.ClientOptions("127.0.0.1"));
         var publisherClient = new Scheduler.SchedulerClient(publisherChannel);
@@ -71,7 +53,4 @@ public sealed class PublisherJoinTests : IAsyncLifetime
         Assert.Equal(SchedulerEvent.EventOneofCase.Welcome, stream.ResponseStream.Current.EventCase);
         return stream;
     }
-
-    private GrpcChannel Channel(SslClientAuthenticationOptions tls) =>
-        GrpcChannel.ForAddress(_address, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { SslOptions = tls } });
 }
