@@ -4,8 +4,9 @@ using System.Text.Json.Serialization;
 namespace Dragonfly.PubSub.Contracts;
 
 /// <summary>
-/// The JSON object published (QoS 1, retained) on <c>dragonfly/announce/&lt;topic&gt;</c>. Small on
-/// purpose: piece digests are fetched from the scheduler with <c>GetManifest</c>.
+/// The JSON object published (QoS 1, retained) on <c>dragonfly/announce/&lt;topic&gt;</c>. A content
+/// task's announcement carries its signed manifest (<see cref="Manifest"/>) when that is small, so a
+/// subscriber starts without asking the scheduler for it; otherwise piece digests are fetched with <c>GetManifest</c>.
 /// </summary>
 /// <remarks>
 /// An image announcement (label <c>dragonfly.io/kind=image</c>, see <see cref="ImageBlobLabels.IsImage"/>)
@@ -20,6 +21,15 @@ public sealed record Announcement
 
     /// <summary>At most this many <see cref="Blobs"/>: far above any real image, and a bound on the message size.</summary>
     public const int MaxBlobs = 1000;
+
+    /// <summary>
+    /// A broker inlines a manifest of at most this many protobuf bytes by default: 64 KiB holds ~1,900 piece
+    /// digests (a 1.9 GiB file of 1 MiB pieces), and stays far below the packet limits of common MQTT brokers.
+    /// </summary>
+    public const int DefaultInlineManifestMax = 64 * 1024;
+
+    /// <summary>An announcement whose <see cref="Manifest"/> decodes to more than this is refused (bounds an agent's work).</summary>
+    public const int MaxInlineManifest = 1024 * 1024;
 
     public int Version { get; init; } = CurrentVersion;
     public required string Digest { get; init; }
@@ -65,6 +75,16 @@ public sealed record Announcement
     /// <summary>The sha256:&lt;hex&gt; of the whole file of a URL task, when known. Omitted from the JSON when unknown.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ContentDigest { get; init; }
+
+    /// <summary>
+    /// The task's manifest (base64 of the gRPC <c>Manifest</c> message, with the broker's own signature in
+    /// secure mode), carried so that a subscriber can start without a <c>GetManifest</c> round trip; only on
+    /// content tasks, and only up to the broker's limit (<see cref="DefaultInlineManifestMax"/>). It is not part
+    /// of <see cref="AnnouncementSigning.BytesToSign"/>: its own signature covers it, and agents that do not
+    /// read it check the announcement as before. Omitted from the JSON when absent.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Manifest { get; init; }
 
     /// <summary>
     /// An image announcement's blobs: the content digests (<c>sha256:&lt;hex&gt;</c>) of the config and
@@ -130,6 +150,12 @@ public sealed record Announcement
         {
             return $"blobs are listed only by an image announcement (label {ImageBlobLabels.Kind}={ImageBlobLabels.ImageAnnouncement})";
         }
+        if (Manifest is not null && (UrlTask || Manifest.Length > (MaxInlineManifest + 2) / 3 * 4))
+        {
+            return UrlTask
+                ? "a URL task's announcement carries no manifest (its piece digests arrive as its source fetches them)"
+                : $"the inline manifest is longer than {MaxInlineManifest} bytes";
+        }
         if (ContentDigest is not null && !Contracts.ContentDigest.TryParse(ContentDigest, out _))
         {
             return $"contentDigest '{ContentDigest}' is not a sha256: content id";
@@ -164,9 +190,9 @@ public sealed record Announcement
         {
             return topicError;
         }
-        if (UrlTask || ContentDigest is not null)
+        if (UrlTask || ContentDigest is not null || Manifest is not null)
         {
-            return "an image announcement is not a task: it has no urlTask or contentDigest";
+            return "an image announcement is not a task: it has no urlTask, contentDigest or manifest";
         }
         if (Size < 0 || PieceSize != 0 || PieceCount != 0)
         {

@@ -40,6 +40,37 @@ public static class Manifests
         return null;
     }
 
+    /// <summary>
+    /// The manifest as an announcement carries it (<see cref="Announcement.Manifest"/>): base64 of its
+    /// protobuf bytes, or null when it is longer than <paramref name="maxBytes"/> (0: never inlined).
+    /// </summary>
+    public static string? ToInline(this Manifest manifest, int maxBytes)
+    {
+        var size = manifest.CalculateSize();
+        return maxBytes > 0 && size <= maxBytes ? Convert.ToBase64String(manifest.ToByteArray()) : null;
+    }
+
+    /// <summary>The manifest an announcement carries; null with the reason when it cannot be read.</summary>
+    public static Manifest? FromInline(string inline, out string? error)
+    {
+        try
+        {
+            var bytes = Convert.FromBase64String(inline);
+            if (bytes.Length > Announcement.MaxInlineManifest)
+            {
+                error = $"it is longer than {Announcement.MaxInlineManifest} bytes";
+                return null;
+            }
+            error = null;
+            return Manifest.Parser.ParseFrom(bytes);
+        }
+        catch (Exception e) when (e is FormatException or InvalidProtocolBufferException)
+        {
+            error = $"it is not a base64 manifest: {e.Message}";
+            return null;
+        }
+    }
+
     public static Announcement ToAnnouncement(this Manifest manifest) => new()
     {
         Digest = manifest.Digest,

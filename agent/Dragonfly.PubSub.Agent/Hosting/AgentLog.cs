@@ -33,6 +33,9 @@ internal static partial class AgentLog
     [LoggerMessage(1012, LogLevel.Warning, "ignored announcement on {Topic}: {Reason}")]
     public static partial void AnnouncementIgnored(ILogger logger, string topic, string reason);
 
+    [LoggerMessage(1015, LogLevel.Warning, "the manifest carried by the announcement of {Digest} was not used ({Reason}); asking the scheduler for it")]
+    public static partial void InlineManifestIgnored(ILogger logger, string digest, string reason);
+
     [LoggerMessage(1013, LogLevel.Warning, "refused announcement on {Topic} ({Reason}): {Why}")]
     public static partial void AnnouncementRefused(ILogger logger, string topic, string reason, string why);
 

@@ -371,6 +371,40 @@ public sealed partial class TaskManager
     }
 
     /// <summary>
+    /// The manifest an announcement carries, checked as one from GetManifest is (consistent, of the announced
+    /// task and layout, signed by a broker of the fleet in secure mode). Null when there is none or it fails a
+    /// check (logged; a bad signature is counted): the run then asks the scheduler, as without one.
+    /// </summary>
+    private Manifest? InlineManifestOf(Announcement announcement, ContentDigest digest)
+    {
+        if (announcement.Manifest is null || announcement.UrlTask)
+        {
+            return null;
+        }
+        try
+        {
+            var manifest = Manifests.FromInline(announcement.Manifest, out var error)
+                ?? throw new InvalidDataException(error);
+            if (manifest.UrlTask)
+            {
+                throw new InvalidDataException("it is a URL task's");
+            }
+            CheckManifest(digest, manifest);
+            CheckSignature(digest, manifest);
+            if (manifest.Size != announcement.Size || manifest.PieceSize != announcement.PieceSize)
+            {
+                throw new InvalidDataException("it has another size or piece size than the announcement");
+            }
+            return manifest;
+        }
+        catch (InvalidDataException e)
+        {
+            AgentLog.InlineManifestIgnored(_logger, digest.ToString(), e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
     /// In secure mode a content task's piece digests must carry a broker's signature (issue 11): they decide
     /// which bytes land, and a subscription does not hash the whole file again. A manifest changed in the
     /// broker's store after it was registered fails here, before a piece is fetched.

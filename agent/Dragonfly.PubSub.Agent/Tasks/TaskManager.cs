@@ -170,6 +170,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             return;
         }
         var output = SubscriptionOutput(announcement.Topic, announcement.Name);
+        var inline = InlineManifestOf(announcement, digest);
         TaskEntry entry;
         bool placeNow;
         lock (_gate)
@@ -210,11 +211,13 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             }
             else
             {
-                var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), manifest: null);
+                var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), inline);
                 record.OutputPath = output;
                 _store.Save(record);
                 entry = new TaskEntry(digest, record)
                 {
+                    // With the manifest at hand the run joins at once, without a GetManifest round trip.
+                    Manifest = inline,
                     AnnouncedAt = announcement.CreatedAt,
                     AnnouncedSequence = announcement.Sequence,
                     UrlTaskAnnounced = announcement.UrlTask,

@@ -16,13 +16,17 @@ namespace Dragonfly.PubSub.Broker.Announcing;
 /// its sequence number from the catalogue and, in secure mode, signed by <paramref name="signer"/> (see <see cref="Seal"/>).
 /// </summary>
 /// <param name="signer">The broker's announcement-signing key; null with --insecure (announcements go out unsigned).</param>
-public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
+/// <param name="inlineManifestMax">A content task's manifest of at most this many bytes rides in its announcement (0: never).</param>
+public sealed class AnnouncementPublisher(
+    IAnnouncementTransport transport, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null,
+    int inlineManifestMax = Announcement.DefaultInlineManifestMax)
 {
     public const string SenderClientId = "dfbroker";
 
     /// <summary>Into the embedded server (tests, and the default wiring).</summary>
-    public AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null)
-        : this(new EmbeddedMqttTransport(server), logger, signer)
+    public AnnouncementPublisher(MqttServer server, ILogger<AnnouncementPublisher> logger, AnnouncementSigner? signer = null,
+        int inlineManifestMax = Announcement.DefaultInlineManifestMax)
+        : this(new EmbeddedMqttTransport(server), logger, signer, inlineManifestMax)
     {
     }
 
@@ -36,7 +40,7 @@ public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILog
     public async Task PublishAsync(Manifest manifest, long sequence, bool again, CancellationToken cancellationToken)
     {
         await WaitUntilStartedAsync(cancellationToken).ConfigureAwait(false);
-        await InjectAsync(ToAnnouncement(manifest) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
+        await InjectAsync(ToAnnouncement(manifest, inlineManifestMax) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
         BrokerMetrics.Announcements.Inc();
         BrokerLog.Announced(logger, manifest.Digest, manifest.Name, manifest.Size, manifest.Topic, again ? " (again)" : "");
     }
@@ -74,7 +78,7 @@ public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILog
                 continue;
             }
             // The same sequence number as when it was first announced: a replay is not a new version.
-            await InjectAsync(ToAnnouncement(manifest) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
+            await InjectAsync(ToAnnouncement(manifest, inlineManifestMax) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
             count++;
         }
         foreach (var image in catalogue.LatestImageAnnouncements())
@@ -90,11 +94,16 @@ public sealed class AnnouncementPublisher(IAnnouncementTransport transport, ILog
     /// <summary>The hosted MQTT server may start a moment after Kestrel (an external broker connect later); publishing waits for it.</summary>
     public Task WaitUntilStartedAsync(CancellationToken cancellationToken) => transport.WaitUntilReadyAsync(cancellationToken);
 
-    /// <summary>The announcement of a manifest; a URL task's carries <c>urlTask</c> and, once known, <c>contentDigest</c>.</summary>
-    public static Announcement ToAnnouncement(Manifest manifest) => manifest.ToAnnouncement() with
+    /// <summary>
+    /// The announcement of a manifest; a URL task's carries <c>urlTask</c> and, once known, <c>contentDigest</c>.
+    /// A content task's carries the (sealed) manifest itself when it is at most <paramref name="inlineManifestMax"/>
+    /// bytes: every subscriber would otherwise ask for it at the same moment, one round trip each before its join.
+    /// </summary>
+    public static Announcement ToAnnouncement(Manifest manifest, int inlineManifestMax = Announcement.DefaultInlineManifestMax) => manifest.ToAnnouncement() with
     {
         UrlTask = manifest.UrlTask,
         ContentDigest = manifest.UrlTask && manifest.ContentDigest.Length > 0 ? manifest.ContentDigest : null,
+        Manifest = manifest.UrlTask ? null : manifest.ToInline(inlineManifestMax),
     };
 
     /// <summary>

@@ -13,7 +13,7 @@ public static class BrokerCli
         var config = new Option<string?>("--config")
         {
             HelpName = "FILE",
-            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, seed, seedPort, "
+            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, announceManifestMax (bytes; 0: announcements carry no manifest), seed, seedPort, "
                 + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), s3Buckets (array of bucket names), allowOrigins (array of hosts, IP addresses or CIDRs), "
                 + "mqttsPort, insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSans (array), certTtl, tlsCiphers, "
                 + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "

@@ -18,6 +18,7 @@ public sealed record BrokerConfigFile
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? MaxParents { get; init; }
+    public int? AnnounceManifestMax { get; init; }
     public bool? Seed { get; init; }
     public int? SeedPort { get; init; }
     public string? S3Endpoint { get; init; }
@@ -113,6 +114,9 @@ public sealed record BrokerConfigFile
                     case "maxparents":
                         config = config with { MaxParents = Int(property, problems) };
                         break;
+                    case "announcemanifestmax":
+                        config = config with { AnnounceManifestMax = Int(property, problems) };
+                        break;
                     case "seed":
                         config = config with { Seed = Bool(property, problems) };
                         break;
@@ -181,7 +185,7 @@ public sealed record BrokerConfigFile
     }
 
     public static readonly IReadOnlyList<string> KnownKeys =
-        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
+        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "announceManifestMax", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
          "fileOriginRoots", "s3Buckets", "allowOrigins", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
 
     private static List<string>? StringArray(JsonProperty property, List<string> problems)
@@ -307,6 +311,10 @@ public sealed record BrokerConfigFile
         if (MaxParents is < 1 or > 64)
         {
             problems.Add($"maxParents: {MaxParents} is out of range; use 1 to 64");
+        }
+        if (AnnounceManifestMax is < 0 or > Contracts.Announcement.MaxInlineManifest)
+        {
+            problems.Add($"announceManifestMax: {AnnounceManifestMax} is out of range; use 0 (never) to {Contracts.Announcement.MaxInlineManifest} bytes");
         }
         if (DataDir is not null && string.IsNullOrWhiteSpace(DataDir))
         {

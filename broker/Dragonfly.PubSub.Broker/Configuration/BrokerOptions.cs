@@ -28,6 +28,12 @@ public sealed record BrokerOptions
     public int HttpPort { get; init; } = DefaultHttpPort;
     public int MaxParents { get; init; } = DefaultMaxParents;
 
+    /// <summary>
+    /// A content task's announcement carries its manifest when that is at most this many bytes (0: never; agents
+    /// then ask the scheduler for it). Lower it for an external MQTT broker with a small packet limit.
+    /// </summary>
+    public int AnnounceManifestMax { get; init; } = Contracts.Announcement.DefaultInlineManifestMax;
+
     /// <summary>MQTT over TLS with client certificates (secure mode; the plain <see cref="MqttPort"/> is then not opened).</summary>
     public int MqttsPort { get; init; } = DefaultMqttsPort;
 

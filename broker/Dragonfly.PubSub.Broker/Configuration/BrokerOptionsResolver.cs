@@ -45,6 +45,8 @@ public static class BrokerOptionsResolver
             GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
+            AnnounceManifestMax = Int(environment, "DFBROKER_ANNOUNCE_MANIFEST_MAX", 0, Announcement.MaxInlineManifest)
+                ?? file.AnnounceManifestMax ?? Announcement.DefaultInlineManifestMax,
             Verbose = flags.Verbose || Env(environment, "DFBROKER_VERBOSE") is "1" or "true",
             Seed = !flags.NoSeed && (file.Seed ?? true),
             SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),

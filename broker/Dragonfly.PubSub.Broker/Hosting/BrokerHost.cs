@@ -283,7 +283,7 @@ public static class BrokerHost
         // The signer is registered in secure mode only (BrokerSecurityServices); --insecure announces unsigned.
         services.AddSingleton(sp => new AnnouncementPublisher(
             sp.GetRequiredService<IAnnouncementTransport>(), sp.GetRequiredService<ILogger<AnnouncementPublisher>>(),
-            sp.GetService<AnnouncementSigner>()));
+            sp.GetService<AnnouncementSigner>(), options.AnnounceManifestMax));
         services.AddSingleton<IUrlTaskIntake>(sp => new UrlTaskIntake(
             sp.GetRequiredService<UrlTaskRegistrar>(),
             catalogue,

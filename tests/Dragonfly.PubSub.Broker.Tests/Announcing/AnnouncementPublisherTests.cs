@@ -39,9 +39,44 @@ public sealed class AnnouncementPublisherTests
     }
 
     [Fact]
+    public void ToAnnouncement_OfAContentTask_CarriesItsManifest_ThatReadsBackAsTheSame()
+    {
+        var manifest = TestManifests.Create("file", 3);
+        manifest.Signer = "c2lnbmVy";
+        manifest.Signature = "c2lnbmF0dXJl";
+
+        var parsed = Announcement.TryParse(AnnouncementPublisher.ToAnnouncement(manifest).ToJsonUtf8(), out var error);
+
+        Assert.Null(error);
+        Assert.Equal(manifest, Manifests.FromInline(parsed!.Manifest!, out var inlineError));
+        Assert.Null(inlineError);
+    }
+
+    [Fact]
+    public void ToAnnouncement_CarriesNoManifest_OfAUrlTask_OrOverTheLimit_OrWithTheLimitZero()
+    {
+        var manifest = TestManifests.Create("file", 40);
+        var url = manifest.Clone();
+        url.UrlTask = true;
+
+        Assert.Null(AnnouncementPublisher.ToAnnouncement(url).Manifest);
+        Assert.Null(AnnouncementPublisher.ToAnnouncement(manifest, manifest.CalculateSize() - 1).Manifest);
+        Assert.NotNull(AnnouncementPublisher.ToAnnouncement(manifest, manifest.CalculateSize()).Manifest);
+        Assert.Null(AnnouncementPublisher.ToAnnouncement(manifest, 0).Manifest);
+    }
+
+    [Fact]
+    public void Announcement_OfAUrlTask_CarryingAManifest_IsRejected()
+    {
+        var announcement = AnnouncementPublisher.ToAnnouncement(TestManifests.Create("file", 2)) with { UrlTask = true };
+
+        Assert.Contains("carries no manifest", announcement.Validate());
+    }
+
+    [Fact]
     public void Announcement_WithAMalformedContentDigest_IsRejected()
     {
-        var announcement = AnnouncementPublisher.ToAnnouncement(TestManifests.Create("file", 2)) with { UrlTask = true, ContentDigest = "sha256:xyz" };
+        var announcement = AnnouncementPublisher.ToAnnouncement(TestManifests.Create("file", 2)) with { UrlTask = true, ContentDigest = "sha256:xyz", Manifest = null };
 
         Assert.Contains("contentDigest", announcement.Validate());
     }

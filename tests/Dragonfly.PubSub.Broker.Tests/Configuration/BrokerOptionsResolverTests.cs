@@ -22,6 +22,27 @@ public sealed class BrokerOptionsResolverTests : IDisposable
     }
 
     [Fact]
+    public void AnnounceManifestMax_IsAbout64KiB_TheEnvironmentBeatsTheFile_AndOutOfRangeIsAUsageError()
+    {
+        _environment["DFBROKER_DATA_DIR"] = _dir;
+        Assert.Equal(65536, BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env).AnnounceManifestMax);
+
+        var file = Path.Combine(_dir, "inline.json");
+        File.WriteAllText(file, """{ "announceManifestMax": 1000 }""");
+        Assert.Equal(1000, BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).AnnounceManifestMax);
+        _environment["DFBROKER_ANNOUNCE_MANIFEST_MAX"] = "0";
+        Assert.Equal(0, BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).AnnounceManifestMax);
+
+        _environment["DFBROKER_ANNOUNCE_MANIFEST_MAX"] = "2000000";
+        var fromEnvironment = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env));
+        Assert.Equal(ExitCodes.Usage, fromEnvironment.ExitCode);
+        _environment.Remove("DFBROKER_ANNOUNCE_MANIFEST_MAX");
+        File.WriteAllText(file, """{ "announceManifestMax": -1 }""");
+        var fromFile = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env));
+        Assert.Contains("announceManifestMax", fromFile.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AllowOrigin_FromFlagsEnvironmentOrFile_OpensOnlyWhatItNames_AndABadOneIsAUsageError()
     {
         var loopback = System.Net.IPAddress.Loopback;

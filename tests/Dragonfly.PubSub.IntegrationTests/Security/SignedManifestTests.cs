@@ -29,7 +29,12 @@ public sealed class SignedManifestTests(ITestOutputHelper output)
         }
         var redis = cluster.Own(await RedisServer.StartAsync());
         var mosquitto = cluster.Own(await MosquittoServer.StartAsync());
-        var brokers = await SeveralBrokers.StartAsync(cluster, 2, redis.Url, mosquitto.Url);
+        // Announcements carry no manifest here (announceManifestMax 0): the subscriber must ask the second broker
+        // for it, which serves the one rewritten in Redis. (A carried manifest is the one broker 0 signed at the
+        // publish, untouched by the rewrite; InlineManifestTests cover that path.)
+        var config = Path.Combine(cluster.Root, "no-inline-manifest.json");
+        await File.WriteAllTextAsync(config, """{ "announceManifestMax": 0 }""");
+        var brokers = await SeveralBrokers.StartAsync(cluster, 2, redis.Url, mosquitto.Url, "--config", config);
         await SeveralBrokers.WaitForFleetAsync(brokers, 2, TimeSpan.FromSeconds(20));
         // Each side talks to one broker only, so which broker serves which manifest is fixed: the tampered
         // file is registered at the first and fetched from the second, which never held it in memory.
