@@ -195,6 +195,18 @@ public sealed partial class TaskManager
         }
         TaskDownloader downloader;
         ContentDigest? content;
+        PieceBitmap held;
+        bool publisher;
+        lock (_gate)
+        {
+            held = PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount);
+            publisher = entry.Record.Publisher;
+        }
+        // Joined first, so that the first parent set is on its way (into the task's inbox) while the record is
+        // saved and the downloader made; and before the inbox is read: the scheduler takes piece digests only
+        // from members, so a FetchSource waiting in the inbox must start after the join. A run that fails from
+        // here on leaves the task (CompleteAsync).
+        _scheduler.Join(digest, held, publisher);
         lock (_gate)
         {
             if (entry.CacheOnly)
@@ -231,9 +243,6 @@ public sealed partial class TaskManager
             downloader.ContentDigestLearned(learned);
         }
         Notify(entry);
-        // Joined before the inbox is read: the scheduler takes piece digests only from members,
-        // so a FetchSource waiting in the inbox must start after the join.
-        _scheduler.Join(digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], manifest.Layout().PieceCount), publisher: entry.Record.Publisher);
         using var runEnded = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         var pump = PumpAsync(entry, downloader, manifest.Layout().PieceCount, runEnded.Token);
         DownloadOutcome outcome;
