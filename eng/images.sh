@@ -6,9 +6,9 @@
 #   1. a minimal root filesystem from Debian packages of the image's architecture (glibc, libgcc,
 #      libstdc++, OpenSSL, CA certificates; no ICU: the programs run with invariant globalization),
 #      with a user 'dragonfly' (uid/gid 65532) the image runs as; the same layer in both images;
-#   2. the programs: dfbroker a self-contained ReadyToRun publish per runtime identifier (the .NET
-#      runtime comes with it); dfagent, dfpub and dfget Native AOT executables where a linker for the
-#      architecture is installed (else self-contained ReadyToRun, dfpub and dfget beside dfagent).
+#   2. the programs: dfbroker, dfagent, dfpub and dfget Native AOT executables where a linker for the
+#      architecture is installed (else self-contained ReadyToRun publishes per runtime identifier, the
+#      .NET runtime with them; dfpub and dfget beside dfagent).
 # Layers are reproducible: sorted, root-owned, every time stamp the commit's (SOURCE_DATE_EPOCH).
 #
 # Usage: eng/images.sh --registry HOST[:PORT][/PATH] [--tag TAG] [--version V] [--source URL]
@@ -152,25 +152,22 @@ for arch in "${wanted[@]}"; do
     continue
   fi
   rm -rf "$dir"
-  # ReadyToRun and (for dfpub, dfget) Native AOT are the projects' own settings: a -p: on the command
-  # line would reach the libraries too (PublishAot turns the AOT analyzers on for all of them).
-  publish broker/Dragonfly.PubSub.Broker "$rid" "$dir/dfbroker"
-  if aot_for "$arch"; then
-    publish agent/Dragonfly.PubSub.Agent "$rid" "$dir/dfagent"
-  else
-    publish agent/Dragonfly.PubSub.Agent "$rid" "$dir/dfagent" -p:PublishAot=false -p:PublishReadyToRun=true
-  fi
+  # Native AOT is the projects' own setting (PublishAot): a -p:PublishAot=true on the command line would
+  # reach the libraries too (it turns the AOT analyzers on for all of them); turning it off there is harmless.
   if aot_for "$arch"; then
     tools_kind[$arch]="Native AOT"
+    publish broker/Dragonfly.PubSub.Broker "$rid" "$dir/dfbroker"
+    publish agent/Dragonfly.PubSub.Agent "$rid" "$dir/dfagent"
     for tool in Publish:dfpub Get:dfget; do
       publish "agent/Dragonfly.PubSub.${tool%%:*}" "$rid" "$dir/aot"
       cp "$dir/aot/${tool#*:}" "$dir/dfagent/"
     done
     rm -rf "$dir/aot"
   else
-    # Self-contained into dfagent's folder: the same runtime files, shared.
     tools_kind[$arch]="self-contained ReadyToRun (no linker for $arch Native AOT)"
-    for project in Publish Get; do
+    publish broker/Dragonfly.PubSub.Broker "$rid" "$dir/dfbroker" -p:PublishAot=false -p:PublishReadyToRun=true
+    # dfpub and dfget self-contained into dfagent's folder: the same runtime files, shared.
+    for project in Agent Publish Get; do
       publish "agent/Dragonfly.PubSub.$project" "$rid" "$dir/dfagent" -p:PublishAot=false -p:PublishReadyToRun=true
     done
   fi
@@ -380,11 +377,11 @@ for arch in "${wanted[@]}"; do
     add_blob "$layout" "$base_file"
     add_blob "$layout" "$layer_file"
 
-    programs="$component"
-    [ "$component" = dfagent ] && programs="dfagent; dfpub and dfget ${tools_kind[$arch]}"
+    programs="$component ${tools_kind[$arch]}"
+    [ "$component" = dfagent ] && programs="dfagent, dfpub and dfget ${tools_kind[$arch]}"
     variant=""
     [ "$arch" = arm64 ] && variant=',"variant":"v8"'
-    config=$(printf '{"created":"%s","architecture":"%s"%s,"os":"linux","config":{"User":"%s:%s","ExposedPorts":%s,"Env":[%s],"Entrypoint":["/opt/dragonfly/%s"],"WorkingDir":"/var/lib/dragonfly","Labels":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s","sha256:%s"]},"history":[{"created":"%s","created_by":"eng/images.sh: Debian %s packages %s(%s)"},{"created":"%s","created_by":"eng/images.sh: dotnet publish -r %s --self-contained ReadyToRun: %s"}]}' \
+    config=$(printf '{"created":"%s","architecture":"%s"%s,"os":"linux","config":{"User":"%s:%s","ExposedPorts":%s,"Env":[%s],"Entrypoint":["/opt/dragonfly/%s"],"WorkingDir":"/var/lib/dragonfly","Labels":%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s","sha256:%s"]},"history":[{"created":"%s","created_by":"eng/images.sh: Debian %s packages %s(%s)"},{"created":"%s","created_by":"eng/images.sh: dotnet publish -r %s --self-contained: %s"}]}' \
       "$created" "$arch" "$variant" "$user_id" "$user_id" "$(ports_of "$component")" "$(env_of "$component")" "$component" \
       "$(annotations "$component")" "$base_diff_id" "$layer_diff_id" "$created" "$suite" "$packages" "$arch" "$created" "$rid" "$programs")
     write_json "$layout" "$config"
@@ -397,8 +394,8 @@ for arch in "${wanted[@]}"; do
     manifest_entries[$component]="${manifest_entries[$component]:+${manifest_entries[$component]},}$entry"
     compressed=$((base_size + layer_size + config_size))
     unpacked=$((base_raw + layer_raw_size))
-    note=""
-    [ "$component" = dfagent ] && note="; dfpub and dfget ${tools_kind[$arch]}"
+    note="; ${tools_kind[$arch]}"
+    [ "$component" = dfagent ] && note="; dfagent, dfpub and dfget ${tools_kind[$arch]}"
     summary[$component]+=$(awk -v arch="$arch" -v c="$compressed" -v u="$unpacked" -v b="$base_raw" -v p="$layer_raw_size" -v note="$note" \
       'BEGIN { m = 1048576; printf "  linux/%-6s %6.1f MiB compressed, %6.1f MiB unpacked (base %.1f MiB, programs %.1f MiB)%s", arch, c / m, u / m, b / m, p / m, note }')$'\n'
     rm -f "$layer_file"

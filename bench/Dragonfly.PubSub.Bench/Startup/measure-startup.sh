@@ -12,6 +12,7 @@
 #   dotnet publish -c Release agent/Dragonfly.PubSub.Publish -o /tmp/pub/dfpub   (Native AOT: needs clang, zlib1g-dev)
 #   dotnet publish -c Release agent/Dragonfly.PubSub.Get -o /tmp/pub/dfget       (Native AOT; finds dfagent via DFGET_AGENT)
 #   dotnet publish -c Release agent/Dragonfly.PubSub.Agent -o /tmp/pub/dfagent   (Native AOT)
+#   dotnet publish -c Release broker/Dragonfly.PubSub.Broker -o /tmp/pub/dfbroker (Native AOT)
 #   DFPUB=/tmp/pub/dfpub/dfpub DFGET=/tmp/pub/dfget/dfget DFAGENT=/tmp/pub/dfagent/dfagent measure-startup.sh
 # Stops what it started by PID; everything lives in a temp folder that is removed at the end.
 set -euo pipefail

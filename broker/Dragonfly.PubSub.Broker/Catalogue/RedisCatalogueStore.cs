@@ -16,26 +16,31 @@ namespace Dragonfly.PubSub.Broker.Catalogue;
 /// </summary>
 public sealed class RedisCatalogueStore(RedisState state) : ICatalogueStore
 {
+    // The scripts take KEYS and ARGV arrays, not a LuaScript with an anonymous object of @parameters: that
+    // maps the object's properties by reflection and compiled expression trees, which dfbroker's Native AOT
+    // publish cannot promise (the trimmer's IL2026/IL2070/IL3050 in ScriptParameterMapper).
+
     // KEYS[1] the sequence key; ARGV[1] the broker's clock (ms). Lua numbers are doubles: exact up to 2^53.
-    private static readonly LuaScript NextSequenceScript = LuaScript.Prepare("""
-        local last = tonumber(redis.call('GET', @key) or '0')
-        local nextValue = math.max(last + 1, tonumber(@now))
-        redis.call('SET', @key, string.format('%d', nextValue))
+    private const string NextSequenceScript = """
+        local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local nextValue = math.max(last + 1, tonumber(ARGV[1]))
+        redis.call('SET', KEYS[1], string.format('%d', nextValue))
         return nextValue
-        """);
+        """;
 
     // Replaces the topic's latest only when this announcement's number is not lower than the stored one.
-    private static readonly LuaScript SetLatestScript = LuaScript.Prepare("""
-        local current = tonumber(redis.call('HGET', @key, 'sequence') or '0')
-        if current > tonumber(@sequence) then return 0 end
-        redis.call('DEL', @key)
-        if @kind == 'image' then
-          redis.call('HSET', @key, 'sequence', @sequence, 'image', @payload)
+    // KEYS[1] the topic key; ARGV: sequence, kind ('image' or 'manifest'), payload, digest.
+    private const string SetLatestScript = """
+        local current = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '0')
+        if current > tonumber(ARGV[1]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        if ARGV[2] == 'image' then
+          redis.call('HSET', KEYS[1], 'sequence', ARGV[1], 'image', ARGV[3])
         else
-          redis.call('HSET', @key, 'sequence', @sequence, 'bytes', @payload, 'digest', @digest)
+          redis.call('HSET', KEYS[1], 'sequence', ARGV[1], 'bytes', ARGV[3], 'digest', ARGV[4])
         end
         return 1
-        """);
+        """;
 
     private IDatabase Db => state.Database;
 
@@ -59,14 +64,7 @@ public sealed class RedisCatalogueStore(RedisState state) : ICatalogueStore
     {
         var sequenced = image with { Sequence = NextSequence(image.Topic, image.Name, now), Signer = null, Signature = null };
         Db.SetAdd(RedisState.Key("topics"), image.Topic);
-        Db.ScriptEvaluate(SetLatestScript, new
-        {
-            key = TopicKey(image.Topic),
-            sequence = sequenced.Sequence,
-            kind = "image",
-            payload = (RedisValue)sequenced.ToJsonUtf8(),
-            digest = "",
-        });
+        Db.ScriptEvaluate(SetLatestScript, [TopicKey(image.Topic)], [sequenced.Sequence, "image", sequenced.ToJsonUtf8(), ""]);
         return sequenced;
     }
 
@@ -151,20 +149,13 @@ public sealed class RedisCatalogueStore(RedisState state) : ICatalogueStore
     }
 
     private long NextSequence(string topic, string name, DateTimeOffset now) =>
-        (long)Db.ScriptEvaluate(NextSequenceScript, new { key = SequenceKey(topic, name), now = now.ToUnixTimeMilliseconds() });
+        (long)Db.ScriptEvaluate(NextSequenceScript, [SequenceKey(topic, name)], [now.ToUnixTimeMilliseconds()]);
 
     private void SetLatest(Manifest manifest, long sequence)
     {
         Db.SetAdd(RedisState.Key("topics"), manifest.Topic);
         Db.SetAdd(TopicsOfKey(manifest.Digest), manifest.Topic);
-        Db.ScriptEvaluate(SetLatestScript, new
-        {
-            key = TopicKey(manifest.Topic),
-            sequence,
-            kind = "manifest",
-            payload = (RedisValue)manifest.ToByteArray(),
-            digest = manifest.Digest,
-        });
+        Db.ScriptEvaluate(SetLatestScript, [TopicKey(manifest.Topic)], [sequence, "manifest", manifest.ToByteArray(), manifest.Digest]);
     }
 
     private static RedisKey ManifestKey(string digest) => RedisState.Key("manifest:" + digest);

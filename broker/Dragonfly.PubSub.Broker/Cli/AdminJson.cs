@@ -1,10 +1,18 @@
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
+using System.Text.Json.Serialization;
 
 namespace Dragonfly.PubSub.Broker.Cli;
 
-/// <summary>JSON options for the small admin request bodies (a dictionary of strings, numbers and string lists).</summary>
-internal static class AdminJson
-{
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
-}
+/// <summary>
+/// The body of <c>POST /admin/v1/tokens</c> as <see cref="SocketBrokerAdmin"/> sends it; the admin API
+/// reads the same names (role, topics, ttlSeconds, uses, scopes) from a JsonDocument.
+/// </summary>
+internal sealed record TokenRequestBody(string Role, IReadOnlyList<string> Topics, double TtlSeconds, int Uses, string Scopes);
+
+/// <summary>
+/// Source-generated JSON for the admin request bodies: dfbroker publishes as Native AOT, where the
+/// reflection-based serializer (DefaultJsonTypeInfoResolver) cannot be used.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(TokenRequestBody))]
+internal sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -58,15 +58,13 @@ internal sealed class SocketBrokerAdmin : IBrokerAdmin
 
     public async Task<TokenCreated> CreateTokenAsync(TokenRequest request, CancellationToken cancellationToken)
     {
-        var body = new Dictionary<string, object>
-        {
-            ["role"] = Dragonfly.PubSub.Security.PeerRoles.Names(request.Roles),
-            ["topics"] = request.Topics,
-            ["ttlSeconds"] = request.Ttl.TotalSeconds,
-            ["uses"] = request.Uses,
-            ["scopes"] = ApiScopes.Names(request.Scopes),
-        };
-        using var content = new StringContent(JsonSerializer.Serialize(body, AdminJson.Options), System.Text.Encoding.UTF8, "application/json");
+        var body = new TokenRequestBody(
+            Dragonfly.PubSub.Security.PeerRoles.Names(request.Roles),
+            request.Topics,
+            request.Ttl.TotalSeconds,
+            request.Uses,
+            ApiScopes.Names(request.Scopes));
+        using var content = new StringContent(JsonSerializer.Serialize(body, AdminJsonContext.Default.TokenRequestBody), System.Text.Encoding.UTF8, "application/json");
         using var response = await _http.PostAsync(AdminApi.TokensPath, content, cancellationToken).ConfigureAwait(false);
         return await ReadAsync(response, SecurityJsonContext.Default.TokenCreated, cancellationToken).ConfigureAwait(false);
     }
