@@ -367,16 +367,25 @@ public sealed partial class TaskManager
     {
         if (manifest is not null)
         {
-            CheckManifest(entry.Digest, manifest);
-            CheckSignature(entry.Digest, manifest);
-            // The name may differ (same bytes published under another name); it only decides
-            // the output path, which comes from the announcement. The layout must match.
-            if (manifest.Size != entry.Record.Size || manifest.PieceSize != entry.Record.PieceSize)
-            {
-                throw new InvalidDataException($"the broker's manifest of {entry.Digest} has another size or piece size than its announcement");
-            }
+            CheckBrokerManifest(entry.Digest, manifest, entry.Record.Size, entry.Record.PieceSize);
         }
         return manifest;
+    }
+
+    /// <summary>
+    /// A broker's manifest of <paramref name="digest"/>, from GetManifest or carried by its announcement: consistent,
+    /// of that task, signed (secure mode), and of the announced layout. Throws <see cref="InvalidDataException"/>.
+    /// </summary>
+    private void CheckBrokerManifest(ContentDigest digest, Manifest manifest, long size, int pieceSize)
+    {
+        CheckManifest(digest, manifest);
+        CheckSignature(digest, manifest);
+        // The name may differ (same bytes published under another name); it only decides
+        // the output path, which comes from the announcement. The layout must match.
+        if (manifest.Size != size || manifest.PieceSize != pieceSize)
+        {
+            throw new InvalidDataException($"the broker's manifest of {digest} has another size or piece size than its announcement");
+        }
     }
 
     /// <summary>
@@ -398,12 +407,7 @@ public sealed partial class TaskManager
             {
                 throw new InvalidDataException("it is a URL task's");
             }
-            CheckManifest(digest, manifest);
-            CheckSignature(digest, manifest);
-            if (manifest.Size != announcement.Size || manifest.PieceSize != announcement.PieceSize)
-            {
-                throw new InvalidDataException("it has another size or piece size than the announcement");
-            }
+            CheckBrokerManifest(digest, manifest, announcement.Size, announcement.PieceSize);
             return manifest;
         }
         catch (InvalidDataException e)

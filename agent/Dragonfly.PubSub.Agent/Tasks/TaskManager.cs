@@ -170,7 +170,6 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             return;
         }
         var output = SubscriptionOutput(announcement.Topic, announcement.Name);
-        var inline = InlineManifestOf(announcement, digest);
         TaskEntry entry;
         bool placeNow;
         lock (_gate)
@@ -211,6 +210,8 @@ public sealed partial class TaskManager : IHostedService, IDisposable
             }
             else
             {
+                // Read and checked only for a task new here: a retained copy delivered again costs no signature check.
+                var inline = InlineManifestOf(announcement, digest);
                 var record = NewPendingRecord(digest, announcement.Name, announcement.Topic, new PieceLayout(announcement.Size, announcement.PieceSize), inline);
                 record.OutputPath = output;
                 _store.Save(record);

@@ -26,12 +26,10 @@ public sealed class InlineManifestTests : IDisposable
     public async Task Announcement_CarryingItsManifest_DownloadsWithoutAskingTheSchedulerForIt()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 9 * TestArtifact.SmallPiece + 3);
-        await using var parent = await TestPeer.StartAsync("parent-a");
-        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
-        // Closed for good: a run that waits on GetManifest never finishes.
-        var fake = FakeScheduler.WithClosedManifestGate();
-        var manifest = WithTopic(artifact.Manifest);
-        fake.Manifests[manifest.Digest] = manifest;
+        // The gate stays closed: a run that waits on GetManifest never finishes.
+        var (parent, fake) = await ParentAndSchedulerAsync(artifact);
+        await using var _ = parent;
+        var manifest = fake.Manifests[artifact.Manifest.Digest];
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
 
         agent.Tasks.OnAnnouncement(AnnouncementOf(artifact) with { Manifest = manifest.ToInline(Announcement.DefaultInlineManifestMax) });
@@ -51,11 +49,9 @@ public sealed class InlineManifestTests : IDisposable
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 9 * TestArtifact.SmallPiece + 3, seed: 7);
         var other = await TestArtifact.CreateAsync(_dir.Path, 9 * TestArtifact.SmallPiece + 3, seed: 8);
-        await using var parent = await TestPeer.StartAsync("parent-a");
-        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
-        var fake = FakeScheduler.WithClosedManifestGate();
-        var manifest = WithTopic(artifact.Manifest);
-        fake.Manifests[manifest.Digest] = manifest;
+        var (parent, fake) = await ParentAndSchedulerAsync(artifact);
+        await using var _ = parent;
+        var manifest = fake.Manifests[artifact.Manifest.Digest];
         var carried = flaw switch
         {
             // The digests of other bytes under this task's id would fail every piece: refused before any is asked for.

@@ -55,10 +55,8 @@ public sealed class TaskInboxTests : IDisposable
     public async Task Announcement_WhenParentsArriveBeforeTheManifest_DownloadsFromThem()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 12 * TestArtifact.SmallPiece + 5);
-        await using var parent = await TestPeer.StartAsync("parent-a");
-        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
-        var fake = FakeScheduler.WithClosedManifestGate();
-        fake.Manifests[artifact.Manifest.Digest] = WithTopic(artifact.Manifest);
+        var (parent, fake) = await ParentAndSchedulerAsync(artifact);
+        await using var _ = parent;
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
 
         agent.Tasks.OnAnnouncement(AnnouncementOf(artifact));
@@ -98,6 +96,19 @@ public sealed class TaskInboxTests : IDisposable
 
         await SchedulerSessionRoutingTests.WaitUntilAsync(() => agent.Tasks.GetTask(artifact.Digest)?.State == TaskStates.Failed);
         Assert.Equal("the origin answered 404", agent.Tasks.GetTask(artifact.Digest)!.Error);
+    }
+
+    /// <summary>
+    /// A parent on loopback holding the whole artifact, and a scheduler that knows its manifest (on the test
+    /// topic) but answers GetManifest only once the test opens <see cref="FakeScheduler.ManifestGate"/>.
+    /// </summary>
+    internal static async Task<(TestPeer Parent, FakeScheduler Fake)> ParentAndSchedulerAsync(TestArtifact artifact)
+    {
+        var parent = await TestPeer.StartAsync("parent-a");
+        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        var fake = FakeScheduler.WithClosedManifestGate();
+        fake.Manifests[artifact.Manifest.Digest] = WithTopic(artifact.Manifest);
+        return (parent, fake);
     }
 
     internal static Manifest WithTopic(Manifest manifest)
