@@ -11,7 +11,7 @@ using MQTTnet.Server;
 namespace Dragonfly.PubSub.Broker.Announcing;
 
 /// <summary>
-/// Publishes announcements (QoS 1, retained) through the <see cref="IAnnouncementTransport"/> (the
+/// Publishes announcements (QoS 1, retained; a carried manifest only in the live form) through the <see cref="IAnnouncementTransport"/> (the
 /// embedded MQTT server by default, an external MQTT 5 broker with <c>dfbroker --mqtt-url</c>), each with
 /// its sequence number from the catalogue and, in secure mode, signed by <paramref name="signer"/> (see <see cref="Seal"/>).
 /// </summary>
@@ -77,8 +77,9 @@ public sealed class AnnouncementPublisher(
                 // A URL task whose source had not finished: its URL was in memory only, so it cannot be fetched now.
                 continue;
             }
-            // The same sequence number as when it was first announced: a replay is not a new version.
-            await InjectAsync(ToAnnouncement(manifest, inlineManifestMax) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
+            // The same sequence number as when it was first announced: a replay is not a new version. It restores
+            // the retained copy, which carries no manifest (the subscribers to come ask for it if the task is new to them).
+            await InjectAsync(ToAnnouncement(manifest, inlineManifestMax: 0) with { Sequence = sequence }, cancellationToken).ConfigureAwait(false);
             count++;
         }
         foreach (var image in catalogue.LatestImageAnnouncements())
@@ -137,15 +138,26 @@ public sealed class AnnouncementPublisher(
         }
     }
 
+    /// <summary>
+    /// Signs and publishes: an announcement that carries its manifest goes to the subscribers connected now as it
+    /// is and is retained without the manifest (see <see cref="IAnnouncementTransport.AnnounceAsync"/>); the
+    /// manifest is not covered by the announcement's signature, so both forms carry the same one.
+    /// </summary>
     private Task InjectAsync(Announcement announcement, CancellationToken cancellationToken)
     {
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(TopicName.ToMqttTopic(announcement.Topic))
-            .WithPayload(Seal(announcement).ToJsonUtf8())
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag()
-            .WithContentType("application/json")
-            .Build();
-        return transport.PublishAsync(message, cancellationToken);
+        var signed = Seal(announcement);
+        if (signed.Manifest is null)
+        {
+            return transport.PublishAsync(Message(signed, retain: true), cancellationToken);
+        }
+        return transport.AnnounceAsync(Message(signed, retain: false), Message(signed with { Manifest = null }, retain: true), cancellationToken);
     }
+
+    private static MqttApplicationMessage Message(Announcement announcement, bool retain) => new MqttApplicationMessageBuilder()
+        .WithTopic(TopicName.ToMqttTopic(announcement.Topic))
+        .WithPayload(announcement.ToJsonUtf8())
+        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+        .WithRetainFlag(retain)
+        .WithContentType("application/json")
+        .Build();
 }

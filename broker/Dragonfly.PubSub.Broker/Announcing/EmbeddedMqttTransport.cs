@@ -26,4 +26,20 @@ public sealed class EmbeddedMqttTransport(MqttServer server) : IAnnouncementTran
             new InjectedMqttApplicationMessage(message) { SenderClientId = AnnouncementPublisher.SenderClientId },
             cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The retained copy is stored first, without being delivered; then the live form goes to the subscribers. One
+    /// who subscribes in between gets the retained copy and then the live one; the other order would leave it
+    /// the topic's previous announcement only.
+    /// </summary>
+    public async Task AnnounceAsync(MqttApplicationMessage live, MqttApplicationMessage retained, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(retained);
+        await WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+        await server.UpdateRetainedMessageAsync(retained).ConfigureAwait(false);
+        await server.InjectApplicationMessage(
+            new InjectedMqttApplicationMessage(live) { SenderClientId = AnnouncementPublisher.SenderClientId },
+            cancellationToken).ConfigureAwait(false);
+    }
 }

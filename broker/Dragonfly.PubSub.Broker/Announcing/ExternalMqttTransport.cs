@@ -101,6 +101,17 @@ public sealed class ExternalMqttTransport : BackgroundService, IAnnouncementTran
         }
     }
 
+    /// <summary>
+    /// An MQTT broker cannot store a retained message without delivering it, so the live form goes first (the
+    /// subscribers start with its manifest) and the retained copy follows, which they ignore as a task they
+    /// know. One who subscribes in between gets the previous retained message and then this copy, live.
+    /// </summary>
+    public async Task AnnounceAsync(MqttApplicationMessage live, MqttApplicationMessage retained, CancellationToken cancellationToken)
+    {
+        await PublishAsync(live, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(retained, cancellationToken).ConfigureAwait(false);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var options = Options();

@@ -33,18 +33,31 @@ public sealed class FleetRelayTransport(EmbeddedMqttTransport local, RedisState 
     {
         ArgumentNullException.ThrowIfNull(message);
         await local.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-        if (!message.Topic.StartsWith(TopicName.AnnouncePrefix, StringComparison.Ordinal))
+        await RelayAsync(message.Topic, Frame(message.Topic, message.Payload, live: null)).ConfigureAwait(false);
+    }
+
+    public async Task AnnounceAsync(MqttApplicationMessage live, MqttApplicationMessage retained, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(retained);
+        await local.AnnounceAsync(live, retained, cancellationToken).ConfigureAwait(false);
+        await RelayAsync(retained.Topic, Frame(retained.Topic, retained.Payload, live.Payload)).ConfigureAwait(false);
+    }
+
+    private async Task RelayAsync(string topic, string frame)
+    {
+        if (!topic.StartsWith(TopicName.AnnouncePrefix, StringComparison.Ordinal))
         {
             return;
         }
         try
         {
-            await redis.Connection.GetSubscriber().PublishAsync(Channel, Frame(message)).ConfigureAwait(false);
+            await redis.Connection.GetSubscriber().PublishAsync(Channel, frame).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             // Announced here; the other brokers' agents get it from their broker's replay at its next start.
-            BrokerLog.FleetRelayFailed(logger, message.Topic, e.Message);
+            BrokerLog.FleetRelayFailed(logger, topic, e.Message);
         }
     }
 
@@ -63,46 +76,65 @@ public sealed class FleetRelayTransport(EmbeddedMqttTransport local, RedisState 
         }
     }
 
-    /// <summary><c>broker id \n topic \n base64 payload</c>: the payload is the signed announcement, passed on unchanged.</summary>
-    private string Frame(MqttApplicationMessage message) =>
-        $"{brokerId}\n{message.Topic}\n{Convert.ToBase64String(message.Payload.ToArray())}";
+    /// <summary>
+    /// <c>broker id \n topic \n base64 retained payload [\n base64 live payload]</c>: the payloads are the signed
+    /// announcement, passed on unchanged; the live form only where it differs (it carries the manifest). A broker
+    /// of an older version sends three parts, which stand for one retained message as before.
+    /// </summary>
+    private string Frame(string topic, ReadOnlySequence<byte> retained, ReadOnlySequence<byte>? live) =>
+        live is { } form
+            ? $"{brokerId}\n{topic}\n{Convert.ToBase64String(retained.ToArray())}\n{Convert.ToBase64String(form.ToArray())}"
+            : $"{brokerId}\n{topic}\n{Convert.ToBase64String(retained.ToArray())}";
 
     private void OnRelayed(RedisValue value)
     {
         var parts = ((string?)value ?? "").Split('\n');
-        if (parts.Length != 3 || parts[0] == brokerId || !parts[1].StartsWith(TopicName.AnnouncePrefix, StringComparison.Ordinal))
+        if (parts.Length is not (3 or 4) || parts[0] == brokerId || !parts[1].StartsWith(TopicName.AnnouncePrefix, StringComparison.Ordinal))
         {
             return; // its own, or not an announcement
         }
-        byte[] payload;
+        byte[] retained;
+        byte[]? live = null;
         try
         {
-            payload = Convert.FromBase64String(parts[2]);
+            retained = Convert.FromBase64String(parts[2]);
+            if (parts.Length == 4)
+            {
+                live = Convert.FromBase64String(parts[3]);
+            }
         }
         catch (FormatException)
         {
             return;
         }
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(parts[1])
-            .WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag()
-            .WithContentType("application/json")
-            .Build();
-        _ = InjectAsync(message, parts[0]);
+        _ = InjectAsync(parts[1], retained, live, parts[0]);
     }
 
-    private async Task InjectAsync(MqttApplicationMessage message, string from)
+    private static MqttApplicationMessage Message(string topic, byte[] payload, bool retain) => new MqttApplicationMessageBuilder()
+        .WithTopic(topic)
+        .WithPayload(payload)
+        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+        .WithRetainFlag(retain)
+        .WithContentType("application/json")
+        .Build();
+
+    private async Task InjectAsync(string topic, byte[] retained, byte[]? live, string from)
     {
         try
         {
-            await local.PublishAsync(message, CancellationToken.None).ConfigureAwait(false);
-            BrokerLog.FleetRelayed(logger, message.Topic, from);
+            if (live is null)
+            {
+                await local.PublishAsync(Message(topic, retained, retain: true), CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await local.AnnounceAsync(Message(topic, live, retain: false), Message(topic, retained, retain: true), CancellationToken.None).ConfigureAwait(false);
+            }
+            BrokerLog.FleetRelayed(logger, topic, from);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            BrokerLog.FleetRelayFailed(logger, message.Topic, e.Message);
+            BrokerLog.FleetRelayFailed(logger, topic, e.Message);
         }
     }
 }

@@ -1,11 +1,16 @@
 using System.Buffers;
+using System.Net;
 using System.Text;
+using System.Threading.Channels;
 using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Catalogue;
 using Dragonfly.PubSub.Broker.Preheat;
 using Dragonfly.PubSub.Broker.Tests.Catalogue;
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using MQTTnet;
+using MQTTnet.Protocol;
 using MQTTnet.Server;
 
 namespace Dragonfly.PubSub.Broker.Tests.Announcing;
@@ -137,6 +142,86 @@ public sealed class AnnouncementPublisherTests
         Assert.Contains("lists no blobs", error.Message);
         Assert.Empty(await server.GetRetainedMessagesAsync());
         await server.StopAsync();
+    }
+
+    [Fact]
+    public async Task PublishAsync_ACarriedManifest_GoesToTheConnectedSubscribers_ButNotIntoTheRetainedCopy()
+    {
+        var port = FreePort.Next();
+        using var server = new MqttServerFactory().CreateMqttServer(new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint().WithDefaultEndpointBoundIPAddress(IPAddress.Loopback).WithDefaultEndpointPort(port).Build());
+        await server.StartAsync();
+        var publisher = new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance);
+        var first = TestManifests.Create("first", 3);
+        var second = TestManifests.Create("second", 2);
+        using var early = await SubscribeAsync(port, "early");
+
+        await publisher.PublishAsync(first, sequence: 1, again: false, CancellationToken.None);
+        await publisher.PublishAsync(second, sequence: 2, again: false, CancellationToken.None);
+
+        // Connected before: each announcement once, live, with its manifest (a duplicate of the first would come before the second).
+        var (live1, retained1) = await early.NextAsync();
+        var (live2, _) = await early.NextAsync();
+        Assert.Equal((first.Digest, false), (live1.Digest, retained1));
+        Assert.Equal(first, Manifests.FromInline(live1.Manifest!, out _));
+        Assert.Equal(second, Manifests.FromInline(live2.Manifest!, out _));
+        // Retained, and so delivered to whoever subscribes later: the latest announcement without its manifest.
+        var kept = Assert.Single(await RetainedAsync(server)).Value;
+        Assert.Equal((second.Digest, 2L, (string?)null), (kept.Digest, kept.Sequence, kept.Manifest));
+        using var late = await SubscribeAsync(port, "late");
+        var (latest, retained) = await late.NextAsync();
+        Assert.Equal((second.Digest, (string?)null, true), (latest.Digest, latest.Manifest, retained));
+        await server.StopAsync();
+    }
+
+    [Fact]
+    public async Task ReplayAsync_RestoresTheRetainedCopy_WithoutTheManifest()
+    {
+        var dir = Directory.CreateTempSubdirectory("dfbroker-replay-").FullName;
+        try
+        {
+            using var catalogue = new ManifestCatalogue(dir);
+            var manifest = TestManifests.Create("file", 3);
+            catalogue.Store(manifest, DateTimeOffset.UtcNow);
+            using var server = await StartServerAsync();
+
+            await new AnnouncementPublisher(server, NullLogger<AnnouncementPublisher>.Instance).ReplayAsync(catalogue, CancellationToken.None);
+
+            var replayed = Assert.Single(await RetainedAsync(server)).Value;
+            Assert.Equal((manifest.Digest, (string?)null), (replayed.Digest, replayed.Manifest));
+            Assert.NotNull(AnnouncementPublisher.ToAnnouncement(manifest).Manifest); // it would have fitted
+            await server.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A real MQTT client subscribed to every announcement topic; what it receives, in order.</summary>
+    private sealed class Subscriber(IMqttClient client, Channel<(Announcement, bool)> received) : IDisposable
+    {
+        public async Task<(Announcement Announcement, bool Retained)> NextAsync() =>
+            await received.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        public void Dispose() => client.Dispose();
+    }
+
+    private static async Task<Subscriber> SubscribeAsync(int port, string clientId)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var received = Channel.CreateUnbounded<(Announcement, bool)>();
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            var announcement = Announcement.TryParse(e.ApplicationMessage.Payload.ToArray(), out var error) ?? throw new InvalidOperationException(error);
+            received.Writer.TryWrite((announcement, e.ApplicationMessage.Retain));
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(clientId)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build());
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(f => f.WithTopic(TopicName.AnnouncePrefix + "#").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build());
+        return new Subscriber(client, received);
     }
 
     /// <summary>An embedded MQTT server without listeners: announcements are injected, retained messages read back.</summary>
