@@ -18,7 +18,7 @@ public sealed class BrokerOptionsResolverTests : IDisposable
 
         var options = BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env);
 
-        Assert.Equal((_dir, IPAddress.Any, 1883, 8002, 8080, 6), (options.DataDir, options.Listen, options.MqttPort, options.GrpcPort, options.HttpPort, options.MaxParents));
+        Assert.Equal((_dir, IPAddress.Any, 1883, 8002, 8080, 16), (options.DataDir, options.Listen, options.MqttPort, options.GrpcPort, options.HttpPort, options.MaxParents));
     }
 
     [Fact]
