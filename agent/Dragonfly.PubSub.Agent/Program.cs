@@ -45,7 +45,7 @@ var apiListen = new Option<string>("--api-listen") { Description = "Address the 
 var advertise = new Option<string?>("--advertise-addr") { Description = "Address other agents dial to reach this one (default: the bound address, or what the broker sees)." };
 var downloadLimit = new Option<string?>("--download-limit") { Description = "Cap on download bandwidth, e.g. 20MiB (per second). Default: none." };
 var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap on upload bandwidth, e.g. 20MiB (per second). Default: none." };
-var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task.", DefaultValueFactory = _ => 8 };
+var inFlight = new Option<int>("--pieces-in-flight") { Description = "Pieces downloaded at once per task (fewer for pieces of 4 MiB and more: at most 32 MiB in flight).", DefaultValueFactory = _ => Dragonfly.PubSub.Transfer.TransferOptions.DefaultPiecesInFlight };
 var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces served at once to other agents (few and fast beats many and slow).", DefaultValueFactory = _ => 4 };
 var cacheSize = new Option<string?>("--cache-size") { Description = "Most bytes the content store may hold that only the agent holds, e.g. 20GiB: least recently used content that no task in progress, download request or output needs is evicted above it (outputs hard-linked to the store share their bytes and do not count). Default: no limit." };
 var minFree = new Option<string?>("--min-free") { Description = "Free space to keep on the data dir's filesystem, as a size (10GiB) or a share of it (5%): cached content is evicted below it. Default: none." };

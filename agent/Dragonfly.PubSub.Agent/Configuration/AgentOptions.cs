@@ -121,7 +121,7 @@ public sealed record AgentOptions
     public bool Seed { get; init; }
 
     /// <summary>Pieces in flight per task (each holds one piece buffer).</summary>
-    public int PiecesInFlight { get; init; } = 8;
+    public int PiecesInFlight { get; init; } = Transfer.TransferOptions.DefaultPiecesInFlight;
     /// <summary>Concurrent piece uploads this agent serves.</summary>
     public int UploadSlots { get; init; } = 4;
 
