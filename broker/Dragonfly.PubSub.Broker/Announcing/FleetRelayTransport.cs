@@ -33,7 +33,7 @@ public sealed class FleetRelayTransport(EmbeddedMqttTransport local, RedisState 
     {
         ArgumentNullException.ThrowIfNull(message);
         await local.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-        await RelayAsync(message.Topic, Frame(message.Topic, message.Payload, live: null)).ConfigureAwait(false);
+        await RelayAsync(message.Topic, () => Frame(message.Topic, message.Payload, live: null)).ConfigureAwait(false);
     }
 
     public async Task AnnounceAsync(MqttApplicationMessage live, MqttApplicationMessage retained, CancellationToken cancellationToken)
@@ -41,10 +41,11 @@ public sealed class FleetRelayTransport(EmbeddedMqttTransport local, RedisState 
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(retained);
         await local.AnnounceAsync(live, retained, cancellationToken).ConfigureAwait(false);
-        await RelayAsync(retained.Topic, Frame(retained.Topic, retained.Payload, live.Payload)).ConfigureAwait(false);
+        await RelayAsync(retained.Topic, () => Frame(retained.Topic, retained.Payload, live.Payload)).ConfigureAwait(false);
     }
 
-    private async Task RelayAsync(string topic, string frame)
+    /// <summary>Only announcements are relayed (the revocation list stays per broker); the frame is built only for them.</summary>
+    private async Task RelayAsync(string topic, Func<string> frame)
     {
         if (!topic.StartsWith(TopicName.AnnouncePrefix, StringComparison.Ordinal))
         {
@@ -52,7 +53,7 @@ public sealed class FleetRelayTransport(EmbeddedMqttTransport local, RedisState 
         }
         try
         {
-            await redis.Connection.GetSubscriber().PublishAsync(Channel, frame).ConfigureAwait(false);
+            await redis.Connection.GetSubscriber().PublishAsync(Channel, frame()).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
