@@ -35,6 +35,13 @@ public static class SwarmCommand
         var keep = new Option<bool>("--keep") { Description = "Keep the workspace (logs, copies) instead of deleting it" };
         var pieceSize = new Option<string?>("--piece-size") { Description = "dfpub --piece-size, also with --url (default: dfpub's; dfget has none: the broker chooses)" };
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
+        var uploadLimit = new Option<string?>("--upload-limit")
+        {
+            Description = "Cap every peer's upload, ours (dfagent --upload-limit) and aria2c's (--max-overall-upload-limit) alike, as an operator sets it "
+                + "below the NIC's rate so that the upload queue stays short and the ACKs of the peer's own downloads are not held behind it: "
+                + "a share of --rate (90%) or a tc rate (88mbit). Default: none",
+            HelpName = "PERCENT%|RATE",
+        };
         var tls = new Option<string>("--tls")
         {
             Description = "TLS between our processes: on (the default, as the executables': the broker's fleet CA, agents enrolled with a join token), "
@@ -45,7 +52,7 @@ public static class SwarmCommand
         };
         var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
         {
-            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight, tls,
+            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight, uploadLimit, tls,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -54,6 +61,7 @@ public static class SwarmCommand
                 Agents = parse.GetValue(agents) is var n and >= 1 and <= 200 ? n : throw UserFacingException.Usage("--agents must be between 1 and 200"),
                 Size = ParseSize(parse.GetValue(size)!),
                 Rate = LinkRate.Parse(parse.GetValue(rate)!),
+                UploadLimit = parse.GetValue(uploadLimit) is { } u ? LinkRate.ParseShare(u, LinkRate.Parse(parse.GetValue(rate)!), "--upload-limit") : null,
                 Modes = ParseModes(parse.GetValue(mode)!),
                 Baselines = ParseBaselines(parse.GetValue(baselines)!),
                 Out = parse.GetValue(output)!,

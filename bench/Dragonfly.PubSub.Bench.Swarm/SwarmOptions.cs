@@ -30,6 +30,12 @@ internal sealed record SwarmOptions
     /// <summary>dfagent --pieces-in-flight; null: the agent's default.</summary>
     public int? PiecesInFlight { get; init; }
 
+    /// <summary>
+    /// The upload cap of every peer, ours and aria2c's (seed and publisher included); null: none. Below the link rate it keeps a
+    /// peer's upload queue short, so the ACKs of its own downloads are not held behind its uploads (see the README's session 12).
+    /// </summary>
+    public LinkRate? UploadLimit { get; init; }
+
     /// <summary>Our systems run once per setting (<c>--tls on|off|both</c>); the baselines once per run.</summary>
     public IReadOnlyList<TlsSetting> Tls { get; init; } = [TlsSetting.On];
 

@@ -3,6 +3,7 @@ using Dragonfly.PubSub.Bench.Common.Measurement;
 using Dragonfly.PubSub.Bench.Common.Processes;
 using Dragonfly.PubSub.Bench.Swarm.Measurement;
 using Dragonfly.PubSub.Bench.Swarm.Processes;
+using Dragonfly.PubSub.Bench.Swarm.Testbed;
 
 namespace Dragonfly.PubSub.Bench.Swarm.Systems;
 
@@ -52,7 +53,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
             WorldReadable.Executable(hook);
 
             var seed = NodeProcess.Start("aria2c-seed", context.Testbed.Plan.NodeNamespace(SwarmContext.PublisherNode), aria2c,
-                [.. Aria2Arguments(seedDir, hook), "--check-integrity=true", torrent], Path.Combine(root, "aria2c-seed.log"), context.Clock);
+                [.. Aria2Arguments(seedDir, hook, context.Options.UploadLimit), "--check-integrity=true", torrent], Path.Combine(root, "aria2c-seed.log"), context.Clock);
             processes.Add(seed);
             await WaitAsync(() => File.Exists(Path.Combine(seedDir, context.FileName + ".done")), [tracker, seed], "the aria2c seed to verify its file", cancel);
             await WaitAsync(async () => await SeedersAsync(curl, infoHash, cancel) >= 1, [tracker, seed], "the seed to announce itself to opentracker", cancel);
@@ -63,7 +64,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
             var dirs = Enumerable.Range(0, context.Receivers).Select(i => context.Folder($"bittorrent-{run}", $"node-{i}")).ToArray();
             var start = context.Clock.Elapsed;
             var leechers = dirs.Select((dir, i) => NodeProcess.Start($"aria2c-{i}", context.Testbed.Plan.NodeNamespace(SwarmContext.ReceiverNode(i)), aria2c,
-                [.. Aria2Arguments(dir, hook), torrent], Path.Combine(root, $"aria2c-{i}.log"), context.Clock)).ToArray();
+                [.. Aria2Arguments(dir, hook, context.Options.UploadLimit), torrent], Path.Combine(root, $"aria2c-{i}.log"), context.Clock)).ToArray();
             processes.AddRange(leechers);
 
             var markers = dirs.Select(d => Path.Combine(d, context.FileName + ".done")).ToArray();
@@ -109,7 +110,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
                 Verified = verified,
                 Notes =
                 [
-                    $"aria2c {string.Join(' ', Aria2Arguments("DIR", "HOOK"))}; mktorrent -l 20 (1 MiB pieces); opentracker on the origin node (sent {originTx} bytes)",
+                    $"aria2c {string.Join(' ', Aria2Arguments("DIR", "HOOK", context.Options.UploadLimit))}; mktorrent -l 20 (1 MiB pieces); opentracker on the origin node (sent {originTx} bytes)",
                     .. problems,
                 ],
             };
@@ -127,8 +128,9 @@ internal sealed class BitTorrentSystem(SwarmContext context)
     /// <summary>
     /// A private tracker on a private LAN: no DHT, no local peer discovery, peer exchange on; seed
     /// for ever (ratio 0.0) so that finished leechers keep serving until the benchmark stops them.
+    /// With <paramref name="uploadLimit"/> (dfbench --upload-limit) every aria2c's upload is capped as our agents' are.
     /// </summary>
-    internal static string[] Aria2Arguments(string dir, string hook) =>
+    internal static string[] Aria2Arguments(string dir, string hook, LinkRate? uploadLimit = null) =>
     [
         $"--dir={dir}",
         "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=true",
@@ -137,6 +139,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
         "--console-log-level=warn", "--summary-interval=0", "--enable-color=false",
         $"--on-bt-download-complete={hook}",
         $"--stop-with-process={Environment.ProcessId}",
+        .. uploadLimit is { } cap ? new[] { "--max-overall-upload-limit=" + ((long)cap.BytesPerSecond).ToString(CultureInfo.InvariantCulture) } : [],
     ];
 
     /// <summary>opentracker's scrape: how many complete peers (seeders) it knows for the torrent.</summary>

@@ -32,6 +32,28 @@ internal readonly record struct LinkRate(long BitsPerSecond)
         throw UserFacingException.Usage($"'{text}' is not a link rate; write it as tc does, e.g. 100mbit, 1gbit or 500kbit (at least 8kbit)");
     }
 
+    /// <summary><c>90%</c> of <paramref name="of"/>, or a rate written as <see cref="Parse"/> takes it; never above <paramref name="of"/>.</summary>
+    public static LinkRate ParseShare(string text, LinkRate of, string flag)
+    {
+        var trimmed = text.Trim();
+        if (trimmed.EndsWith('%'))
+        {
+            return double.TryParse(trimmed[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var percent) && percent is > 0 and <= 100
+                ? new LinkRate((long)Math.Round(of.BitsPerSecond * percent / 100))
+                : throw UserFacingException.Usage($"{flag} '{text}' is not a share of --rate; write e.g. 90%");
+        }
+        LinkRate rate;
+        try
+        {
+            rate = Parse(trimmed);
+        }
+        catch (UserFacingException)
+        {
+            throw UserFacingException.Usage($"{flag} '{text}' is neither a share of --rate (e.g. 90%) nor a rate as tc writes it (e.g. 88mbit)");
+        }
+        return rate.BitsPerSecond <= of.BitsPerSecond ? rate : throw UserFacingException.Usage($"{flag} {rate} is above --rate {of}; a cap above the link does nothing");
+    }
+
     public override string ToString() => BitsPerSecond switch
     {
         >= 1_000_000_000 when BitsPerSecond % 1_000_000_000 == 0 => $"{BitsPerSecond / 1_000_000_000}gbit",

@@ -100,6 +100,39 @@ public sealed class TestbedPlanTests
     }
 
     [Fact]
+    public void Aria2_GetsTheSameUploadCapAsOurAgents_OnlyWhenOneIsAsked()
+    {
+        Assert.DoesNotContain(BitTorrentSystem.Aria2Arguments("/d", "/h.sh"), a => a.StartsWith("--max-overall-upload-limit", StringComparison.Ordinal));
+
+        var capped = BitTorrentSystem.Aria2Arguments("/d", "/h.sh", LinkRate.ParseShare("90%", LinkRate.Parse("100mbit"), "--upload-limit"));
+
+        Assert.Contains("--max-overall-upload-limit=11250000", capped); // 90 Mbit/s in bytes per second
+    }
+
+    [Theory]
+    [InlineData("90%", 90_000_000)]
+    [InlineData("100%", 100_000_000)]
+    [InlineData("12.5%", 12_500_000)]
+    [InlineData("88mbit", 88_000_000)]
+    public void UploadLimit_IsAShareOfTheLinkOrARate(string text, long bits)
+    {
+        Assert.Equal(bits, LinkRate.ParseShare(text, LinkRate.Parse("100mbit"), "--upload-limit").BitsPerSecond);
+    }
+
+    [Theory]
+    [InlineData("0%")]
+    [InlineData("101%")]
+    [InlineData("ninety%")]
+    [InlineData("200mbit")] // above the link: a cap that does nothing is a mistake worth one line
+    [InlineData("90")]
+    public void UploadLimit_RejectsWhatIsNoShareOrRateBelowTheLink(string text)
+    {
+        var e = Assert.Throws<UserFacingException>(() => LinkRate.ParseShare(text, LinkRate.Parse("100mbit"), "--upload-limit"));
+        Assert.Equal(ExitCodes.Usage, e.ExitCode);
+        Assert.Contains("--upload-limit", e.Message);
+    }
+
+    [Fact]
     public void ProcStat_ReadsUtimeAndStimeAfterANameWithSpacesAndParentheses()
     {
         // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
