@@ -37,7 +37,8 @@ public static class SwarmCommand
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
         var uploadLimit = new Option<string?>("--upload-limit")
         {
-            Description = "Cap every peer's upload, ours (dfagent --upload-limit) and aria2c's (--max-overall-upload-limit) alike, as an operator sets it "
+            Description = "Cap the upload of every dfagent (--upload-limit; the publisher's too, not the broker's in-process seed of URL mode) and every aria2c "
+                + "(--max-overall-upload-limit, its seed's too) alike, as an operator sets it "
                 + "below the NIC's rate so that the upload queue stays short and the ACKs of the peer's own downloads are not held behind it: "
                 + "a share of --rate (90%) or a tc rate (88mbit). Default: none",
             HelpName = "PERCENT%|RATE",
@@ -56,12 +57,13 @@ public static class SwarmCommand
         };
         command.SetAction(async (parse, cancel) =>
         {
+            var linkRate = LinkRate.Parse(parse.GetValue(rate)!);
             var options = new SwarmOptions
             {
                 Agents = parse.GetValue(agents) is var n and >= 1 and <= 200 ? n : throw UserFacingException.Usage("--agents must be between 1 and 200"),
                 Size = ParseSize(parse.GetValue(size)!),
-                Rate = LinkRate.Parse(parse.GetValue(rate)!),
-                UploadLimit = parse.GetValue(uploadLimit) is { } u ? LinkRate.ParseShare(u, LinkRate.Parse(parse.GetValue(rate)!), "--upload-limit") : null,
+                Rate = linkRate,
+                UploadLimit = parse.GetValue(uploadLimit) is { } u ? LinkRate.ParseShare(u, linkRate, "--upload-limit") : null,
                 Modes = ParseModes(parse.GetValue(mode)!),
                 Baselines = ParseBaselines(parse.GetValue(baselines)!),
                 Out = parse.GetValue(output)!,

@@ -139,7 +139,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
         "--console-log-level=warn", "--summary-interval=0", "--enable-color=false",
         $"--on-bt-download-complete={hook}",
         $"--stop-with-process={Environment.ProcessId}",
-        .. uploadLimit is { } cap ? new[] { "--max-overall-upload-limit=" + ((long)cap.BytesPerSecond).ToString(CultureInfo.InvariantCulture) } : [],
+        .. uploadLimit is { } cap ? new[] { "--max-overall-upload-limit=" + cap.BytesPerSecondText } : [],
     ];
 
     /// <summary>opentracker's scrape: how many complete peers (seeders) it knows for the torrent.</summary>

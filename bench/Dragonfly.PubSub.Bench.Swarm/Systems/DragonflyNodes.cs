@@ -87,7 +87,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
             "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{MqttPort}",
             "--data-dir", dataDir, "--listen", "0.0.0.0", "--advertise-addr", address,
             .. context.Options.PiecesInFlight is { } n ? new[] { "--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture) } : [],
-            .. context.Options.UploadLimit is { } cap ? new[] { "--upload-limit", ((long)cap.BytesPerSecond).ToString(CultureInfo.InvariantCulture) } : [],
+            .. context.Options.UploadLimit is { } cap ? new[] { "--upload-limit", cap.BytesPerSecondText } : [],
             .. _fleet?.AgentArguments($"{context.OriginAddress}:{BrokerHttpPort}") ?? TlsArguments,
             .. extra,
         ];

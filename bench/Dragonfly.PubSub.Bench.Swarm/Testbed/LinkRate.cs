@@ -14,6 +14,9 @@ internal readonly record struct LinkRate(long BitsPerSecond)
 
     public double BytesPerSecond => BitsPerSecond / 8.0;
 
+    /// <summary>Whole bytes per second, as dfagent --upload-limit and aria2c's limits take a rate.</summary>
+    public string BytesPerSecondText => ((long)BytesPerSecond).ToString(CultureInfo.InvariantCulture);
+
     /// <summary>The argument tc takes, in bits per second so nothing is lost to rounding.</summary>
     public string TcText => BitsPerSecond.ToString(CultureInfo.InvariantCulture) + "bit";
 
