@@ -13,7 +13,7 @@ public static class BrokerCli
         var config = new Option<string?>("--config")
         {
             HelpName = "FILE",
-            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, announceManifestMax (bytes; 0: announcements carry no manifest), seed, seedPort, "
+            Description = "JSON config file with any of dataDir, listen, mqttPort, grpcPort, httpPort, maxParents, announceManifestMax (bytes; 0: announcements carry no manifest), seed, seedPort, seedUploadLimit, "
                 + "s3Endpoint, s3Region, s3AccessKey, s3SecretKey, fileOriginRoots (array of directories), s3Buckets (array of bucket names), allowOrigins (array of hosts, IP addresses or CIDRs), "
                 + "mqttsPort, insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSans (array), certTtl, tlsCiphers, "
                 + "registries ({\"host:port\": {\"username\": ..., \"password\": ...}} for preheat). "
@@ -75,6 +75,13 @@ public static class BrokerCli
             HelpName = "PORT",
             Description = $"Peer port of the in-process seed peer, which fetches URL tasks from their origins once and serves them to the swarm; "
                 + $"0 picks a free port [env DFBROKER_SEED_PORT; default {BrokerOptions.DefaultSeedPort}]",
+        };
+        var seedUploadLimit = new Option<string?>("--seed-upload-limit")
+        {
+            HelpName = "RATE",
+            Description = "Cap the seed's upload, per second (e.g. 11MiB). Set it ~10 % below the uplink where the seed's pieces "
+                + "and the scheduler's messages leave through the same queue, so parent sets do not wait behind pieces "
+                + "[env DFBROKER_SEED_UPLOAD_LIMIT; config seedUploadLimit; default: no cap]",
         };
         var noSeed = new Option<bool>("--no-seed")
         {
@@ -162,7 +169,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, bridgeFrom, grpcPort, httpPort, seedPort, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, bridgeFrom, grpcPort, httpPort, seedPort, seedUploadLimit, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -202,6 +209,7 @@ public static class BrokerCli
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),
+                    SeedUploadLimit = parse.GetValue(seedUploadLimit),
                     NoSeed = parse.GetValue(noSeed),
                     FileOriginRoots = parse.GetValue(fileOriginRoot) ?? [],
                     S3Buckets = parse.GetValue(s3Bucket) ?? [],

@@ -20,6 +20,9 @@ public sealed record BrokerCommandLine
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }
+
+    /// <summary>--seed-upload-limit: a rate as typed (e.g. 11MiB per second).</summary>
+    public string? SeedUploadLimit { get; init; }
     public bool NoSeed { get; init; }
 
     /// <summary>--file-origin-root, repeatable; empty = not given.</summary>

@@ -21,6 +21,9 @@ public sealed record BrokerConfigFile
     public int? AnnounceManifestMax { get; init; }
     public bool? Seed { get; init; }
     public int? SeedPort { get; init; }
+
+    /// <summary>The seed's upload cap as a rate per second (e.g. "11MiB"); unlimited by default.</summary>
+    public string? SeedUploadLimit { get; init; }
     public string? S3Endpoint { get; init; }
     public string? S3Region { get; init; }
     public string? S3AccessKey { get; init; }
@@ -123,6 +126,9 @@ public sealed record BrokerConfigFile
                     case "seedport":
                         config = config with { SeedPort = Int(property, problems) };
                         break;
+                    case "seeduploadlimit":
+                        config = config with { SeedUploadLimit = String(property, problems) };
+                        break;
                     case "s3endpoint":
                         config = config with { S3Endpoint = String(property, problems) };
                         break;
@@ -185,7 +191,7 @@ public sealed record BrokerConfigFile
     }
 
     public static readonly IReadOnlyList<string> KnownKeys =
-        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "announceManifestMax", "seed", "seedPort", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
+        ["dataDir", "listen", "mqttPort", "grpcPort", "httpPort", "maxParents", "announceManifestMax", "seed", "seedPort", "seedUploadLimit", "s3Endpoint", "s3Region", "s3AccessKey", "s3SecretKey",
          "fileOriginRoots", "s3Buckets", "allowOrigins", "registries", "mqttsPort", "insecure", "tlsCa", "tlsCaKey", "tlsCert", "tlsKey", "tlsSans", "certTtl", "tlsCiphers"];
 
     private static List<string>? StringArray(JsonProperty property, List<string> problems)
@@ -293,6 +299,10 @@ public sealed record BrokerConfigFile
         CheckPort("httpPort", HttpPort, problems);
         CheckPort("seedPort", SeedPort, problems);
         CheckPort("mqttsPort", MqttsPort, problems);
+        if (SeedUploadLimit is not null && !Dragonfly.PubSub.Contracts.ByteSize.TryParse(SeedUploadLimit, out _))
+        {
+            problems.Add($"seedUploadLimit: '{SeedUploadLimit}' is not a rate; write e.g. \"11MiB\" (per second)");
+        }
         problems.AddRange(BrokerTlsResolver.Problems(
             "tlsCa", TlsCa, "tlsCaKey", TlsCaKey, "tlsCert", TlsCert, "tlsKey", TlsKey, "tlsSans", TlsSans ?? [], "certTtl", CertTtl, "tlsCiphers", TlsCiphers, Insecure == true));
         if (S3Endpoint is not null

@@ -74,6 +74,12 @@ public sealed record BrokerOptions
     /// <summary>The seed's peer port (pieces are served there); 0 picks a free one.</summary>
     public int SeedPort { get; init; } = DefaultSeedPort;
 
+    /// <summary>
+    /// The seed's upload cap in bytes per second; 0: none. Set it a little below the uplink where the seed's
+    /// uploads share a FIFO queue with the scheduler's traffic, so parent sets and relays do not wait behind pieces.
+    /// </summary>
+    public long SeedUploadLimit { get; init; }
+
     /// <summary>The S3 endpoint and credentials for s3:// URL tasks (config s3* keys over the AWS_* environment).</summary>
     public S3OriginOptions S3 { get; init; } = new();
 

@@ -50,6 +50,7 @@ public static class BrokerOptionsResolver
             Verbose = flags.Verbose || Env(environment, "DFBROKER_VERBOSE") is "1" or "true",
             Seed = !flags.NoSeed && (file.Seed ?? true),
             SeedPort = Port("--seed-port", flags.SeedPort, environment, "DFBROKER_SEED_PORT", file.SeedPort, BrokerOptions.DefaultSeedPort),
+            SeedUploadLimit = SeedUploadLimit(flags, file, environment),
             S3 = S3(file, environment),
             FileOriginRoots = FileOriginRoots(flags, file, environment),
             S3Buckets = S3Buckets(flags, file, environment),
@@ -58,6 +59,21 @@ public static class BrokerOptionsResolver
             MqttsPort = Port("--mqtts-port", flags.MqttsPort, environment, "DFBROKER_MQTTS_PORT", file.MqttsPort, BrokerOptions.DefaultMqttsPort),
             Tls = BrokerTlsResolver.Resolve(flags, environment, file),
         };
+    }
+
+    /// <summary>--seed-upload-limit &gt; DFBROKER_SEED_UPLOAD_LIMIT &gt; config seedUploadLimit: bytes per second, 0 for none.</summary>
+    private static long SeedUploadLimit(BrokerCommandLine flags, BrokerConfigFile file, Func<string, string?> environment)
+    {
+        var (source, text) = flags.SeedUploadLimit is not null ? ("--seed-upload-limit", flags.SeedUploadLimit)
+            : Env(environment, "DFBROKER_SEED_UPLOAD_LIMIT") is { } fromEnvironment ? ("DFBROKER_SEED_UPLOAD_LIMIT", fromEnvironment)
+            : ("seedUploadLimit", file.SeedUploadLimit);
+        if (text is null)
+        {
+            return 0;
+        }
+        return ByteSize.TryParse(text, out var rate)
+            ? rate
+            : throw UserFacingException.Usage($"{source} '{text}' is not a rate; write e.g. 11MiB (per second)");
     }
 
     /// <summary>--mqtt-url &gt; DFBROKER_MQTT_URL &gt; config mqttUrl: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]; null: the embedded server.</summary>

@@ -64,6 +64,7 @@ public sealed class BrokerSeed : IAsyncDisposable
         Broker = $"{SchedulerHost(options.Listen)}:{grpcPort}",
         DataDir = options.SeedDataDir,
         PeerPort = options.SeedPort,
+        UploadLimit = options.SeedUploadLimit,
         HttpPort = -1,
         ListenAddress = options.Listen.ToString(),
         Origins = new OriginSettings

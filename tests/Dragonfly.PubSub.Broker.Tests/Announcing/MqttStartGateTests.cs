@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Broker.Announcing;
+using Dragonfly.PubSub.Testing;
 using Microsoft.AspNetCore.Connections;
 using MQTTnet;
 using MQTTnet.Server;
@@ -51,5 +52,35 @@ public sealed class MqttStartGateTests
         await connection.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.False(reached);
+    }
+
+    [Fact]
+    public async Task MqttnetsOwnFailureAtTheEndOfAConnection_IsOneWarning_AndAnyOtherFailureStillSurfaces()
+    {
+        var options = new MqttServerOptionsBuilder().Build();
+        using var server = new MqttServerFactory().CreateMqttServer(options);
+        await server.StartAsync();
+        try
+        {
+            using var logs = new CapturedLogs();
+            var gate = new MqttStartGate(server, logs.For<MqttStartGate>());
+            var context = new DefaultConnectionContext("conn-7");
+
+            // What MQTTnet.AspNetCore throws when a client leaves under a write (StreamPipeWriter.Complete).
+            await gate.Hold(_ => throw new ArgumentNullException("buffer"))(context).WaitAsync(TimeSpan.FromSeconds(10));
+
+            var line = Assert.Single(logs.Lines);
+            Assert.StartsWith("Warning ", line, StringComparison.Ordinal);
+            Assert.Contains("MQTT connection conn-7", line, StringComparison.Ordinal);
+            Assert.Contains("ArgumentNullException", line, StringComparison.Ordinal);
+
+            // Anything else is not the known end-of-connection race: it must not be swallowed.
+            await Assert.ThrowsAsync<IOException>(() => gate.Hold(_ => throw new IOException("disk"))(new DefaultConnectionContext("conn-8")));
+            Assert.Single(logs.Lines);
+        }
+        finally
+        {
+            await server.StopAsync();
+        }
     }
 }

@@ -43,6 +43,30 @@ public sealed class BrokerOptionsResolverTests : IDisposable
     }
 
     [Fact]
+    public void SeedUploadLimit_IsOffByDefault_FlagBeatsEnvironmentBeatsFile_AndANonRateIsAUsageErrorNamingItsSource()
+    {
+        _environment["DFBROKER_DATA_DIR"] = _dir;
+        Assert.Equal(0, BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env).SeedUploadLimit);
+
+        var file = Path.Combine(_dir, "seed-limit.json");
+        File.WriteAllText(file, """{ "seedUploadLimit": "10MiB" }""");
+        Assert.Equal(10L << 20, BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).SeedUploadLimit);
+        _environment["DFBROKER_SEED_UPLOAD_LIMIT"] = "11MiB";
+        Assert.Equal(11L << 20, BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env).SeedUploadLimit);
+        Assert.Equal(12L << 20, BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file, SeedUploadLimit = "12MiB" }, Env).SeedUploadLimit);
+
+        _environment["DFBROKER_SEED_UPLOAD_LIMIT"] = "fast";
+        var bad = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env));
+        Assert.Equal(ExitCodes.Usage, bad.ExitCode);
+        Assert.Equal("DFBROKER_SEED_UPLOAD_LIMIT 'fast' is not a rate; write e.g. 11MiB (per second)", bad.Message);
+        _environment.Remove("DFBROKER_SEED_UPLOAD_LIMIT");
+
+        File.WriteAllText(file, """{ "seedUploadLimit": "lots" }""");
+        var fromFile = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine { ConfigFile = file }, Env));
+        Assert.Contains("seedUploadLimit: 'lots' is not a rate", fromFile.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AllowOrigin_FromFlagsEnvironmentOrFile_OpensOnlyWhatItNames_AndABadOneIsAUsageError()
     {
         var loopback = System.Net.IPAddress.Loopback;

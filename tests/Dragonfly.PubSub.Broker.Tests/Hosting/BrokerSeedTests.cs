@@ -29,6 +29,16 @@ public sealed class BrokerSeedTests
     }
 
     [Fact]
+    public void AgentOptionsFor_CapsTheSeedsUploadOnlyWhenTheBrokerIsToldTo()
+    {
+        Assert.Equal(0, BrokerSeed.AgentOptionsFor(new BrokerOptions { DataDir = "/d" }, grpcPort: 8002, logging: null).UploadLimit);
+
+        var capped = BrokerSeed.AgentOptionsFor(new BrokerOptions { DataDir = "/d", SeedUploadLimit = 11_000_000 }, grpcPort: 8002, logging: null);
+
+        Assert.Equal(11_000_000, capped.UploadLimit);
+    }
+
+    [Fact]
     public void AgentOptionsFor_DialsTheListenAddressWhenTheBrokerListensOnOneAddressOnly()
     {
         var options = new BrokerOptions { DataDir = "/d", Listen = IPAddress.Parse("10.1.2.3") };
