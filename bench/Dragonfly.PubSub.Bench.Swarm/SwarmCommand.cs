@@ -37,7 +37,7 @@ public static class SwarmCommand
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
         var uploadLimit = new Option<string?>("--upload-limit")
         {
-            Description = "Cap the upload of every dfagent (--upload-limit; the publisher's too, not the broker's in-process seed of URL mode) and every aria2c "
+            Description = "Cap the upload of every dfagent (--upload-limit; the publisher's too), of the broker's in-process seed of URL mode (dfbroker --seed-upload-limit) and of every aria2c "
                 + "(--max-overall-upload-limit, its seed's too) alike, as an operator sets it "
                 + "below the NIC's rate so that the upload queue stays short and the ACKs of the peer's own downloads are not held behind it: "
                 + "a share of --rate (90%) or a tc rate (88mbit). Default: none",

@@ -31,7 +31,7 @@ internal sealed record SwarmOptions
     public int? PiecesInFlight { get; init; }
 
     /// <summary>
-    /// The upload cap of every dfagent (the publisher included; not the broker's in-process seed, which has no such setting) and of
+    /// The upload cap of every dfagent (the publisher included), of the broker's in-process seed (dfbroker --seed-upload-limit) and of
     /// every aria2c (its seed included); null: none. Below the link rate it keeps a
     /// peer's upload queue short, so the ACKs of its own downloads are not held behind its uploads (see the README's session 12).
     /// </summary>

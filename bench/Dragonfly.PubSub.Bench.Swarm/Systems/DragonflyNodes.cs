@@ -57,6 +57,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
             "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--grpc-port", $"{BrokerGrpcPort}",
             "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", "--allow-origin", "10.213.0.0/16", .. TlsFlags.BrokerArguments(tls, MqttPort),
             .. tls == TlsSetting.On ? new[] { "--tls-san", context.OriginAddress } : [],
+            .. context.Options.UploadLimit is { } cap ? new[] { "--seed-upload-limit", cap.BytesPerSecondText } : [],
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);
         if (tls == TlsSetting.On)
