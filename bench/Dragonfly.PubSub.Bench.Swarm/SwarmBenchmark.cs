@@ -118,7 +118,7 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
                 Scenario = new SwarmScenario(options.Agents, options.Size, options.Rate.ToString(), options.Rate.BitsPerSecond, string.Join(',', options.Modes), options.Runs,
                     options.PieceSize, options.PiecesInFlight, string.Join(',', options.Tls.Select(TlsFlags.Name)),
                     $"one network namespace per node, veth pairs into a bridge, tbf {options.Rate} on both ends of every link (upload and download); no latency or loss emulation (netem is not available on this kernel); node 0 origin (broker with its in-process seed, nginx, tracker), node 1 publisher (dfpub's agent, the BitTorrent seed), nodes 2..{options.Agents + 1} receivers",
-                    options.UploadLimit?.BitsPerSecond),
+                    options.UploadLimit?.BitsPerSecond, options.SeedUploadLimit?.BitsPerSecond),
                 Date = date,
                 Machine = new MachineInfo(Environment.MachineName, Environment.ProcessorCount, RuntimeInformation.OSDescription, MachineInfo.KernelRelease(),
                     GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, RuntimeInformation.FrameworkDescription, Executables.Configuration, onTmpfs,

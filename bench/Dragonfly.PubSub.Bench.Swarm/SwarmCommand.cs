@@ -37,10 +37,16 @@ public static class SwarmCommand
         var piecesInFlight = new Option<int?>("--pieces-in-flight") { Description = "dfagent --pieces-in-flight (default: the agent's)" };
         var uploadLimit = new Option<string?>("--upload-limit")
         {
-            Description = "Cap the upload of every dfagent (--upload-limit; the publisher's too), of the broker's in-process seed of URL mode (dfbroker --seed-upload-limit) and of every aria2c "
-                + "(--max-overall-upload-limit, its seed's too) alike, as an operator sets it "
+            Description = "Cap the upload of every receiver, ours (dfagent --upload-limit) and aria2c's (--max-overall-upload-limit) alike, as an operator sets it "
                 + "below the NIC's rate so that the upload queue stays short and the ACKs of the peer's own downloads are not held behind it: "
                 + "a share of --rate (90%) or a tc rate (88mbit). Default: none",
+            HelpName = "PERCENT%|RATE",
+        };
+        var seedUploadLimit = new Option<string?>("--seed-upload-limit")
+        {
+            Description = "Cap the upload of the publishing side: dfpub's dfagent, the broker's in-process seed of URL mode (dfbroker --seed-upload-limit) "
+                + "and aria2c's seed. A peer that only uploads needs none, but the broker's seed shares its node's uplink with the scheduler's messages. "
+                + "Same forms as --upload-limit. Default: none",
             HelpName = "PERCENT%|RATE",
         };
         var tls = new Option<string>("--tls")
@@ -53,7 +59,7 @@ public static class SwarmCommand
         };
         var command = new Command("swarm", "N agents in network namespaces with tbf-shaped links, against nginx+curl and BitTorrent, as a ratio to D_min (needs root)")
         {
-            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight, uploadLimit, tls,
+            agents, size, rate, mode, baselines, output, runs, keep, pieceSize, piecesInFlight, uploadLimit, seedUploadLimit, tls,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -64,6 +70,7 @@ public static class SwarmCommand
                 Size = ParseSize(parse.GetValue(size)!),
                 Rate = linkRate,
                 UploadLimit = parse.GetValue(uploadLimit) is { } u ? LinkRate.ParseShare(u, linkRate, "--upload-limit") : null,
+                SeedUploadLimit = parse.GetValue(seedUploadLimit) is { } su ? LinkRate.ParseShare(su, linkRate, "--seed-upload-limit") : null,
                 Modes = ParseModes(parse.GetValue(mode)!),
                 Baselines = ParseBaselines(parse.GetValue(baselines)!),
                 Out = parse.GetValue(output)!,

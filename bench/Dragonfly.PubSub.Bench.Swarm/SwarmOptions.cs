@@ -31,11 +31,19 @@ internal sealed record SwarmOptions
     public int? PiecesInFlight { get; init; }
 
     /// <summary>
-    /// The upload cap of every dfagent (the publisher included), of the broker's in-process seed (dfbroker --seed-upload-limit) and of
-    /// every aria2c (its seed included); null: none. Below the link rate it keeps a
-    /// peer's upload queue short, so the ACKs of its own downloads are not held behind its uploads (see the README's session 12).
+    /// The upload cap of every receiver: each dfagent that downloads (dfagent --upload-limit) and each aria2c leecher
+    /// (--max-overall-upload-limit); null: none. Below the link rate it keeps a receiver's upload queue short, so the
+    /// ACKs of its own downloads are not held behind its uploads (see the README's session 12).
     /// </summary>
     public LinkRate? UploadLimit { get; init; }
+
+    /// <summary>
+    /// The upload cap of the publishing side: dfpub's dfagent, the broker's in-process seed of URL mode
+    /// (dfbroker --seed-upload-limit) and aria2c's seed; null: none. A peer that only uploads holds no ACKs of
+    /// downloads in its queue, so a cap only lowers its rate; the broker's seed is the exception, as the scheduler's
+    /// messages leave its node through the same queue (README, session 13).
+    /// </summary>
+    public LinkRate? SeedUploadLimit { get; init; }
 
     /// <summary>Our systems run once per setting (<c>--tls on|off|both</c>); the baselines once per run.</summary>
     public IReadOnlyList<TlsSetting> Tls { get; init; } = [TlsSetting.On];

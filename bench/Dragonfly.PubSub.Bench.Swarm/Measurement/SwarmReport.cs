@@ -75,7 +75,7 @@ internal sealed record SwarmReport
 }
 
 internal sealed record SwarmScenario(int Agents, long SizeBytes, string Rate, long RateBitsPerSecond, string Mode, int Runs,
-    long? PieceSize, int? PiecesInFlight, string Tls, string Testbed, long? UploadLimitBitsPerSecond);
+    long? PieceSize, int? PiecesInFlight, string Tls, string Testbed, long? UploadLimitBitsPerSecond, long? SeedUploadLimitBitsPerSecond);
 
 internal sealed record MachineInfo(string Host, int Cpus, string Os, string Kernel, long MemoryBytes, string Runtime, string Configuration,
     bool FilesOnTmpfs, string LoadAverageAtStart, string LoadAverageAtEnd)

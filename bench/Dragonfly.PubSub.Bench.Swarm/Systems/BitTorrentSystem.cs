@@ -53,7 +53,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
             WorldReadable.Executable(hook);
 
             var seed = NodeProcess.Start("aria2c-seed", context.Testbed.Plan.NodeNamespace(SwarmContext.PublisherNode), aria2c,
-                [.. Aria2Arguments(seedDir, hook, context.Options.UploadLimit), "--check-integrity=true", torrent], Path.Combine(root, "aria2c-seed.log"), context.Clock);
+                [.. Aria2Arguments(seedDir, hook, context.Options.SeedUploadLimit), "--check-integrity=true", torrent], Path.Combine(root, "aria2c-seed.log"), context.Clock);
             processes.Add(seed);
             await WaitAsync(() => File.Exists(Path.Combine(seedDir, context.FileName + ".done")), [tracker, seed], "the aria2c seed to verify its file", cancel);
             await WaitAsync(async () => await SeedersAsync(curl, infoHash, cancel) >= 1, [tracker, seed], "the seed to announce itself to opentracker", cancel);
@@ -110,7 +110,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
                 Verified = verified,
                 Notes =
                 [
-                    $"aria2c {string.Join(' ', Aria2Arguments("DIR", "HOOK", context.Options.UploadLimit))}; mktorrent -l 20 (1 MiB pieces); opentracker on the origin node (sent {originTx} bytes)",
+                    $"aria2c {string.Join(' ', Aria2Arguments("DIR", "HOOK", context.Options.UploadLimit))} (the seed's upload cap: {context.Options.SeedUploadLimit?.BytesPerSecondText ?? "none"}); mktorrent -l 20 (1 MiB pieces); opentracker on the origin node (sent {originTx} bytes)",
                     .. problems,
                 ],
             };
@@ -128,7 +128,7 @@ internal sealed class BitTorrentSystem(SwarmContext context)
     /// <summary>
     /// A private tracker on a private LAN: no DHT, no local peer discovery, peer exchange on; seed
     /// for ever (ratio 0.0) so that finished leechers keep serving until the benchmark stops them.
-    /// With <paramref name="uploadLimit"/> (dfbench --upload-limit) every aria2c's upload is capped as our agents' are.
+    /// With <paramref name="uploadLimit"/> (dfbench --upload-limit for leechers, --seed-upload-limit for the seed) its upload is capped as our agents' are.
     /// </summary>
     internal static string[] Aria2Arguments(string dir, string hook, LinkRate? uploadLimit = null) =>
     [

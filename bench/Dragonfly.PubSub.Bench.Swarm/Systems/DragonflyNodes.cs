@@ -57,7 +57,7 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
             "--data-dir", BrokerDir, "--listen", "0.0.0.0", "--grpc-port", $"{BrokerGrpcPort}",
             "--http-port", $"{BrokerHttpPort}", "--seed-port", $"{SeedPort}", "--allow-origin", "10.213.0.0/16", .. TlsFlags.BrokerArguments(tls, MqttPort),
             .. tls == TlsSetting.On ? new[] { "--tls-san", context.OriginAddress } : [],
-            .. context.Options.UploadLimit is { } cap ? new[] { "--seed-upload-limit", cap.BytesPerSecondText } : [],
+            .. context.Options.SeedUploadLimit is { } cap ? new[] { "--seed-upload-limit", cap.BytesPerSecondText } : [],
         ]);
         await WaitForFileAsync(broker, Path.Combine(BrokerDir, "broker.json"), cancel);
         if (tls == TlsSetting.On)
@@ -80,15 +80,20 @@ internal sealed class DragonflyNodes(SwarmContext context, string root, TlsSetti
         return (encrypted, $"transport: broker.json tls={(brokerTls ? "true" : "false")}, {enrolled} of {agentDirs.Count} agents hold a certificate of the broker's fleet CA => {(encrypted ? "TLS" : "plain text")}");
     }
 
-    public NodeProcess StartAgent(string name, int node, string dataDir, IEnumerable<string> extra)
+    /// <summary>
+    /// A dfagent on node n. A receiver's upload is capped by dfbench --upload-limit, the publisher's (it only uploads)
+    /// by --seed-upload-limit.
+    /// </summary>
+    public NodeProcess StartAgent(string name, int node, string dataDir, IEnumerable<string> extra, bool publisher = false)
     {
+        var uploadLimit = publisher ? context.Options.SeedUploadLimit : context.Options.UploadLimit;
         var address = context.Testbed.Plan.Address(node);
         string[] arguments =
         [
             "--broker", $"{context.OriginAddress}:{BrokerGrpcPort}", "--mqtt", $"{context.OriginAddress}:{MqttPort}",
             "--data-dir", dataDir, "--listen", "0.0.0.0", "--advertise-addr", address,
             .. context.Options.PiecesInFlight is { } n ? new[] { "--pieces-in-flight", n.ToString(CultureInfo.InvariantCulture) } : [],
-            .. context.Options.UploadLimit is { } cap ? new[] { "--upload-limit", cap.BytesPerSecondText } : [],
+            .. uploadLimit is { } cap ? new[] { "--upload-limit", cap.BytesPerSecondText } : [],
             .. _fleet?.AgentArguments($"{context.OriginAddress}:{BrokerHttpPort}") ?? TlsArguments,
             .. extra,
         ];

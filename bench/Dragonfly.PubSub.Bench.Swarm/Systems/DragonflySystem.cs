@@ -49,7 +49,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         var broker = await nodes.StartBrokerAsync(cancel);
 
         var publisherDir = Path.Combine(root, "publisher");
-        var publisher = nodes.StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, []);
+        var publisher = nodes.StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, [], publisher: true);
         var receiverDirs = Enumerable.Range(0, context.Receivers).Select(i => Path.Combine(root, $"agent-{i}")).ToArray();
         var receivers = receiverDirs.Select((dir, i) =>
             nodes.StartAgent($"dfagent-{i}", SwarmContext.ReceiverNode(i), dir, ["--subscribe", Topic, "--output-dir", Path.Combine(dir, "out")])).ToArray();

@@ -60,7 +60,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
         var receivers = receiverDirs.Select((dir, i) => nodes.StartAgent($"dfagent-{i}", SwarmContext.ReceiverNode(i), dir,
             Announce ? ["--subscribe", Topic, "--output-dir", Path.Combine(dir, "out")] : [])).ToArray();
         var publisherDir = Path.Combine(root, "publisher");
-        var publisher = Announce ? nodes.StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, []) : null;
+        var publisher = Announce ? nodes.StartAgent("dfagent-publisher", SwarmContext.PublisherNode, publisherDir, [], publisher: true) : null;
         var agents = publisher is null ? receivers : [.. receivers, publisher];
         var agentDirs = publisher is null ? receiverDirs : [.. receiverDirs, publisherDir];
         await DragonflyNodes.WaitAgentsAsync(agents, agentDirs, subscribed: i => Announce && i < receivers.Length, cancel);

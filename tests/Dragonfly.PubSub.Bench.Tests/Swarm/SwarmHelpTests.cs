@@ -15,7 +15,7 @@ public sealed class SwarmHelpTests
 
         Assert.Equal(0, code);
         var help = output.ToString();
-        foreach (var option in new[] { "--agents", "--size", "--rate", "--mode", "--baselines", "--out", "--runs", "--keep", "--piece-size", "--pieces-in-flight", "--tls" })
+        foreach (var option in new[] { "--agents", "--size", "--rate", "--mode", "--baselines", "--out", "--runs", "--keep", "--piece-size", "--pieces-in-flight", "--upload-limit", "--seed-upload-limit", "--tls" })
         {
             Assert.Contains(option, help, StringComparison.Ordinal);
         }
