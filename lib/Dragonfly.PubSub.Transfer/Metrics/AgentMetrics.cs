@@ -49,7 +49,9 @@ public static class AgentMetrics
     /// <summary>
     /// Requests and connections the peer port turned away (issue 11, attacks 4 and 7), by why:
     /// <c>ticket</c> (a piece request without a valid ticket for its task), <c>connections</c> (over the
-    /// total or per-address connection cap), <c>send_timeout</c> (a client that stopped reading a response).
+    /// total or per-address connection cap), <c>send_timeout</c> (a client that stopped reading a response);
+    /// and, not attacks but load, <c>full</c> (every upload slot and queue place taken) and <c>busy</c> (this
+    /// peer is already sending that piece of a complete artifact to someone else): the requester asks elsewhere.
     /// </summary>
     public static readonly Counter PeerRefused = Prometheus.Metrics.CreateCounter(
         "dragonfly_agent_peer_refused_total", "Piece requests and peer connections the peer port refused or dropped, by reason.",
@@ -68,7 +70,7 @@ public static class AgentMetrics
         CacheEvictions.Inc(0);
         CacheEvictedBytes.Inc(0);
         DiskFull.Inc(0);
-        foreach (var reason in (string[])["ticket", "connections", "send_timeout"])
+        foreach (var reason in (string[])["ticket", "connections", "send_timeout", "full", "busy"])
         {
             PeerRefused.WithLabels(reason).Inc(0);
         }

@@ -293,6 +293,10 @@ public sealed partial class PieceServer : IAsyncDisposable
                     if (status != PieceStatus.Forbidden)
                     {
                         Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
+                        if (status is PieceStatus.Busy or PieceStatus.Full)
+                        {
+                            AgentMetrics.PeerRefused.WithLabels(status is PieceStatus.Full ? "full" : "busy").Inc();
+                        }
                     }
                     PieceProtocol.WriteResponseHeader(header, status, 0);
                     await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Dragonfly.PubSub.Agent.Tests.Support;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Transfer;
+using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -85,11 +86,14 @@ public sealed class PieceProtocolTests : IAsyncLifetime
     public async Task Fetch_OfARangeASeedJustSent_ReturnsBusy()
     {
         _peer.Pieces.AddComplete(_artifact.Digest, _artifact.Layout, _artifact.Path);
+        var busyBefore = AgentMetrics.PeerRefused.WithLabels("busy").Value;
 
         Assert.Equal(FetchStatus.Ok, (await FetchAsync(1)).Result.Status);
         Assert.Equal(FetchStatus.Busy, (await FetchAsync(1)).Result.Status);
         Assert.Equal(FetchStatus.Ok, (await FetchAsync(2)).Result.Status);
         Assert.Equal(1, _peer.Server.RequestsBusy);
+        // The process-wide counter (other tests may add to it too) counts the refusal under its reason.
+        Assert.True(AgentMetrics.PeerRefused.WithLabels("busy").Value >= busyBefore + 1);
     }
 
     [Fact]
