@@ -33,6 +33,26 @@ public sealed class PiecePickerTests
     }
 
     [Fact]
+    public void TryPick_AmongEquallyLoadedHolders_SpreadsOverThem_NotTheFirstInTheSchedulersOrder()
+    {
+        var picker = new PiecePicker(40, maxInFlight: 1, new Random(7));
+        picker.SetParents([Parent("a", Full(40)), Parent("b", Full(40)), Parent("c", Full(40))]);
+        var chosen = new Dictionary<string, int>();
+
+        for (var k = 0; k < 30; k++)
+        {
+            Assert.True(picker.TryPick(Now, out var index, out var parent));
+            chosen[parent.PeerId] = chosen.GetValueOrDefault(parent.PeerId) + 1;
+            picker.Finished(index, parent.PeerId, FetchStatus.Ok, Now);
+            picker.MarkDone(index);
+        }
+
+        // Each request finds all three idle: every one of them must get some (the first alone would get 30).
+        Assert.Equal(3, chosen.Count);
+        Assert.All(chosen.Values, n => Assert.InRange(n, 3, 24));
+    }
+
+    [Fact]
     public void TryPick_PrefersTheRarestPiece()
     {
         var picker = new PiecePicker(4, maxInFlight: 1, new Random(1));
