@@ -500,9 +500,9 @@ internal sealed class PiecePicker
     /// <remarks>
     /// Ties go at random because every child gets its parents in much the same order from the scheduler
     /// (most useful pieces first), so taking the first sends every child's ties to the same parents. In a
-    /// 16 x 256 MiB swarm the least used receiver uploaded half of what the median did (123-139 against
-    /// 253-262 MiB) while the busiest answered "full" hundreds of times; with random ties the swarm finished
-    /// sooner in 4 of 5 interleaved pairs (README, session 13), though the imbalance did not go away.
+    /// 16 x 256 MiB swarm the least used receiver uploaded about half of what the median did while the
+    /// busiest answered "full" hundreds of times; with random ties the swarm finished sooner in 4 of 5
+    /// interleaved pairs (README, session 13), though the imbalance did not go away.
     /// </remarks>
     private Parent? ChooseParent(int index, TimeSpan now)
     {
