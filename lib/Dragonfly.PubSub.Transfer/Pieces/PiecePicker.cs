@@ -7,7 +7,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// Decides which piece to request next and from which parent. Owned by one download's loop
 /// (not thread-safe). Policy:
 /// <list type="bullet">
-/// <item>rarest piece first, counted over the bitmaps of all parents not banned;</item>
+/// <item>parent first: the least loaded parent with room (at random among equally loaded ones),
+///   then the rarest piece it holds, counted over the bitmaps of all parents not banned;</item>
 /// <item>ties go in order from a random start when there are several parents, so agents of
 ///   one swarm spread over the file while each still fetches long in-order runs; with a single
 ///   parent they go in order from the first piece, so the whole-file hash keeps up as pieces
@@ -65,6 +66,7 @@ internal sealed class PiecePicker
     private readonly Dictionary<string, Parent> _parents = new(StringComparer.Ordinal);
     private readonly HashSet<string> _banned = new(StringComparer.Ordinal);
     private readonly List<Parent> _active = [];
+    private readonly List<Parent> _candidates = [];
     private int[] _histogram = new int[4];
     private int _doneCount;
     private int _scanFrom;
@@ -367,7 +369,12 @@ internal sealed class PiecePicker
         return index >= 0 ? lastResort : null;
     }
 
-    /// <summary>The rarest piece a parent other than the last resort can send now; ties in rotation order.</summary>
+    /// <summary>
+    /// Parent first, as BitTorrent clients pick: the least loaded parent (other than a last resort) that has
+    /// room now, at random among equally loaded ones, and from it the rarest piece it can send; ties in
+    /// rotation order. Piece first (the rarest piece, then a holder) sent every child to the few holders of
+    /// the rarest pieces at once, which answered "full" while parents holding common pieces sat idle.
+    /// </summary>
     private Parent? PickRarest(TimeSpan now, out int index)
     {
         index = -1;
@@ -376,7 +383,49 @@ internal sealed class PiecePicker
         {
             floor++;
         }
-        Parent? best = null;
+        _candidates.Clear();
+        foreach (var parent in _active)
+        {
+            if (!parent.LastResort && parent.InFlight < _parentLimit && parent.BackoffUntil <= now && parent.FullUntil <= now
+                && !_banned.Contains(parent.PeerId))
+            {
+                _candidates.Add(parent);
+            }
+        }
+        while (_candidates.Count > 0)
+        {
+            // The least loaded candidate, at random among ties; removed once it has nothing to send.
+            var chosen = 0;
+            var ties = 1;
+            for (var k = 1; k < _candidates.Count; k++)
+            {
+                var load = _candidates[k].InFlight.CompareTo(_candidates[chosen].InFlight);
+                if (load < 0)
+                {
+                    chosen = k;
+                    ties = 1;
+                }
+                else if (load == 0 && _random.Next(++ties) == 0)
+                {
+                    chosen = k;
+                }
+            }
+            var parent = _candidates[chosen];
+            var piece = RarestHeldBy(parent, floor, now);
+            if (piece >= 0)
+            {
+                index = piece;
+                return parent;
+            }
+            _candidates.RemoveAt(chosen);
+        }
+        return null;
+    }
+
+    /// <summary>The rarest piece <paramref name="parent"/> can send now, or -1; ties in rotation order.</summary>
+    private int RarestHeldBy(Parent parent, int floor, TimeSpan now)
+    {
+        var best = -1;
         var bestCount = int.MaxValue;
         var advancing = true;
         for (var p = _scanFrom; p < _pieceCount; p++)
@@ -392,18 +441,12 @@ internal sealed class PiecePicker
             }
             advancing = false;
             var count = _count[i];
-            if (_attempts[i] > 0 || count == 0 || count >= bestCount || _unknown[i])
+            if (_attempts[i] > 0 || count >= bestCount || _unknown[i] || !parent.Has[i] || parent.IsDeferred(i, now))
             {
                 continue;
             }
-            var candidate = ChooseParent(i, now);
-            if (candidate is null || candidate.LastResort)
-            {
-                continue;
-            }
-            best = candidate;
+            best = i;
             bestCount = count;
-            index = i;
             if (count <= floor)
             {
                 break;

@@ -53,15 +53,34 @@ public sealed class PiecePickerTests
     }
 
     [Fact]
-    public void TryPick_PrefersTheRarestPiece()
+    public void TryPick_AsksEachParentForTheRarestPieceItHolds()
     {
-        var picker = new PiecePicker(4, maxInFlight: 1, new Random(1));
-        picker.SetParents([Parent("a", Bits(4, 0, 1, 2, 3)), Parent("b", Bits(4, 0, 1, 3)), Parent("c", Bits(4, 0, 3))]);
+        for (var seed = 0; seed < 10; seed++)
+        {
+            var picker = new PiecePicker(4, maxInFlight: 3, new Random(seed), parentLimit: 1);
+            picker.SetParents([Parent("a", Bits(4, 0, 1, 2, 3)), Parent("b", Bits(4, 0, 1, 3)), Parent("c", Bits(4, 0, 3))]);
 
-        Assert.True(picker.TryPick(Now, out var index, out var parent));
+            var picked = PickAll(picker).ToDictionary(p => p.PeerId, p => p.Index);
 
-        Assert.Equal(2, index);
-        Assert.Equal("a", parent.PeerId);
+            // Whichever parent comes first: piece 2 (only a holds it) from a, 1 (held by two) from b.
+            Assert.Equal(2, picked["a"]);
+            Assert.Equal(1, picked["b"]);
+            Assert.Contains(picked["c"], new[] { 0, 3 });
+        }
+    }
+
+    [Fact]
+    public void TryPick_KeepsEveryParentWithUsefulPiecesBusy_NotOnlyTheHoldersOfTheRarest()
+    {
+        // "rare" holds pieces nobody else has; the others hold only common ones. Piece first, "rare" would
+        // get three of the four requests (its per-parent limit); parent first, each parent gets one.
+        var picker = new PiecePicker(8, maxInFlight: 4, new Random(2), parentLimit: 3);
+        picker.SetParents([Parent("rare", Bits(8, 0, 1, 2, 3)), Parent("x", Bits(8, 4, 5, 6, 7)), Parent("y", Bits(8, 4, 5, 6, 7)), Parent("z", Bits(8, 4, 5, 6, 7))]);
+
+        var picked = PickAll(picker);
+
+        Assert.Equal(["rare", "x", "y", "z"], picked.Select(p => p.PeerId).Order());
+        Assert.Contains(picked.Single(p => p.PeerId == "rare").Index, new[] { 0, 1, 2, 3 });
     }
 
     [Fact]
