@@ -541,11 +541,9 @@ internal sealed class PiecePicker
     /// resort only when no other usable parent holds it at all (one at its request limit is waited for).
     /// </summary>
     /// <remarks>
-    /// Ties go at random because every child gets its parents in much the same order from the scheduler
-    /// (most useful pieces first), so taking the first sends every child's ties to the same parents. In a
-    /// 16 x 256 MiB swarm the least used receiver uploaded about half of what the median did while the
-    /// busiest answered "full" hundreds of times; with random ties the swarm finished sooner in 4 of 5
-    /// interleaved pairs (README, session 13), though the imbalance did not go away.
+    /// Used for endgame duplicates (new requests pick the parent first, <see cref="PickRarest"/>). Ties go at
+    /// random because every child gets its parents in much the same order from the scheduler (most useful
+    /// pieces first): taking the first would send every child's ties to the same parents.
     /// </remarks>
     private Parent? ChooseParent(int index, TimeSpan now)
     {
