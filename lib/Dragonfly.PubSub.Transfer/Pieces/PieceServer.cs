@@ -292,10 +292,14 @@ public sealed partial class PieceServer : IAsyncDisposable
                 {
                     if (status != PieceStatus.Forbidden)
                     {
-                        Interlocked.Increment(ref status is PieceStatus.Busy or PieceStatus.Full ? ref _requestsBusy : ref _requestsMissing);
                         if (status is PieceStatus.Busy or PieceStatus.Full)
                         {
+                            Interlocked.Increment(ref _requestsBusy);
                             AgentMetrics.PeerRefused.WithLabels(status is PieceStatus.Full ? "full" : "busy").Inc();
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref _requestsMissing);
                         }
                     }
                     PieceProtocol.WriteResponseHeader(header, status, 0);
