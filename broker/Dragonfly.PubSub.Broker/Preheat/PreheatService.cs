@@ -5,12 +5,9 @@ using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
 using Dragonfly.PubSub.Contracts;
-using Dragonfly.PubSub.Contracts.Scheduler;
 using Dragonfly.PubSub.Registry.Client;
 using Dragonfly.PubSub.Registry.Platforms;
 using Dragonfly.PubSub.Registry.References;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Dragonfly.PubSub.Broker.Preheat;
 
@@ -25,7 +22,7 @@ namespace Dragonfly.PubSub.Broker.Preheat;
 /// owns the jobs; readers get immutable views. Jobs are stored in the catalogue; those unfinished when
 /// the broker stopped are failed at the next start.
 /// </summary>
-public sealed class PreheatService : BackgroundService
+public sealed partial class PreheatService : BackgroundService
 {
     /// <summary>Jobs kept (stored and listed); beyond it the oldest finished ones are dropped.</summary>
     public const int MaxJobs = 500;
@@ -439,154 +436,6 @@ public sealed class PreheatService : BackgroundService
             _early.Remove(digest);
         }
     }
-
-    private void Save(PreheatJob view)
-    {
-        _views[view.Id] = view;
-        try
-        {
-            _store.Save(view);
-        }
-        catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException or StackExchange.Redis.RedisException or TimeoutException)
-        {
-            // The job goes on in memory; only a restart would lose it.
-            BrokerLog.PreheatStoreFailed(_logger, view.Id, e);
-        }
-    }
-
-    private void Prune()
-    {
-        var excess = _views.Count - MaxJobs;
-        if (excess <= 0)
-        {
-            return;
-        }
-        foreach (var old in _views.Values.Where(j => PreheatStates.IsFinished(j.State)).OrderBy(j => j.CreatedAt).Take(excess).ToList())
-        {
-            _views.TryRemove(old.Id, out _);
-            try
-            {
-                _store.Delete(old.Id);
-            }
-            catch (Exception e) when (e is LiteDB.LiteException or IOException or ObjectDisposedException or StackExchange.Redis.RedisException or TimeoutException)
-            {
-                BrokerLog.PreheatStoreFailed(_logger, old.Id, e);
-            }
-        }
-    }
-
-    /// <summary>Stored jobs come back; those that were unfinished can no longer be followed, so they failed.</summary>
-    private void Load()
-    {
-        var interrupted = 0;
-        foreach (var stored in _store.LoadAll())
-        {
-            var job = stored;
-            if (!PreheatStates.IsFinished(job.State))
-            {
-                interrupted++;
-                job = job with
-                {
-                    State = PreheatStates.Failed,
-                    Error = Restarted,
-                    FinishedAt = _time.GetUtcNow(),
-                    Blobs = [.. job.Blobs.Select(b => PreheatStates.IsFinished(b.State) ? b : b with { State = PreheatStates.Failed, Error = "the broker restarted" })],
-                };
-                _store.Save(job);
-            }
-            _views[job.Id] = job;
-        }
-        if (interrupted > 0)
-        {
-            BrokerLog.PreheatInterrupted(_logger, interrupted);
-        }
-    }
-
-    private async Task RegisterAllAsync(PreheatJob job, ImageReference image, IReadOnlyList<(PreheatBlob Blob, BlobLocation Location)> work)
-    {
-        try
-        {
-            await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = RegistrationsInFlight, CancellationToken = _stopping },
-                async (item, ct) =>
-                {
-                    var outcome = await RegisterAsync(job, image, item.Blob, item.Location, ct).ConfigureAwait(false);
-                    _commands.Writer.TryWrite(new Registered(job.Id, item.Blob.Digest, 1, outcome));
-                }).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            // The broker stops; the job is failed at the next start.
-        }
-    }
-
-    private async Task RetryAsync(PreheatJob job, ImageReference image, PreheatBlob blob, int attempt)
-    {
-        UrlTaskOutcome outcome;
-        try
-        {
-            var location = await _resolver.LocateAsync(image, ContentDigest.Parse(blob.Digest), _stopping).ConfigureAwait(false);
-            outcome = await RegisterAsync(job, image, blob, location, _stopping).ConfigureAwait(false);
-        }
-        catch (RegistryException e)
-        {
-            outcome = UrlTaskOutcome.Failed(UrlTaskErrorKind.FailedPrecondition, e.Message);
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (Exception e)
-        {
-            // Anything else must still reach the job, or its blob would stay running for ever.
-            outcome = UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"the blob could not be located again ({e.GetType().Name}); submit the preheat again");
-        }
-        _commands.Writer.TryWrite(new Registered(job.Id, blob.Digest, attempt, outcome));
-    }
-
-    /// <summary>The blob as a content-addressed URL task on the job's topic: the same path as RegisterUrlTask.</summary>
-    private async Task<UrlTaskOutcome> RegisterAsync(PreheatJob job, ImageReference image, PreheatBlob blob, BlobLocation location, CancellationToken ct)
-    {
-        var request = new RegisterUrlTaskRequest
-        {
-            Url = location.Url.AbsoluteUri,
-            ExpectedDigest = blob.Digest,
-            ContentAddressed = true,
-            Name = blob.Digest[ContentDigest.Prefix.Length..],
-            Topic = job.Topic,
-            Requester = "preheat-" + job.Id,
-            Labels =
-            {
-                [ImageBlobLabels.Kind] = ImageBlobLabels.ImageBlob,
-                [ImageBlobLabels.Image] = image.ToString(),
-                [ImageBlobLabels.Platforms] = string.Join(',', blob.Platforms),
-                [ImageBlobLabels.MediaType] = blob.MediaType,
-            },
-        };
-        if (location.Authorization is { } authorization)
-        {
-            request.Headers.Add(new Header { Name = "Authorization", Value = authorization });
-        }
-        try
-        {
-            return await _intake.RegisterAsync(request, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Not a registration answer (e.g. the announcement could not be published): the message may hold anything.
-            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"the blob could not be registered ({e.GetType().Name}); submit the preheat again");
-        }
-    }
-
-    /// <summary>The HTTP status and message of a registry failure while resolving.</summary>
-    public static (int Status, string Error) Refusal(ImageReference image, RegistryException e) => e.Kind switch
-    {
-        RegistryErrorKind.NotFound => (404, e.Message),
-        RegistryErrorKind.UnknownPlatform => (400, e.Message),
-        RegistryErrorKind.Unauthorized or RegistryErrorKind.Denied => (403,
-            $"{e.Message}; give the broker a login for {image.Registry} (config registries, or DFBROKER_REGISTRY_USERNAME/DFBROKER_REGISTRY_PASSWORD)"),
-        RegistryErrorKind.Unsupported => (422, e.Message),
-        _ => (502, e.Message),
-    };
 
     private static IReadOnlyList<string> Requested(PlatformSelector platforms) =>
         platforms.All ? [PlatformSelector.AllKeyword] : [.. platforms.Platforms.Select(p => p.ToString())];
