@@ -284,6 +284,7 @@ static async Task<int> ShowStatusAsync(string dataDir, bool json, CancellationTo
                 BytesFromSource = r.BytesFromSource,
                 Path = r.OutputPath,
                 Error = r.Error,
+                ErrorKind = r.State == TaskState.Failed ? TaskErrorKinds.Name(r.ErrorKind) : null,
             }).ToList();
             source = $"agent {store.PeerId} (not running; read from {dataDir})";
         }

@@ -22,6 +22,12 @@ public sealed record TaskInfo
     public string? Error { get; init; }
 
     /// <summary>
+    /// Why a failed task failed, as data for scripts: <c>not-found</c>, <c>access-denied</c>, <c>rejected</c>,
+    /// <c>digest-mismatch</c>, <c>source-changed</c>, <c>unavailable</c> or <c>other</c>; null unless <see cref="State"/> is failed.
+    /// </summary>
+    public string? ErrorKind { get; init; }
+
+    /// <summary>
     /// The sha256:&lt;hex&gt; of the content when it differs from <see cref="Digest"/> and is known: a URL
     /// task's <see cref="Digest"/> is its task id, and its content digest is learned once fetched.
     /// </summary>

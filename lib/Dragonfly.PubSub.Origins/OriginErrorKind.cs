@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Contracts;
+
 namespace Dragonfly.PubSub.Origins;
 
 /// <summary>Why an origin request failed; decides whether a retry may help.</summary>
@@ -35,4 +37,17 @@ public enum OriginErrorKind
 
     /// <summary>Transient: no answer or no bytes within the configured timeout.</summary>
     Timeout,
+}
+
+/// <summary>What an origin's failure means for the task that needed it.</summary>
+public static class OriginErrorKinds
+{
+    public static TaskErrorKind ToTaskErrorKind(this OriginErrorKind kind) => kind switch
+    {
+        OriginErrorKind.NotFound => TaskErrorKind.NotFound,
+        OriginErrorKind.AccessDenied => TaskErrorKind.AccessDenied,
+        OriginErrorKind.Unavailable or OriginErrorKind.Timeout => TaskErrorKind.Unavailable,
+        // Rejected, RangeNotSatisfiable, Tls, Protocol, InvalidUrl, EgressRefused: asking again will not help.
+        _ => TaskErrorKind.Rejected,
+    };
 }

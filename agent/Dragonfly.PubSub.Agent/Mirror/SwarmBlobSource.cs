@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Agent.Tasks;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
@@ -76,7 +77,7 @@ public sealed class SwarmBlobSource : IBlobSource
                 return path;
             }
             var error = final.Error ?? "the download failed";
-            throw Failed(request, FromTaskError(error), $"blob {request.Digest}: {error}");
+            throw Failed(request, FromTaskError(TaskErrorKinds.Parse(final.ErrorKind)), $"blob {request.Digest}: {error}");
         }
         finally
         {
@@ -90,20 +91,27 @@ public sealed class SwarmBlobSource : IBlobSource
         return new RegistryException(kind, message, inner);
     }
 
-    /// <summary>What the broker's answer to RegisterUrlTask means for the registry client.</summary>
-    private static RegistryErrorKind FromRegistration(UserFacingException e) => (e.InnerException as RpcException)?.StatusCode switch
+    /// <summary>What the broker's refusal of RegisterUrlTask means for the registry client: its status, and the origin's answer it names.</summary>
+    internal static RegistryErrorKind FromRegistration(UserFacingException e)
     {
-        StatusCode.NotFound => RegistryErrorKind.NotFound,
-        StatusCode.PermissionDenied => RegistryErrorKind.Denied,
-        StatusCode.FailedPrecondition when e.Message.Contains("access denied", StringComparison.OrdinalIgnoreCase) => RegistryErrorKind.Unauthorized,
-        StatusCode.FailedPrecondition or StatusCode.InvalidArgument => RegistryErrorKind.BadResponse,
+        var rpc = e.InnerException as RpcException;
+        return (rpc?.StatusCode, SchedulerSession.ErrorKindOf(rpc)) switch
+        {
+            (StatusCode.NotFound, _) => RegistryErrorKind.NotFound,
+            (StatusCode.PermissionDenied, _) => RegistryErrorKind.Denied,
+            (_, TaskErrorKind.AccessDenied) => RegistryErrorKind.Unauthorized,
+            (StatusCode.FailedPrecondition or StatusCode.InvalidArgument, _) => RegistryErrorKind.BadResponse,
+            _ => RegistryErrorKind.Unavailable,
+        };
+    }
+
+    /// <summary>What a failed swarm download means for the registry client, by the kind the source (or this agent's check) gave it.</summary>
+    internal static RegistryErrorKind FromTaskError(TaskErrorKind kind) => kind switch
+    {
+        TaskErrorKind.DigestMismatch => RegistryErrorKind.DigestMismatch,
+        TaskErrorKind.AccessDenied => RegistryErrorKind.Unauthorized,
+        TaskErrorKind.NotFound => RegistryErrorKind.NotFound,
+        TaskErrorKind.Rejected or TaskErrorKind.SourceChanged => RegistryErrorKind.BadResponse,
         _ => RegistryErrorKind.Unavailable,
     };
-
-    /// <summary>What a failed swarm download (the source's error line) means for the registry client.</summary>
-    private static RegistryErrorKind FromTaskError(string error) =>
-        error.Contains("hashes to", StringComparison.Ordinal) ? RegistryErrorKind.DigestMismatch
-        : error.Contains("access denied", StringComparison.OrdinalIgnoreCase) ? RegistryErrorKind.Unauthorized
-        : error.Contains("404", StringComparison.Ordinal) || error.Contains("no object", StringComparison.Ordinal) ? RegistryErrorKind.NotFound
-        : RegistryErrorKind.Unavailable;
 }

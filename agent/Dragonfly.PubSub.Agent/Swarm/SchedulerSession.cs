@@ -159,8 +159,8 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     void ISwarmReporter.SourceDone(ContentDigest task, ContentDigest content) =>
         Send(task.ToString(), new PeerEvent { SourceDone = new SourceDone { Digest = task.ToString(), ContentDigest = content.ToString() } });
 
-    void ISwarmReporter.SourceFailed(ContentDigest task, string error, bool permanent) =>
-        Send(task.ToString(), new PeerEvent { SourceFailed = new SourceFailed { Digest = task.ToString(), Error = error, Permanent = permanent } });
+    void ISwarmReporter.SourceFailed(ContentDigest task, string error, bool permanent, TaskErrorKind kind) =>
+        Send(task.ToString(), new PeerEvent { SourceFailed = new SourceFailed { Digest = task.ToString(), Error = error, Permanent = permanent, Kind = kind.ToWire() } });
 
     /// <summary>
     /// Registers a URL task with the broker (which stats the origin once) and returns its manifest. With
@@ -245,6 +245,15 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
             : detail.Length > 0 ? detail : "not found";
         return $"the origin has no object at {shownUrl}: {code}";
     }
+
+    /// <summary>
+    /// What the origin answered when the broker refused a URL task, as the broker named it in its trailer;
+    /// <see cref="TaskErrorKind.Other"/> when it did not (older brokers, or not the origin's doing).
+    /// </summary>
+    public static TaskErrorKind ErrorKindOf(RpcException? e) =>
+        e?.Trailers.GetValue(TaskErrorKinds.TrailerKey) is { } name ? TaskErrorKinds.Parse(name)
+        : e?.StatusCode == StatusCode.NotFound ? TaskErrorKind.NotFound
+        : TaskErrorKind.Other;
 
     /// <summary>An answer the broker itself sent (as opposed to a connection that failed on our side).</summary>
     private static bool FromBroker(RpcException e) =>
@@ -374,7 +383,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 && ContentDigest.TryParse(message.FetchSource.Manifest?.Digest, out var task))
             {
                 // Tell the scheduler at once, so that it picks another source instead of waiting on this one.
-                ((ISwarmReporter)this).SourceFailed(task.Value, $"the agent could not start fetching from the origin: {e.Message}", permanent: false);
+                ((ISwarmReporter)this).SourceFailed(task.Value, $"the agent could not start fetching from the origin: {e.Message}", permanent: false, TaskErrorKind.Other);
             }
         }
     }

@@ -38,6 +38,10 @@ public sealed partial class TaskManager
             // From here on new requests see the final state and are answered directly.
             entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
             entry.Record.Error = error;
+            if (error is null)
+            {
+                entry.Record.ErrorKind = TaskErrorKind.Other;
+            }
             if (error is not null)
             {
                 entry.Record.State = TaskState.Failed;
@@ -151,8 +155,19 @@ public sealed partial class TaskManager
 
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
     {
-        error ??= CheckExpected(entry, waiter);
-        error ??= await ProveByHashAsync(entry, stopping).ConfigureAwait(false);
+        TaskErrorKind kind;
+        lock (_gate)
+        {
+            kind = error is null ? TaskErrorKind.Other : entry.Record.ErrorKind;
+        }
+        if (error is null && (error = CheckExpected(entry, waiter, out var mismatch)) is not null)
+        {
+            kind = mismatch ? TaskErrorKind.DigestMismatch : TaskErrorKind.Other;
+        }
+        if (error is null && (error = await ProveByHashAsync(entry, stopping).ConfigureAwait(false)) is not null)
+        {
+            kind = TaskErrorKind.DigestMismatch;
+        }
         if (waiter.Output is not null)
         {
             error ??= await TryPlaceAsync(entry, waiter.Output, stopping).ConfigureAwait(false);
@@ -165,6 +180,7 @@ public sealed partial class TaskManager
                 Path = waiter.Output ?? StorePath(entry),
                 State = error is null ? TaskStates.Succeeded : TaskStates.Failed,
                 Error = error,
+                ErrorKind = error is null ? null : TaskErrorKinds.Name(kind),
             };
         }
         waiter.Updates.Writer.TryWrite(info);

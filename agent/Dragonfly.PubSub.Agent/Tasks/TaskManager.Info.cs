@@ -84,6 +84,7 @@ public sealed partial class TaskManager
             BytesFromSource = progress?.BytesFromSource ?? record.BytesFromSource,
             Path = entry.SubscriptionOutputs.FirstOrDefault() ?? record.OutputPath ?? (entry.CacheOnly ? StorePath(entry) : null),
             Error = record.Error,
+            ErrorKind = entry.State == TaskStates.Failed ? TaskErrorKinds.Name(record.ErrorKind) : null,
             // A failed task's expected digest may be exactly what the content did not hash to.
             ContentDigest = entry.IsUrlTask && entry.State != TaskStates.Failed ? entry.Content?.ToString() : null,
             AnnouncedAt = Rfc3339(record.ReceivedAt ?? record.CreatedAt),

@@ -90,7 +90,7 @@ public sealed partial class TaskManager
                 }
                 else if (refusal is not null)
                 {
-                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false);
+                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false, TaskErrorKind.Other);
                 }
                 else
                 {
@@ -314,7 +314,7 @@ public sealed partial class TaskManager
             if (message.EventCase == SchedulerEvent.EventOneofCase.FetchSource)
             {
                 // Tell the scheduler at once, so that it picks another source instead of waiting on this one.
-                ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, $"the agent could not start fetching from the origin: {e.Message}", permanent: false);
+                ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, $"the agent could not start fetching from the origin: {e.Message}", permanent: false, TaskErrorKind.Other);
             }
         }
     }
@@ -337,7 +337,7 @@ public sealed partial class TaskManager
             case SchedulerEvent.EventOneofCase.FetchSource:
                 if (InvalidManifest(entry.Digest, message.FetchSource.Manifest) is { } refusal)
                 {
-                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false);
+                    ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, refusal, permanent: false, TaskErrorKind.Other);
                     break;
                 }
                 BecomeSource(entry, downloader, message.FetchSource);
@@ -351,7 +351,8 @@ public sealed partial class TaskManager
                 Notify(entry);
                 break;
             case SchedulerEvent.EventOneofCase.TaskFailed:
-                downloader.FailFromSwarm(message.TaskFailed.Error.Length > 0 ? message.TaskFailed.Error : "the URL task failed at its source");
+                downloader.FailFromSwarm(message.TaskFailed.Error.Length > 0 ? message.TaskFailed.Error : "the URL task failed at its source",
+                    TaskErrorKinds.FromWire(message.TaskFailed.Kind));
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Agent.Hosting;
+using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
@@ -58,7 +59,7 @@ public sealed partial class TaskManager
             if (manifest.Error is { } error)
             {
                 AgentLog.UrlTaskLost(_logger, entry.Digest.ToString(), error);
-                downloader.FailFromSwarm(error);
+                downloader.FailFromSwarm(error, manifest.Kind);
                 return;
             }
             // Again even when the broker knew the task: this session's first Join may have reached it
@@ -92,7 +93,7 @@ public sealed partial class TaskManager
     /// holds, or else waits for an agent that holds one. While the broker cannot be reached (it is
     /// restarting) this waits as the session does; once it answers, up to <see cref="UrlRegainWindow"/>.
     /// </summary>
-    private async Task<(Manifest? Manifest, string? Error)> RegainUrlTaskAsync(TaskEntry entry, CancellationToken stopping)
+    private async Task<(Manifest? Manifest, string? Error, TaskErrorKind Kind)> RegainUrlTaskAsync(TaskEntry entry, CancellationToken stopping)
     {
         DateTimeOffset? deadline = null;
         while (true)
@@ -109,7 +110,7 @@ public sealed partial class TaskManager
             }
             if (known is not null)
             {
-                return (known, null);
+                return (known, null, TaskErrorKind.Other);
             }
             RegisterUrlTaskRequest? registration;
             lock (_gate)
@@ -125,7 +126,7 @@ public sealed partial class TaskManager
                     if (manifest.Digest == entry.Digest.ToString())
                     {
                         AgentLog.UrlTaskRegained(_logger, _scheduler.BrokerAddress, entry.Digest.ToString(), $"{shown}, {manifest.PieceDigests.Count(d => !d.IsEmpty)} piece digest(s) known to the broker");
-                        return (manifest, null);
+                        return (manifest, null, TaskErrorKind.Other);
                     }
                     // Another task id (a tag or query filter a seed was not told): not this task; wait for its owner.
                     lock (_gate)
@@ -143,7 +144,8 @@ public sealed partial class TaskManager
                 }
                 catch (UserFacingException e) when (!IsTransient(e))
                 {
-                    return (null, $"broker {_scheduler.BrokerAddress} restarted and forgot URL task {entry.Digest}; registering it again failed: {e.Message}");
+                    return (null, $"broker {_scheduler.BrokerAddress} restarted and forgot URL task {entry.Digest}; registering it again failed: {e.Message}",
+                        SchedulerSession.ErrorKindOf(e.InnerException as RpcException));
                 }
                 catch (UserFacingException)
                 {
@@ -154,7 +156,7 @@ public sealed partial class TaskManager
             deadline ??= now + UrlRegainWindow;
             if (now >= deadline)
             {
-                return (null, LostUrlTaskMessage(entry));
+                return (null, LostUrlTaskMessage(entry), TaskErrorKind.Other);
             }
             await Task.Delay(UrlRegainPoll, _time, stopping).ConfigureAwait(false);
         }

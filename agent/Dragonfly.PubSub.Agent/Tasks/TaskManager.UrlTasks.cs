@@ -205,8 +205,10 @@ public sealed partial class TaskManager
     }
 
     /// <summary>--digest of this request against what the content hashed to; an error means no output.</summary>
-    private string? CheckExpected(TaskEntry entry, DownloadWaiter waiter)
+    /// <param name="mismatch">The content is known and hashes to something else (as opposed to: not known).</param>
+    private string? CheckExpected(TaskEntry entry, DownloadWaiter waiter, out bool mismatch)
     {
+        mismatch = false;
         if (waiter.Expected is not { } expected)
         {
             return null;
@@ -216,8 +218,9 @@ public sealed partial class TaskManager
         {
             actual = entry.IsUrlTask ? entry.Content : entry.Digest;
         }
+        mismatch = actual is not null && actual != expected;
         return actual is null ? $"the content digest of {entry.Digest} is not known, so --digest {expected} cannot be checked; no file was written"
-            : actual != expected ? $"the content hashes to {actual}, not to --digest {expected}; no file was written"
+            : mismatch ? $"the content hashes to {actual}, not to --digest {expected}; no file was written"
             : null;
     }
 
@@ -266,7 +269,7 @@ public sealed partial class TaskManager
         }
         if (refusal is not null)
         {
-            ((ISwarmReporter)_scheduler).SourceFailed(digest, refusal, permanent: false);
+            ((ISwarmReporter)_scheduler).SourceFailed(digest, refusal, permanent: false, TaskErrorKind.Other);
         }
     }
 
@@ -287,7 +290,7 @@ public sealed partial class TaskManager
     {
         if (!Uri.TryCreate(fetch.Url, UriKind.Absolute, out var url))
         {
-            ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, "the scheduler sent a URL that does not parse", permanent: true);
+            ((ISwarmReporter)_scheduler).SourceFailed(entry.Digest, "the scheduler sent a URL that does not parse", permanent: true, TaskErrorKind.Rejected);
             return;
         }
         var options = OriginRequestOptions.Default with
@@ -318,7 +321,7 @@ public sealed partial class TaskManager
         ISwarmReporter reporter = _scheduler;
         if (manifest is null || content is null || manifest.PieceDigests.Any(d => d.Length == 0))
         {
-            reporter.SourceFailed(entry.Digest, $"agent {_runtime.PeerId} holds {entry.Digest} but not its piece digests", permanent: false);
+            reporter.SourceFailed(entry.Digest, $"agent {_runtime.PeerId} holds {entry.Digest} but not its piece digests", permanent: false, TaskErrorKind.Other);
             return;
         }
         _scheduler.Join(entry.Digest, PieceBitmap.Full(entry.Record.PieceCount), entry.Record.Publisher);

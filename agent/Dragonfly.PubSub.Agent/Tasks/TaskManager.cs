@@ -324,6 +324,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         entry.WaitingForSpace = false;
         var record = entry.Record;
         record.Error = null;
+        record.ErrorKind = TaskErrorKind.Other;
         record.State = TaskState.Pending;
         // A new request starts a new run: its timeline starts now.
         record.ReceivedAt = _time.GetUtcNow().UtcDateTime;

@@ -91,7 +91,8 @@ public sealed class SchedulerService(
         permissions.AuthorizeUrlTask(context, request);
         var outcome = await urlTasks.RegisterAsync(request, context.CancellationToken).ConfigureAwait(false);
         return outcome.Manifest
-            ?? throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"));
+            ?? throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"),
+                new Metadata { { TaskErrorKinds.TrailerKey, TaskErrorKinds.Name(outcome.Cause) } });
     }
 
     /// <summary>The status of a failed registration (see the proto's RegisterUrlTask comment).</summary>

@@ -101,6 +101,9 @@ internal sealed class UrlTask
     public int FailedAttempts { get; set; }
     public string? LastError { get; set; }
 
+    /// <summary>What <see cref="LastError"/> means, as the source reported it.</summary>
+    public SourceErrorKind LastErrorKind { get; set; }
+
     /// <summary>Every piece was in the swarm and the content digest is known (TaskSourced was sent).</summary>
     public bool Sourced { get; set; }
 

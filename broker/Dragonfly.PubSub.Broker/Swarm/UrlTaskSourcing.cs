@@ -99,7 +99,7 @@ internal sealed partial class UrlTaskSourcing
         if (url.FailedAttempts > 0 && swarm is not null && swarm.Members.Count > 0)
         {
             // Every peer that could go to the origin already failed it: waiting would hang the members.
-            FailTask(url, $"{url.LastError} (gave up after {url.FailedAttempts} failed source attempts: no other peer can fetch it)", null);
+            FailTask(url, $"{url.LastError} (gave up after {url.FailedAttempts} failed source attempts: no other peer can fetch it)", null, url.LastErrorKind);
         }
         else if (url.CarriesCredentials && swarm is not null && swarm.Members.Count > 0
             && _time.GetUtcNow() - url.CreatedAt >= CredentialedSourceGrace)
@@ -155,7 +155,7 @@ internal sealed partial class UrlTaskSourcing
         }
     }
 
-    private void FailSourceAttempt(UrlTask url, string peerId, string error)
+    private void FailSourceAttempt(UrlTask url, string peerId, string error, SourceErrorKind kind = SourceErrorKind.Unspecified)
     {
         if (url.Source != peerId)
         {
@@ -169,10 +169,11 @@ internal sealed partial class UrlTaskSourcing
         url.FailedSources.Add(peerId);
         url.FailedAttempts++;
         url.LastError = error;
+        url.LastErrorKind = kind;
         BrokerLog.SourceFailed(_logger, url.Id, peerId, url.FailedAttempts, _sources.MaxSourceAttempts, error);
         if (url.FailedAttempts >= _sources.MaxSourceAttempts)
         {
-            FailTask(url, $"{error} (gave up after {url.FailedAttempts} failed source attempts)", null);
+            FailTask(url, $"{error} (gave up after {url.FailedAttempts} failed source attempts)", null, kind);
             return;
         }
         EvaluateSource(url);
@@ -199,7 +200,7 @@ internal sealed partial class UrlTaskSourcing
         if (url.ExpectedDigest is { } expected && expected != contentText)
         {
             url.ContentDigest = contentText;
-            FailTask(url, DigestConflict(url, expected), session);
+            FailTask(url, DigestConflict(url, expected), session, SourceErrorKind.DigestMismatch);
             return;
         }
         MarkSourced(url, contentText, session);
@@ -218,11 +219,11 @@ internal sealed partial class UrlTaskSourcing
         }
         if (failed.Permanent)
         {
-            FailTask(url, error, session);
+            FailTask(url, error, session, failed.Kind);
         }
         else
         {
-            FailSourceAttempt(url, session.PeerId, error);
+            FailSourceAttempt(url, session.PeerId, error, failed.Kind);
         }
     }
 
@@ -264,9 +265,9 @@ internal sealed partial class UrlTaskSourcing
     }
 
     /// <summary>The task failed for good: every member (and the source) is told, and the task is forgotten.</summary>
-    private void FailTask(UrlTask url, string error, PeerSession? reporter)
+    private void FailTask(UrlTask url, string error, PeerSession? reporter, SourceErrorKind kind = SourceErrorKind.Unspecified)
     {
-        var message = new SchedulerEvent { TaskFailed = new TaskFailed { Digest = url.Id, Error = error } };
+        var message = new SchedulerEvent { TaskFailed = new TaskFailed { Digest = url.Id, Error = error, Kind = kind } };
         var told = Broadcast(url.Id, message);
         foreach (var peerId in new[] { reporter?.PeerId, url.Source })
         {

@@ -24,7 +24,7 @@ public sealed partial class UrlTaskRegistrar
         catch (OriginException e)
         {
             BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, e.Message);
-            return UrlTaskOutcome.Failed(Map(e.Kind), e.Message);
+            return UrlTaskOutcome.Failed(Map(e.Kind), e.Message) with { Cause = e.Kind.ToTaskErrorKind() };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

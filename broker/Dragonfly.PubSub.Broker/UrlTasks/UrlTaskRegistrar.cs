@@ -105,7 +105,7 @@ public sealed partial class UrlTaskRegistrar
         {
             var kind = Map(e.Kind);
             BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, e.Message);
-            return UrlTaskOutcome.Failed(kind, e.Message);
+            return UrlTaskOutcome.Failed(kind, e.Message) with { Cause = e.Kind.ToTaskErrorKind() };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

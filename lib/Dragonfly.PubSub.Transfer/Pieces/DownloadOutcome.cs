@@ -15,6 +15,9 @@ public sealed record DownloadOutcome(bool Succeeded, string? Error, ContentDiges
     /// </summary>
     public bool DiskFull { get; init; }
 
+    /// <summary>Why it failed, as data (<see cref="TaskErrorKind.Other"/> when it succeeded or no kind applies).</summary>
+    public TaskErrorKind ErrorKind { get; init; }
+
     public static DownloadOutcome Success(ContentDigest content) => new(true, null, content);
 
     public static DownloadOutcome Failure(string error) => new(false, error);

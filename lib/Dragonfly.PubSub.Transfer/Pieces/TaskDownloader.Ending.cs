@@ -23,7 +23,7 @@ public sealed partial class TaskDownloader
         {
             var error = $"{source.Source.Description} hashes to {actual}, not to the expected {expected}";
             TransferLog.SourceGaveUp(_logger, Digest, source.Source.Description, true, error);
-            _reporter.SourceFailed(Digest, error, true);
+            _reporter.SourceFailed(Digest, error, true, TaskErrorKind.DigestMismatch);
             return error;
         }
         if (KnownContent is { } known && known != actual)
@@ -32,7 +32,7 @@ public sealed partial class TaskDownloader
             if (source is not null)
             {
                 TransferLog.SourceGaveUp(_logger, Digest, source.Source.Description, true, error);
-                _reporter.SourceFailed(Digest, error, true);
+                _reporter.SourceFailed(Digest, error, true, TaskErrorKind.DigestMismatch);
             }
             return error;
         }
@@ -49,7 +49,7 @@ public sealed partial class TaskDownloader
         }
         else
         {
-            _reporter.SourceFailed(Digest, outcome.Error ?? "the source could not keep the file", false);
+            _reporter.SourceFailed(Digest, outcome.Error ?? "the source could not keep the file", false, outcome.ErrorKind);
         }
     }
 
@@ -78,6 +78,7 @@ public sealed partial class TaskDownloader
         }
         _record.State = TaskState.Succeeded;
         _record.Error = null;
+        _record.ErrorKind = TaskErrorKind.Other;
         _record.Bitmap = PieceBitmap.Full(_layout.PieceCount).ToBytes();
         _record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
         if (_urlTask)
@@ -101,11 +102,12 @@ public sealed partial class TaskDownloader
         return DownloadOutcome.Success(content);
     }
 
-    private DownloadOutcome Fail(string error)
+    private DownloadOutcome Fail(string error, TaskErrorKind kind = TaskErrorKind.Other)
     {
         TransferLog.DownloadFailed(_logger, Digest, error);
         _record.State = TaskState.Failed;
         _record.Error = error;
+        _record.ErrorKind = kind;
         _record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
         try
         {
@@ -118,7 +120,7 @@ public sealed partial class TaskDownloader
         {
             // The failure itself is what the caller needs to hear about.
         }
-        return DownloadOutcome.Failure(error) with { DiskFull = Volatile.Read(ref _diskFull) != 0 };
+        return DownloadOutcome.Failure(error) with { DiskFull = Volatile.Read(ref _diskFull) != 0, ErrorKind = kind };
     }
 
     private void SetProgress(DownloadProgress progress)

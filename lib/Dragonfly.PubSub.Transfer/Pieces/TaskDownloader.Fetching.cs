@@ -98,16 +98,18 @@ public sealed partial class TaskDownloader
     {
         var index = attempt.Index;
         var length = _layout.LengthOf(index);
-        var (outcome, error) = await ReadFromSourceAsync(attempt.Source!.Source, _layout.OffsetOf(index),
+        var (outcome, error, kind) = await ReadFromSourceAsync(attempt.Source!.Source, _layout.OffsetOf(index),
             buffer.AsMemory(0, length), attempt.Token).ConfigureAwait(false);
         if (outcome != AttemptOutcome.Duplicate)
         {
+            attempt.SourceFailureKind = kind;
             return (outcome, error, false);
         }
         var digest = SHA256.HashData(buffer.AsSpan(0, length));
         var known = Interlocked.CompareExchange(ref _digests[index], digest, null);
         if (known is not null && !known.AsSpan().SequenceEqual(digest))
         {
+            attempt.SourceFailureKind = TaskErrorKind.SourceChanged;
             return (AttemptOutcome.SourceChanged, $"the origin's content changed: piece {index} no longer matches", false);
         }
         if (known is null)
@@ -124,7 +126,7 @@ public sealed partial class TaskDownloader
     });
 
     /// <summary>Reads one piece from the source; <see cref="AttemptOutcome.Duplicate"/> means the bytes are in (not yet written).</summary>
-    private async Task<(AttemptOutcome, string?)> ReadFromSourceAsync(IPieceSource source, long offset, Memory<byte> destination, CancellationToken ct)
+    private async Task<(AttemptOutcome, string?, TaskErrorKind)> ReadFromSourceAsync(IPieceSource source, long offset, Memory<byte> destination, CancellationToken ct)
     {
         try
         {
@@ -135,20 +137,20 @@ public sealed partial class TaskDownloader
                 await _taskLimiter.TakeAsync(destination.Length, ct).ConfigureAwait(false);
             }
             await source.ReadAsync(offset, destination, ct).ConfigureAwait(false);
-            return (AttemptOutcome.Duplicate, null);
+            return (AttemptOutcome.Duplicate, null, TaskErrorKind.Other);
         }
         catch (PieceSourceException e)
         {
-            return (e.Permanent ? AttemptOutcome.SourceRefused : AttemptOutcome.SourceUnavailable, e.Message);
+            return (e.Permanent ? AttemptOutcome.SourceRefused : AttemptOutcome.SourceUnavailable, e.Message, e.Kind);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return (AttemptOutcome.Canceled, null);
+            return (AttemptOutcome.Canceled, null, TaskErrorKind.Other);
         }
         catch (Exception e)
         {
             // Not the source's contract: treat it as this source giving up, so the swarm can carry on.
-            return (AttemptOutcome.SourceUnavailable, $"reading {source.Description} failed: {e.GetType().Name}: {e.Message}");
+            return (AttemptOutcome.SourceUnavailable, $"reading {source.Description} failed: {e.GetType().Name}: {e.Message}", TaskErrorKind.Unavailable);
         }
     }
 

@@ -54,7 +54,7 @@ public sealed partial class TaskDownloader
                         _persist.Writer.TryWrite(new PersistOp(PersistKind.ReportHeld));
                         break;
                     case SwarmFailed f:
-                        return new LoopEnd(null, f.Error, Discard: true, SchedulerKnows: true);
+                        return new LoopEnd(null, f.Error, Discard: true, SchedulerKnows: true, f.Kind);
                     case AttemptDone d:
                         if (OnAttemptDone(picker, attempts, running, d, now) is { } end)
                         {
@@ -176,7 +176,7 @@ public sealed partial class TaskDownloader
                 // Its retries are spent: peers may still have it all; the scheduler may name another source.
                 var reason = done.Error ?? "the origin is unavailable";
                 TransferLog.SourceGaveUp(_logger, Digest, attempt.Source!.Source.Description, false, reason);
-                _reporter.SourceFailed(Digest, reason, false);
+                _reporter.SourceFailed(Digest, reason, false, done.Attempt.SourceFailureKind);
                 _droppedSource = _activeSource;
                 _activeSource = null;
                 picker.SetSource(false);
@@ -184,8 +184,8 @@ public sealed partial class TaskDownloader
             case AttemptOutcome.SourceRefused or AttemptOutcome.SourceChanged when ReferenceEquals(attempt.Source, _activeSource):
                 var refusal = done.Error ?? "the origin refused the request";
                 TransferLog.SourceGaveUp(_logger, Digest, attempt.Source!.Source.Description, true, refusal);
-                _reporter.SourceFailed(Digest, refusal, true);
-                return new LoopEnd(null, refusal, Discard: true, SchedulerKnows: true);
+                _reporter.SourceFailed(Digest, refusal, true, done.Attempt.SourceFailureKind);
+                return new LoopEnd(null, refusal, Discard: true, SchedulerKnows: true, done.Attempt.SourceFailureKind);
             case AttemptOutcome.Fatal:
                 return new LoopEnd(null, done.Error ?? "writing a piece failed", Discard: false);
         }
@@ -243,6 +243,9 @@ public sealed partial class TaskDownloader
         /// <summary>The origin this attempt reads from; null for a peer.</summary>
         public SourceRequest? Source { get; } = source;
 
+        /// <summary>Why the source gave up, when it did (set by the attempt's own task before it reports done).</summary>
+        public TaskErrorKind SourceFailureKind { get; set; }
+
         public void Cancel()
         {
             if (Volatile.Read(ref _disposed) == 0)
@@ -289,7 +292,8 @@ public sealed partial class TaskDownloader
     }
 
     /// <param name="SchedulerKnows">The failure came from the scheduler or was already reported to it.</param>
-    private readonly record struct LoopEnd(byte[]? Digest, string? Error, bool Discard, bool SchedulerKnows = false);
+    private readonly record struct LoopEnd(byte[]? Digest, string? Error, bool Discard, bool SchedulerKnows = false,
+        TaskErrorKind ErrorKind = TaskErrorKind.Other);
 
     private abstract record LoopEvent;
 
@@ -301,7 +305,7 @@ public sealed partial class TaskDownloader
 
     private sealed record SourceAssigned(SourceRequest Request) : LoopEvent;
 
-    private sealed record SwarmFailed(string Error) : LoopEvent;
+    private sealed record SwarmFailed(string Error, TaskErrorKind Kind) : LoopEvent;
 
     private sealed record AttemptDone(Attempt Attempt, AttemptOutcome Outcome, string? Error) : LoopEvent;
 

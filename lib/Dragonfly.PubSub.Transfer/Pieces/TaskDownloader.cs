@@ -96,7 +96,7 @@ public sealed partial class TaskDownloader
     private readonly Lock _stateLock = new();
     private ContentDigest? _knownContent;
     private SourceRequest? _sourceRequest;
-    private string? _swarmError;
+    private (string Error, TaskErrorKind Kind)? _swarmError;
 
     // Set up by RunAsync; fetches use them while it runs.
     private SafeFileHandle? _file;
@@ -227,119 +227,6 @@ public sealed partial class TaskDownloader
     /// <summary>Raised (on a background thread) after each batch of pieces is persisted.</summary>
     public event Action<DownloadProgress>? ProgressChanged;
 
-    /// <summary>Replaces the parents to fetch from. Thread-safe; may be called before <see cref="RunAsync"/>.</summary>
-    public void UpdateParents(IReadOnlyList<ParentPeer> parents)
-    {
-        ArgumentNullException.ThrowIfNull(parents);
-        _events.Writer.TryWrite(new ParentsChanged(parents.ToArray()));
-    }
-
-    /// <summary>
-    /// The broker's ticket that lets this agent pull the task's pieces from other peers (issue 11); sent on
-    /// each connection to a parent before the first request. Thread-safe.
-    /// </summary>
-    public void UseTicket(ReadOnlyMemory<byte> ticket)
-    {
-        if (!ticket.IsEmpty)
-        {
-            _fetcher.SetTicket(_key, ticket.ToArray());
-        }
-    }
-
-    /// <summary>A parent gained pieces. Thread-safe.</summary>
-    public void PiecesAvailable(string peerId, IReadOnlyList<int> indexes)
-    {
-        ArgumentNullException.ThrowIfNull(peerId);
-        ArgumentNullException.ThrowIfNull(indexes);
-        _events.Writer.TryWrite(new PiecesGained(peerId, indexes.ToArray()));
-    }
-
-    /// <summary>
-    /// The scheduler sent piece digests of a URL task (parallel lists). The first digest known for
-    /// a piece stands; entries out of range or not 32 bytes long are ignored. Thread-safe; may be
-    /// called before <see cref="RunAsync"/>.
-    /// </summary>
-    public void PieceDigestsLearned(IReadOnlyList<int> indexes, IReadOnlyList<ReadOnlyMemory<byte>> digests)
-    {
-        ArgumentNullException.ThrowIfNull(indexes);
-        ArgumentNullException.ThrowIfNull(digests);
-        if (indexes.Count != digests.Count)
-        {
-            throw new ArgumentException($"{indexes.Count} indexes but {digests.Count} digests", nameof(digests));
-        }
-        List<int>? learned = null;
-        for (var k = 0; k < indexes.Count; k++)
-        {
-            var index = indexes[k];
-            var digest = digests[k];
-            if ((uint)index >= (uint)_digests.Length || digest.Length != SHA256.HashSizeInBytes)
-            {
-                continue;
-            }
-            var known = Interlocked.CompareExchange(ref _digests[index], digest.ToArray(), null);
-            if (known is null)
-            {
-                (learned ??= []).Add(index);
-            }
-            else if (!known.AsSpan().SequenceEqual(digest.Span))
-            {
-                TransferLog.DigestConflict(_logger, Digest, index);
-            }
-        }
-        if (learned is not null)
-        {
-            Interlocked.Increment(ref _digestVersion);
-            _events.Writer.TryWrite(new DigestsLearned([.. learned]));
-        }
-    }
-
-    /// <summary>
-    /// This download becomes the source of its URL task: pieces no parent can send are read from
-    /// <paramref name="source"/>. When the whole file is in, it must hash to
-    /// <paramref name="expectedContent"/> (when given); the scheduler then hears
-    /// <see cref="ISwarmReporter.SourceDone"/> or <see cref="ISwarmReporter.SourceFailed"/>.
-    /// A later call replaces the source. Thread-safe; may be called before <see cref="RunAsync"/>.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Not a URL task.</exception>
-    public void FetchFromSource(IPieceSource source, ContentDigest? expectedContent)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        if (!_urlTask)
-        {
-            throw new InvalidOperationException($"{Digest} is a content task; only a URL task has a source");
-        }
-        var request = new SourceRequest(source, expectedContent);
-        lock (_stateLock)
-        {
-            _sourceRequest = request;
-        }
-        _events.Writer.TryWrite(new SourceAssigned(request));
-    }
-
-    /// <summary>The whole file's SHA-256 became known (the source finished, or the user named it): checked at the end. Thread-safe.</summary>
-    public void ContentDigestLearned(ContentDigest content)
-    {
-        lock (_stateLock)
-        {
-            _knownContent = content;
-        }
-    }
-
-    /// <summary>
-    /// The task failed for good (the scheduler's <c>TaskFailed</c>): <see cref="RunAsync"/> returns a
-    /// failed outcome with <paramref name="error"/> and leaves nothing behind. Thread-safe; may be
-    /// called before <see cref="RunAsync"/>.
-    /// </summary>
-    public void FailFromSwarm(string error)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(error);
-        lock (_stateLock)
-        {
-            _swarmError ??= error;
-        }
-        _events.Writer.TryWrite(new SwarmFailed(error));
-    }
-
     /// <summary>
     /// Downloads until every piece is verified, the content checked, and the file renamed into
     /// the content store (record saved as <see cref="TaskState.Succeeded"/>, served as complete).
@@ -363,7 +250,7 @@ public sealed partial class TaskDownloader
         if (SwarmError is { } swarmError)
         {
             Discard(null);
-            return Fail(swarmError);
+            return Fail(swarmError.Error, swarmError.Kind);
         }
 
         if (_content.HasContent(Digest))
@@ -397,7 +284,7 @@ public sealed partial class TaskDownloader
         }
     }
 
-    private string? SwarmError
+    private (string Error, TaskErrorKind Kind)? SwarmError
     {
         get
         {
@@ -432,6 +319,7 @@ public sealed partial class TaskDownloader
         }
         _record.State = TaskState.Running;
         _record.Error = null;
+        _record.ErrorKind = TaskErrorKind.Other;
         _record.Bitmap = done.ToBytes();
         try
         {
@@ -531,21 +419,22 @@ public sealed partial class TaskDownloader
             {
                 // This agent cannot finish the task: the scheduler should name another source.
                 TransferLog.SourceGaveUp(_logger, Digest, source.Source.Description, false, error);
-                _reporter.SourceFailed(Digest, error, false);
+                _reporter.SourceFailed(Digest, error, false, end.ErrorKind);
             }
-            return Fail(error);
+            return Fail(error, end.ErrorKind);
         }
         var actual = ContentDigest.FromHash(end.Digest);
         if (!_urlTask && actual != Digest)
         {
             // Every piece matched its digest, so the manifest itself is inconsistent: start over if retried.
             Discard(partialPath);
-            return Fail($"the downloaded file hashes to {actual}, not to its content id {Digest}; the manifest does not describe this content");
+            return Fail($"the downloaded file hashes to {actual}, not to its content id {Digest}; the manifest does not describe this content",
+                TaskErrorKind.DigestMismatch);
         }
         if (_urlTask && CheckUrlContent(actual, source) is { } mismatch)
         {
             Discard(partialPath);
-            return Fail(mismatch);
+            return Fail(mismatch, TaskErrorKind.DigestMismatch);
         }
         DownloadOutcome outcome;
         try

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Origins;
 
 namespace Dragonfly.PubSub.Transfer.Sources;
@@ -38,7 +39,7 @@ public sealed class OriginPieceSource : IPieceSource
         }
         catch (OriginException e)
         {
-            throw new PieceSourceException(e.Message, permanent: !e.IsTransient, e);
+            throw new PieceSourceException(e.Message, permanent: !e.IsTransient, e.Kind.ToTaskErrorKind(), e);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -47,13 +48,13 @@ public sealed class OriginPieceSource : IPieceSource
         catch (Exception e) when (e is IOException or HttpRequestException or SocketException or OperationCanceledException)
         {
             // OriginClient turns these into OriginException once its retries are spent; anything that slips past is transient too.
-            throw new PieceSourceException($"reading {Description} failed: {e.Message}", permanent: false, e);
+            throw new PieceSourceException($"reading {Description} failed: {e.Message}", permanent: false, TaskErrorKind.Unavailable, e);
         }
         if (read != destination.Length)
         {
             throw new PieceSourceException(
                 $"the origin object changed size: {Description} ends at byte {offset + read}, the task expects at least {offset + destination.Length}",
-                permanent: true);
+                permanent: true, TaskErrorKind.SourceChanged);
         }
     }
 }

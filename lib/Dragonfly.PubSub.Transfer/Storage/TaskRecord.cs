@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Contracts;
+
 namespace Dragonfly.PubSub.Transfer.Storage;
 
 /// <summary>
@@ -26,6 +28,9 @@ public sealed class TaskRecord
     public long BytesFromSource { get; set; }
     public string? OutputPath { get; set; }
     public string? Error { get; set; }
+
+    /// <summary>Why it failed, as data (<see cref="TaskErrorKind.Other"/> when it did not, or no kind applies).</summary>
+    public TaskErrorKind ErrorKind { get; set; }
 
     /// <summary>This agent published the artifact (or seeds it): it is a parent of last resort.</summary>
     public bool Publisher { get; set; }

@@ -34,7 +34,7 @@ public interface ISwarmReporter
     /// <summary>
     /// The source of a URL task gave up. <paramref name="permanent"/>: the task fails for everyone
     /// (not found, access denied, the content changed or does not match the expected digest);
-    /// otherwise the scheduler may pick another source.
+    /// otherwise the scheduler may pick another source. <paramref name="kind"/> says why, as data.
     /// </summary>
-    void SourceFailed(ContentDigest task, string error, bool permanent);
+    void SourceFailed(ContentDigest task, string error, bool permanent, TaskErrorKind kind);
 }

@@ -188,13 +188,15 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         Assert.False(outcome.Succeeded);
         Assert.Null(outcome.Content);
         Assert.Equal($"memory://test/object.bin hashes to {artifact.Manifest.Digest}, not to the expected {wrong}", outcome.Error);
-        Assert.Equal([(outcome.Error!, true)], agent.Reporter.SourceFailures);
+        Assert.Equal([(outcome.Error!, true, TaskErrorKind.DigestMismatch)], agent.Reporter.SourceFailures);
+        Assert.Equal(TaskErrorKind.DigestMismatch, outcome.ErrorKind);
+        Assert.Equal(TaskErrorKind.DigestMismatch, agent.Store.Find(task)!.ErrorKind);
         Assert.Empty(agent.Reporter.SourcesDone);
         AssertNothingLeft(agent, task);
     }
 
     [Fact]
-    public async Task Source_WhenTheOriginRefusesForGood_FailsWithItsMessage()
+    public async Task Source_WhenTheOriginRefusesForGood_FailsWithItsMessageAndKind()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 12 * TestArtifact.SmallPiece);
         var manifest = UrlManifest(artifact);
@@ -205,17 +207,19 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         var failAt = artifact.Layout.OffsetOf(9);
         downloader.FetchFromSource(new MemorySource(artifact.Bytes)
         {
-            FailAt = offset => offset == failAt ? new PieceSourceException(notFound, permanent: true) : null,
+            FailAt = offset => offset == failAt ? new PieceSourceException(notFound, permanent: true, TaskErrorKind.NotFound) : null,
         }, null);
 
         var outcome = await downloader.RunAsync(CancellationToken.None).Within();
 
         Assert.False(outcome.Succeeded);
         Assert.Equal(notFound, outcome.Error);
-        Assert.Equal([(notFound, true)], agent.Reporter.SourceFailures);
+        Assert.Equal(TaskErrorKind.NotFound, outcome.ErrorKind);
+        Assert.Equal([(notFound, true, TaskErrorKind.NotFound)], agent.Reporter.SourceFailures);
         Assert.Empty(agent.Reporter.SourcesDone);
         AssertNothingLeft(agent, task);
         Assert.Equal(TaskState.Failed, agent.Store.Find(task)!.State);
+        Assert.Equal(TaskErrorKind.NotFound, agent.Store.Find(task)!.ErrorKind);
     }
 
     [Fact]
@@ -233,7 +237,8 @@ public sealed class UrlTaskDownloaderTests : IDisposable
 
         Assert.False(outcome.Succeeded);
         Assert.Equal("the origin's content changed: piece 2 no longer matches", outcome.Error);
-        Assert.Equal([(outcome.Error!, true)], agent.Reporter.SourceFailures);
+        Assert.Equal([(outcome.Error!, true, TaskErrorKind.SourceChanged)], agent.Reporter.SourceFailures);
+        Assert.Equal(TaskErrorKind.SourceChanged, outcome.ErrorKind);
         AssertNothingLeft(agent, ContentDigest.Parse(manifest.Digest));
     }
 
@@ -249,7 +254,7 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         var failAt = artifact.Layout.OffsetOf(5);
         var source = new MemorySource(artifact.Bytes, delay: TimeSpan.FromMilliseconds(10))
         {
-            FailAt = offset => offset >= failAt ? new PieceSourceException(gaveUp, permanent: false) : null,
+            FailAt = offset => offset >= failAt ? new PieceSourceException(gaveUp, permanent: false, TaskErrorKind.Unavailable) : null,
         };
         downloader.FetchFromSource(source, null);
         var run = downloader.RunAsync(CancellationToken.None);
@@ -263,7 +268,7 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         var outcome = await run.Within();
 
         Assert.True(outcome.Succeeded, outcome.Error);
-        Assert.Equal([(gaveUp, false)], agent.Reporter.SourceFailures);
+        Assert.Equal([(gaveUp, false, TaskErrorKind.Unavailable)], agent.Reporter.SourceFailures);
         Assert.Empty(agent.Reporter.SourcesDone); // no longer the source
         Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(task)));
         var progress = downloader.Progress;
@@ -285,11 +290,13 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         await WaitUntilAsync(() => downloader.Progress.CompletedPieces > 0);
 
         const string error = "not found at origin: http://127.0.0.1/object.bin";
-        downloader.FailFromSwarm(error);
+        downloader.FailFromSwarm(error, TaskErrorKind.NotFound);
         var outcome = await run.Within();
 
         Assert.False(outcome.Succeeded);
         Assert.Equal(error, outcome.Error);
+        Assert.Equal(TaskErrorKind.NotFound, outcome.ErrorKind);
+        Assert.Equal(TaskErrorKind.NotFound, agent.Store.Find(task)!.ErrorKind);
         Assert.Empty(agent.Reporter.SourcesDone);
         AssertNothingLeft(agent, task);
     }
@@ -301,11 +308,11 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         await using var agent = new DownloadingAgent();
         var manifest = UrlManifest(artifact);
         var downloader = agent.CreateDownloader(manifest);
-        downloader.FailFromSwarm("the origin answered 403 Forbidden");
+        downloader.FailFromSwarm("the origin answered 403 Forbidden", TaskErrorKind.AccessDenied);
 
         var outcome = await downloader.RunAsync(CancellationToken.None).Within();
 
-        Assert.Equal(DownloadOutcome.Failure("the origin answered 403 Forbidden"), outcome);
+        Assert.Equal(DownloadOutcome.Failure("the origin answered 403 Forbidden") with { ErrorKind = TaskErrorKind.AccessDenied }, outcome);
         AssertNothingLeft(agent, ContentDigest.Parse(manifest.Digest));
     }
 

@@ -15,7 +15,7 @@ public sealed class RecordingReporter : ISwarmReporter
     public ConcurrentQueue<(int Index, byte[] Digest)> Sourced { get; } = new();
 
     public ConcurrentQueue<ContentDigest> SourcesDone { get; } = new();
-    public ConcurrentQueue<(string Error, bool Permanent)> SourceFailures { get; } = new();
+    public ConcurrentQueue<(string Error, bool Permanent, TaskErrorKind Kind)> SourceFailures { get; } = new();
     private int _needParents;
 
     public int NeedParentsCalls => Volatile.Read(ref _needParents);
@@ -57,5 +57,5 @@ public sealed class RecordingReporter : ISwarmReporter
 
     public void SourceDone(ContentDigest task, ContentDigest content) => SourcesDone.Enqueue(content);
 
-    public void SourceFailed(ContentDigest task, string error, bool permanent) => SourceFailures.Enqueue((error, permanent));
+    public void SourceFailed(ContentDigest task, string error, bool permanent, TaskErrorKind kind) => SourceFailures.Enqueue((error, permanent, kind));
 }

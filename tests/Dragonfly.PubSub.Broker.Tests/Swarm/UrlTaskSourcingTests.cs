@@ -197,7 +197,7 @@ public sealed class UrlTaskSourcingTests
         foreach (var expected in members)
         {
             Assert.Single(Drain(expected), m => m.EventCase == Kind.FetchSource);
-            SourceFailed(expected, $"connection refused by origin ({expected.PeerId})", permanent: false);
+            SourceFailed(expected, $"connection refused by origin ({expected.PeerId})", permanent: false, SourceErrorKind.Unavailable);
         }
 
         foreach (var member in members)
@@ -206,6 +206,7 @@ public sealed class UrlTaskSourcingTests
             Assert.Equal(TaskId, failed.Digest);
             Assert.StartsWith("connection refused by origin (c)", failed.Error);
             Assert.Contains("3 failed source attempts", failed.Error);
+            Assert.Equal(SourceErrorKind.Unavailable, failed.Kind); // the last source's reason, as data
         }
         Assert.Null(LiveManifest(TaskId));
         Assert.Null(Find("k"));
@@ -343,7 +344,7 @@ public sealed class UrlTaskSourcingTests
     }
 
     [Fact]
-    public void SourceFailed_WhenPermanent_FailsTheTaskForEveryMember_AndALaterRegistrationStartsAfresh()
+    public void SourceFailed_WhenPermanent_FailsTheTaskForEveryMemberWithItsKind_AndALaterRegistrationStartsAfresh()
     {
         var seed = Connect("seed", seed: true);
         Register(TaskId, key: "k");
@@ -352,9 +353,11 @@ public sealed class UrlTaskSourcingTests
         Drain(seed);
         Drain(a);
 
-        SourceFailed(seed, "not found at origin: https://origin.test/files/app.tar", permanent: true);
+        SourceFailed(seed, "not found at origin: https://origin.test/files/app.tar", permanent: true, SourceErrorKind.NotFound);
 
-        Assert.Equal("not found at origin: https://origin.test/files/app.tar", Assert.Single(Drain(a)).TaskFailed.Error);
+        var failed = Assert.Single(Drain(a)).TaskFailed;
+        Assert.Equal("not found at origin: https://origin.test/files/app.tar", failed.Error);
+        Assert.Equal(SourceErrorKind.NotFound, failed.Kind);
         Assert.Equal(1, TaskFailedCount(Drain(seed)));
         Assert.Null(Find("k"));
         Assert.Null(LiveManifest(TaskId));
@@ -572,9 +575,9 @@ public sealed class UrlTaskSourcingTests
         PiecesFinished = new PiecesFinished { Digest = TaskId, Indexes = { indexes }, Digests = { indexes.Select(PieceDigest) } },
     });
 
-    private void SourceFailed(PeerSession session, string error, bool permanent) => Handle(session, new PeerEvent
+    private void SourceFailed(PeerSession session, string error, bool permanent, SourceErrorKind kind = SourceErrorKind.Unspecified) => Handle(session, new PeerEvent
     {
-        SourceFailed = new SourceFailed { Digest = TaskId, Error = error, Permanent = permanent },
+        SourceFailed = new SourceFailed { Digest = TaskId, Error = error, Permanent = permanent, Kind = kind },
     });
 
     private static int TaskFailedCount(List<SchedulerEvent> messages) => messages.Count(m => m.EventCase == Kind.TaskFailed);

@@ -221,10 +221,10 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(OriginErrorKind.NotFound, UrlTaskErrorKind.NotFound)]
-    [InlineData(OriginErrorKind.AccessDenied, UrlTaskErrorKind.FailedPrecondition)]
-    [InlineData(OriginErrorKind.Rejected, UrlTaskErrorKind.FailedPrecondition)]
-    public async Task Register_WhenTheOriginRefuses_MapsTheKind_AndStatsAgainNextTime(OriginErrorKind kind, UrlTaskErrorKind expected)
+    [InlineData(OriginErrorKind.NotFound, UrlTaskErrorKind.NotFound, TaskErrorKind.NotFound)]
+    [InlineData(OriginErrorKind.AccessDenied, UrlTaskErrorKind.FailedPrecondition, TaskErrorKind.AccessDenied)]
+    [InlineData(OriginErrorKind.Rejected, UrlTaskErrorKind.FailedPrecondition, TaskErrorKind.Rejected)]
+    public async Task Register_WhenTheOriginRefuses_MapsTheKind_AndStatsAgainNextTime(OriginErrorKind kind, UrlTaskErrorKind expected, TaskErrorKind cause)
     {
         _origin.Error = new OriginException(kind, "origin says no: https://origin.test/x", "https://origin.test/x", 404);
         var request = Request("https://origin.test/x");
@@ -234,6 +234,7 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
         await Register(request);
 
         Assert.Equal(expected, outcome.ErrorKind);
+        Assert.Equal(cause, outcome.Cause); // the gRPC edge names it in the dragonfly-error-kind trailer
         Assert.Equal("origin says no: https://origin.test/x", outcome.Error);
         Assert.Equal(2, _origin.Stats); // a failure is not cached
     }

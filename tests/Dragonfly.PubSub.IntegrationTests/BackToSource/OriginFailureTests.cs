@@ -48,6 +48,9 @@ public sealed class OriginFailureTests(ITestOutputHelper output)
         var attempts = Regex.Match(line, @"gave up after (\d+) attempts?");
         Assert.True(attempts.Success, $"the error line should say after how many attempts it gave up: {line}");
         Assert.InRange(int.Parse(attempts.Groups[1].Value, CultureInfo.InvariantCulture), 1, 5);
+        // The task JSON says why as data too, carried from the seed through the scheduler (SourceFailed.kind, TaskFailed.kind).
+        var task = Assert.Single(await agent.GetTasksAsync(), t => t.State == "failed");
+        Assert.Equal("unavailable", task.ErrorKind);
 
         // The origin is back: the failed task was forgotten, and the same URL now downloads.
         nginx.SlowRate = null;

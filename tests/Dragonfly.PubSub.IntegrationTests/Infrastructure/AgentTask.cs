@@ -12,7 +12,8 @@ public sealed record AgentTask(
     long BytesFromPeers,
     long BytesFromSource,
     string? Path,
-    string? Error = null)
+    string? Error = null,
+    string? ErrorKind = null)
 {
     public override string ToString() =>
         $"{Digest[..Math.Min(Digest.Length, 19)]}… {Name} {State} {CompletedPieces}/{TotalPieces} peers={BytesFromPeers} source={BytesFromSource}{(Error is null ? "" : " error: " + Error)}";
