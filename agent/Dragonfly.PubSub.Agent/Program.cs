@@ -214,8 +214,7 @@ static IReadOnlyList<string> RegistryAllowList(string[] names)
 static int Positive(int value, string flag) =>
     value > 0 ? value : throw UserFacingException.Usage($"{flag} must be at least 1");
 
-static long Rate(string? text, string flag) =>
-    text is null ? 0 : ByteSize.TryParse(text, out var rate) ? rate : throw UserFacingException.Usage($"{flag} '{text}' is not a rate; write e.g. 20MiB (per second)");
+static long Rate(string? text, string flag) => ByteSize.ParseRate(text, flag);
 
 int ValidateConfig(string path)
 {

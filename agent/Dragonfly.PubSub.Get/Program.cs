@@ -100,7 +100,7 @@ DownloadRequest BuildRequest(string what, ParseResult parse)
         throw UserFacingException.Usage($"--digest '{wanted}' is not a content id; give sha256: followed by 64 lowercase hex digits");
     }
     var limitBytes = parse.GetValue(limit) is { } rate
-        ? ByteSize.TryParse(rate, out var bytes) && bytes > 0 ? bytes : throw UserFacingException.Usage($"--limit '{rate}' is not a rate; write e.g. 20MiB (per second)")
+        ? ByteSize.ParseRate(rate, "--limit") is > 0 and var bytes ? bytes : throw UserFacingException.Usage(ByteSize.NotARate("--limit", rate))
         : (long?)null;
     var headerLines = parse.GetValue(headers) ?? [];
     var filters = parse.GetValue(filterParams) ?? [];

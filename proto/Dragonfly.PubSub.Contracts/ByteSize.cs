@@ -54,6 +54,20 @@ public static class ByteSize
             ? bytes
             : throw new FormatException($"'{text}' is not a size; write a number with an optional unit, e.g. 20MiB, 512KiB, 1GB");
 
+    /// <summary>
+    /// A rate in bytes per second as a flag, an environment variable or a config key gave it
+    /// (<paramref name="source"/> names which); 0 when it was not given.
+    /// </summary>
+    /// <exception cref="Cli.UserFacingException">A usage error: <see cref="NotARate"/>.</exception>
+    public static long ParseRate(string? text, string source) =>
+        text is null ? 0
+        : TryParse(text, out var rate) ? rate
+        : throw Cli.UserFacingException.Usage(NotARate(source, text));
+
+    /// <summary>The one line for a value that is not a rate, wherever it came from.</summary>
+    public static string NotARate(string source, string text) =>
+        $"{source} '{text}' is not a rate; write e.g. 20MiB (per second)";
+
     public static string Format(long bytes)
     {
         string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];

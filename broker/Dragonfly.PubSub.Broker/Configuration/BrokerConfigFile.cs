@@ -301,7 +301,7 @@ public sealed record BrokerConfigFile
         CheckPort("mqttsPort", MqttsPort, problems);
         if (SeedUploadLimit is not null && !Dragonfly.PubSub.Contracts.ByteSize.TryParse(SeedUploadLimit, out _))
         {
-            problems.Add($"seedUploadLimit: '{SeedUploadLimit}' is not a rate; write e.g. \"11MiB\" (per second)");
+            problems.Add(Dragonfly.PubSub.Contracts.ByteSize.NotARate("seedUploadLimit:", SeedUploadLimit));
         }
         problems.AddRange(BrokerTlsResolver.Problems(
             "tlsCa", TlsCa, "tlsCaKey", TlsCaKey, "tlsCert", TlsCert, "tlsKey", TlsKey, "tlsSans", TlsSans ?? [], "certTtl", CertTtl, "tlsCiphers", TlsCiphers, Insecure == true));

@@ -67,13 +67,7 @@ public static class BrokerOptionsResolver
         var (source, text) = flags.SeedUploadLimit is not null ? ("--seed-upload-limit", flags.SeedUploadLimit)
             : Env(environment, "DFBROKER_SEED_UPLOAD_LIMIT") is { } fromEnvironment ? ("DFBROKER_SEED_UPLOAD_LIMIT", fromEnvironment)
             : ("seedUploadLimit", file.SeedUploadLimit);
-        if (text is null)
-        {
-            return 0;
-        }
-        return ByteSize.TryParse(text, out var rate)
-            ? rate
-            : throw UserFacingException.Usage($"{source} '{text}' is not a rate; write e.g. 11MiB (per second)");
+        return ByteSize.ParseRate(text, source);
     }
 
     /// <summary>--mqtt-url &gt; DFBROKER_MQTT_URL &gt; config mqttUrl: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]; null: the embedded server.</summary>

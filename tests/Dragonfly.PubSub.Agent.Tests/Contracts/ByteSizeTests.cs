@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Contracts.Cli;
 
 namespace Dragonfly.PubSub.Agent.Tests.Contracts;
 
@@ -37,6 +38,25 @@ public sealed class ByteSizeTests
     {
         var e = Assert.Throws<FormatException>(() => ByteSize.Parse("lots"));
         Assert.Contains("20MiB", e.Message);
+    }
+
+    [Theory]
+    [InlineData(null, 0L)]
+    [InlineData("20MiB", 20L << 20)]
+    [InlineData("11MiB/s", 11L << 20)]
+    [InlineData("0", 0L)]
+    public void ParseRate_GivesBytesPerSecond_AndZeroWhenNotGiven(string? text, long expected)
+    {
+        Assert.Equal(expected, ByteSize.ParseRate(text, "--upload-limit"));
+    }
+
+    [Fact]
+    public void ParseRate_OfSomethingElse_IsAUsageErrorNamingWhereItCameFrom()
+    {
+        var e = Assert.Throws<UserFacingException>(() => ByteSize.ParseRate("fast", "DFAGENT_UPLOAD_LIMIT"));
+
+        Assert.Equal(ExitCodes.Usage, e.ExitCode);
+        Assert.Equal("DFAGENT_UPLOAD_LIMIT 'fast' is not a rate; write e.g. 20MiB (per second)", e.Message);
     }
 
     [Theory]

@@ -58,7 +58,7 @@ public sealed class BrokerOptionsResolverTests : IDisposable
         _environment["DFBROKER_SEED_UPLOAD_LIMIT"] = "fast";
         var bad = Assert.Throws<UserFacingException>(() => BrokerOptionsResolver.Resolve(new BrokerCommandLine(), Env));
         Assert.Equal(ExitCodes.Usage, bad.ExitCode);
-        Assert.Equal("DFBROKER_SEED_UPLOAD_LIMIT 'fast' is not a rate; write e.g. 11MiB (per second)", bad.Message);
+        Assert.Equal("DFBROKER_SEED_UPLOAD_LIMIT 'fast' is not a rate; write e.g. 20MiB (per second)", bad.Message);
         _environment.Remove("DFBROKER_SEED_UPLOAD_LIMIT");
 
         File.WriteAllText(file, """{ "seedUploadLimit": "lots" }""");
