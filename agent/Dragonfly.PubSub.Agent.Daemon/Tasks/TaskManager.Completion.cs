@@ -20,7 +20,8 @@ namespace Dragonfly.PubSub.Agent.Tasks;
 public sealed partial class TaskManager
 {
     /// <summary>Places the content everywhere it was asked for, then reports the final state.</summary>
-    private async Task CompleteAsync(TaskEntry entry, string? error, CancellationToken stopping)
+    /// <param name="kind">Why <paramref name="error"/>, as data; null: as the downloader recorded it.</param>
+    private async Task CompleteAsync(TaskEntry entry, string? error, TaskErrorKind? kind, CancellationToken stopping)
     {
         var placed = new HashSet<string>(StringComparer.Ordinal);
         if (error is null)
@@ -29,6 +30,7 @@ public sealed partial class TaskManager
             while (error is null && NextUnplaced(entry, placed) is { } output)
             {
                 error = await TryPlaceAsync(entry, output, stopping).ConfigureAwait(false);
+                kind = error is null ? kind : TaskErrorKind.Other; // the output's fault, not the content's
                 placed.Add(output);
             }
         }
@@ -38,10 +40,7 @@ public sealed partial class TaskManager
             // From here on new requests see the final state and are answered directly.
             entry.State = error is null ? TaskStates.Succeeded : TaskStates.Failed;
             entry.Record.Error = error;
-            if (error is null)
-            {
-                entry.Record.ErrorKind = TaskErrorKind.Other;
-            }
+            entry.Record.ErrorKind = error is null ? TaskErrorKind.Other : kind ?? entry.Record.ErrorKind;
             if (error is not null)
             {
                 entry.Record.State = TaskState.Failed;

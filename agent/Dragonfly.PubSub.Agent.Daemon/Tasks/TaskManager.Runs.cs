@@ -115,12 +115,14 @@ public sealed partial class TaskManager
     private async Task RunAsync(TaskEntry entry, CancellationToken stopping)
     {
         string? error;
+        TaskErrorKind? kind = null; // null: as the downloader recorded it
         try
         {
-            var manifest = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
+            var (manifest, lost, lostKind) = await ManifestForRunAsync(entry, stopping).ConfigureAwait(false);
             if (manifest is null)
             {
-                error = entry.IsUrlTask ? LostUrlTaskMessage(entry) : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}";
+                error = lost ?? (entry.IsUrlTask ? LostUrlTaskMessage(entry) : $"broker {_scheduler.BrokerAddress} does not know {entry.Digest}");
+                kind = lostKind;
             }
             else
             {
@@ -136,20 +138,22 @@ public sealed partial class TaskManager
             // Whatever went wrong, the task ends visibly (failed, logged, waiters answered)
             // instead of hanging in "running".
             error = e.Message;
+            kind = TaskErrorKind.Other;
         }
         lock (_gate)
         {
             entry.Registration = null; // its headers may be credentials: kept no longer than the run
         }
-        await CompleteAsync(entry, error, stopping).ConfigureAwait(false);
+        await CompleteAsync(entry, error, kind, stopping).ConfigureAwait(false);
     }
 
     /// <summary>
     /// The manifest to run with: the one at hand, or the broker's. A URL task resumed from the store
     /// is checked with the broker first (it keeps URL tasks in memory only until they are sourced),
-    /// keeping the piece digests this agent already learned.
+    /// keeping the piece digests this agent already learned. No manifest: why, when a URL task could not be
+    /// brought back (the broker's refusal and its kind).
     /// </summary>
-    private async Task<Manifest?> ManifestForRunAsync(TaskEntry entry, CancellationToken stopping)
+    private async Task<(Manifest? Manifest, string? Error, TaskErrorKind Kind)> ManifestForRunAsync(TaskEntry entry, CancellationToken stopping)
     {
         Manifest? held;
         bool registered;
@@ -160,15 +164,23 @@ public sealed partial class TaskManager
         }
         if (held is not null && (registered || !held.UrlTask || _content.HasContent(entry.Digest)))
         {
-            return held;
+            return (held, null, TaskErrorKind.Other);
         }
         // A URL task the broker may have forgotten (it restarted): brought back, or waited for, a while.
-        var fetched = held is { UrlTask: true }
-            ? CheckFetched(entry, (await RegainUrlTaskAsync(entry, stopping).ConfigureAwait(false)).Manifest)
-            : await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+        (Manifest? Manifest, string? Error, TaskErrorKind Kind) regained = (null, null, TaskErrorKind.Other);
+        Manifest? fetched;
+        if (held is { UrlTask: true })
+        {
+            regained = await RegainUrlTaskAsync(entry, stopping).ConfigureAwait(false);
+            fetched = CheckFetched(entry, regained.Manifest);
+        }
+        else
+        {
+            fetched = await FetchManifestAsync(entry, stopping).ConfigureAwait(false);
+        }
         if (fetched is null || held is null)
         {
-            return fetched;
+            return (fetched, fetched is null ? regained.Error : null, regained.Kind);
         }
         // Digests learned before the restart still hold: the task id pins URL, piece size and tag.
         var merged = fetched.Clone();
@@ -183,7 +195,7 @@ public sealed partial class TaskManager
         {
             merged.ContentDigest = held.ContentDigest;
         }
-        return merged;
+        return (merged, null, TaskErrorKind.Other);
     }
 
     private async Task<string?> DownloadCoreAsync(TaskEntry entry, Manifest manifest, CancellationToken stopping)

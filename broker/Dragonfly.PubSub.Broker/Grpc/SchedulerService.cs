@@ -90,10 +90,13 @@ public sealed class SchedulerService(
     {
         permissions.AuthorizeUrlTask(context, request);
         var outcome = await urlTasks.RegisterAsync(request, context.CancellationToken).ConfigureAwait(false);
-        return outcome.Manifest
-            ?? throw new RpcException(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"),
-                new Metadata { { TaskErrorKinds.TrailerKey, TaskErrorKinds.Name(outcome.Cause) } });
+        return outcome.Manifest ?? throw Refusal(outcome);
     }
+
+    /// <summary>A refused registration on the wire: its status, its line, and what the origin answered in the dragonfly-error-kind trailer.</summary>
+    public static RpcException Refusal(UrlTaskOutcome outcome) =>
+        new(new Status(StatusOf(outcome.ErrorKind), outcome.Error ?? "the URL task could not be registered"),
+            new Metadata { { TaskErrorKinds.TrailerKey, TaskErrorKinds.Name(outcome.Cause) } });
 
     /// <summary>The status of a failed registration (see the proto's RegisterUrlTask comment).</summary>
     public static StatusCode StatusOf(UrlTaskErrorKind kind) => kind switch

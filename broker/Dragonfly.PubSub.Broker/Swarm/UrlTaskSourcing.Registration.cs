@@ -96,7 +96,7 @@ internal sealed partial class UrlTaskSourcing
         {
             if (Conflict(live, registration.Size, requestedPieceSize, registration.ExpectedDigest) is { } conflict)
             {
-                return UrlTaskResult.Refused(conflict);
+                return UrlTaskResult.Refused(conflict.Text, conflict.Kind);
             }
             Attach(live, registration.Key, registration.ExpectedDigest);
             live.Admit(registration.Requester, registration.Topic);
@@ -114,13 +114,14 @@ internal sealed partial class UrlTaskSourcing
                 if (registration.ContentAddressed)
                 {
                     return UrlTaskResult.Refused(
-                        $"{registration.RedactedUrl} is {registration.Size} bytes, but {registration.TaskId} is {known.Size} bytes; the URL does not serve that content");
+                        $"{registration.RedactedUrl} is {registration.Size} bytes, but {registration.TaskId} is {known.Size} bytes; the URL does not serve that content",
+                        TaskErrorKind.DigestMismatch);
                 }
                 known = null; // the object changed since it was fetched: start afresh
             }
             else if (requestedPieceSize is { } requested && requested != known.PieceSize)
             {
-                return UrlTaskResult.Refused(PieceSizeConflict(registration.TaskId, known.PieceSize));
+                return UrlTaskResult.Refused(PieceSizeConflict(registration.TaskId, known.PieceSize), TaskErrorKind.Other);
             }
             else
             {
@@ -143,7 +144,7 @@ internal sealed partial class UrlTaskSourcing
         }
         if (url.ContentDigest is { } verified && registration.ExpectedDigest is { } expected && verified != expected)
         {
-            return UrlTaskResult.Refused(DigestConflict(url, expected));
+            return UrlTaskResult.Refused(DigestConflict(url, expected), TaskErrorKind.DigestMismatch);
         }
 
         _urlTasks[url.Id] = url;
@@ -162,7 +163,7 @@ internal sealed partial class UrlTaskSourcing
         }
         if (Conflict(url, url.Layout.Size, null, expectedDigest) is { } conflict)
         {
-            return UrlTaskResult.Refused(conflict);
+            return UrlTaskResult.Refused(conflict.Text, conflict.Kind);
         }
         Attach(url, key, expectedDigest);
         url.Admit(requester, topic);
@@ -199,20 +200,21 @@ internal sealed partial class UrlTaskSourcing
         }
     }
 
-    private static string? Conflict(UrlTask url, long size, int? requestedPieceSize, string? expectedDigest)
+    private static (string Text, TaskErrorKind Kind)? Conflict(UrlTask url, long size, int? requestedPieceSize, string? expectedDigest)
     {
         if (size != url.Layout.Size)
         {
-            return $"{url.RedactedUrl} is {size} bytes now, but task {url.Id} is {url.Layout.Size} bytes; "
-                + "the object changed or the URL serves other content; try again once the running download has finished";
+            return ($"{url.RedactedUrl} is {size} bytes now, but task {url.Id} is {url.Layout.Size} bytes; "
+                + "the object changed or the URL serves other content; try again once the running download has finished",
+                TaskErrorKind.SourceChanged);
         }
         if (requestedPieceSize is { } requested && requested != url.Layout.PieceSize)
         {
-            return PieceSizeConflict(url.Id, url.Layout.PieceSize);
+            return (PieceSizeConflict(url.Id, url.Layout.PieceSize), TaskErrorKind.Other);
         }
         if (expectedDigest is not null && url.ContentDigest is { } verified && verified != expectedDigest)
         {
-            return DigestConflict(url, expectedDigest);
+            return (DigestConflict(url, expectedDigest), TaskErrorKind.DigestMismatch);
         }
         return null;
     }

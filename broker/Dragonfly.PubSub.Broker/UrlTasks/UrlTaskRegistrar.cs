@@ -146,14 +146,14 @@ public sealed partial class UrlTaskRegistrar
             Labels = request.Labels,
             Requester = request.Requester,
         }, _stopping).ConfigureAwait(false);
-        return result.Conflict is { } conflict ? Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict) : null;
+        return result.Conflict is { } conflict ? Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict, result.ConflictKind) : null;
     }
 
     private UrlTaskOutcome Result(CheckedRequest request, UrlTaskResult found)
     {
         if (found.Conflict is { } conflict)
         {
-            return Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict);
+            return Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict, found.ConflictKind);
         }
         // The task is shared; name, topic, labels and publisher are this caller's.
         var manifest = found.Manifest!.Clone();
@@ -171,10 +171,10 @@ public sealed partial class UrlTaskRegistrar
         return UrlTaskOutcome.Ok(manifest, found.Incarnation, found.Phase);
     }
 
-    private UrlTaskOutcome Reject(CheckedRequest request, UrlTaskErrorKind kind, string problem)
+    private UrlTaskOutcome Reject(CheckedRequest request, UrlTaskErrorKind kind, string problem, TaskErrorKind cause = TaskErrorKind.Other)
     {
         BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, problem);
-        return UrlTaskOutcome.Failed(kind, problem);
+        return UrlTaskOutcome.Failed(kind, problem) with { Cause = cause };
     }
 
     /// <summary>The gRPC-facing kind of an origin failure.</summary>

@@ -39,7 +39,9 @@ public sealed class OriginPieceSource : IPieceSource
         }
         catch (OriginException e)
         {
-            throw new PieceSourceException(e.Message, permanent: !e.IsTransient, e.Kind.ToTaskErrorKind(), e);
+            // A range the origin no longer has, of an object whose size the task knows: it shrank.
+            var kind = e.Kind == OriginErrorKind.RangeNotSatisfiable ? TaskErrorKind.SourceChanged : e.Kind.ToTaskErrorKind();
+            throw new PieceSourceException(e.Message, permanent: !e.IsTransient, kind, e);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

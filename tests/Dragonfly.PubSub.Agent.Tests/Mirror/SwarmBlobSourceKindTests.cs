@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Agent.Mirror;
+using Dragonfly.PubSub.Agent.Swarm;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Registry.Client;
@@ -49,6 +50,14 @@ public class SwarmBlobSourceKindTests
     public void ARefusedRegistration_OtherwiseMapsByItsStatus(StatusCode status, RegistryErrorKind expected)
     {
         Assert.Equal(expected, SwarmBlobSource.FromRegistration(Refusal(status, "no", kind: null)));
+    }
+
+    [Fact]
+    public void ErrorKindOf_WithoutATrailer_TakesNotFoundFromTheStatus_AndNothingElse()
+    {
+        Assert.Equal(TaskErrorKind.NotFound, SchedulerSession.ErrorKindOf(new RpcException(new Status(StatusCode.NotFound, "gone"))));
+        Assert.Equal(TaskErrorKind.Other, SchedulerSession.ErrorKindOf(new RpcException(new Status(StatusCode.FailedPrecondition, "access denied by origin (401)"))));
+        Assert.Equal(TaskErrorKind.Other, SchedulerSession.ErrorKindOf(null));
     }
 
     private static UserFacingException Refusal(StatusCode status, string detail, TaskErrorKind? kind)

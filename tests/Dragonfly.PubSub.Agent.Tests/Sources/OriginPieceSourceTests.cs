@@ -1,4 +1,5 @@
 using Dragonfly.PubSub.Agent.Tests.Support;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Origins.Files;
 using Dragonfly.PubSub.Transfer.Sources;
@@ -45,6 +46,7 @@ public sealed class OriginPieceSourceTests : IDisposable
         var error = await Assert.ThrowsAsync<PieceSourceException>(() => source.ReadAsync(0, new byte[10], CancellationToken.None));
 
         Assert.True(error.Permanent);
+        Assert.Equal(TaskErrorKind.NotFound, error.Kind);
         Assert.Contains("not found", error.Message);
     }
 
@@ -58,7 +60,21 @@ public sealed class OriginPieceSourceTests : IDisposable
         var error = await Assert.ThrowsAsync<PieceSourceException>(() => source.ReadAsync(90, new byte[20], CancellationToken.None));
 
         Assert.True(error.Permanent);
+        Assert.Equal(TaskErrorKind.SourceChanged, error.Kind);
         Assert.StartsWith("the origin object changed size", error.Message);
+    }
+
+    [Fact]
+    public async Task ReadAsync_BeyondTheEndOfAnObjectThatShrank_FailsAsChangedContent()
+    {
+        var path = _dir.Combine("shrunk.bin");
+        await File.WriteAllBytesAsync(path, new byte[100]);
+        var source = new OriginPieceSource(new OriginClient(_registry), new Uri(path));
+
+        var error = await Assert.ThrowsAsync<PieceSourceException>(() => source.ReadAsync(200, new byte[20], CancellationToken.None));
+
+        Assert.True(error.Permanent);
+        Assert.Equal(TaskErrorKind.SourceChanged, error.Kind); // the origin said "range not satisfiable"; the task knows a larger size
     }
 
     [Fact]
@@ -70,6 +86,7 @@ public sealed class OriginPieceSourceTests : IDisposable
         var error = await Assert.ThrowsAsync<PieceSourceException>(() => source.ReadAsync(0, new byte[10], CancellationToken.None));
 
         Assert.False(error.Permanent);
+        Assert.Equal(TaskErrorKind.Unavailable, error.Kind);
         Assert.Contains("unavailable", error.Message);
     }
 

@@ -336,7 +336,9 @@ public sealed class UrlTaskSourcingTests
 
         Handle(seed, new PeerEvent { SourceDone = new SourceDone { Digest = TaskId, ContentDigest = Digest("other") } });
 
-        var error = Assert.Single(Drain(a)).TaskFailed.Error;
+        var failed = Assert.Single(Drain(a)).TaskFailed;
+        var error = failed.Error;
+        Assert.Equal(SourceErrorKind.DigestMismatch, failed.Kind);
         Assert.Contains($"hashes to {Digest("other")}, not to --digest {Digest("wanted")}", error);
         Assert.DoesNotContain("secret", error);
         Assert.Empty(_stored);
@@ -380,6 +382,21 @@ public sealed class UrlTaskSourcingTests
         Assert.Empty(Drain(a));
         Assert.NotNull(LiveManifest(TaskId));
         Assert.Single(Drain(seed), m => m.EventCase == Kind.FetchSource);
+    }
+
+    [Fact]
+    public void Register_AgainstTheLiveTask_RefusesWithTheConflictsKind()
+    {
+        Connect("seed", seed: true);
+        Register(TaskId, key: "first");
+
+        var resized = Apply(Registration(TaskId, "resized") with { Size = (Pieces + 1) * (long)TestManifests.PieceSize });
+        var repieced = Apply(Registration(TaskId, "repieced") with { PieceSize = 2 * TestManifests.PieceSize, PieceSizeRequested = true });
+
+        Assert.Contains("the object changed", resized.Conflict);
+        Assert.Equal(TaskErrorKind.SourceChanged, resized.ConflictKind); // the registrar's dragonfly-error-kind trailer
+        Assert.NotNull(repieced.Conflict);
+        Assert.Equal(TaskErrorKind.Other, repieced.ConflictKind); // the request's doing, not the origin's
     }
 
     [Fact]

@@ -276,6 +276,22 @@ public sealed class UrlTaskRegistrarTests : IAsyncLifetime
         Assert.Equal(expected, SchedulerService.StatusOf(kind));
     }
 
+    [Theory]
+    [InlineData(TaskErrorKind.AccessDenied)]
+    [InlineData(TaskErrorKind.DigestMismatch)]
+    [InlineData(TaskErrorKind.Other)]
+    public void Refusal_NamesTheCauseInItsTrailer_AndTheAgentReadsItBack(TaskErrorKind cause)
+    {
+        var outcome = UrlTaskOutcome.Failed(UrlTaskErrorKind.FailedPrecondition, "origin.test answered 403 Forbidden") with { Cause = cause };
+
+        var refusal = SchedulerService.Refusal(outcome);
+
+        Assert.Equal(StatusCode.FailedPrecondition, refusal.StatusCode);
+        Assert.Equal("origin.test answered 403 Forbidden", refusal.Status.Detail);
+        Assert.Equal(TaskErrorKinds.Name(cause), refusal.Trailers.GetValue(TaskErrorKinds.TrailerKey));
+        Assert.Equal(cause, Dragonfly.PubSub.Agent.Swarm.SchedulerSession.ErrorKindOf(refusal));
+    }
+
     private Task<UrlTaskOutcome> Register(RegisterUrlTaskRequest request) =>
         _registrar.RegisterAsync(request, CancellationToken.None).WaitAsync(Timeout);
 
