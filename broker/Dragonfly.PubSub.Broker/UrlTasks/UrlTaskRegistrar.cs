@@ -15,8 +15,6 @@ namespace Dragonfly.PubSub.Broker.UrlTasks;
 /// </summary>
 public sealed partial class UrlTaskRegistrar
 {
-    private const int MaxRounds = 3;
-
     private readonly OriginClient _origins;
     private readonly SwarmCoordinator _coordinator;
     private readonly FileOriginPolicy _fileOrigins;
@@ -25,7 +23,13 @@ public sealed partial class UrlTaskRegistrar
     private readonly CancellationToken _stopping;
 
     // One stat per registration key in flight; the entry goes once the coordinator knows the key.
-    private readonly ConcurrentDictionary<string, Lazy<Task<UrlTaskOutcome?>>> _creating = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<Creation>>> _creating = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// How a shared creation ended: <see cref="Failed"/> (for every request that shared it), or the task the
+    /// coordinator created for the request <see cref="For"/>. The others look it up by key, which admits them.
+    /// </summary>
+    private sealed record Creation(CheckedRequest For, UrlTaskOutcome? Failed, UrlTaskResult? Created);
 
     /// <param name="stopping">Ends shared stats (no single caller's cancellation may end one).</param>
     /// <param name="fileOrigins">Which file:// URLs are allowed (default: none).</param>
@@ -56,35 +60,43 @@ public sealed partial class UrlTaskRegistrar
         }
         try
         {
-            for (var round = 0; round < MaxRounds; round++)
+            var found = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken,
+                checkedRequest.Requester, checkedRequest.Topic).ConfigureAwait(false);
+            if (found is not null)
             {
-                var found = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken,
-                    checkedRequest.Requester, checkedRequest.Topic).ConfigureAwait(false);
-                if (found is not null)
-                {
-                    return Result(checkedRequest, found);
-                }
-                var creating = _creating.GetOrAdd(checkedRequest.Key, _ => new Lazy<Task<UrlTaskOutcome?>>(() => CreateAsync(checkedRequest)));
-                UrlTaskOutcome? failed;
-                try
-                {
-                    failed = await creating.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (creating.Value.IsCompleted)
-                    {
-                        _creating.TryRemove(KeyValuePair.Create(checkedRequest.Key, creating));
-                    }
-                }
-                if (failed is not null)
-                {
-                    return failed;
-                }
-                // Created: the next round finds it by its key (unless it failed for good in between).
+                return Result(checkedRequest, found);
             }
-            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable,
-                $"the task for {checkedRequest.RedactedUrl} failed while it was registered; try again");
+            var creating = _creating.GetOrAdd(checkedRequest.Key, _ => new Lazy<Task<Creation>>(() => CreateAsync(checkedRequest)));
+            Creation creation;
+            try
+            {
+                creation = await creating.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (creating.Value.IsCompleted)
+                {
+                    _creating.TryRemove(KeyValuePair.Create(checkedRequest.Key, creating));
+                }
+            }
+            if (creation.Failed is { } failed)
+            {
+                return failed;
+            }
+            if (ReferenceEquals(creation.For, checkedRequest))
+            {
+                // This request created it: the coordinator's answer is its own. Looking it up again by key
+                // would create it once more had it failed meanwhile (a second origin fetch, with the same
+                // credentials, of a task already given up).
+                return Result(checkedRequest, creation.Created!);
+            }
+            // Created for another request: found by its key, which admits this one too. Gone already means
+            // it failed in between; creating it again would fetch the origin a second time.
+            var shared = await _coordinator.FindUrlTaskAsync(checkedRequest.Key, checkedRequest.ExpectedDigest, cancellationToken,
+                checkedRequest.Requester, checkedRequest.Topic).ConfigureAwait(false);
+            return shared is not null
+                ? Result(checkedRequest, shared)
+                : UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"the task for {checkedRequest.RedactedUrl} failed while it was registered; try again");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -92,8 +104,8 @@ public sealed partial class UrlTaskRegistrar
         }
     }
 
-    /// <summary>Stat, layout, task id, then the coordinator; null when the task now exists.</summary>
-    private async Task<UrlTaskOutcome?> CreateAsync(CheckedRequest request)
+    /// <summary>Stat, layout, task id, then the coordinator.</summary>
+    private async Task<Creation> CreateAsync(CheckedRequest request)
     {
         await Task.Yield(); // run outside GetOrAdd's factory
         OriginObject stat;
@@ -105,25 +117,25 @@ public sealed partial class UrlTaskRegistrar
         {
             var kind = Map(e.Kind);
             BrokerLog.UrlTaskRejected(_logger, request.RedactedUrl, e.Message);
-            return UrlTaskOutcome.Failed(kind, e.Message) with { Cause = e.Kind.ToTaskErrorKind() };
+            return new(request, UrlTaskOutcome.Failed(kind, e.Message) with { Cause = e.Kind.ToTaskErrorKind() }, null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Not an origin answer: the message may hold anything, so only the type is shown.
             BrokerLog.StatCrashed(_logger, request.RedactedUrl, e.GetType().Name);
-            return UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"could not reach {request.RedactedUrl} ({e.GetType().Name}); try again");
+            return new(request, UrlTaskOutcome.Failed(UrlTaskErrorKind.Unavailable, $"could not reach {request.RedactedUrl} ({e.GetType().Name}); try again"), null);
         }
 
         if (stat.Size is not { } size)
         {
-            return Reject(request, UrlTaskErrorKind.FailedPrecondition,
-                $"{request.RedactedUrl} does not tell its size; a URL task needs it to cut the object into pieces");
+            return new(request, Reject(request, UrlTaskErrorKind.FailedPrecondition,
+                $"{request.RedactedUrl} does not tell its size; a URL task needs it to cut the object into pieces"), null);
         }
         var layout = PieceLayout.For(size, request.RequestedPieceSize > 0 ? request.RequestedPieceSize : null);
         if (!layout.IsSupported)
         {
-            return Reject(request, UrlTaskErrorKind.InvalidArgument,
-                $"{request.RedactedUrl} is {ByteSize.Format(size)}: too many pieces of {ByteSize.Format(layout.PieceSize)}; use a larger piece size");
+            return new(request, Reject(request, UrlTaskErrorKind.InvalidArgument,
+                $"{request.RedactedUrl} is {ByteSize.Format(size)}: too many pieces of {ByteSize.Format(layout.PieceSize)}; use a larger piece size"), null);
         }
         var taskId = request.ContentAddressed
             ? request.ExpectedDigest!
@@ -146,7 +158,9 @@ public sealed partial class UrlTaskRegistrar
             Labels = request.Labels,
             Requester = request.Requester,
         }, _stopping).ConfigureAwait(false);
-        return result.Conflict is { } conflict ? Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict, result.ConflictKind) : null;
+        return result.Conflict is { } conflict
+            ? new(request, Reject(request, UrlTaskErrorKind.FailedPrecondition, conflict, result.ConflictKind), null)
+            : new(request, null, result);
     }
 
     private UrlTaskOutcome Result(CheckedRequest request, UrlTaskResult found)
