@@ -106,6 +106,39 @@ public sealed class SwarmCoordinatorTests
     }
 
     [Fact]
+    public void PiecesFinished_TellsAChildOnlyOfThePiecesItLacks()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, new PieceBitmap(Pieces));
+        var b = Connect("b", 4200);
+        Join(b, new PieceBitmap(Pieces));
+        Report(a, 0);
+        Assert.Contains(Drain(b), m => m.Parents?.Parents.Any(p => p.PeerId == "a") == true); // b is a's child now
+        Report(b, 3, 4);
+        Drain(a);
+        Drain(b);
+
+        Report(a, 3, 5); // b holds 3 already
+        var news = Assert.Single(Drain(b)).PieceAvailable;
+        Assert.Equal("a", news.PeerId);
+        Assert.Equal([5], news.Indexes);
+
+        Report(a, 4); // b holds it: nothing to tell
+        Assert.Empty(Drain(b));
+
+        Report(a, 6, 7); // b lacks both: the whole report
+        Assert.Equal([6, 7], Assert.Single(Drain(b)).PieceAvailable.Indexes);
+    }
+
+    private void Report(PeerSession peer, params int[] indexes) =>
+        _coordinator.Apply(new SwarmCommand.Event(peer, new PeerEvent
+        {
+            PiecesFinished = new PiecesFinished { Digest = _manifest.Digest, Indexes = { indexes } },
+        }));
+
+    [Fact]
     public void PiecesFinished_OffersTheReporterToAtMostMaxParentsPeers()
     {
         var peers = new[] { "a", "b", "c", "d" }.Select((id, i) => Connect(id, 4100 + i)).ToList();
