@@ -55,6 +55,7 @@ public static class AgentHost
         }
         AgentMetrics.ExportAll();
         AnnouncementMetrics.ExportAll();
+        SchedulerMetrics.ExportAll();
         if (options.RegistryMirror is { } upstream)
         {
             try

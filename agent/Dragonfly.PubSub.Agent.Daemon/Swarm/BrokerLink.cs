@@ -137,6 +137,7 @@ internal sealed class BrokerLink : IDisposable
             var first = true;
             await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
+                SchedulerMetrics.CountReceived(message);
                 if (first)
                 {
                     _connected = true;
@@ -174,6 +175,7 @@ internal sealed class BrokerLink : IDisposable
         await foreach (var message in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+            SchedulerMetrics.CountSent(message);
         }
     }
 
