@@ -110,6 +110,11 @@ internal sealed class SwarmBenchmark(SwarmOptions options)
                         options.Say(string.Create(CultureInfo.InvariantCulture,
                             $"run {run}: {system} announcement -> first piece requested: p50 {first.P50Milliseconds:0} ms, p99 {first.P99Milliseconds:0} ms ({first.Agents} agents)"));
                     }
+                    if (result.SchedulerLoad is { } load)
+                    {
+                        options.Say(string.Create(CultureInfo.InvariantCulture,
+                            $"run {run}: {system} scheduler load per receiving agent and second: NeedParents {load.NeedParentsPerAgentSecond:0.000}, piece reports {load.PieceReportsPerAgentSecond:0.00}; heard ParentSets {load.ParentSetsPerAgentSecond:0.00}, PieceAvailable {load.PieceAvailablePerAgentSecond:0.00}"));
+                    }
                 }
             }
 

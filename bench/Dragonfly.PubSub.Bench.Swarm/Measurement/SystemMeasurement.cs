@@ -46,6 +46,9 @@ internal sealed record SystemMeasurement
 
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>Our systems: the receivers' scheduler events, counted before the transfer and once all finished; null for the baselines.</summary>
+    public (double[] Before, double[] After)? SchedulerEvents { get; init; }
+
     /// <summary>Per receiver: (seconds, completed pieces) as progress was seen; empty for the baselines.</summary>
     public IReadOnlyList<IReadOnlyList<double[]>> Timelines { get; init; } = [];
 }

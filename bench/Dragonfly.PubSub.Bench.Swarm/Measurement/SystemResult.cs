@@ -59,6 +59,9 @@ internal sealed record SystemResult
 
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>What the receivers asked of the scheduler and heard from it, per agent and second of its download; null for the baselines.</summary>
+    public SchedulerLoad? SchedulerLoad { get; init; }
+
     public static SystemResult From(SystemMeasurement m, int run, long fileBytes, double dMinSeconds)
     {
         var all = m.CompletionSeconds.Max();
@@ -86,6 +89,7 @@ internal sealed record SystemResult
             P50FromCommandSeconds = Statistics.Percentile(fromCommand, 50),
             RatioToDMinFromCommand = fromCommand.Max() / dMinSeconds,
             AnnouncementToFirstPieceRequest = FirstRequestFigures.From(m.AnnouncedToFirstRequestMilliseconds),
+            SchedulerLoad = m.SchedulerEvents is var (before, after) ? SchedulerLoad.From(before, after, m.CompletionSeconds.Sum()) : null,
             Notes = m.Notes,
         };
     }

@@ -69,6 +69,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         var publisherTxBefore = await context.Testbed.TxBytesAsync(SwarmContext.PublisherNode, cancel);
         var originTxBefore = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel);
         var uploadBefore = await DragonflyNodes.MetricAsync(publisherDir, DragonflyNodes.UploadMetric, cancel);
+        var schedulerBefore = await SchedulerLoad.CountAsync(receiverDirs, cancel);
 
         string[] publishArgs = [context.SourceFile, "--topic", Topic, "--data-dir", publisherDir, "--json",
             .. options.PieceSize is { } p ? new[] { "--piece-size", p.ToString(CultureInfo.InvariantCulture) } : []];
@@ -126,6 +127,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         var publisherTx = await context.Testbed.TxBytesAsync(SwarmContext.PublisherNode, cancel) - publisherTxBefore;
         var originTx = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel) - originTxBefore;
         var upload = await DragonflyNodes.MetricAsync(publisherDir, DragonflyNodes.UploadMetric, cancel) - uploadBefore;
+        var schedulerAfter = await SchedulerLoad.CountAsync(receiverDirs, cancel);
 
         // The announcement is the start: dfpub returns after it, and no receiver can see the task before it.
         var start = progress.Select(p => p.FirstSeen!.Value).Append(publishExited).Min();
@@ -146,6 +148,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
             PeakRssBytes = peakRss,
             Verified = verified,
             Encrypted = transport.Encrypted,
+            SchedulerEvents = (schedulerBefore, schedulerAfter),
             Notes =
             [
                 transport.Note,

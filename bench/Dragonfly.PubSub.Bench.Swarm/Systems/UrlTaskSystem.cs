@@ -83,6 +83,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
         var logMark = origin.Mark();
         var seedUploadBefore = await DragonflyNodes.MetricAsync(nodes.SeedDir, DragonflyNodes.UploadMetric, cancel);
         var sourcedBefore = await DragonflyNodes.MetricAsync(nodes.SeedDir, DragonflyNodes.SourceMetric, cancel);
+        var schedulerBefore = await SchedulerLoad.CountAsync(receiverDirs, cancel);
         var servers = agents.Append(broker).Append(origin.Process).ToArray();
         var cpuBefore = servers.Select(p => p.CpuSeconds() ?? 0).ToArray();
         var cpuAtStart = cpuBefore.Sum();
@@ -173,6 +174,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
         var originTx = await context.Testbed.TxBytesAsync(SwarmContext.OriginNode, cancel) - originTxBefore;
         var seedUpload = await DragonflyNodes.MetricAsync(nodes.SeedDir, DragonflyNodes.UploadMetric, cancel) - seedUploadBefore;
         var sourced = await DragonflyNodes.MetricAsync(nodes.SeedDir, DragonflyNodes.SourceMetric, cancel) - sourcedBefore;
+        var schedulerAfter = await SchedulerLoad.CountAsync(receiverDirs, cancel);
 
         PublishResult? published = null;
         if (Announce)
@@ -206,6 +208,7 @@ internal sealed class UrlTaskSystem(SwarmContext context, string mode, TlsSettin
             PeakRssBytes = peakRss,
             Verified = verified,
             Encrypted = transport.Encrypted,
+            SchedulerEvents = (schedulerBefore, schedulerAfter),
             Notes =
             [
                 transport.Note,
