@@ -39,6 +39,14 @@ public sealed class SwarmSmokeTests(ITestOutputHelper output) : IDisposable
         }
         Assert.Equal("publish", report.RootElement.GetProperty("scenario").GetProperty("mode").GetString());
         Assert.Equal(3.0, systems["direct"].GetProperty("originEgressRatio").GetDouble(), 6); // nginx's body bytes: 3 copies
+        // The receivers' scheduler load, from their counters: each reported its pieces and heard parent sets.
+        foreach (var name in new[] { "dragonfly", "dragonfly-notls" })
+        {
+            var load = systems[name].GetProperty("schedulerLoad");
+            Assert.True(load.GetProperty("pieceReportsPerAgentSecond").GetDouble() > 0, $"{name}: {load}");
+            Assert.True(load.GetProperty("parentSetsPerAgentSecond").GetDouble() > 0, $"{name}: {load}");
+        }
+        Assert.False(systems["direct"].TryGetProperty("schedulerLoad", out _), "curl has no scheduler");
         // What the benchmark saw from outside: broker.json's tls flag and every agent's certificate from the fleet CA.
         Assert.True(systems["dragonfly"].GetProperty("encrypted").GetBoolean(), "the TLS run did not run with TLS");
         Assert.StartsWith("on: ", systems["dragonfly"].GetProperty("tls").GetString(), StringComparison.Ordinal);
