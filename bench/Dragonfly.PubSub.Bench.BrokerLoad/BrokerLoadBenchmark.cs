@@ -162,6 +162,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var due = counters.Sum(c => c.Requests + c.Skipped);
             var piecesReported = counters.Sum(c => c.PiecesReported);
             var pieceAvailable = counters.Sum(c => c.PieceAvailable);
+            var pieceAvailableEvents = counters.Sum(c => c.PieceAvailableEvents);
             var perBroker = new List<BrokerFigures>();
             for (var b = 0; b < brokers.Count; b++)
             {
@@ -184,7 +185,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 Schedule = new ScheduleFigures(latency, LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs)), LatencySummary.Of(counters.SelectMany(c => c.SendLagMs)),
                     due / loadSeconds, counters.Sum(c => c.Requests), answered, counters.Sum(c => c.Skipped), counters.Sum(c => c.Late),
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
-                    piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null)),
+                    piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null),
+                    pieceAvailableEvents, pieceAvailableEvents / loadSeconds),
                 ServerCompute = Compute(compute.Aggregate(HistogramSnapshot.Empty, (all, h) => all.Plus(h))),
                 Announcement = announcement,
                 Broker = new ResourceFigures(idleRss.Sum(), brokerStatus.Sum(s => s.RssBytes), brokerStatus.Sum(s => s.PeakRssBytes),

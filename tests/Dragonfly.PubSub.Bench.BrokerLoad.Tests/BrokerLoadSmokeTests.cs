@@ -43,6 +43,8 @@ public sealed class BrokerLoadSmokeTests
             Assert.Equal(0, report.Schedule.StreamsFailed);
             Assert.True(report.Schedule.PiecesReported > 0);
             Assert.True(report.Schedule.PieceAvailableReceived > 0);
+            // Each event carries the news of one parent or, merged by the broker, of several.
+            Assert.InRange(report.Schedule.PieceAvailableEvents, 1, report.Schedule.PieceAvailableReceived);
             Assert.True(report.ServerCompute.Count >= report.Schedule.Answered, "the broker's histogram saw fewer parent sets than we received");
             // In ms: the broker's smallest bucket bound is 10 µs = 0.01 ms (1e-5 would be seconds under a ms name).
             Assert.True(report.ServerCompute.P50MsAtMost >= 0.01, $"p50 bucket bound {report.ServerCompute.P50MsAtMost} is not in ms");

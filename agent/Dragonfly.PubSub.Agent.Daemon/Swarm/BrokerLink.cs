@@ -118,6 +118,7 @@ internal sealed class BrokerLink : IDisposable
                 Zone = _options.Zone,
                 UploadSlots = _options.UploadSlots,
                 Seed = _options.Seed,
+                MergedPieceNews = true,
                 Version = AgentVersion.Current,
                 Subscriptions = { _options.Subscriptions },
             },

@@ -342,6 +342,10 @@ public sealed partial class TaskManager
                 break;
             case SchedulerEvent.EventOneofCase.PieceAvailable:
                 downloader.PiecesAvailable(message.PieceAvailable.PeerId, message.PieceAvailable.Indexes);
+                foreach (var holder in message.PieceAvailable.More)
+                {
+                    downloader.PiecesAvailable(holder.PeerId, holder.Indexes); // merged news (Hello.merged_piece_news)
+                }
                 break;
             case SchedulerEvent.EventOneofCase.PieceDigests when message.PieceDigests.Indexes.Count == message.PieceDigests.Digests.Count:
                 LearnDigests(downloader, message.PieceDigests);

@@ -8,6 +8,8 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Agents;
 /// <param name="Unanswered">Requests without an answer one timeout after the phase ended.</param>
 /// <param name="Unsolicited">ParentSets without a request id: pushed by the broker unasked.</param>
 /// <param name="UnknownAnswers">ParentSets naming a request id that was not outstanding.</param>
+/// <param name="PieceAvailable">Piece news of one parent each (a PieceAvailable and every entry of its <c>more</c>).</param>
+/// <param name="PieceAvailableEvents">The PieceAvailable events that carried them.</param>
 internal sealed record AgentCounters(
     IReadOnlyList<double> AnsweredMs,
     IReadOnlyList<double> SendLagMs,
@@ -18,4 +20,5 @@ internal sealed record AgentCounters(
     int Unsolicited,
     int UnknownAnswers,
     int PiecesReported,
-    long PieceAvailable);
+    long PieceAvailable,
+    long PieceAvailableEvents);

@@ -36,6 +36,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     private volatile bool _recording;
     private int _requests, _skipped, _late, _unsolicited, _unknown, _piecesReported;
     private long _pieceAvailable;
+    private long _pieceAvailableEvents;
 
     public SchedulerAgent(Scheduler.SchedulerClient client, string peerId, int peerPort, string digest, int pieces, bool publisher, double fill, int seed)
     {
@@ -80,7 +81,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         _reader = ReadAsync(_call.ResponseStream);
         await _call.RequestStream.WriteAsync(new PeerEvent
         {
-            Hello = new Hello { PeerId = PeerId, Host = "127.0.0.1", PeerPort = PeerPort, UploadSlots = 4 },
+            Hello = new Hello { PeerId = PeerId, Host = "127.0.0.1", PeerPort = PeerPort, UploadSlots = 4, MergedPieceNews = true },
         }, limit.Token).ConfigureAwait(false);
         await _welcomed.Task.WaitAsync(limit.Token).ConfigureAwait(false);
 
@@ -114,6 +115,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     {
         var call = _call ?? throw new InvalidOperationException("ConnectAsync first");
         Interlocked.Exchange(ref _pieceAvailable, 0);
+        Interlocked.Exchange(ref _pieceAvailableEvents, 0);
         Interlocked.Exchange(ref _unsolicited, 0);
         Interlocked.Exchange(ref _timeoutTicks, Ticks(timeout));
         _recording = true;
@@ -191,7 +193,8 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         lock (_pending)
         {
             return new AgentCounters([.. _answeredMs], [.. _sendLagMs], _requests, _skipped, _late, _pending.Count,
-                Volatile.Read(ref _unsolicited), Volatile.Read(ref _unknown), _piecesReported, Interlocked.Read(ref _pieceAvailable));
+                Volatile.Read(ref _unsolicited), Volatile.Read(ref _unknown), _piecesReported, Interlocked.Read(ref _pieceAvailable),
+                Interlocked.Read(ref _pieceAvailableEvents));
         }
     }
 
@@ -231,7 +234,9 @@ internal sealed class SchedulerAgent : IAsyncDisposable
                         OnParentSet(message.Parents.RequestId);
                         break;
                     case SchedulerEvent.EventOneofCase.PieceAvailable:
-                        Interlocked.Increment(ref _pieceAvailable);
+                        // News of one parent each, several merged into one event for agents that say they read it.
+                        Interlocked.Add(ref _pieceAvailable, 1 + message.PieceAvailable.More.Count);
+                        Interlocked.Increment(ref _pieceAvailableEvents);
                         break;
                 }
             }

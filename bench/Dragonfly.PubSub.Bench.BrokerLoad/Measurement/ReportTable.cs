@@ -34,7 +34,7 @@ internal static class ReportTable
         Row("requests due", $"{r.Schedule.RequestsPerSecond:0}/s: {r.Schedule.Requests} sent, {r.Schedule.Skipped} not sent (stream gone or bench behind), {r.Schedule.Late} late, {r.Schedule.Unanswered} unanswered (each counted as {Ms(s.TimeoutSeconds * 1000)})");
         Row("bench send lag (inside the latency)", Lat(r.Schedule.SendLag));
         Row("pushed ParentSets (no request id)", $"{r.Schedule.Unsolicited}; answers to unknown ids: {r.Schedule.UnknownAnswers}");
-        Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} ({r.Schedule.PieceReportsPerSecond:0}/s) / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s)");
+        Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} ({r.Schedule.PieceReportsPerSecond:0}/s) / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s) news of one parent, in {r.Schedule.PieceAvailableEvents} events ({r.Schedule.PieceAvailableEventsPerSecond:0}/s)");
         Row("streams dropped during load", r.Schedule.StreamsFailed.ToString(CultureInfo.InvariantCulture));
         Row("server compute per ParentSet", $"mean {Ms(r.ServerCompute.MeanMs)}  p50 {AtMost(r.ServerCompute.P50MsAtMost)}  p99 {AtMost(r.ServerCompute.P99MsAtMost)}  (n={r.ServerCompute.Count}, {r.ServerCompute.BusySeconds:0.00} s busy)");
         Row("announcement → all subscribers", r.Announcement switch

@@ -12,8 +12,10 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 /// <param name="Unanswered">No answer one timeout after the load phase ended.</param>
 /// <param name="Unsolicited">ParentSets without a request id: pushed by the broker because a parent left, a peer gained pieces or a piece failed.</param>
 /// <param name="UnknownAnswers">ParentSets naming a request id that was not outstanding (should be 0).</param>
+/// <param name="PieceAvailableReceived">Piece news of one parent each; <paramref name="PieceAvailableEvents"/>: the events that carried them (merged per child and task by the broker).</param>
 /// <param name="StreamsFailed">Scheduler streams the broker dropped during the load phase.</param>
 internal sealed record ScheduleFigures(
     LatencySummary Latency, LatencySummary AnsweredLatency, LatencySummary SendLag, double RequestsPerSecond,
     int Requests, int Answered, int Skipped, int Late, int Unanswered, int Unsolicited, int UnknownAnswers,
-    int PiecesReported, double PieceReportsPerSecond, long PieceAvailableReceived, double PieceAvailablePerSecond, int StreamsFailed);
+    int PiecesReported, double PieceReportsPerSecond, long PieceAvailableReceived, double PieceAvailablePerSecond, int StreamsFailed,
+    long PieceAvailableEvents = 0, double PieceAvailableEventsPerSecond = 0);

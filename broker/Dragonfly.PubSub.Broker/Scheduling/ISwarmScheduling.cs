@@ -21,6 +21,9 @@ internal interface ISwarmScheduling
     /// <summary>Tells <paramref name="reporter"/>'s incomplete children which pieces it gained.</summary>
     void RelayAvailable(SwarmTask task, TaskMember reporter, IReadOnlyList<int> added);
 
+    /// <summary>Sends the piece news held back during the loop's current batch (see <see cref="PieceNews"/>).</summary>
+    void FlushNews();
+
     /// <summary>How many (child, task) parent sets name <paramref name="peerId"/>, over all tasks.</summary>
     int ChildrenOf(string peerId);
 }

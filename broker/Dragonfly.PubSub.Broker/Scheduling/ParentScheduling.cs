@@ -23,6 +23,7 @@ internal sealed class ParentScheduling(
     Security.PeerTicketIssuer? tickets = null) : ISwarmScheduling
 {
     private readonly List<TaskMember> _sample = [];
+    private readonly PieceNews _news = new();
     private readonly List<ParentCandidate> _candidates = [];
     // What the sampler's filter compares against, set around each draw: one delegate made once, not a
     // closure per parent set (the loop is single-threaded).
@@ -216,17 +217,27 @@ internal sealed class ParentScheduling(
                     lacking.Add(index);
                 }
             }
-            if (lacking.Count == added.Count)
+            if (lacking.Count == 0)
             {
-                all ??= Available(task, reporter, added); // the common case: one message shared by the children
+                continue;
+            }
+            if (child.Session.MergesPieceNews)
+            {
+                _news.Add(child.Session, task.Digest, reporter.PeerId, lacking);
+            }
+            else if (lacking.Count == added.Count)
+            {
+                all ??= Available(task, reporter, added); // one message shared by the children
                 child.Session.Send(all);
             }
-            else if (lacking.Count > 0)
+            else
             {
                 child.Session.Send(Available(task, reporter, lacking));
             }
         }
     }
+
+    public void FlushNews() => _news.Flush();
 
     private static SchedulerEvent Available(SwarmTask task, TaskMember reporter, IReadOnlyList<int> indexes) =>
         new() { PieceAvailable = new PieceAvailable { Digest = task.Digest, PeerId = reporter.PeerId, Indexes = { indexes } } };

@@ -76,6 +76,9 @@ public sealed class PeerSession
     /// <summary>Its --subscribe topic filters (Hello.subscriptions).</summary>
     public IReadOnlyList<string> Subscriptions { get; init; } = [];
 
+    /// <summary>It reads PieceAvailable.more (Hello.merged_piece_news): its piece news may be merged per batch.</summary>
+    public bool MergesPieceNews { get; init; }
+
     /// <summary>When its latest event arrived (Unix ms; 0: none yet).</summary>
     public long LastSeenUnixMs => Volatile.Read(ref _lastSeenUnixMs);
 
@@ -101,6 +104,7 @@ public sealed class PeerSession
     {
         Version = hello.Version,
         Subscriptions = [.. hello.Subscriptions],
+        MergesPieceNews = hello.MergedPieceNews,
     };
 
     /// <summary>Why the broker ended this session to bound its queues (null: it did not).</summary>

@@ -147,6 +147,9 @@ public sealed class SwarmCoordinator : BackgroundService
 
     public static SchedulerEvent Welcome(string brokerId) => new() { Welcome = new Welcome { BrokerId = brokerId } };
 
+    /// <summary>Commands a shard's loop applies before it sends the piece news they produced.</summary>
+    private const int MaxBatch = 256;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         IsRunning = true;
@@ -165,17 +168,23 @@ public sealed class SwarmCoordinator : BackgroundService
     {
         try
         {
-            await foreach (var command in shard.Commands.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            while (await shard.Commands.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
             {
-                try
+                // What is queued now is one batch (bounded, so news is never held for long): its piece news
+                // is merged per child and task, then sent.
+                for (var applied = 0; applied < MaxBatch && shard.Commands.TryRead(out var command); applied++)
                 {
-                    shard.Apply(command);
+                    try
+                    {
+                        shard.Apply(command);
+                    }
+                    catch (Exception e)
+                    {
+                        // A bug in one command must not take the whole swarm down.
+                        BrokerLog.CoordinatorFailed(_logger, e);
+                    }
                 }
-                catch (Exception e)
-                {
-                    // A bug in one command must not take the whole swarm down.
-                    BrokerLog.CoordinatorFailed(_logger, e);
-                }
+                shard.EndOfBatch();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -217,6 +226,7 @@ public sealed class SwarmCoordinator : BackgroundService
                 foreach (var shard in Targets(command))
                 {
                     shard.Apply(command);
+                    shard.EndOfBatch();
                 }
                 break;
         }

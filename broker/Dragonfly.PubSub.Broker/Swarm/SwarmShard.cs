@@ -76,6 +76,9 @@ internal sealed class SwarmShard
         }
     }
 
+    /// <summary>The loop applied what was queued: piece news held for merging goes out now.</summary>
+    public void EndOfBatch() => _scheduling.FlushNews();
+
     public void Apply(SwarmCommand command)
     {
         switch (command)

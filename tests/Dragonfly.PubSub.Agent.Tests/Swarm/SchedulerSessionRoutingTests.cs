@@ -60,6 +60,17 @@ public sealed class SchedulerSessionRoutingTests : IDisposable
     }
 
     [Fact]
+    public async Task Hello_SaysTheAgentReadsMergedPieceNews()
+    {
+        await _session.StartAsync(CancellationToken.None);
+
+        var hello = await _fake.NextSentAsync(PeerEvent.EventOneofCase.Hello);
+
+        Assert.True(hello.Hello.MergedPieceNews); // TaskManager reads PieceAvailable.more
+        await _session.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Unroute_OfAnOlderInbox_KeepsTheNewerOne_AndUnroutedEventsGoToTheHandler()
     {
         var older = new RecordingInbox();

@@ -132,6 +132,30 @@ public sealed class SwarmCoordinatorTests
         Assert.Equal([6, 7], Assert.Single(Drain(b)).PieceAvailable.Indexes);
     }
 
+    [Fact]
+    public void PiecesFinished_ToAChildThatMergesNews_IsSentWhenTheCommandsAreApplied()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, new PieceBitmap(Pieces));
+        var b = new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4) { MergesPieceNews = true };
+        _coordinator.Apply(new SwarmCommand.Connect(b));
+        Join(b, new PieceBitmap(Pieces));
+        Report(a, 0);
+        Assert.Contains(Drain(b), m => m.Parents?.Parents.Any(p => p.PeerId == "a") == true);
+        Report(b, 3);
+        Drain(a);
+        Drain(b);
+
+        Report(a, 3, 5); // held for the end of the batch, which Apply is; b holds 3 already
+
+        var news = Assert.Single(Drain(b)).PieceAvailable;
+        Assert.Equal("a", news.PeerId);
+        Assert.Equal([5], news.Indexes);
+        Assert.Empty(news.More);
+    }
+
     private void Report(PeerSession peer, params int[] indexes) =>
         _coordinator.Apply(new SwarmCommand.Event(peer, new PeerEvent
         {
