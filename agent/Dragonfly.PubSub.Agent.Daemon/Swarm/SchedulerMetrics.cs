@@ -48,17 +48,5 @@ public static class SchedulerMetrics
     }
 
     /// <summary><c>NeedParents</c> → <c>need_parents</c>, as Prometheus label values are written.</summary>
-    internal static string SnakeCase(string name)
-    {
-        var text = new System.Text.StringBuilder(name.Length + 4);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                text.Append('_');
-            }
-            text.Append(char.ToLowerInvariant(name[i]));
-        }
-        return text.ToString();
-    }
+    internal static string SnakeCase(string name) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
 }

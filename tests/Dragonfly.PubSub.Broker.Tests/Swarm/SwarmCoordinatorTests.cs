@@ -108,17 +108,7 @@ public sealed class SwarmCoordinatorTests
     [Fact]
     public void PiecesFinished_TellsAChildOnlyOfThePiecesItLacks()
     {
-        var publisher = Connect("pub", 4000);
-        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
-        var a = Connect("a", 4100);
-        Join(a, new PieceBitmap(Pieces));
-        var b = Connect("b", 4200);
-        Join(b, new PieceBitmap(Pieces));
-        Report(a, 0);
-        Assert.Contains(Drain(b), m => m.Parents?.Parents.Any(p => p.PeerId == "a") == true); // b is a's child now
-        Report(b, 3, 4);
-        Drain(a);
-        Drain(b);
+        var (a, b) = ChildOfA(new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4), 3, 4);
 
         Report(a, 3, 5); // b holds 3 already
         var news = Assert.Single(Drain(b)).PieceAvailable;
@@ -135,18 +125,7 @@ public sealed class SwarmCoordinatorTests
     [Fact]
     public void PiecesFinished_ToAChildThatMergesNews_IsSentWhenTheCommandsAreApplied()
     {
-        var publisher = Connect("pub", 4000);
-        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
-        var a = Connect("a", 4100);
-        Join(a, new PieceBitmap(Pieces));
-        var b = new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4) { MergesPieceNews = true };
-        _coordinator.Apply(new SwarmCommand.Connect(b));
-        Join(b, new PieceBitmap(Pieces));
-        Report(a, 0);
-        Assert.Contains(Drain(b), m => m.Parents?.Parents.Any(p => p.PeerId == "a") == true);
-        Report(b, 3);
-        Drain(a);
-        Drain(b);
+        var (a, b) = ChildOfA(new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4) { MergesPieceNews = true }, 3);
 
         Report(a, 3, 5); // held for the end of the batch, which Apply is; b holds 3 already
 
@@ -154,6 +133,22 @@ public sealed class SwarmCoordinatorTests
         Assert.Equal("a", news.PeerId);
         Assert.Equal([5], news.Indexes);
         Assert.Empty(news.More);
+    }
+
+    /// <summary>A publisher, peer a, and <paramref name="b"/> as a's child holding <paramref name="held"/>; queues drained.</summary>
+    private (PeerSession A, PeerSession B) ChildOfA(PeerSession b, params int[] held)
+    {
+        Join(Connect("pub", 4000), PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, new PieceBitmap(Pieces));
+        _coordinator.Apply(new SwarmCommand.Connect(b));
+        Join(b, new PieceBitmap(Pieces));
+        Report(a, 0);
+        Assert.Contains(Drain(b), m => m.Parents?.Parents.Any(p => p.PeerId == "a") == true); // b is a's child now
+        Report(b, held);
+        Drain(a);
+        Drain(b);
+        return (a, b);
     }
 
     private void Report(PeerSession peer, params int[] indexes) =>
