@@ -59,6 +59,7 @@ var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compat
 var s3Region = new Option<string?>("--s3-region") { Description = "S3 region (default: AWS_REGION, else us-east-1)." };
 var s3AccessKey = new Option<string?>("--s3-access-key") { Description = "S3 access key id (default: AWS_ACCESS_KEY_ID; none = anonymous requests)." };
 var s3SecretKey = new Option<string?>("--s3-secret-key") { Description = "S3 secret key (default: AWS_SECRET_ACCESS_KEY). Prefer the environment or the config file over the command line." };
+var pieceNews = new Option<string>("--piece-news") { Description = "How this agent hears which pieces its parents gained: 'peer' asks each parent for its piece map over the peer protocol (the broker relays nothing; BitTorrent's 'have'), 'broker' has the broker relay every parent's news (as agents before session 16 did; use it while a parent's agent is older).", DefaultValueFactory = _ => "peer" };
 var verbose = new Option<bool>("--verbose") { Description = "Debug logging and stack traces on errors." };
 // dfget's one-shot agent: it holds our stdin open and we stop when it closes, so the agent never
 // outlives the dfget that started it, however dfget ends (even SIGKILL).
@@ -74,7 +75,7 @@ var root = new RootCommand("dfagent: the Dragonfly.PubSub client daemon. Receive
     config, broker, mqtt, dataDir, subscribe, outputDir, peerPort, proxyPort, registryMirror, httpPort, listen, advertise,
     downloadLimit, uploadLimit, inFlight, uploadSlots, cacheSize, minFree, cluster, zone, seed, s3Endpoint, s3Region, s3AccessKey, s3SecretKey, verbose,
     brokerHttp, apiListen, exitWithStdin, peerMaxConnections, peerMaxPerAddress, peerSendTimeout,
-    allowRegistry, socketGroup,
+    allowRegistry, socketGroup, pieceNews,
 };
 tls.AddTo(root);
 
@@ -174,6 +175,12 @@ AgentOptions BuildOptions(SettingSources s)
         Cluster = s.String(cluster) ?? "",
         Zone = s.String(zone) ?? "",
         Seed = s.Bool(seed),
+        ParentPieceMaps = s.WithDefault(pieceNews) switch
+        {
+            "peer" => true,
+            "broker" => false,
+            var other => throw UserFacingException.Usage($"--piece-news '{other}' is neither 'peer' nor 'broker'"),
+        },
         Origins = new OriginSettings
         {
             S3Endpoint = s.String(s3Endpoint) is { } endpoint

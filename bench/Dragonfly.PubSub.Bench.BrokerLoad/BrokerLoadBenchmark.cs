@@ -113,7 +113,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 var b = brokerOfAgent[i];
                 var client = clients[b][streamsOn[b]++ % clients[b].Length];
                 agents.Add(new SchedulerAgent(client, $"bench-{runId}-{i}", 1024 + i % 60000,
-                    manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i) { BrokerIndex = b });
+                    manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i) { BrokerIndex = b, ParentPieceMaps = options.ParentPieceMaps });
             }
             options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", streamsOn)})…");
             var joinLatencies = new ConcurrentBag<double>();
@@ -235,7 +235,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             options.Duration.TotalSeconds, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,
             options.Profile.ToString().ToLowerInvariant(), perAgent, perAgent * ordinaryAgents, derivation,
             ordinaryAgents / (1.5 * options.NeedInterval.TotalSeconds), options.Timeout.TotalSeconds, options.Tls, brokerArguments,
-            channels, options.StreamsPerConnection, maxOpenFiles, options.Brokers);
+            channels, options.StreamsPerConnection, maxOpenFiles, options.Brokers, options.ParentPieceMaps ? "peer" : "broker");
     }
 
     private static string LoadAverage()

@@ -37,6 +37,11 @@ public static class BrokerLoadCommand
             Description = "Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, the default 1 MiB pieces of a 256 MiB file = 11.92 reports/s per agent)",
             DefaultValueFactory = _ => "default",
         };
+        var pieceNews = new Option<string>("--piece-news")
+        {
+            Description = "'peer': the agents say they poll their parents' piece maps (dfagent's default), so the broker relays no piece news; 'broker': they do not, and it relays every report to the reporter's children (dfagent --piece-news broker)",
+            DefaultValueFactory = _ => "peer",
+        };
         var timeout = new Option<double>("--timeout") { Description = "A request not answered within S seconds (or never, or not sent) counts as S", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
         var tls = new Option<string>("--tls") { Description = "on|off: whether dfbroker runs with TLS; off passes --insecure to a dfbroker that knows the flag", DefaultValueFactory = _ => "off" };
         var broker = new Option<string?>("--broker") { Description = "dfbroker executable (default: the one built in this repository)" };
@@ -45,7 +50,7 @@ public static class BrokerLoadCommand
         var output = new Option<string>("--out") { Description = "Folder for result.json", DefaultValueFactory = _ => defaults.Out };
         var command = new Command("broker", "Many simulated agents against one dfbroker (or several on one Redis) on loopback: schedule latency p50/p99 and each broker's RSS")
         {
-            agents, brokers, tasks, publishers, pieces, fill, duration, need, report, profile, timeout, tls, broker, pollers, streams, output,
+            agents, brokers, tasks, publishers, pieces, fill, duration, need, report, profile, pieceNews, timeout, tls, broker, pollers, streams, output,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -67,6 +72,12 @@ public static class BrokerLoadCommand
                     "off" => false,
                     "on" => throw UserFacingException.Usage("--tls on: the simulated agents do not speak TLS yet; use --tls off (dfbroker then gets --insecure)"),
                     var other => throw UserFacingException.Usage($"--tls must be 'on' or 'off', not '{other}'"),
+                },
+                ParentPieceMaps = parse.GetValue(pieceNews) switch
+                {
+                    "peer" => true,
+                    "broker" => false,
+                    var other => throw UserFacingException.Usage($"--piece-news must be 'peer' or 'broker', not '{other}'"),
                 },
                 BrokerPath = parse.GetValue(broker),
                 DashboardPollers = parse.GetValue(pollers) is var dp and >= 0 and <= 1000 ? dp : throw UserFacingException.Usage("--dashboard-pollers must be between 0 and 1000"),

@@ -33,6 +33,9 @@ public sealed record BrokerLoadOptions
     /// <summary>Each agent reports one newly finished piece at a random interval between this and twice this; zero: never.</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The agents poll their parents' piece maps (dfagent --piece-news peer); false: the broker relays piece news.</summary>
+    public bool ParentPieceMaps { get; init; } = true;
+
     /// <summary>Where <see cref="ReportInterval"/> came from (for the report).</summary>
     public LoadProfile Profile { get; init; } = LoadProfile.Default;
 

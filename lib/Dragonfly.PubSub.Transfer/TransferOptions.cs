@@ -35,4 +35,11 @@ public sealed record TransferOptions
     /// connection is dropped and its upload slot freed, so a client that requests and never reads holds nothing.
     /// </summary>
     public TimeSpan PeerSendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Learn parents' new pieces from the parents themselves (piece-map polls, <c>Pieces/ParentMapWatches</c>),
+    /// and tell the broker so (<c>Hello.parent_piece_maps</c>): it then relays no piece news to this agent. Off
+    /// (<c>dfagent --piece-news broker</c>): the broker relays every parent's news, as before session 16.
+    /// </summary>
+    public bool FollowParentMaps { get; init; } = true;
 }

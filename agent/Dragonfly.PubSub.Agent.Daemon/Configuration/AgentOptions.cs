@@ -121,6 +121,12 @@ public sealed record AgentOptions
     public bool Seed { get; init; }
 
     /// <summary>Pieces in flight per task (each holds one piece buffer).</summary>
+    /// <summary>
+    /// Hear parents' new pieces from the parents (piece-map polls) rather than through the broker
+    /// (<c>--piece-news peer|broker</c>; <see cref="Transfer.TransferOptions.FollowParentMaps"/>).
+    /// </summary>
+    public bool ParentPieceMaps { get; init; } = true;
+
     public int PiecesInFlight { get; init; } = Transfer.TransferOptions.DefaultPiecesInFlight;
     /// <summary>Concurrent piece uploads this agent serves.</summary>
     public int UploadSlots { get; init; } = 4;

@@ -107,6 +107,7 @@ public static class AgentHost
                 MaxPeerConnections = options.MaxPeerConnections,
                 MaxPeerConnectionsPerAddress = options.MaxPeerConnectionsPerAddress,
                 PeerSendTimeout = options.PeerSendTimeout,
+                FollowParentMaps = options.ParentPieceMaps,
             };
 
             var builder = WebApplication.CreateSlimBuilder();

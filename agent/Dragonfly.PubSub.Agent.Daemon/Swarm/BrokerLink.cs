@@ -119,6 +119,7 @@ internal sealed class BrokerLink : IDisposable
                 UploadSlots = _options.UploadSlots,
                 Seed = _options.Seed,
                 MergedPieceNews = true,
+                ParentPieceMaps = _options.ParentPieceMaps,
                 Version = AgentVersion.Current,
                 Subscriptions = { _options.Subscriptions },
             },

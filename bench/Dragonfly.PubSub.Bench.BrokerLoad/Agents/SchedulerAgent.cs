@@ -38,6 +38,9 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     private long _pieceAvailable;
     private long _pieceAvailableEvents;
 
+    /// <summary>Says in its Hello that it polls its parents' piece maps (dfagent --piece-news peer): the broker relays it no news.</summary>
+    public bool ParentPieceMaps { get; init; }
+
     public SchedulerAgent(Scheduler.SchedulerClient client, string peerId, int peerPort, string digest, int pieces, bool publisher, double fill, int seed)
     {
         _client = client;
@@ -81,7 +84,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         _reader = ReadAsync(_call.ResponseStream);
         await _call.RequestStream.WriteAsync(new PeerEvent
         {
-            Hello = new Hello { PeerId = PeerId, Host = "127.0.0.1", PeerPort = PeerPort, UploadSlots = 4, MergedPieceNews = true },
+            Hello = new Hello { PeerId = PeerId, Host = "127.0.0.1", PeerPort = PeerPort, UploadSlots = 4, MergedPieceNews = true, ParentPieceMaps = ParentPieceMaps },
         }, limit.Token).ConfigureAwait(false);
         await _welcomed.Task.WaitAsync(limit.Token).ConfigureAwait(false);
 

@@ -8,9 +8,10 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 /// <param name="TimeoutSeconds">The value a late, unanswered or unsent request counts as.</param>
 /// <param name="BrokerArguments">dfbroker's command line after the executable (the first broker's; the others differ in --data-dir).</param>
 /// <param name="Brokers">dfbroker processes; above 1 they share one Redis (--state) and each task's agents go to the broker rendezvous hashing picks.</param>
+/// <param name="PieceNews">"peer": the agents say they poll their parents' piece maps (dfagent's default), so the broker relays no piece news; "broker": it relays every report to the reporter's children.</param>
 internal sealed record LoadSettings(
     int Agents, int Tasks, int PublishersPerTask, int Pieces, double Fill,
     double DurationSeconds, double NeedIntervalSeconds, double ReportIntervalSeconds,
     string Profile, double PieceReportsPerSecondPerAgent, double PieceReportsPerSecondOffered, string ReportRateDerivation,
     double NeedParentsPerSecondOffered, double TimeoutSeconds, bool Tls, IReadOnlyList<string> BrokerArguments,
-    int GrpcChannels, int StreamsPerConnection, int MaxOpenFiles, int Brokers = 1);
+    int GrpcChannels, int StreamsPerConnection, int MaxOpenFiles, int Brokers = 1, string PieceNews = "peer");

@@ -23,7 +23,7 @@ internal static class ReportTable
         text.Append(CultureInfo.InvariantCulture,
             $"  NeedParents every {s.NeedIntervalSeconds:0.##}–{2 * s.NeedIntervalSeconds:0.##} s per agent ({s.NeedParentsPerSecondOffered:0}/s), sent on schedule, timeout {s.TimeoutSeconds:0.#} s; {s.GrpcChannels} gRPC channels; ulimit -n {s.MaxOpenFiles}\n");
         text.Append(CultureInfo.InvariantCulture,
-            $"  piece reports: {s.PieceReportsPerSecondPerAgent:0.###}/s per agent, {s.PieceReportsPerSecondOffered:0}/s offered ({s.ReportRateDerivation})\n");
+            $"  piece reports: {s.PieceReportsPerSecondPerAgent:0.###}/s per agent, {s.PieceReportsPerSecondOffered:0}/s offered ({s.ReportRateDerivation}); piece news: {(s.PieceNews == "peer" ? "peer to peer (agents poll their parents' piece maps; the broker relays none)" : "relayed by the broker")}\n");
         text.Append(CultureInfo.InvariantCulture, $"  dfbroker {string.Join(' ', s.BrokerArguments)}\n");
         text.Append(CultureInfo.InvariantCulture, $"  load average at start: {r.LoadAverageAtStart}; at the end of the load: {r.LoadAverageAtEnd}\n");
         Row("scheduler streams connected", $"{r.Setup.ConnectedAgents}/{s.Agents} in {r.Setup.SchedulerConnectSeconds:0.00} s");

@@ -200,11 +200,14 @@ internal sealed class ParentScheduling(
         // And only of pieces they lack ("have suppression", as libtorrent does): a child that reported a
         // piece never fetches it again, so news of it is a message for nothing. Halfway through a
         // download about half the news is of such pieces.
+        // Nor to a child that asks the reporter for its piece map itself (both set Hello.parent_piece_maps): it heard
+        // of these pieces from the reporter before this report reached the broker.
+        var reporterServesMaps = reporter.Session.FollowsParentMaps;
         SchedulerEvent? all = null;
         List<int>? lacking = null;
         foreach (var child in reporter.Children)
         {
-            if (child.IsComplete)
+            if (child.IsComplete || (reporterServesMaps && child.Session.FollowsParentMaps))
             {
                 continue;
             }

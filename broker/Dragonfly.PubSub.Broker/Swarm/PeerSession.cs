@@ -79,6 +79,12 @@ public sealed class PeerSession
     /// <summary>It reads PieceAvailable.more (Hello.merged_piece_news): its piece news may be merged per batch.</summary>
     public bool MergesPieceNews { get; init; }
 
+    /// <summary>
+    /// It asks its parents for their piece maps itself (Hello.parent_piece_maps): news of a parent that does so too
+    /// would be a message for nothing.
+    /// </summary>
+    public bool FollowsParentMaps { get; init; }
+
     /// <summary>When its latest event arrived (Unix ms; 0: none yet).</summary>
     public long LastSeenUnixMs => Volatile.Read(ref _lastSeenUnixMs);
 
@@ -105,6 +111,7 @@ public sealed class PeerSession
         Version = hello.Version,
         Subscriptions = [.. hello.Subscriptions],
         MergesPieceNews = hello.MergedPieceNews,
+        FollowsParentMaps = hello.ParentPieceMaps,
     };
 
     /// <summary>Why the broker ended this session to bound its queues (null: it did not).</summary>

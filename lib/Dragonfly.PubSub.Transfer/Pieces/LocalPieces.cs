@@ -34,10 +34,10 @@ public sealed class LocalPieces
     public void AddComplete(ContentDigest digest, PieceLayout layout, string path, FileStamp? guard = null, bool firstCopy = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _entries[DigestKey.From(digest)] = new Entry(layout, path, null, guard is null ? null : new Guard(digest, guard.Value))
+        Replace(DigestKey.From(digest), new Entry(layout, path, null, guard is null ? null : new Guard(digest, guard.Value))
         {
             Round = firstCopy ? new FirstRound(layout.PieceCount, _time) : null,
-        };
+        });
     }
 
     /// <summary>Serves the pieces set in <paramref name="have"/> from <paramref name="path"/>; more follow with <see cref="MarkPiece"/>.</summary>
@@ -53,7 +53,7 @@ public sealed class LocalPieces
                 bits[i >> 5] |= 1 << (i & 31);
             }
         }
-        _entries[DigestKey.From(digest)] = new Entry(layout, path, bits, null);
+        Replace(DigestKey.From(digest), new Entry(layout, path, bits, null));
     }
 
     /// <summary>A piece of a partial download was written and may be served. Unknown digests are ignored.</summary>
@@ -61,7 +61,11 @@ public sealed class LocalPieces
     {
         if (_entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is { } bits && (uint)index < (uint)entry.Layout.PieceCount)
         {
-            Interlocked.Or(ref bits[index >> 5], 1 << (index & 31));
+            var mask = 1 << (index & 31);
+            if ((Interlocked.Or(ref bits[index >> 5], mask) & mask) == 0)
+            {
+                entry.Changed();
+            }
         }
     }
 
@@ -71,6 +75,7 @@ public sealed class LocalPieces
         if (_entries.TryGetValue(DigestKey.From(digest), out var entry) && entry.Bits is { } bits && (uint)index < (uint)entry.Layout.PieceCount)
         {
             Interlocked.And(ref bits[index >> 5], ~(1 << (index & 31)));
+            entry.Changed();
         }
     }
 
@@ -84,11 +89,11 @@ public sealed class LocalPieces
         {
             // The last serve carries over: the cache's least-recently-used order must not see a finished
             // download as never used because its entry was replaced.
-            _entries[key] = new Entry(entry.Layout, path, null, null)
+            Replace(key, new Entry(entry.Layout, path, null, null)
             {
                 Round = firstCopy ? new FirstRound(entry.Layout.PieceCount, _time) : null,
                 ServedAtTicks = Volatile.Read(ref entry.ServedAtTicks),
-            };
+            });
         }
     }
 
@@ -109,7 +114,46 @@ public sealed class LocalPieces
         }
     }
 
-    public void Remove(ContentDigest digest) => _entries.TryRemove(DigestKey.From(digest), out _);
+    public void Remove(ContentDigest digest)
+    {
+        if (_entries.TryRemove(DigestKey.From(digest), out var entry))
+        {
+            entry.Changed();
+        }
+    }
+
+    /// <summary>
+    /// The piece map of a task for a <see cref="PieceProtocol.MapMarker"/> poll: at once when its version is not
+    /// <paramref name="knownVersion"/>, otherwise when it changes or after <paramref name="wait"/>. Null when the
+    /// task is not here. The map is <see cref="PieceMap.Bytes"/> in the protocol's bit order.
+    /// </summary>
+    internal async ValueTask<PieceMap?> WaitForMapAsync(DigestKey key, long knownVersion, TimeSpan wait, CancellationToken ct)
+    {
+        var deadline = _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);
+        while (true)
+        {
+            if (!_entries.TryGetValue(key, out var entry))
+            {
+                return null;
+            }
+            // The signal first: a change after this line completes the task awaited below.
+            var changed = entry.ChangeSignal;
+            var map = entry.Map();
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            if (map.Version != knownVersion || left <= TimeSpan.Zero)
+            {
+                return map;
+            }
+            try
+            {
+                await changed.WaitAsync(left, _time, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Answered with the same map below: the client asks again on the same connection.
+            }
+        }
+    }
 
     /// <summary>When a peer last got bytes of <paramref name="digest"/> from here (this process), or null.</summary>
     public DateTime? LastServed(ContentDigest digest) =>
@@ -154,6 +198,7 @@ public sealed class LocalPieces
             // Changed under the swarm: stop serving it at once; the owner re-verifies it.
             if (((ICollection<KeyValuePair<DigestKey, Entry>>)_entries).Remove(new KeyValuePair<DigestKey, Entry>(key, entry)))
             {
+                entry.Changed();
                 GuardTripped?.Invoke(guard.Digest);
             }
             return false;
@@ -165,6 +210,25 @@ public sealed class LocalPieces
         return true;
     }
 
+    /// <summary>Puts <paramref name="entry"/> in place of the task's entry and wakes the polls of the old one.</summary>
+    private void Replace(DigestKey key, Entry entry)
+    {
+        Entry? old = null;
+        _entries.AddOrUpdate(key, entry, (_, previous) =>
+        {
+            old = previous;
+            return entry;
+        });
+        old?.Changed();
+    }
+
+    /// <summary>A task's piece map as a poll answers it.</summary>
+    /// <param name="Version"><see cref="PieceProtocol.CompleteMapVersion"/> when every piece is here.</param>
+    internal readonly record struct PieceMap(long Version, byte[] Bytes);
+
+    // Map versions come from one counter, so an entry that replaces another never repeats a version a poller holds.
+    private static long s_mapVersions;
+
     /// <param name="Bits">Null when the artifact is complete.</param>
     /// <param name="Guard">The stamp a file shared with its publisher must keep; null when the store owns the file.</param>
     /// <param name="Round">Set while this complete artifact is the swarm's first copy.</param>
@@ -174,6 +238,39 @@ public sealed class LocalPieces
 
         /// <summary>UTC ticks of the last serve; 0 = never. A field so the serving path can write it without a lock.</summary>
         public long ServedAtTicks;
+
+        private long _version = Interlocked.Increment(ref s_mapVersions);
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when the map changes (or the entry is replaced or removed).</summary>
+        public Task ChangeSignal => Volatile.Read(ref _changed).Task;
+
+        /// <summary>The map changed: a new version, and the polls waiting on the old one answered.</summary>
+        public void Changed()
+        {
+            Volatile.Write(ref _version, Interlocked.Increment(ref s_mapVersions));
+            Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
+        public PieceMap Map()
+        {
+            var bytes = new byte[(Layout.PieceCount + 7) / 8];
+            if (Bits is not { } bits)
+            {
+                for (var i = 0; i < Layout.PieceCount; i++)
+                {
+                    bytes[i >> 3] |= (byte)(1 << (i & 7));
+                }
+                return new PieceMap(PieceProtocol.CompleteMapVersion, bytes);
+            }
+            // The version before the bits: a piece marked in between shows up now and again with the next version.
+            var version = Volatile.Read(ref _version);
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                bytes[i] = (byte)(Volatile.Read(ref bits[i >> 2]) >> ((i & 3) * 8));
+            }
+            return new PieceMap(version, bytes);
+        }
     }
 
     private sealed record Guard(ContentDigest Digest, FileStamp Stamp);

@@ -143,6 +143,73 @@ public sealed class PieceFetcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Follows a parent's piece map for a task (<see cref="PieceProtocol.MapMarker"/> polls on a connection of its
+    /// own) and hands every new map to <paramref name="learned"/>, until the parent holds every piece,
+    /// <paramref name="ct"/> is cancelled, or the parent cannot be asked (<see cref="MapWatchRetries"/> failures in
+    /// a row: an old agent, gone, or not holding the task). Never throws.
+    /// </summary>
+    internal async Task WatchMapAsync(string host, int port, string? peerId, DigestKey content, Action<byte[]> learned, CancellationToken ct)
+    {
+        if (_tls is not null && (peerId is null || _tls.IsRevoked(peerId)))
+        {
+            return;
+        }
+        PeerConnection? connection = null;
+        var version = 0L;
+        var failures = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested && Volatile.Read(ref _disposed) == 0 && failures < MapWatchRetries)
+            {
+                if (connection is null)
+                {
+                    (connection, var error) = await ConnectAsync(host, port, peerId, ct).ConfigureAwait(false);
+                    if (connection is null)
+                    {
+                        failures++;
+                        await Task.Delay(MapWatchBackoff, ct).ConfigureAwait(false);
+                        continue;
+                    }
+                }
+                _tickets.TryGetValue(content, out var ticket);
+                var (status, newVersion, map) = await connection.PollMapAsync(content, ticket, version, ct).ConfigureAwait(false);
+                if (status == FetchStatus.Ok)
+                {
+                    failures = 0;
+                    version = newVersion;
+                    learned(map!);
+                    if (version == PieceProtocol.CompleteMapVersion)
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                failures++;
+                if (!connection.Healthy)
+                {
+                    connection.Dispose();
+                    connection = null;
+                }
+                // Not there yet (the parent registers the task a moment after the scheduler names it), no
+                // ticket yet, or a broken connection: ask again a little later.
+                await Task.Delay(MapWatchBackoff, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
+    /// <summary>Failed map polls in a row after which a watch gives up (the broker's parent sets still say who holds what).</summary>
+    internal const int MapWatchRetries = 5;
+
+    private static readonly TimeSpan MapWatchBackoff = TimeSpan.FromMilliseconds(500);
+
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
@@ -401,6 +468,60 @@ public sealed class PieceFetcher : IAsyncDisposable
                     // A half-read hash must not leak into the next request (the connection is dropped anyway).
                     _hash.GetHashAndReset(_digest);
                 }
+            }
+        }
+
+        /// <summary>One <see cref="PieceProtocol.MapMarker"/> poll: the parent's map version and map when the status is ok.</summary>
+        public async ValueTask<(FetchStatus Status, long Version, byte[]? Map)> PollMapAsync(DigestKey content, byte[]? ticket, long knownVersion, CancellationToken ct)
+        {
+            Healthy = false;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            try
+            {
+                // The parent answers within MapPollWait; twice that without an answer is a dead connection.
+                timeout.CancelAfter(PieceProtocol.MapPollWait * 2);
+                var frame = ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket))
+                    ? new byte[PieceProtocol.RequestLength * 2 + ticket.Length]
+                    : new byte[PieceProtocol.RequestLength];
+                var at = 0;
+                if (frame.Length > PieceProtocol.RequestLength)
+                {
+                    PieceProtocol.WriteTicketHead(frame, content, ticket!.Length);
+                    ticket.CopyTo(frame, PieceProtocol.RequestLength);
+                    at = PieceProtocol.RequestLength + ticket.Length;
+                    _presented[content] = ticket;
+                }
+                PieceProtocol.WriteRequest(frame.AsSpan(at), content, knownVersion, PieceProtocol.MapMarker);
+                await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
+                if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
+                {
+                    return (FetchStatus.Unreachable, 0, null);
+                }
+                var (status, length) = PieceProtocol.ReadResponseHeader(_header);
+                if (status != PieceStatus.Ok)
+                {
+                    Healthy = length == 0;
+                    return (FetchStatus.Missing, 0, null);
+                }
+                if (length is < 8 or > 8 + Contracts.PieceLayout.MaxSupportedPieceCount / 8)
+                {
+                    return (FetchStatus.Corrupt, 0, null);
+                }
+                var body = new byte[length];
+                if (!await PieceProtocol.ReceiveExactlyAsync(stream, body, timeout.Token).ConfigureAwait(false))
+                {
+                    return (FetchStatus.Unreachable, 0, null);
+                }
+                Healthy = true;
+                return (FetchStatus.Ok, System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(body), body[8..]);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException or EndOfStreamException)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(ct);
+                }
+                return (FetchStatus.Unreachable, 0, null);
             }
         }
 

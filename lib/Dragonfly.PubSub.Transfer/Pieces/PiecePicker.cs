@@ -169,14 +169,20 @@ internal sealed partial class PiecePicker
                 parent = new Parent(id, _pieceCount);
                 _parents[id] = parent;
             }
+            // A parent that stays keeps what this download heard of it since (piece news, its own piece map):
+            // the scheduler's bitmap may be older than that. One that comes back starts from the scheduler's.
+            var stays = parent.Active;
             SetHolding(parent, false);
             parent.Host = peer.Host;
             parent.Port = peer.Port;
             parent.LastResort = peer.LastResort;
-            Array.Clear(parent.Has);
+            if (!stays)
+            {
+                Array.Clear(parent.Has);
+            }
             for (var i = 0; i < Math.Min(_pieceCount, peer.Bitmap.PieceCount); i++)
             {
-                parent.Has[i] = peer.Bitmap[i];
+                parent.Has[i] |= peer.Bitmap[i];
             }
             parent.Active = true;
             SetHolding(parent, true);

@@ -22,6 +22,15 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// ticket      (TLS, issue 11) a request whose length is -1: its content hash names the task, its offset
 ///             is the length of the ticket bytes that follow (1 .. 4096). No response: the server notes the
 ///             task as allowed on this connection until the ticket expires, or refuses its requests
+/// piece map   (issue 10) a request whose length is -2: its content hash names the task, its offset is the
+///             version of the task's piece map the client holds (0 at first). The server answers at once when
+///             its map is of another version, otherwise when the map changes or after
+///             <see cref="MapPollWait"/>, whichever comes first: status ok, length 8 + ceil(pieces / 8):
+///             [8] int64 version (<see cref="CompleteMapVersion"/> = the server holds every piece; no
+///             need to ask again), then the map (bit i = byte[i / 8] >> (i % 8) & 1). "missing" when the
+///             task is not here, "forbidden" without a ticket. Children keep one connection per parent
+///             for it: the "have" news of BitTorrent and Kraken, peer to peer instead of through the
+///             broker, which then carries only what scheduling needs.
 /// response    [1]  status: 0 ok, 1 missing, 2 bad request, 3 busy, 4 full, 5 forbidden
 ///             [4]  int32 length: the requested length when ok, otherwise 0
 ///             [length] the bytes, when ok
@@ -48,6 +57,15 @@ internal static class PieceProtocol
 
     /// <summary>The length field of a ticket frame (a range request never has a negative length).</summary>
     public const int TicketMarker = -1;
+
+    /// <summary>The length field of a piece-map poll.</summary>
+    public const int MapMarker = -2;
+
+    /// <summary>The version a complete artifact's piece map carries.</summary>
+    public const long CompleteMapVersion = long.MaxValue;
+
+    /// <summary>How long a piece-map poll waits for a change before it is answered with the same map.</summary>
+    public static readonly TimeSpan MapPollWait = TimeSpan.FromSeconds(10);
 
     /// <summary>"DFP1": Dragonfly pieces, version 1.</summary>
     public static ReadOnlySpan<byte> Magic => "DFP1"u8;

@@ -264,6 +264,11 @@ public sealed partial class PieceServer : IAsyncDisposable
                     continue;
                 }
                 timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                if (length == PieceProtocol.MapMarker)
+                {
+                    await AnswerMapPollAsync(stream, deadline, header, tickets, key, offset).ConfigureAwait(false);
+                    continue;
+                }
                 if (length <= 0 || length > PieceProtocol.MaxRangeLength || offset < 0)
                 {
                     PieceProtocol.WriteResponseHeader(header, PieceStatus.BadRequest, 0);
@@ -405,6 +410,32 @@ public sealed partial class PieceServer : IAsyncDisposable
         {
             return IPAddress.None;
         }
+    }
+
+    /// <summary>
+    /// A child's <see cref="PieceProtocol.MapMarker"/> poll: the task's piece map once it differs from the version
+    /// the child holds (or after <see cref="PieceProtocol.MapPollWait"/>). Takes no upload slot: it is a few bytes.
+    /// </summary>
+    private async ValueTask AnswerMapPollAsync(PeerStream stream, SendDeadline deadline, byte[] header, ConnectionTickets? tickets, DigestKey key, long knownVersion)
+    {
+        if (tickets is not null && !tickets.Allows(key))
+        {
+            Interlocked.Increment(ref _requestsForbidden);
+            PieceProtocol.WriteResponseHeader(header, PieceStatus.Forbidden, 0);
+            await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
+            return;
+        }
+        if (await _pieces.WaitForMapAsync(key, knownVersion, PieceProtocol.MapPollWait, _stop.Token).ConfigureAwait(false) is not { } map)
+        {
+            PieceProtocol.WriteResponseHeader(header, PieceStatus.Missing, 0);
+            await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
+            return;
+        }
+        var answer = new byte[PieceProtocol.ResponseHeaderLength + 8 + map.Bytes.Length];
+        PieceProtocol.WriteResponseHeader(answer, PieceStatus.Ok, 8 + map.Bytes.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(answer.AsSpan(PieceProtocol.ResponseHeaderLength), map.Version);
+        map.Bytes.CopyTo(answer, PieceProtocol.ResponseHeaderLength + 8);
+        await deadline.WriteAsync(stream, answer, _stop.Token).ConfigureAwait(false);
     }
 
     private static string KeyText(in DigestKey key)

@@ -16,7 +16,8 @@ public sealed partial class TaskDownloader
 {
     /// <summary>The owner loop: reacts to events until the whole file is in and hashed.</summary>
     private async Task<LoopEnd> LoopAsync(
-        PiecePicker picker, Dictionary<int, List<Attempt>> attempts, HashSet<Attempt> running, long startedAt, CancellationToken ct)
+        PiecePicker picker, Dictionary<int, List<Attempt>> attempts, HashSet<Attempt> running, long startedAt,
+        ParentMapWatches? mapWatches, CancellationToken ct)
     {
         var reader = _events.Reader;
         TimeSpan? lastNeedParents = null;
@@ -34,6 +35,7 @@ public sealed partial class TaskDownloader
                 {
                     case ParentsChanged p:
                         picker.SetParents(p.Parents.Where(x => x.PeerId != _store.PeerId));
+                        mapWatches?.Follow(p.Parents, ct);
                         parentSets++;
                         break;
                     case PiecesGained g:

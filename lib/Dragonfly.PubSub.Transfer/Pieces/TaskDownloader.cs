@@ -375,12 +375,16 @@ public sealed partial class TaskDownloader
         var attempts = new Dictionary<int, List<Attempt>>();
         var running = new HashSet<Attempt>();
         var end = new LoopEnd(null, "the download was stopped", Discard: false);
+        using var mapWatches = _options.FollowParentMaps
+            ? new ParentMapWatches(_fetcher, _key, _store.PeerId, (peer, indexes) => _events.Writer.TryWrite(new PiecesGained(peer, indexes)))
+            : null;
         try
         {
-            end = await LoopAsync(picker, attempts, running, startedAt, run.Token).ConfigureAwait(false);
+            end = await LoopAsync(picker, attempts, running, startedAt, mapWatches, run.Token).ConfigureAwait(false);
         }
         finally
         {
+            mapWatches?.Dispose();
             // Whatever ended the loop, nothing may still write to the file once RunAsync returns.
             await run.CancelAsync().ConfigureAwait(false);
             await DrainAttemptsAsync(picker, running).ConfigureAwait(false);

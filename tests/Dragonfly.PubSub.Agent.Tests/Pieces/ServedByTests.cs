@@ -24,8 +24,8 @@ public sealed class ServedByTests : IDisposable
         {
             (i % 2 == 0 ? evens : odds).Set(i);
         }
-        first.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
-        second.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        first.Pieces.AddPartial(artifact.Digest, artifact.Layout, artifact.Path, evens);
+        second.Pieces.AddPartial(artifact.Digest, artifact.Layout, artifact.Path, odds);
         await using var agent = new DownloadingAgent();
         var downloader = agent.CreateDownloader(artifact);
         downloader.UpdateParents([first.AsParent(evens), second.AsParent(odds)]);

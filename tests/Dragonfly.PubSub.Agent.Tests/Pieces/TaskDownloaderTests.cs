@@ -266,12 +266,12 @@ public sealed class TaskDownloaderTests : IDisposable
         // The parent offers half the pieces, so the download is still running when they must be visible.
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);
         await using var parent = await TestPeer.StartAsync("half");
-        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
         await using var agent = new DownloadingAgent();
         var downloader = agent.CreateDownloader(artifact, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
         var half = new PieceBitmap(4);
         half.Set(0);
         half.Set(1);
+        parent.Pieces.AddPartial(artifact.Digest, artifact.Layout, artifact.Path, half);
         downloader.UpdateParents([parent.AsParent(half)]);
         using var stop = new CancellationTokenSource();
         var run = downloader.RunAsync(stop.Token);

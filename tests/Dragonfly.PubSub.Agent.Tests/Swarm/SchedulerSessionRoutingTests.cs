@@ -67,6 +67,7 @@ public sealed class SchedulerSessionRoutingTests : IDisposable
         var hello = await _fake.NextSentAsync(PeerEvent.EventOneofCase.Hello);
 
         Assert.True(hello.Hello.MergedPieceNews); // TaskManager reads PieceAvailable.more
+        Assert.True(hello.Hello.ParentPieceMaps); // downloads poll their parents' piece maps (--piece-news peer, the default)
         await _session.StopAsync(CancellationToken.None);
     }
 

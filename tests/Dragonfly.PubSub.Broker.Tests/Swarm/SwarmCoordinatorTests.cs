@@ -135,11 +135,39 @@ public sealed class SwarmCoordinatorTests
         Assert.Empty(news.More);
     }
 
+    [Fact]
+    public void PiecesFinished_IsNotRelayedToAChildThatAsksTheReporterForItsPieceMap()
+    {
+        var (a, b) = ChildOf(
+            new PeerSession("a", "10.0.0.1", 4100, uploadSlots: 4) { FollowsParentMaps = true },
+            new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4) { FollowsParentMaps = true, MergesPieceNews = true });
+
+        Report(a, 5, 6);
+
+        Assert.Empty(Drain(b)); // b polls a's piece map: it heard of 5 and 6 from a itself
+    }
+
+    [Fact]
+    public void PiecesFinished_IsRelayed_WhenTheReporterServesNoPieceMaps()
+    {
+        // An agent of before session 16 as the parent: its child cannot poll it, so the broker still tells.
+        var (a, b) = ChildOf(
+            new PeerSession("a", "10.0.0.1", 4100, uploadSlots: 4),
+            new PeerSession("b", "10.0.0.1", 4200, uploadSlots: 4) { FollowsParentMaps = true });
+
+        Report(a, 5, 6);
+
+        Assert.Equal([5, 6], Assert.Single(Drain(b)).PieceAvailable.Indexes);
+    }
+
     /// <summary>A publisher, peer a, and <paramref name="b"/> as a's child holding <paramref name="held"/>; queues drained.</summary>
-    private (PeerSession A, PeerSession B) ChildOfA(PeerSession b, params int[] held)
+    private (PeerSession A, PeerSession B) ChildOfA(PeerSession b, params int[] held) =>
+        ChildOf(new PeerSession("a", "10.0.0.1", 4100, uploadSlots: 4), b, held);
+
+    private (PeerSession A, PeerSession B) ChildOf(PeerSession a, PeerSession b, params int[] held)
     {
         Join(Connect("pub", 4000), PieceBitmap.Full(Pieces), isPublisher: true);
-        var a = Connect("a", 4100);
+        _coordinator.Apply(new SwarmCommand.Connect(a));
         Join(a, new PieceBitmap(Pieces));
         _coordinator.Apply(new SwarmCommand.Connect(b));
         Join(b, new PieceBitmap(Pieces));
