@@ -142,7 +142,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var dashboards = new DashboardReaders(brokers[0].Ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
             var reading = dashboards.RunAsync(phase.Token);
             var loadRuns = ordinary.Select(a => Task.Run(
-                () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token), CancellationToken.None)).ToList();
+                () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token, options.PiecesPerReport), CancellationToken.None)).ToList();
             // CPU and RSS at the end of the load itself, not after the wait for the last answers.
             await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
             var brokerStatus = brokers.Select(b => b.Status() ?? throw new UserFacingException($"dfbroker pid {b.Pid} exited during the load phase: {b.Tail()}")).ToArray();
@@ -229,7 +229,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         // Intervals are drawn from S..2S: the mean rate is 1 / 1.5 S.
         var perAgent = options.ReportInterval > TimeSpan.Zero ? 1 / (1.5 * options.ReportInterval.TotalSeconds) : 0;
         var derivation = options.Profile == LoadProfile.Swarm
-            ? SwarmReportRate.Derivation
+            ? options.PiecesPerReport > 1 ? SwarmReportRate.ThrottledDerivation : SwarmReportRate.Derivation
             : string.Create(CultureInfo.InvariantCulture, $"default: --report-interval {options.ReportInterval.TotalSeconds:0.###} s, one report every S..2S s");
         return new LoadSettings(options.Agents, options.Tasks, options.PublishersPerTask, options.Pieces, options.Fill,
             options.Duration.TotalSeconds, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,

@@ -91,6 +91,9 @@ public static class BrokerLoadCommand
                     break;
                 case "swarm" when parse.GetResult(report) is { Implicit: false }:
                     throw UserFacingException.Usage("--profile swarm sets the report interval itself; leave out --report-interval");
+                case "swarm" when options.ParentPieceMaps:
+                    options = options with { Profile = LoadProfile.Swarm, ReportInterval = SwarmReportRate.ThrottledReportInterval, PiecesPerReport = SwarmReportRate.PiecesPerThrottledReport };
+                    break;
                 case "swarm":
                     options = options with { Profile = LoadProfile.Swarm, ReportInterval = SwarmReportRate.ReportInterval };
                     break;

@@ -36,6 +36,9 @@ public sealed record BrokerLoadOptions
     /// <summary>The agents poll their parents' piece maps (dfagent --piece-news peer); false: the broker relays piece news.</summary>
     public bool ParentPieceMaps { get; init; } = true;
 
+    /// <summary>Pieces each report carries (the swarm profile with peer piece news: a second's worth).</summary>
+    public int PiecesPerReport { get; init; } = 1;
+
     /// <summary>Where <see cref="ReportInterval"/> came from (for the report).</summary>
     public LoadProfile Profile { get; init; } = LoadProfile.Default;
 

@@ -28,6 +28,18 @@ public static class SwarmReportRate
     /// <summary>The S of the S..2S interval whose mean gives <see cref="PiecesPerSecondPerAgent"/>.</summary>
     public static TimeSpan ReportInterval => TimeSpan.FromSeconds(1 / (1.5 * PiecesPerSecondPerAgent));
 
+    /// <summary>
+    /// With peer piece news (dfagent --piece-news peer, the default since session 16) an agent sends a task's
+    /// reports at most once a second (<c>PieceReportThrottle</c>): one report a second carrying that second's pieces.
+    /// </summary>
+    public static TimeSpan ThrottledReportInterval => TimeSpan.FromSeconds(1 / 1.5);
+
+    /// <summary>The pieces a throttled report carries: a second's worth (12).</summary>
+    public static int PiecesPerThrottledReport => (int)Math.Round(PiecesPerSecondPerAgent);
+
+    public static string ThrottledDerivation => string.Create(CultureInfo.InvariantCulture,
+        $"swarm, peer piece news: one report per second per agent carrying that second's {PiecesPerThrottledReport} pieces ({PiecesPerSecondPerAgent:0.00} pieces/s on a full {LinkBitsPerSecond / 1e6:0} Mbit/s link with {PieceBytes / 1048576.0:0.##} MiB pieces)");
+
     public static string Derivation => string.Create(CultureInfo.InvariantCulture,
         $"swarm: one report per finished piece; a receiver on a full {LinkBitsPerSecond / 1e6:0} Mbit/s link with the default {PieceBytes / 1048576.0:0.##} MiB pieces "
         + $"of a 256 MiB file (16 agents x 256 MiB testbed) finishes {LinkBitsPerSecond / 8 / 1e6:0.0} MB/s / {PieceBytes / 1048576.0:0.##} MiB = {PiecesPerSecondPerAgent:0.00} pieces/s");

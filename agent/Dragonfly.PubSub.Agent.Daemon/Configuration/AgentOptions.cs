@@ -127,6 +127,9 @@ public sealed record AgentOptions
     /// </summary>
     public bool ParentPieceMaps { get; init; } = true;
 
+    /// <summary>With <see cref="ParentPieceMaps"/>: a task's piece reports go to the broker at most this often (the first at once).</summary>
+    public TimeSpan PieceReportInterval { get; init; } = Swarm.PieceReportThrottle.DefaultInterval;
+
     public int PiecesInFlight { get; init; } = Transfer.TransferOptions.DefaultPiecesInFlight;
     /// <summary>Concurrent piece uploads this agent serves.</summary>
     public int UploadSlots { get; init; } = 4;

@@ -53,7 +53,14 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         _options = options;
         _logger = logger;
         _placement = new BrokerPlacement(links);
+        _reports = options.ParentPieceMaps
+            ? new PieceReportThrottle(options.PieceReportInterval, TimeProvider.System, (task, finished) => Send(task, new PeerEvent { PiecesFinished = finished }))
+            : null;
     }
+
+    // Piece reports gathered per task (children hear of our pieces from us; see PieceReportThrottle); null with
+    // --piece-news broker, where the broker's relay of every report is how children hear of them.
+    private readonly PieceReportThrottle? _reports;
 
     /// <summary>The broker's scheduler as HOST:PORT; with several, every one, comma-separated.</summary>
     public string BrokerAddress => _placement.Several
@@ -120,6 +127,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     public void Leave(ContentDigest digest)
     {
         var task = digest.ToString();
+        _reports?.Flush(task, forget: true);
         _placement.Route(task).Send(new PeerEvent { Leave = new LeaveTask { Digest = task } });
         _placement.Forget(task);
     }
@@ -129,6 +137,11 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     void ISwarmReporter.PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes)
     {
+        if (_reports is not null)
+        {
+            _reports.Add(digest.ToString(), indexes, null);
+            return;
+        }
         var finished = new PiecesFinished { Digest = digest.ToString() };
         finished.Indexes.AddRange(indexes);
         Send(finished.Digest, new PeerEvent { PiecesFinished = finished });
@@ -136,6 +149,11 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
 
     void ISwarmReporter.PiecesFinished(ContentDigest digest, IReadOnlyList<int> indexes, IReadOnlyList<string> parents)
     {
+        if (_reports is not null)
+        {
+            _reports.Add(digest.ToString(), indexes, parents);
+            return;
+        }
         var finished = new PiecesFinished { Digest = digest.ToString() };
         finished.Indexes.AddRange(indexes);
         finished.Parents.AddRange(parents);

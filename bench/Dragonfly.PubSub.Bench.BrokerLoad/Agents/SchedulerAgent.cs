@@ -109,12 +109,12 @@ internal sealed class SchedulerAgent : IAsyncDisposable
 
     /// <summary>
     /// Sends NeedParents at random intervals of <paramref name="needInterval"/>..2× and reports one new
-    /// piece every <paramref name="reportInterval"/>..2× until <paramref name="cancellationToken"/> fires,
+    /// piece (or <paramref name="piecesPerReport"/> in one report) every <paramref name="reportInterval"/>..2× until <paramref name="cancellationToken"/> fires,
     /// then waits up to <paramref name="timeout"/> for the answers still outstanding. A request whose
     /// answer took longer than the timeout, never came, or could not be sent (the stream had failed)
     /// counts as the timeout value.
     /// </summary>
-    public async Task<AgentCounters> RunLoadAsync(TimeSpan needInterval, TimeSpan reportInterval, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<AgentCounters> RunLoadAsync(TimeSpan needInterval, TimeSpan reportInterval, TimeSpan timeout, CancellationToken cancellationToken, int piecesPerReport = 1)
     {
         var call = _call ?? throw new InvalidOperationException("ConnectAsync first");
         Interlocked.Exchange(ref _pieceAvailable, 0);
@@ -164,11 +164,21 @@ internal sealed class SchedulerAgent : IAsyncDisposable
                 else
                 {
                     nextReport += Jitter(reportInterval);
-                    if (Failure is null && NextMissingPiece() is int index)
+                    if (Failure is null)
                     {
-                        _bitmap.Set(index);
-                        _piecesReported++;
-                        await Write(call, new PeerEvent { PiecesFinished = new PiecesFinished { Digest = _digest, Indexes = { index } } }).ConfigureAwait(false);
+                        // One report of up to piecesPerReport pieces (dfagent gathers a second's pieces into one
+                        // report when its children poll its piece map).
+                        var report = new PiecesFinished { Digest = _digest };
+                        while (report.Indexes.Count < piecesPerReport && NextMissingPiece() is int index)
+                        {
+                            _bitmap.Set(index);
+                            _piecesReported++;
+                            report.Indexes.Add(index);
+                        }
+                        if (report.Indexes.Count > 0)
+                        {
+                            await Write(call, new PeerEvent { PiecesFinished = report }).ConfigureAwait(false);
+                        }
                     }
                 }
             }

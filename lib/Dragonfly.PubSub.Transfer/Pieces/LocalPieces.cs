@@ -151,6 +151,15 @@ public sealed class LocalPieces
             catch (TimeoutException)
             {
                 // Answered with the same map below: the client asks again on the same connection.
+                continue;
+            }
+            // Changed: let the pieces that finish right after it come along in the same answer. A parent finishes
+            // a piece every ~80 ms at 100 Mbit/s; an answer per piece to each of its children cost the swarm
+            // more CPU than the broker's merged news did.
+            await Task.Delay(PieceProtocol.MapCoalesce, _time, ct).ConfigureAwait(false);
+            if (_entries.TryGetValue(key, out var now))
+            {
+                return now.Map();
             }
         }
     }

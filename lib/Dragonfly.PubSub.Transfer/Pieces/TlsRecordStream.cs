@@ -16,8 +16,11 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
     private const int BufferSize = 64 * 1024;
     // Twice the low-water mark: a wake-up with a mark's worth of bytes (and what came meanwhile) is drained in one receive.
     private const int ReadAheadSize = 2 * ReceiveLowWater.Mark;
-    private readonly byte[] _readAhead = new byte[ReadAheadSize];
-    private readonly byte[] _batch = new byte[BufferSize];
+    // Both buffers grow on demand: a connection that only carries piece-map polls (a few dozen bytes each way;
+    // every child keeps one to each parent) then holds 4 KiB instead of 192 KiB at each end.
+    private const int FirstReadAheadSize = 4 * 1024;
+    private byte[] _readAhead = new byte[FirstReadAheadSize];
+    private byte[]? _batch;
     private int _readStart;
     private int _readEnd;
     private int _batched;
@@ -68,6 +71,13 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
             }
             _readStart = 0;
             _readEnd = await lowWater.ReceiveAsync(_readAhead, ct).ConfigureAwait(false);
+            if (_readEnd == _readAhead.Length && _readAhead.Length < ReadAheadSize)
+            {
+                // It came full: bulk data (a piece). Larger read-ahead from the next receive on, up to the full size.
+                var larger = new byte[Math.Min(ReadAheadSize, _readAhead.Length * 4)];
+                _readAhead.AsSpan(0, _readEnd).CopyTo(larger);
+                _readAhead = larger;
+            }
         }
         var count = Math.Min(buffer.Length, _readEnd - _readStart);
         _readAhead.AsMemory(_readStart, count).CopyTo(buffer);
@@ -91,6 +101,7 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
             await socket.WriteAsync(buffer, ct).ConfigureAwait(false);
             return;
         }
+        _batch ??= new byte[BufferSize];
         buffer.CopyTo(_batch.AsMemory(_batched));
         _batched += buffer.Length;
     }
@@ -133,7 +144,7 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
         {
             var count = _batched;
             _batched = 0;
-            await socket.WriteAsync(_batch.AsMemory(0, count), ct).ConfigureAwait(false);
+            await socket.WriteAsync(_batch!.AsMemory(0, count), ct).ConfigureAwait(false);
         }
     }
 }
