@@ -21,12 +21,14 @@ public sealed class BrokerLoadSmokeTests
                 Duration = TimeSpan.FromSeconds(2),
                 NeedInterval = TimeSpan.FromMilliseconds(100),
                 ReportInterval = TimeSpan.FromMilliseconds(200),
+                ParentPieceMaps = false, // the broker relays piece news: counted below
                 Out = output,
             };
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
 
             var report = await new BrokerLoadBenchmark(options).RunAsync(timeout.Token);
             var path = BrokerLoadBenchmark.Write(report, output);
+            Assert.Equal("broker", report.Settings.PieceNews);
 
             Assert.Equal(50, report.Setup.ConnectedAgents);
             Assert.Equal(50, report.Setup.MqttConnected);
@@ -67,6 +69,49 @@ public sealed class BrokerLoadSmokeTests
         {
             Directory.Delete(output, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task AgentsThatPollTheirParentsPieceMaps_GetNoPieceNewsFromTheBroker()
+    {
+        var output = Directory.CreateTempSubdirectory("dfbench-broker-test-").FullName;
+        try
+        {
+            var options = new BrokerLoadOptions
+            {
+                Agents = 20,
+                Tasks = 1,
+                PublishersPerTask = 1,
+                Pieces = 64,
+                Duration = TimeSpan.FromSeconds(1),
+                NeedInterval = TimeSpan.FromMilliseconds(200),
+                ReportInterval = TimeSpan.FromMilliseconds(100),
+                PiecesPerReport = 3,
+                Out = output,
+            };
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+            var report = await new BrokerLoadBenchmark(options).RunAsync(timeout.Token);
+
+            Assert.Equal("peer", report.Settings.PieceNews); // dfagent's default, and the simulator's
+            Assert.True(report.Schedule.Answered > 19, $"only {report.Schedule.Answered} NeedParents answered");
+            // Reports of several pieces each reached the broker (more pieces than a report each), and it relayed none.
+            Assert.True(report.Schedule.PiecesReported > 19 * 3, $"only {report.Schedule.PiecesReported} pieces reported");
+            Assert.Equal(0, report.Schedule.PieceAvailableReceived);
+            Assert.Equal(0, report.Schedule.PieceAvailableEvents);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SwarmProfile_WithPeerPieceNews_SendsOneReportASecondCarryingThatSecondsPieces()
+    {
+        Assert.Equal(1.0, 1.5 * SwarmReportRate.ThrottledReportInterval.TotalSeconds, 6);
+        Assert.Equal(12, SwarmReportRate.PiecesPerThrottledReport);
+        Assert.Contains("one report per second", SwarmReportRate.ThrottledDerivation);
     }
 
     [Fact]

@@ -24,8 +24,9 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 ///             task as allowed on this connection until the ticket expires, or refuses its requests
 /// piece map   (issue 10) a request whose length is -2: its content hash names the task, its offset is the
 ///             version of the task's piece map the client holds (0 at first). The server answers at once when
-///             its map is of another version, otherwise <see cref="MapCoalesce"/> after the map changes or
-///             after <see cref="MapPollWait"/>, whichever comes first: status ok, length 8 + ceil(pieces / 8):
+///             its map is of another version, otherwise when the map changes (but no sooner than
+///             <see cref="MapAnswerGap"/> after the previous answer on the connection) or after
+///             <see cref="MapPollWait"/>, whichever comes first: status ok, length 8 + ceil(pieces / 8):
 ///             [8] int64 version (<see cref="CompleteMapVersion"/> = the server holds every piece; no
 ///             need to ask again), then the map (bit i = byte[i / 8] >> (i % 8) & 1). "missing" when the
 ///             task is not here, "forbidden" without a ticket. Children keep one connection per parent
@@ -65,10 +66,10 @@ internal static class PieceProtocol
     public const long CompleteMapVersion = long.MaxValue;
 
     /// <summary>
-    /// How long a piece-map poll that saw its map change waits before it answers, so that one answer carries
-    /// the pieces that finish in that time too.
+    /// The least time between two answers to map polls on one connection: a change within it is answered at its
+    /// end, together with the pieces that finished meanwhile.
     /// </summary>
-    public static readonly TimeSpan MapCoalesce = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan MapAnswerGap = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a piece-map poll waits for a change before it is answered with the same map.</summary>
     public static readonly TimeSpan MapPollWait = TimeSpan.FromSeconds(10);

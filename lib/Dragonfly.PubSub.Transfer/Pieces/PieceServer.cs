@@ -237,6 +237,7 @@ public sealed partial class PieceServer : IAsyncDisposable
             var tickets = _tls?.Tickets is { } verifier ? new ConnectionTickets(verifier, stream.RemotePeerId ?? "", TimeProvider.System) : null;
             string? ticketProblem = null;
             var forbiddenLogged = false;
+            long lastMapAnswer = 0; // Stopwatch timestamp of this connection's last map answer
             while (true)
             {
                 timeout.CancelAfter(IdleTimeout);
@@ -266,7 +267,9 @@ public sealed partial class PieceServer : IAsyncDisposable
                 timeout.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (length == PieceProtocol.MapMarker)
                 {
-                    await AnswerMapPollAsync(stream, deadline, header, tickets, key, offset).ConfigureAwait(false);
+                    var notBefore = lastMapAnswer == 0 ? 0 : lastMapAnswer + (long)(PieceProtocol.MapAnswerGap.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+                    await AnswerMapPollAsync(stream, deadline, header, tickets, key, offset, notBefore).ConfigureAwait(false);
+                    lastMapAnswer = System.Diagnostics.Stopwatch.GetTimestamp();
                     continue;
                 }
                 if (length <= 0 || length > PieceProtocol.MaxRangeLength || offset < 0)
@@ -416,7 +419,7 @@ public sealed partial class PieceServer : IAsyncDisposable
     /// A child's <see cref="PieceProtocol.MapMarker"/> poll: the task's piece map once it differs from the version
     /// the child holds (or after <see cref="PieceProtocol.MapPollWait"/>). Takes no upload slot: it is a few bytes.
     /// </summary>
-    private async ValueTask AnswerMapPollAsync(PeerStream stream, SendDeadline deadline, byte[] header, ConnectionTickets? tickets, DigestKey key, long knownVersion)
+    private async ValueTask AnswerMapPollAsync(PeerStream stream, SendDeadline deadline, byte[] header, ConnectionTickets? tickets, DigestKey key, long knownVersion, long notBefore)
     {
         if (tickets is not null && !tickets.Allows(key))
         {
@@ -425,7 +428,7 @@ public sealed partial class PieceServer : IAsyncDisposable
             await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
             return;
         }
-        if (await _pieces.WaitForMapAsync(key, knownVersion, PieceProtocol.MapPollWait, _stop.Token).ConfigureAwait(false) is not { } map)
+        if (await _pieces.WaitForMapAsync(key, knownVersion, PieceProtocol.MapPollWait, _stop.Token, notBefore).ConfigureAwait(false) is not { } map)
         {
             PieceProtocol.WriteResponseHeader(header, PieceStatus.Missing, 0);
             await deadline.WriteAsync(stream, header, _stop.Token).ConfigureAwait(false);
