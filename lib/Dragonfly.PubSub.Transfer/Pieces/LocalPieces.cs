@@ -142,9 +142,23 @@ public sealed class LocalPieces
             var changed = entry.ChangeSignal;
             var map = entry.Map();
             var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
-            if (map.Version != knownVersion || left <= TimeSpan.Zero)
+            if (left <= TimeSpan.Zero)
             {
                 return map;
+            }
+            if (map.Version != knownVersion)
+            {
+                // Newer than the client's. The first change after a quiet spell is answered at once (the start of a
+                // swarm, where every piece counts); later ones wait for the gap, and the pieces finished meanwhile
+                // come along in the same answer: a parent finishes a piece every ~80 ms at 100 Mbit/s, and an
+                // answer per piece to each of its children cost the swarm more CPU than the broker's merged news did.
+                if (notBefore == 0 || _time.GetElapsedTime(_time.GetTimestamp(), notBefore) is not { Ticks: > 0 } hold)
+                {
+                    return map;
+                }
+                await Task.Delay(hold < PieceProtocol.MapAnswerGap ? hold : PieceProtocol.MapAnswerGap, _time, ct).ConfigureAwait(false);
+                notBefore = 0;
+                continue; // the map as it is after the wait (or null if the task went meanwhile)
             }
             try
             {
@@ -152,20 +166,7 @@ public sealed class LocalPieces
             }
             catch (TimeoutException)
             {
-                // Answered with the same map below: the client asks again on the same connection.
-                continue;
-            }
-            // Changed. The first change after a quiet spell is answered at once (the start of a swarm, where
-            // every piece counts); later ones wait for the gap, and the pieces finished meanwhile come along in
-            // the same answer: a parent finishes a piece every ~80 ms at 100 Mbit/s, and an answer per piece to
-            // each of its children cost the swarm more CPU than the broker's merged news did.
-            if (notBefore != 0 && _time.GetElapsedTime(_time.GetTimestamp(), notBefore) is { Ticks: > 0 } hold)
-            {
-                await Task.Delay(hold < PieceProtocol.MapAnswerGap ? hold : PieceProtocol.MapAnswerGap, _time, ct).ConfigureAwait(false);
-                if (_entries.TryGetValue(key, out var now))
-                {
-                    return now.Map();
-                }
+                // Answered with the same map on the next round: the client asks again on the same connection.
             }
         }
     }

@@ -146,10 +146,12 @@ public sealed class PieceFetcher : IAsyncDisposable
     /// <summary>
     /// Follows a parent's piece map for a task (<see cref="PieceProtocol.MapMarker"/> polls on a connection of its
     /// own) and hands every new map to <paramref name="learned"/>, until the parent holds every piece,
-    /// <paramref name="ct"/> is cancelled, or the parent cannot be asked (<see cref="MapWatchRetries"/> failures in
-    /// a row: an old agent, gone, or not holding the task). Never throws.
+    /// <paramref name="ct"/> is cancelled, or the parent cannot be asked (<see cref="MapWatchRetries"/> broken
+    /// connections in a row: gone, or an old agent that closes on the request; <see cref="MapWatchRefusals"/>
+    /// refusals: not holding the task, or no ticket for it). A new parent set starts an ended watch again. Never throws.
     /// </summary>
-    internal async Task WatchMapAsync(string host, int port, string? peerId, DigestKey content, Action<byte[]> learned, CancellationToken ct)
+    /// <param name="backoff">The pause after a failed poll (tests shorten it); default <see cref="MapWatchBackoff"/>.</param>
+    internal async Task WatchMapAsync(string host, int port, string? peerId, DigestKey content, Action<byte[]> learned, CancellationToken ct, TimeSpan? backoff = null)
     {
         if (_tls is not null && (peerId is null || _tls.IsRevoked(peerId)))
         {
@@ -157,18 +159,19 @@ public sealed class PieceFetcher : IAsyncDisposable
         }
         PeerConnection? connection = null;
         var version = 0L;
-        var failures = 0;
+        var broken = 0; // connections that failed or broke, in a row (an old agent closes on the request)
+        var refused = 0; // "missing"/"forbidden" in a row: the parent registers the task a moment after it is named
         try
         {
-            while (!ct.IsCancellationRequested && Volatile.Read(ref _disposed) == 0 && failures < MapWatchRetries)
+            while (!ct.IsCancellationRequested && Volatile.Read(ref _disposed) == 0 && broken < MapWatchRetries && refused < MapWatchRefusals)
             {
                 if (connection is null)
                 {
                     (connection, var error) = await ConnectAsync(host, port, peerId, ct).ConfigureAwait(false);
                     if (connection is null)
                     {
-                        failures++;
-                        await Task.Delay(MapWatchBackoff, ct).ConfigureAwait(false);
+                        broken++;
+                        await Task.Delay(backoff ?? MapWatchBackoff, ct).ConfigureAwait(false);
                         continue;
                     }
                 }
@@ -176,7 +179,7 @@ public sealed class PieceFetcher : IAsyncDisposable
                 var (status, newVersion, map) = await connection.PollMapAsync(content, ticket, version, ct).ConfigureAwait(false);
                 if (status == FetchStatus.Ok)
                 {
-                    failures = 0;
+                    broken = refused = 0;
                     version = newVersion;
                     learned(map!);
                     if (version == PieceProtocol.CompleteMapVersion)
@@ -185,15 +188,19 @@ public sealed class PieceFetcher : IAsyncDisposable
                     }
                     continue;
                 }
-                failures++;
-                if (!connection.Healthy)
+                if (connection.Healthy)
                 {
+                    refused++;
+                }
+                else
+                {
+                    broken++;
                     connection.Dispose();
                     connection = null;
                 }
                 // Not there yet (the parent registers the task a moment after the scheduler names it), no
                 // ticket yet, or a broken connection: ask again a little later.
-                await Task.Delay(MapWatchBackoff, ct).ConfigureAwait(false);
+                await Task.Delay(backoff ?? MapWatchBackoff, ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -205,10 +212,13 @@ public sealed class PieceFetcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Failed map polls in a row after which a watch gives up (the broker's parent sets still say who holds what).</summary>
-    internal const int MapWatchRetries = 5;
+    /// <summary>Broken connections in a row after which a watch gives up (the broker's parent sets still say who holds what).</summary>
+    internal const int MapWatchRetries = 3;
 
-    private static readonly TimeSpan MapWatchBackoff = TimeSpan.FromMilliseconds(500);
+    /// <summary>Polls answered "missing" or "forbidden" in a row after which a watch gives up (10 s).</summary>
+    internal const int MapWatchRefusals = 20;
+
+    internal static readonly TimeSpan MapWatchBackoff = TimeSpan.FromMilliseconds(500);
 
     public ValueTask DisposeAsync()
     {

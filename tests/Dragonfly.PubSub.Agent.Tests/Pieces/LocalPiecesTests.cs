@@ -1,5 +1,6 @@
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Transfer.Pieces;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 
@@ -8,6 +9,47 @@ public sealed class LocalPiecesTests
     private static readonly ContentDigest Digest = ContentDigest.Parse("sha256:0000000000000000000000000000000000000000000000000000000000000001");
     private static readonly DigestKey Key = DigestKey.From(Digest);
     private static readonly PieceLayout Layout = new(10 * 65536 + 5, 65536);
+
+    [Fact]
+    public async Task MapPoll_WithinTheGapAfterTheLastAnswer_WaitsForItsEnd_ThenAnswersWithEverythingNew()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var pieces = new LocalPieces(time);
+        pieces.AddPartial(Digest, Layout, "/data/partial", new PieceBitmap(Layout.PieceCount));
+        var first = await pieces.WaitForMapAsync(Key, 0, TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.NotNull(first); // a version the client does not hold: at once
+        var gapEnds = time.GetTimestamp() + time.TimestampFrequency; // the answer went now; the next not before 1 s
+
+        pieces.MarkPiece(Digest, 1);
+        var next = pieces.WaitForMapAsync(Key, first.Value.Version, TimeSpan.FromSeconds(10), CancellationToken.None, gapEnds).AsTask();
+        pieces.MarkPiece(Digest, 2);
+        Assert.False(next.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var answer = await next;
+        Assert.NotNull(answer);
+        var map = PieceBitmap.FromBytes(answer.Value.Bytes, Layout.PieceCount);
+        Assert.True(map[1] && map[2] && !map[0]); // both pieces of the gap in one answer
+    }
+
+    [Fact]
+    public async Task MapPoll_WithoutAChange_IsAnsweredWithTheSameVersionAfterTheWait()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var pieces = new LocalPieces(time);
+        pieces.AddPartial(Digest, Layout, "/data/partial", new PieceBitmap(Layout.PieceCount));
+        var known = (await pieces.WaitForMapAsync(Key, 0, TimeSpan.FromSeconds(10), CancellationToken.None))!.Value.Version;
+
+        var poll = pieces.WaitForMapAsync(Key, known, TimeSpan.FromSeconds(10), CancellationToken.None).AsTask();
+        time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(poll.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var same = await poll;
+        Assert.NotNull(same);
+        Assert.Equal(known, same.Value.Version);
+        Assert.Null(await pieces.WaitForMapAsync(DigestKey.From(ContentDigest.Parse("sha256:" + new string('2', 64))), 0, TimeSpan.FromSeconds(10), CancellationToken.None));
+    }
 
     [Fact]
     public void Complete_ServesAnyRangeInsideTheFile()

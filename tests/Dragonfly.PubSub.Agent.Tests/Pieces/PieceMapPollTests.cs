@@ -63,7 +63,7 @@ public sealed class PieceMapPollTests : IAsyncLifetime
         var maps = 0;
 
         await _fetcher.WatchMapAsync("127.0.0.1", _parent.Port, "parent", DigestKey.From(_artifact.Digest),
-            _ => maps++, CancellationToken.None).Within();
+            _ => maps++, CancellationToken.None, backoff: TimeSpan.FromMilliseconds(10)).Within();
 
         Assert.Equal(0, maps);
     }
