@@ -65,7 +65,16 @@ internal sealed class PieceReportThrottle(TimeSpan interval, TimeProvider time, 
     }
 
     /// <summary>Sends what waits for <paramref name="task"/> now and forgets it (the task is left, or done).</summary>
-    public void Flush(string task, bool forget)
+    public void Flush(string task, bool forget) => SendWaiting(task, forget, fromTimer: false);
+
+    private void OnTimer(string task) => SendWaiting(task, forget: false, fromTimer: true);
+
+    /// <summary>
+    /// Sends what waits for <paramref name="task"/>. At the end of an interval (<paramref name="fromTimer"/>) the
+    /// entry stays for one more interval when something was sent, so the next piece waits for it rather than going
+    /// alone, and is forgotten when nothing came (its next report goes at once).
+    /// </summary>
+    private void SendWaiting(string task, bool forget, bool fromTimer)
     {
         PiecesFinished? now = null;
         lock (_gate)
@@ -80,8 +89,12 @@ internal sealed class PieceReportThrottle(TimeSpan interval, TimeProvider time, 
             {
                 now = pending.Take(task);
                 pending.SentAt = time.GetTimestamp();
+                if (fromTimer)
+                {
+                    pending.Timer = time.CreateTimer(_ => OnTimer(task), null, interval, Timeout.InfiniteTimeSpan);
+                }
             }
-            if (forget)
+            if (forget || (fromTimer && now is null))
             {
                 _tasks.Remove(task);
             }
@@ -90,31 +103,6 @@ internal sealed class PieceReportThrottle(TimeSpan interval, TimeProvider time, 
         {
             send(task, now);
         }
-    }
-
-    private void OnTimer(string task)
-    {
-        PiecesFinished? now = null;
-        lock (_gate)
-        {
-            if (!_tasks.TryGetValue(task, out var pending))
-            {
-                return;
-            }
-            pending.Timer?.Dispose();
-            pending.Timer = null;
-            if (pending.Count == 0)
-            {
-                // Nothing since the last report: forget the task; its next report goes at once.
-                _tasks.Remove(task);
-                return;
-            }
-            now = pending.Take(task);
-            pending.SentAt = time.GetTimestamp();
-            // The entry stays for one more interval, so the next piece waits for it rather than going alone.
-            pending.Timer = time.CreateTimer(_ => OnTimer(task), null, interval, Timeout.InfiniteTimeSpan);
-        }
-        send(task, now);
     }
 
     private sealed class Pending
