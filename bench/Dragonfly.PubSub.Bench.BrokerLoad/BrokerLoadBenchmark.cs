@@ -26,7 +26,6 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
 
     /// <summary>Issue 12: several brokers on one Redis, 10,000 agents.</summary>
     public const double TargetP99MsSeveral = 50;
-    private const string ScheduleHistogram = "dragonfly_broker_schedule_duration_seconds";
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan AnnouncementTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
@@ -136,6 +135,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var brokerCpuBefore = brokers.Select(b => b.Status()?.CpuSeconds ?? 0).ToArray();
             var redisCpuBefore = fleet.Redis?.Status()?.CpuSeconds ?? 0;
             var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+            var benchGcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
@@ -148,6 +148,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var brokerStatus = brokers.Select(b => b.Status() ?? throw new UserFacingException($"dfbroker pid {b.Pid} exited during the load phase: {b.Tail()}")).ToArray();
             var redisStatus = fleet.Redis?.Status();
             var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
+            var benchGc = (Pause: (GC.GetTotalPauseDuration() - benchGcBefore.Pause).TotalSeconds, Gen2: GC.CollectionCount(2) - benchGcBefore.Gen2);
             var loadAverageAtEnd = LoadAverage();
             var counters = await Task.WhenAll(loadRuns).ConfigureAwait(false);
             await reading.ConfigureAwait(false);
@@ -155,6 +156,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
             var histogramsAfter = await ScrapeAllAsync(http, fleet, cancellationToken).ConfigureAwait(false);
             var compute = histogramsAfter.Select((h, b) => h.Minus(histogramsBefore[b])).ToArray();
+            var allBrokers = compute.Aggregate(BrokerScrape.Empty, (all, h) => all.Plus(h));
 
             var timeoutMs = options.Timeout.TotalMilliseconds;
             var latency = Latency(counters, timeoutMs);
@@ -169,8 +171,9 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 var mine = ordinary.Select((a, i) => (a, i)).Where(x => x.a.BrokerIndex == b).Select(x => counters[x.i]).ToList();
                 perBroker.Add(new BrokerFigures(b, BrokerFleet.NameOf(brokers[b].Ports.GrpcPort), brokers[b].Pid,
                     ownerOfTask.Count(o => o == b), streamsOn[b], agents.Count(a => a.BrokerIndex == b && a.Connected),
-                    Latency(mine, timeoutMs), Compute(compute[b]),
-                    new ResourceFigures(idleRss[b], brokerStatus[b].RssBytes, brokerStatus[b].PeakRssBytes, brokerStatus[b].CpuSeconds - brokerCpuBefore[b], brokers[b].OutputLines)));
+                    Latency(mine, timeoutMs), Compute(compute[b].Compute),
+                    new ResourceFigures(idleRss[b], brokerStatus[b].RssBytes, brokerStatus[b].PeakRssBytes, brokerStatus[b].CpuSeconds - brokerCpuBefore[b], brokers[b].OutputLines,
+                        compute[b].GcPauseSeconds, (long)compute[b].Gen2Collections)));
             }
             var target = brokers.Count == 1 ? TargetP99Ms : TargetP99MsSeveral;
             return new BrokerLoadReport
@@ -187,13 +190,15 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
                     piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null),
                     pieceAvailableEvents, pieceAvailableEvents / loadSeconds),
-                ServerCompute = Compute(compute.Aggregate(HistogramSnapshot.Empty, (all, h) => all.Plus(h))),
+                ServerCompute = Compute(allBrokers.Compute),
+                ServerLatency = new ServerLatencyFigures(Compute(allBrokers.Queued), Compute(allBrokers.Written)),
                 Announcement = announcement,
                 Broker = new ResourceFigures(idleRss.Sum(), brokerStatus.Sum(s => s.RssBytes), brokerStatus.Sum(s => s.PeakRssBytes),
-                    perBroker.Sum(f => f.Resources.CpuSecondsDuringLoad), brokers.Sum(b => b.OutputLines)),
+                    perBroker.Sum(f => f.Resources.CpuSecondsDuringLoad), brokers.Sum(b => b.OutputLines), allBrokers.GcPauseSeconds, (long)allBrokers.Gen2Collections),
                 Brokers = perBroker,
                 Redis = redisStatus is { } r ? new ResourceFigures(0, r.RssBytes, r.PeakRssBytes, r.CpuSeconds - redisCpuBefore, 0) : null,
-                Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0),
+                Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0,
+                    benchGc.Pause, benchGc.Gen2),
                 Target = new TargetFigures(target, latency.Count > 0 && latency.P99Ms <= target),
                 Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };
@@ -221,7 +226,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
     private static ServerComputeFigures Compute(HistogramSnapshot h) =>
         new((long)h.Count, h.Count > 0 ? h.Sum / h.Count * 1000 : 0, h.QuantileUpperBound(50) * 1000, h.QuantileUpperBound(99) * 1000, h.Sum);
 
-    private static async Task<HistogramSnapshot[]> ScrapeAllAsync(HttpClient http, BrokerFleet fleet, CancellationToken cancellationToken) =>
+    private static async Task<BrokerScrape[]> ScrapeAllAsync(HttpClient http, BrokerFleet fleet, CancellationToken cancellationToken) =>
         await Task.WhenAll(fleet.Brokers.Select(b => ScrapeAsync(http, b.Ports.HttpPort, cancellationToken))).ConfigureAwait(false);
 
     private static LoadSettings Settings(BrokerLoadOptions options, int ordinaryAgents, int channels, int maxOpenFiles, IReadOnlyList<string> brokerArguments)
@@ -297,10 +302,10 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             summary.P50Ms, summary.P99Ms, arrivals.Count == subscribers.Count ? summary.MaxMs : double.PositiveInfinity);
     }
 
-    private static async Task<HistogramSnapshot> ScrapeAsync(HttpClient http, int port, CancellationToken cancellationToken)
+    private static async Task<BrokerScrape> ScrapeAsync(HttpClient http, int port, CancellationToken cancellationToken)
     {
         var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), cancellationToken).ConfigureAwait(false);
-        return HistogramSnapshot.Parse(text, ScheduleHistogram);
+        return BrokerScrape.Parse(text);
     }
 
     private Task ForEachAsync<T>(IEnumerable<T> items, Func<T, Task> action, CancellationToken cancellationToken) =>

@@ -50,6 +50,14 @@ public sealed class BrokerLoadSmokeTests
             Assert.True(report.ServerCompute.Count >= report.Schedule.Answered, "the broker's histogram saw fewer parent sets than we received");
             // In ms: the broker's smallest bucket bound is 10 µs = 0.01 ms (1e-5 would be seconds under a ms name).
             Assert.True(report.ServerCompute.P50MsAtMost >= 0.01, $"p50 bucket bound {report.ServerCompute.P50MsAtMost} is not in ms");
+            // The broker's own NeedParents → ParentSet: one per answer we received, and inside what we measured.
+            Assert.True(report.ServerLatency.Queued.Count >= report.Schedule.Answered, $"the broker timed {report.ServerLatency.Queued.Count} queued answers, we received {report.Schedule.Answered}");
+            Assert.True(report.ServerLatency.Written.Count >= report.Schedule.Answered, $"the broker timed {report.ServerLatency.Written.Count} written answers, we received {report.Schedule.Answered}");
+            Assert.True(report.ServerLatency.Written.MeanMs >= report.ServerLatency.Queued.MeanMs, "an answer was written before it was queued");
+            Assert.True(report.ServerLatency.Queued.MeanMs >= report.ServerCompute.MeanMs, "queueing took less than the computation inside it");
+            Assert.True(report.ServerLatency.Written.MeanMs <= report.Schedule.AnsweredLatency.MeanMs,
+                $"the broker's share {report.ServerLatency.Written.MeanMs} ms is more than the whole {report.Schedule.AnsweredLatency.MeanMs} ms");
+            Assert.Contains("inside the broker: written", ReportTable.Format(report));
             Assert.Equal("default", report.Settings.Profile);
             Assert.Equal(1 / (1.5 * 0.2), report.Settings.PieceReportsPerSecondPerAgent, 6);
             Assert.DoesNotContain("--tls", report.Settings.BrokerArguments);

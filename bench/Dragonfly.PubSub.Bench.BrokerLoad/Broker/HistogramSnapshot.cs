@@ -10,25 +10,29 @@ internal sealed record HistogramSnapshot(IReadOnlyList<(double UpperBound, doubl
 {
     public static readonly HistogramSnapshot Empty = new([], 0, 0);
 
-    /// <summary>Reads histogram <paramref name="name"/> from Prometheus text (no labels besides le).</summary>
-    public static HistogramSnapshot Parse(string text, string name)
+    /// <summary>
+    /// Reads histogram <paramref name="name"/> from Prometheus text: the series without labels besides le, or with
+    /// <paramref name="label"/> (say <c>stage="queued"</c>) when given.
+    /// </summary>
+    public static HistogramSnapshot Parse(string text, string name, string? label = null)
     {
+        var series = label is null ? "" : "{" + label + "}";
         var buckets = new List<(double, double)>();
         double sum = 0, count = 0;
         foreach (var raw in text.Split('\n'))
         {
             var line = raw.Trim();
-            if (line.StartsWith(name + "_bucket{", StringComparison.Ordinal))
+            if (line.StartsWith(name + "_bucket{", StringComparison.Ordinal) && (label is null || line.Contains(label, StringComparison.Ordinal)))
             {
                 var le = line.IndexOf("le=\"", StringComparison.Ordinal) + 4;
                 var bound = line[le..line.IndexOf('"', le)];
                 buckets.Add((bound == "+Inf" ? double.PositiveInfinity : Number(bound), Number(line[(line.LastIndexOf(' ') + 1)..])));
             }
-            else if (line.StartsWith(name + "_sum ", StringComparison.Ordinal))
+            else if (line.StartsWith(name + "_sum" + series + " ", StringComparison.Ordinal))
             {
                 sum = Number(line[(line.LastIndexOf(' ') + 1)..]);
             }
-            else if (line.StartsWith(name + "_count ", StringComparison.Ordinal))
+            else if (line.StartsWith(name + "_count" + series + " ", StringComparison.Ordinal))
             {
                 count = Number(line[(line.LastIndexOf(' ') + 1)..]);
             }

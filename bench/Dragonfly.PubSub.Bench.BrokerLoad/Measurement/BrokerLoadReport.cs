@@ -14,6 +14,8 @@ internal sealed record BrokerLoadReport
     public required ScheduleFigures Schedule { get; init; }
     /// <summary>Over all brokers' histograms (buckets added).</summary>
     public required ServerComputeFigures ServerCompute { get; init; }
+    /// <summary>The brokers' own NeedParents → ParentSet (all brokers' histograms added); counts 0 against a broker without the histogram.</summary>
+    public required ServerLatencyFigures ServerLatency { get; init; }
     /// <summary>Publish → MQTT subscribers (one broker only; null with several, whose announcements need an external MQTT broker).</summary>
     public required AnnouncementFigures? Announcement { get; init; }
 

@@ -17,6 +17,9 @@ internal static class ReportTable
             ? "no samples"
             : $"p50 {Ms(l.P50Ms)}  p90 {Ms(l.P90Ms)}  p99 {Ms(l.P99Ms)}  max {Ms(l.MaxMs)}  (n={l.Count})";
         static string AtMost(double? ms) => ms is double v ? (double.IsInfinity(v) ? "> last bucket" : "≤ " + Ms(v)) : "n/a";
+        static string ServerLatency(ServerComputeFigures f) => f.Count == 0
+            ? "not measured (a broker without dragonfly_broker_schedule_latency_seconds)"
+            : $"mean {Ms(f.MeanMs)}  p50 {AtMost(f.P50MsAtMost)}  p99 {AtMost(f.P99MsAtMost)}  (n={f.Count})";
 
         text.Append(CultureInfo.InvariantCulture,
             $"dfbench broker: {s.Brokers} broker(s), {s.Agents} agents over {s.Tasks} task(s) ({s.PublishersPerTask} publisher(s) each), {s.Pieces} pieces, fill {s.Fill:0.##}, {s.DurationSeconds:0} s load\n");
@@ -37,6 +40,8 @@ internal static class ReportTable
         Row("pieces reported / PieceAvailable", $"{r.Schedule.PiecesReported} ({r.Schedule.PieceReportsPerSecond:0}/s) / {r.Schedule.PieceAvailableReceived} ({r.Schedule.PieceAvailablePerSecond:0}/s) news of one parent, in {r.Schedule.PieceAvailableEvents} events ({r.Schedule.PieceAvailableEventsPerSecond:0}/s)");
         Row("streams dropped during load", r.Schedule.StreamsFailed.ToString(CultureInfo.InvariantCulture));
         Row("server compute per ParentSet", $"mean {Ms(r.ServerCompute.MeanMs)}  p50 {AtMost(r.ServerCompute.P50MsAtMost)}  p99 {AtMost(r.ServerCompute.P99MsAtMost)}  (n={r.ServerCompute.Count}, {r.ServerCompute.BusySeconds:0.00} s busy)");
+        Row("  inside the broker: queued", ServerLatency(r.ServerLatency.Queued));
+        Row("  inside the broker: written", ServerLatency(r.ServerLatency.Written));
         Row("announcement → all subscribers", r.Announcement switch
         {
             null => "not measured (several brokers announce through an external MQTT broker, --mqtt-url)",
@@ -46,6 +51,7 @@ internal static class ReportTable
         var several = r.Brokers.Count > 1;
         Row(several ? "brokers' RSS idle / end / peak (sum)" : "broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
         Row(several ? "brokers' CPU during load (sum)" : "broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
+        Row("GC pauses during load", $"{(several ? "brokers" : "broker")} {Ms(r.Broker.GcPauseSeconds * 1000)} ({r.Broker.Gen2Collections} full); bench {Ms(r.Bench.GcPauseSeconds * 1000)} ({r.Bench.Gen2Collections} full)");
         if (several)
         {
             foreach (var b in r.Brokers)

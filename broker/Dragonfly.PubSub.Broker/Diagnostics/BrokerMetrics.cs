@@ -18,6 +18,19 @@ public static class BrokerMetrics
         "dragonfly_broker_schedule_duration_seconds", "Time to compute one parent set.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.00001, 2, 16) });
 
+    /// <summary>
+    /// A NeedParents from its arrival (read off the agent's stream) to its ParentSet: <c>stage="queued"</c> when the
+    /// answer is queued for the agent (the shard's queue and the computation), <c>stage="written"</c> when it is
+    /// handed to the agent's HTTP/2 stream (plus the session's outbound queue). What a client measures beyond
+    /// "written" is the transport and the client itself: this is how a benchmark tells the broker's share from its own.
+    /// </summary>
+    public static readonly Histogram ScheduleLatency = Metrics.CreateHistogram(
+        "dragonfly_broker_schedule_latency_seconds", "Time from a NeedParents's arrival to its ParentSet queued (stage=queued) or written to the agent's stream (stage=written).",
+        new HistogramConfiguration { LabelNames = ["stage"], Buckets = Histogram.ExponentialBuckets(0.0001, Math.Sqrt(2), 32) });
+
+    public static readonly Histogram.Child ScheduleQueued = ScheduleLatency.WithLabels("queued");
+    public static readonly Histogram.Child ScheduleWritten = ScheduleLatency.WithLabels("written");
+
     public static readonly Counter SourceBytes = Metrics.CreateCounter(
         "dragonfly_broker_source_bytes_total", "Bytes of URL task pieces their sources fetched from origins (reported with their digests).");
 
@@ -65,6 +78,8 @@ public static class BrokerMetrics
         _ = Tasks;
         _ = Announcements;
         _ = ScheduleDuration;
+        _ = ScheduleQueued;
+        _ = ScheduleWritten;
         _ = SourceBytes;
         PreheatJobs.WithLabels("succeeded");
         PreheatJobs.WithLabels("failed");

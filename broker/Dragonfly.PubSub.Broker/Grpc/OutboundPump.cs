@@ -17,7 +17,9 @@ internal static class OutboundPump
 
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
-    public static async Task RunAsync(ChannelReader<SchedulerEvent> outbound, IServerStreamWriter<SchedulerEvent> stream, CancellationToken cancellationToken)
+    /// <param name="written">Told of each event after its write (the session times its answers).</param>
+    public static async Task RunAsync(ChannelReader<SchedulerEvent> outbound, IServerStreamWriter<SchedulerEvent> stream, CancellationToken cancellationToken,
+        Action<SchedulerEvent>? written = null)
     {
         var held = 0;
         while (await outbound.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -28,6 +30,7 @@ internal static class OutboundPump
                 var more = outbound.CanCount && outbound.Count > 0 && held < MaxBurst - 1;
                 stream.WriteOptions = more ? Buffered : null;
                 await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                written?.Invoke(message);
                 held = more ? held + 1 : 0;
             }
         }

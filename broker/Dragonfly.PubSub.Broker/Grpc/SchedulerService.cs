@@ -174,7 +174,7 @@ public sealed class SchedulerService(
     {
         try
         {
-            await OutboundPump.RunAsync(session.Outbound, responseStream, stop.Token).ConfigureAwait(false);
+            await OutboundPump.RunAsync(session.Outbound, responseStream, stop.Token, m => session.Written(m)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or RpcException)
         {

@@ -10,7 +10,7 @@ namespace Dragonfly.PubSub.Broker.Scheduling;
 internal interface ISwarmScheduling
 {
     /// <summary>Chooses and sends <paramref name="member"/>'s parents; <paramref name="requestId"/> is echoed (0: pushed unasked).</summary>
-    void SendParents(SwarmTask task, TaskMember member, ulong requestId = 0);
+    void SendParents(SwarmTask task, TaskMember member, ulong requestId = 0, long arrived = 0);
 
     /// <summary>Drops <paramref name="member"/>'s parent set (it completed, left, or gets a new one).</summary>
     void ReleaseParents(SwarmTask task, TaskMember member);

@@ -45,7 +45,8 @@ internal sealed class ParentScheduling(
 
     public int ChildrenOf(string peerId) => load.ChildrenOf(peerId);
 
-    public void SendParents(SwarmTask task, TaskMember member, ulong requestId = 0)
+    /// <param name="arrived">When the NeedParents this answers was read off the agent's stream (Stopwatch ticks; 0: not an answer).</param>
+    public void SendParents(SwarmTask task, TaskMember member, ulong requestId = 0, long arrived = 0)
     {
         var started = Stopwatch.GetTimestamp();
         // The source of a URL task is a parent of last resort, like a publisher: peers share first.
@@ -84,7 +85,15 @@ internal sealed class ParentScheduling(
             BrokerLog.ParentsAssigned(logger, member.PeerId, task.Digest,
                 string.Join(", ", choices.Select(c => c.LastResort ? c.PeerId + " (last resort)" : c.PeerId)));
         }
-        member.Session.Send(new SchedulerEvent { Parents = set });
+        if (arrived != 0)
+        {
+            // Before the answer is queued: the session's writer may take it at once.
+            member.Session.AwaitWritten(requestId, arrived);
+        }
+        if (member.Session.Send(new SchedulerEvent { Parents = set }) && arrived != 0)
+        {
+            BrokerMetrics.ScheduleQueued.Observe(Stopwatch.GetElapsedTime(arrived).TotalSeconds);
+        }
     }
 
     /// <summary>

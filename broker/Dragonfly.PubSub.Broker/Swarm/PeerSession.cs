@@ -21,6 +21,9 @@ public sealed class PeerSession
     private readonly Channel<SchedulerEvent> _outbound =
         Channel.CreateBounded<SchedulerEvent>(new BoundedChannelOptions(MaxOutbound) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _closed = new();
+    // Answers to NeedParents queued and not yet written, by request id: when each request arrived (for
+    // dragonfly_broker_schedule_latency_seconds{stage="written"}). An agent has a few requests out at a time.
+    private readonly Dictionary<ulong, long> _answersInFlight = [];
     private int _pending;
     private string? _dropped;
     private long _lastSeenUnixMs;
@@ -137,6 +140,44 @@ public sealed class PeerSession
         }
         Drop("flood");
         return false;
+    }
+
+    /// <summary>Most answers whose write is timed at once; more (an agent asking without waiting) go untimed.</summary>
+    private const int MaxTimedAnswers = 64;
+
+    /// <summary>The answer to request <paramref name="requestId"/>, which arrived at <paramref name="arrived"/>, is queued.</summary>
+    internal void AwaitWritten(ulong requestId, long arrived)
+    {
+        lock (_answersInFlight)
+        {
+            if (_answersInFlight.Count < MaxTimedAnswers)
+            {
+                _answersInFlight[requestId] = arrived;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="message"/> was handed to the agent's stream (called by the gRPC adapter after each write). Returns
+    /// the time since its request arrived when it answers a timed NeedParents (and observes it), else null.
+    /// </summary>
+    internal TimeSpan? Written(SchedulerEvent message)
+    {
+        if (message.EventCase != SchedulerEvent.EventOneofCase.Parents || message.Parents.RequestId == 0)
+        {
+            return null;
+        }
+        long arrived;
+        lock (_answersInFlight)
+        {
+            if (!_answersInFlight.Remove(message.Parents.RequestId, out arrived))
+            {
+                return null;
+            }
+        }
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(arrived);
+        Diagnostics.BrokerMetrics.ScheduleWritten.Observe(elapsed.TotalSeconds);
+        return elapsed;
     }
 
     /// <summary>An event was applied (or dropped).</summary>

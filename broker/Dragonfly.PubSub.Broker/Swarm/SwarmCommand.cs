@@ -9,7 +9,8 @@ internal abstract record SwarmCommand
 
     public sealed record Disconnect(PeerSession Session) : SwarmCommand;
 
-    public sealed record Event(PeerSession Session, PeerEvent Message) : SwarmCommand;
+    /// <summary>An agent's event; <paramref name="Arrived"/> is when it was read off the stream (Stopwatch ticks; 0: unknown).</summary>
+    public sealed record Event(PeerSession Session, PeerEvent Message, long Arrived = 0) : SwarmCommand;
 
     public sealed record Snapshot(TaskCompletionSource<SwarmSnapshot> Reply) : SwarmCommand;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Scheduling;
 using Dragonfly.PubSub.Contracts.Scheduler;
@@ -94,7 +95,7 @@ public sealed class SwarmCoordinator : BackgroundService
         session.Touch(_time.GetUtcNow().ToUnixTimeMilliseconds());
         if (session.BeginEvent())
         {
-            Post(new SwarmCommand.Event(session, message));
+            Post(new SwarmCommand.Event(session, message, Stopwatch.GetTimestamp()));
         }
         else
         {

@@ -92,7 +92,7 @@ internal sealed class SwarmShard
             case SwarmCommand.Event e:
                 try
                 {
-                    OnEvent(e.Session, e.Message);
+                    OnEvent(e.Session, e.Message, e.Arrived);
                 }
                 finally
                 {
@@ -187,7 +187,7 @@ internal sealed class SwarmShard
         _sourcing.OnSessionRemoved(session, gone);
     }
 
-    private void OnEvent(PeerSession session, PeerEvent message)
+    private void OnEvent(PeerSession session, PeerEvent message, long arrived)
     {
         if (!_state.IsCurrent(session))
         {
@@ -207,7 +207,7 @@ internal sealed class SwarmShard
             case PeerEvent.EventOneofCase.NeedParents:
                 if (Member(session, message.NeedParents.Digest, "NeedParents") is ({ } task, { } member))
                 {
-                    _scheduling.SendParents(task, member, message.NeedParents.RequestId);
+                    _scheduling.SendParents(task, member, message.NeedParents.RequestId, arrived);
                 }
                 break;
             case PeerEvent.EventOneofCase.Leave:

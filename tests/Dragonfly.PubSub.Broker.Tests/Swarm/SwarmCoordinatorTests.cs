@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Dragonfly.PubSub.Broker.Diagnostics;
 using Dragonfly.PubSub.Broker.Scheduling;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Contracts;
@@ -336,6 +338,33 @@ public sealed class SwarmCoordinatorTests
         var pushed = Assert.Single(Drain(b), m => m.EventCase == SchedulerEvent.EventOneofCase.Parents).Parents;
         Assert.Equal(0UL, pushed.RequestId);
         Assert.Contains(pushed.Parents, p => p.PeerId == "a");
+    }
+
+    [Fact]
+    public void NeedParents_IsTimedFromItsArrival_ToItsAnswerQueued_AndWritten()
+    {
+        // dragonfly_broker_schedule_latency_seconds: what dfbench broker sets against what its agents see.
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var a = Connect("a", 4100);
+        Join(a, new PieceBitmap(Pieces), requestId: 41);
+        var joined = Assert.Single(Drain(a));
+        Assert.Null(a.Written(joined)); // a join's answer is not a NeedParents's
+
+        var queuedBefore = BrokerMetrics.ScheduleQueued.Count;
+        var arrived = Stopwatch.GetTimestamp() - Stopwatch.Frequency / 10; // read off the stream 100 ms ago
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent { NeedParents = new NeedParents { Digest = _manifest.Digest, RequestId = 42 } }, arrived));
+        Assert.True(BrokerMetrics.ScheduleQueued.Count > queuedBefore);
+        var answer = Assert.Single(Drain(a));
+
+        var written = a.Written(answer);
+        Assert.NotNull(written);
+        Assert.InRange(written.Value, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30));
+        Assert.Null(a.Written(answer)); // timed once
+
+        // An event without an arrival time (a test, an older caller) is answered and not timed.
+        _coordinator.Apply(new SwarmCommand.Event(a, new PeerEvent { NeedParents = new NeedParents { Digest = _manifest.Digest, RequestId = 43 } }));
+        Assert.Null(a.Written(Assert.Single(Drain(a))));
     }
 
     [Fact]
