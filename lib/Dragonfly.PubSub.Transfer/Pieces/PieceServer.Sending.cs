@@ -1,4 +1,3 @@
-using System.Buffers;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Storage;
 using Microsoft.Win32.SafeHandles;
@@ -132,11 +131,8 @@ public sealed partial class PieceServer
     /// </summary>
     private async ValueTask CopyAsync(PeerStream stream, SendDeadline deadline, byte[] header, SafeFileHandle file, long offset, int length)
     {
-        // The header counts against the chunk: the pool rounds a request up to a power of two, and 256 KiB plus
-        // a header came back as a 512 KiB array (1 MiB plus a header as 2 MiB), which the shared pool then kept
-        // for every upload at once (~8 MiB of an agent's peak with 16 children).
-        var chunkSize = _limiter.IsUnlimited ? CopyChunk : LimitedChunk;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(chunkSize, header.Length + length));
+        var blocks = _limiter.IsUnlimited ? _copyBlocks : _limitedBlocks;
+        var buffer = blocks.Rent();
         try
         {
             header.CopyTo(buffer, 0);
@@ -144,7 +140,7 @@ public sealed partial class PieceServer
             var sent = 0;
             while (sent < length)
             {
-                var want = Math.Min(Math.Min(buffer.Length, chunkSize) - headerLength, length - sent);
+                var want = Math.Min(blocks.Chunk, length - sent);
                 var read = RandomAccess.Read(file, buffer.AsSpan(headerLength, want), offset + sent);
                 if (read <= 0)
                 {
@@ -159,7 +155,7 @@ public sealed partial class PieceServer
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            blocks.Return(buffer);
         }
     }
 }

@@ -27,6 +27,11 @@ public sealed partial class PieceServer : IAsyncDisposable
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(2);
     private const int LimitedChunk = 256 * 1024;
+
+    // What the copy path (TLS) writes at a time under an upload limit. It sent 512 KiB blocks (and a 5-byte
+    // tail) before SendBlocks, by the shared pool's rounding; 256 KiB measured no better in time and the
+    // publisher sent more (16 x 256 MiB, 2026-12-06), so 512 KiB stays, now exact.
+    private const int LimitedCopyChunk = 512 * 1024;
     private const int CopyChunk = 1024 * 1024;
     private const int SendFileChunk = 4 * 1024 * 1024;
 
@@ -34,6 +39,8 @@ public sealed partial class PieceServer : IAsyncDisposable
     private readonly ILogger<PieceServer> _logger;
     private readonly TokenBucket _limiter;
     private readonly SendGate _uploads;
+    private readonly SendBlocks _copyBlocks;
+    private readonly SendBlocks _limitedBlocks;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<long, Socket> _connections = new();
     private readonly PeerTls? _tls;
@@ -69,6 +76,8 @@ public sealed partial class PieceServer : IAsyncDisposable
         _logger = logger;
         _limiter = new TokenBucket(options.UploadLimit, TimeProvider.System);
         _uploads = new SendGate(options.UploadSlots);
+        _copyBlocks = new SendBlocks(CopyChunk, options.UploadSlots);
+        _limitedBlocks = new SendBlocks(LimitedCopyChunk, options.UploadSlots);
         _limits = new ConnectionLimits(options.MaxPeerConnections, options.MaxPeerConnectionsPerAddress);
         _sendTimeout = options.PeerSendTimeout;
         _seedUploads = new SendGate(Math.Min(options.UploadSlots, DefaultSeedSlots));
