@@ -120,12 +120,7 @@ AgentOptions BuildOptions(SettingSources s)
 {
     var brokerText = s.String(broker) ?? throw UserFacingException.Usage("no broker given; pass --broker HOST[:PORT] (or set DFAGENT_BROKER)");
     // Several brokers: --broker a:8002,b:8002,c:8002; the first is the default host of MQTT and the HTTP API.
-    var brokerList = brokerText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-        .Select(text => HostPort.Parse(text, 8002, "--broker")).ToList();
-    if (brokerList.Count == 0)
-    {
-        throw UserFacingException.Usage($"--broker '{brokerText}' names no broker; pass HOST[:PORT] or several as HOST:PORT,HOST:PORT");
-    }
+    var brokerList = HostPort.ParseList(brokerText, 8002, "--broker");
     var (brokerHost, brokerPort) = brokerList[0];
     var tlsSettings = tls.Read(s);
     var defaultMqttPort = tlsSettings.Insecure ? 1883 : 8883;
@@ -144,7 +139,7 @@ AgentOptions BuildOptions(SettingSources s)
     {
         BrokerHost = brokerHost,
         BrokerGrpcPort = brokerPort,
-        Brokers = brokerList.Count > 1 ? brokerList.Select(b => (b.Host.Contains(':', StringComparison.Ordinal) ? $"[{b.Host}]" : b.Host) + ":" + b.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList() : [],
+        Brokers = brokerList.Count > 1 ? brokerList.Select(HostPort.Name).ToList() : [],
         MqttHost = mqttHost,
         MqttPort = mqttPort,
         BrokerHttpHost = brokerHttpHost,

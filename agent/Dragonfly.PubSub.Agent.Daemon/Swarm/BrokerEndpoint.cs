@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Dragonfly.PubSub.Agent.Configuration;
@@ -48,6 +47,5 @@ public sealed record BrokerEndpoint(string Name, string Host, int Port, string T
             : [single];
     }
 
-    private static string NameOf(string host, int port) =>
-        (host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host) + ":" + port.ToString(CultureInfo.InvariantCulture);
+    private static string NameOf(string host, int port) => HostPort.Name((host, port));
 }

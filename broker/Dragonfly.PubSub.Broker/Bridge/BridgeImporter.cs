@@ -24,6 +24,7 @@ namespace Dragonfly.PubSub.Broker.Bridge;
 /// same topic and name: this cluster's agents then get a normal announcement of this broker and download from
 /// the local member and each other. Never the origin again, whatever the number of agents here.
 /// Announcements that were themselves bridged (label <see cref="BridgedFromLabel"/>) are not bridged back.
+/// Several brokers here given <c>--bridge-from</c> share the imports through <see cref="IBridgeClaims"/>: each file once.
 /// </summary>
 public sealed class BridgeImporter : IAsyncDisposable
 {
@@ -37,6 +38,7 @@ public sealed class BridgeImporter : IAsyncDisposable
     private readonly string _clientId;
     private readonly BridgeMembers _members;
     private readonly ManifestCatalogue _catalogue;
+    private readonly IBridgeClaims _claims;
     private readonly Func<TlsIdentity>? _trust;
     private readonly ILogger _logger;
     private readonly IMqttClient _client;
@@ -47,16 +49,19 @@ public sealed class BridgeImporter : IAsyncDisposable
     private readonly string _filesDir;
     private Task _loops = Task.CompletedTask;
 
-    private BridgeImporter(BrokerOptions options, BridgeMembers members, ManifestCatalogue catalogue, Func<TlsIdentity>? trust, ILogger logger)
+    private BridgeImporter(
+        BrokerOptions options, BridgeMembers members, ManifestCatalogue catalogue, IBridgeClaims claims, Func<TlsIdentity>? trust, ILogger logger)
     {
         _options = options;
         _mqtt = options.MqttUrl!;
         _clientId = $"dfbroker-{catalogue.BrokerId}-bridge";
         _members = members;
         _catalogue = catalogue;
+        _claims = claims;
         _trust = trust;
         _logger = logger;
         _filesDir = Path.Combine(options.DataDir, "bridge", "files");
+        Directory.CreateDirectory(_filesDir); // the markers, also of files another broker imported
         _client = new MqttClientFactory().CreateMqttClient();
         _client.ApplicationMessageReceivedAsync += e =>
         {
@@ -76,8 +81,11 @@ public sealed class BridgeImporter : IAsyncDisposable
             : new BridgeIdentity(services.GetRequiredService<Enrollment>(), tls, catalogue.BrokerId, services.GetRequiredService<TimeProvider>());
         var members = await BridgeMembers.StartAsync(options, grpcPort, identity is null ? null : () => identity.Current, logging, cancellationToken)
             .ConfigureAwait(false);
-        var importer = new BridgeImporter(options, members, catalogue, tls is null ? null : () => tls.Current, logging.CreateLogger("Dragonfly.PubSub.Broker.Bridge"));
-        BrokerLog.BridgeStarted(importer._logger, options.BridgeFrom!, BridgedPrefix + "#", importer._mqtt.Shown, members.Remote.PeerId);
+        IBridgeClaims claims = services.GetService<State.RedisState>() is { } redis
+            ? new RedisBridgeClaims(redis, catalogue.BrokerId)
+            : new SingleBrokerBridgeClaims();
+        var importer = new BridgeImporter(options, members, catalogue, claims, tls is null ? null : () => tls.Current, logging.CreateLogger("Dragonfly.PubSub.Broker.Bridge"));
+        BrokerLog.BridgeStarted(importer._logger, options.BridgeFromShown, BridgedPrefix + "#", importer._mqtt.Shown, members.Remote.PeerId);
         importer._loops = Task.WhenAll(importer.FollowAsync(importer._stopping.Token), importer.ImportAllAsync(importer._stopping.Token));
         return importer;
     }
@@ -197,7 +205,21 @@ public sealed class BridgeImporter : IAsyncDisposable
             {
                 try
                 {
-                    await ImportAsync(announcement, stoppingToken).ConfigureAwait(false);
+                    var claim = await _claims.ClaimAsync(announcement.Digest, stoppingToken).ConfigureAwait(false);
+                    switch (claim.State)
+                    {
+                        case BridgeClaimState.Busy:
+                            BrokerLog.BridgeImportBusy(_logger, announcement.Digest, announcement.Name, claim.By!, (int)RetryDelay.TotalSeconds);
+                            _ = RetryLaterAsync(announcement, stoppingToken);
+                            continue;
+                        case BridgeClaimState.Imported:
+                            BrokerLog.BridgeImportedElsewhere(_logger, announcement.Digest, announcement.Name, claim.By!, claim.LocalDigest!);
+                            await File.WriteAllTextAsync(MarkerOf(announcement.Digest), claim.LocalDigest + "\n", stoppingToken).ConfigureAwait(false);
+                            break;
+                        default:
+                            await ImportClaimedAsync(announcement, stoppingToken).ConfigureAwait(false);
+                            break;
+                    }
                     lock (_lock)
                     {
                         _pending.Remove(announcement.Digest);
@@ -205,7 +227,7 @@ public sealed class BridgeImporter : IAsyncDisposable
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
-                    BrokerLog.BridgeImportFailed(_logger, announcement.Digest, announcement.Name, _options.BridgeFrom!, e.Message, (int)RetryDelay.TotalSeconds);
+                    BrokerLog.BridgeImportFailed(_logger, announcement.Digest, announcement.Name, _options.BridgeFromShown, e.Message, (int)RetryDelay.TotalSeconds);
                     _ = RetryLaterAsync(announcement, stoppingToken);
                 }
             }
@@ -229,10 +251,77 @@ public sealed class BridgeImporter : IAsyncDisposable
         }
     }
 
-    /// <summary>Fetches the file from the other cluster (remote member), then publishes it here (local member).</summary>
-    private async Task ImportAsync(Announcement announcement, CancellationToken cancellationToken)
+    /// <summary>
+    /// Imports a file this broker claimed, renewing the claim meanwhile; marks it imported for every broker here, or
+    /// gives the claim up when the import fails. Stops when another broker took the claim over (this one's lapsed).
+    /// </summary>
+    private async Task ImportClaimedAsync(Announcement announcement, CancellationToken stoppingToken)
     {
-        BrokerLog.BridgeFetching(_logger, announcement.Digest, announcement.Name, announcement.Topic, _options.BridgeFrom!);
+        using var importing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var renewing = KeepClaimAsync(announcement.Digest, importing);
+        try
+        {
+            var localDigest = await ImportAsync(announcement, importing.Token).ConfigureAwait(false);
+            await _claims.CompleteAsync(announcement.Digest, localDigest, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _claims.ReleaseAsync(announcement.Digest).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                // The claim lapses by itself after its lease.
+            }
+            throw;
+        }
+        finally
+        {
+            await importing.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Renews the claim every third of its lease until <paramref name="importing"/> ends; cancels it when the claim is lost.</summary>
+    private async Task KeepClaimAsync(string digest, CancellationTokenSource importing)
+    {
+        if (_claims.Lease == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(_claims.Lease / 3, importing.Token).ConfigureAwait(false);
+                bool held;
+                try
+                {
+                    held = await _claims.RenewAsync(digest, importing.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    continue; // Redis away for a moment: keep importing, renew at the next turn
+                }
+                if (!held)
+                {
+                    BrokerLog.BridgeClaimLost(_logger, digest);
+                    await importing.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The import ended.
+        }
+    }
+
+    /// <summary>Fetches the file from the other cluster (remote member), then publishes it here (local member); the local digest.</summary>
+    private async Task<string> ImportAsync(Announcement announcement, CancellationToken cancellationToken)
+    {
+        BrokerLog.BridgeFetching(_logger, announcement.Digest, announcement.Name, announcement.Topic, _options.BridgeFromShown);
         var path = Path.Combine(_filesDir, ContentDigest.Parse(announcement.Digest).Hex, announcement.Name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         TaskInfo fetched;
@@ -244,7 +333,7 @@ public sealed class BridgeImporter : IAsyncDisposable
         {
             throw new InvalidOperationException(fetched.Error ?? $"the download ended {fetched.State}");
         }
-        var labels = new Dictionary<string, string>(announcement.Labels) { [BridgedFromLabel] = _options.BridgeFrom! };
+        var labels = new Dictionary<string, string>(announcement.Labels) { [BridgedFromLabel] = _options.BridgeFromShown };
         PublishResult published;
         using (var local = new DragonflyClient(new DragonflyClientOptions { DataDir = _members.Local.DataDir }))
         {
@@ -258,8 +347,9 @@ public sealed class BridgeImporter : IAsyncDisposable
             }, cancellationToken).ConfigureAwait(false);
         }
         await File.WriteAllTextAsync(MarkerOf(announcement.Digest), published.Digest + "\n", cancellationToken).ConfigureAwait(false);
-        BrokerLog.BridgeImported(_logger, announcement.Digest, announcement.Name, fetched.Size, _options.BridgeFrom!,
+        BrokerLog.BridgeImported(_logger, announcement.Digest, announcement.Name, fetched.Size, _options.BridgeFromShown,
             fetched.BytesFromPeers, fetched.BytesFromSource, published.Digest, announcement.Topic);
+        return published.Digest;
     }
 
     /// <summary>Written once a digest is imported, so that a retained copy delivered again (reconnect, restart) is not imported twice.</summary>

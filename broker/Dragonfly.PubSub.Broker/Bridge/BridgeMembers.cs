@@ -9,7 +9,7 @@ namespace Dragonfly.PubSub.Broker.Bridge;
 
 /// <summary>
 /// The bridge's two in-process agents (data in &lt;data-dir&gt;/bridge): <see cref="Remote"/> is a member of
-/// the other cluster's swarm (its scheduler is <c>--bridge-from</c>), where it fetches each bridged file once;
+/// the other cluster's swarm (its schedulers are <c>--bridge-from</c>), where it fetches each bridged file once;
 /// <see cref="Local"/> is a member of this cluster, which publishes that file here and is its first source.
 /// Both are ordinary agents (no seed mode, no subscriptions, no HTTP port; a local API socket).
 /// </summary>
@@ -30,11 +30,15 @@ public sealed class BridgeMembers : IAsyncDisposable
         BrokerOptions options, int grpcPort, Func<TlsIdentity>? identity, ILoggerFactory logging, CancellationToken cancellationToken)
     {
         var common = BrokerSeed.AgentOptionsFor(options, grpcPort, logging, identity) with { Seed = false, PeerPort = 0 };
-        var remote = await StartOneAsync(common with { Broker = options.BridgeFrom!, DataDir = Path.Combine(options.DataDir, "bridge", "remote") }, cancellationToken)
-            .ConfigureAwait(false);
+        var remote = await StartOneAsync(
+            WithBrokers(common, options.BridgeFrom) with { DataDir = Path.Combine(options.DataDir, "bridge", "remote") }, cancellationToken).ConfigureAwait(false);
         try
         {
-            var local = await StartOneAsync(common with { DataDir = Path.Combine(options.DataDir, "bridge", "local") }, cancellationToken).ConfigureAwait(false);
+            // Given --bridge-to, the local member knows every broker here and publishes each file where this cluster's
+            // agents look for it (the broker its digest hashes to), which need not be this one.
+            var local = await StartOneAsync(
+                (options.BridgeTo.Count > 0 ? WithBrokers(common, options.BridgeTo) : common) with { DataDir = Path.Combine(options.DataDir, "bridge", "local") },
+                cancellationToken).ConfigureAwait(false);
             return new BridgeMembers(remote, local);
         }
         catch
@@ -43,6 +47,10 @@ public sealed class BridgeMembers : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A member placing its tasks over <paramref name="brokers"/> (<c>HOST:PORT</c> each) as an agent given <c>--broker</c> with them.</summary>
+    private static Agent.Configuration.AgentOptions WithBrokers(Agent.Configuration.AgentOptions options, IReadOnlyList<string> brokers) =>
+        options with { Broker = brokers[0], Brokers = brokers.Count > 1 ? brokers : [] };
 
     private static async Task<RunningAgent> StartOneAsync(Agent.Configuration.AgentOptions options, CancellationToken cancellationToken)
     {

@@ -53,9 +53,15 @@ public static class BrokerCli
         // Across clusters (issue 12).
         var bridgeFrom = new Option<string?>("--bridge-from")
         {
-            HelpName = "HOST:PORT",
-            Description = "Another cluster's broker (its scheduler) whose announcements a bridge of the --mqtt-url broker brings into dragonfly/bridged/#: "
+            HelpName = "HOST:PORT[,HOST:PORT]",
+            Description = "Another cluster's brokers (their schedulers, as that cluster's agents name them) whose announcements a bridge of the --mqtt-url broker brings into dragonfly/bridged/#: "
                 + "their files are fetched once from that cluster's swarm and published here (see README 'Across clusters') [env DFBROKER_BRIDGE_FROM; default: none]",
+        };
+        var bridgeTo = new Option<string?>("--bridge-to")
+        {
+            HelpName = "HOST:PORT[,HOST:PORT]",
+            Description = "With several brokers here (--state): all of them, as this cluster's agents are given them (--broker), so that a bridged file is published on the broker its digest hashes to; "
+                + "every broker given --bridge-from then shares the imports, each file imported once [env DFBROKER_BRIDGE_TO; default: this broker alone]",
         };
         var grpcPort = new Option<int?>("--grpc-port")
         {
@@ -169,7 +175,7 @@ public static class BrokerCli
             + "dfbroker token create). Prints 'dfbroker ready mqtt-port=N grpc-port=N http-port=N seed-port=N mqtts-port=N tls=on|off' "
             + "(mqtt-port=0 with TLS, mqtts-port=0 with --insecure, seed-port=0 with --no-seed) and writes <data-dir>/broker.json once listening.")
         {
-            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, bridgeFrom, grpcPort, httpPort, seedPort, seedUploadLimit, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
+            config, dataDir, listen, mqttPort, mqttsPort, mqttUrl, state, bridgeFrom, bridgeTo, grpcPort, httpPort, seedPort, seedUploadLimit, noSeed, fileOriginRoot, s3Bucket, allowOrigin,
             insecure, tlsCa, tlsCaKey, tlsCert, tlsKey, tlsSan, certTtl, tlsCiphers, verbose,
         };
 
@@ -206,6 +212,7 @@ public static class BrokerCli
                     MqttUrl = parse.GetValue(mqttUrl),
                     State = parse.GetValue(state),
                     BridgeFrom = parse.GetValue(bridgeFrom),
+                    BridgeTo = parse.GetValue(bridgeTo),
                     GrpcPort = parse.GetValue(grpcPort),
                     HttpPort = parse.GetValue(httpPort),
                     SeedPort = parse.GetValue(seedPort),

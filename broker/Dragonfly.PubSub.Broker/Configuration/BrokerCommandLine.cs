@@ -15,8 +15,11 @@ public sealed record BrokerCommandLine
     public string? State { get; init; }
 
     // Across clusters (issue 12): an MQTT bridge brings another cluster's announcements.
-    /// <summary>--bridge-from: the other cluster's broker (HOST:PORT of its scheduler) whose announcements are bridged in.</summary>
+    /// <summary>--bridge-from: the other cluster's brokers (HOST:PORT of their schedulers, comma-separated) whose announcements are bridged in.</summary>
     public string? BridgeFrom { get; init; }
+
+    /// <summary>--bridge-to: this cluster's brokers (HOST:PORT,…) as its agents name them, for the bridge's local member.</summary>
+    public string? BridgeTo { get; init; }
     public int? GrpcPort { get; init; }
     public int? HttpPort { get; init; }
     public int? SeedPort { get; init; }

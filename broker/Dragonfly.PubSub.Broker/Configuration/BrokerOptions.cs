@@ -58,11 +58,24 @@ public sealed record BrokerOptions
 
     // Across clusters (issue 12): see Bridge/BridgeImporter.
     /// <summary>
-    /// The scheduler (HOST:PORT) of another cluster's broker whose announcements an MQTT bridge brings into
-    /// <c>dragonfly/bridged/#</c> of <see cref="MqttUrl"/>; null: no bridge. Its content is fetched once from
-    /// that cluster's swarm and published in this one.
+    /// The schedulers (HOST:PORT) of another cluster's brokers whose announcements an MQTT bridge brings into
+    /// <c>dragonfly/bridged/#</c> of <see cref="MqttUrl"/>; empty: no bridge. Their content is fetched once from
+    /// that cluster's swarm and published in this one. With several, the bridge's remote member places each
+    /// file over them as that cluster's agents do, and moves on when one is lost.
     /// </summary>
-    public string? BridgeFrom { get; init; }
+    public IReadOnlyList<string> BridgeFrom { get; init; } = [];
+
+    /// <summary>
+    /// This cluster's brokers as its agents are given them (<c>--broker</c>), for the bridge's local member, so
+    /// that a bridged file is published on the broker its digest hashes to; empty: this broker alone.
+    /// </summary>
+    public IReadOnlyList<string> BridgeTo { get; init; } = [];
+
+    /// <summary>Another cluster is bridged in (<see cref="BridgeFrom"/>).</summary>
+    public bool Bridged => BridgeFrom.Count > 0;
+
+    /// <summary><see cref="BridgeFrom"/> as given, for logs and the bridged files' label.</summary>
+    public string BridgeFromShown => string.Join(",", BridgeFrom);
 
     /// <summary>TLS and identity; secure unless <see cref="BrokerTlsOptions.Insecure"/>.</summary>
     public BrokerTlsOptions Tls { get; init; } = new();

@@ -41,7 +41,8 @@ public static class BrokerOptionsResolver
             MqttPort = Port("--mqtt-port", flags.MqttPort, environment, "DFBROKER_MQTT_PORT", file.MqttPort, BrokerOptions.DefaultMqttPort),
             MqttUrl = ExternalMqtt(flags, file, environment),
             State = SharedState(flags, file, environment),
-            BridgeFrom = BridgeFrom(flags, environment),
+            BridgeFrom = BrokerList(flags.BridgeFrom, "--bridge-from", "DFBROKER_BRIDGE_FROM", environment),
+            BridgeTo = BrokerList(flags.BridgeTo, "--bridge-to", "DFBROKER_BRIDGE_TO", environment),
             GrpcPort = Port("--grpc-port", flags.GrpcPort, environment, "DFBROKER_GRPC_PORT", file.GrpcPort, BrokerOptions.DefaultGrpcPort),
             HttpPort = Port("--http-port", flags.HttpPort, environment, "DFBROKER_HTTP_PORT", file.HttpPort, BrokerOptions.DefaultHttpPort),
             MaxParents = Int(environment, "DFBROKER_MAX_PARENTS", 1, 64) ?? file.MaxParents ?? BrokerOptions.DefaultMaxParents,
@@ -234,15 +235,15 @@ public static class BrokerOptionsResolver
             : path;
 
     // Across clusters (issue 12).
-    /// <summary>--bridge-from &gt; DFBROKER_BRIDGE_FROM: HOST:PORT of the other cluster's scheduler; needs an external MQTT broker.</summary>
-    private static string? BridgeFrom(BrokerCommandLine flags, Func<string, string?> environment)
+    /// <summary>
+    /// --bridge-from &gt; DFBROKER_BRIDGE_FROM (the other cluster's schedulers), --bridge-to &gt; DFBROKER_BRIDGE_TO
+    /// (this cluster's, as its agents name them): HOST[:PORT],… each; empty when not given.
+    /// </summary>
+    private static IReadOnlyList<string> BrokerList(string? flag, string flagName, string variable, Func<string, string?> environment)
     {
-        var (source, text) = flags.BridgeFrom is not null ? ("--bridge-from", flags.BridgeFrom) : ("DFBROKER_BRIDGE_FROM", Env(environment, "DFBROKER_BRIDGE_FROM"));
-        if (text is null)
-        {
-            return null;
-        }
-        var (host, port) = Agent.Configuration.HostPort.Parse(text, BrokerOptions.DefaultGrpcPort, source);
-        return host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+        var (source, text) = flag is not null ? (flagName, flag) : (variable, Env(environment, variable));
+        return text is null
+            ? []
+            : Agent.Configuration.HostPort.ParseList(text, BrokerOptions.DefaultGrpcPort, source).Select(Agent.Configuration.HostPort.Name).ToList();
     }
 }

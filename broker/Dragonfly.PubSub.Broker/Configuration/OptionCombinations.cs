@@ -13,10 +13,15 @@ public static class OptionCombinations
     public static void Check(BrokerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.BridgeFrom is not null && options.MqttUrl is null)
+        if (options.Bridged && options.MqttUrl is null)
         {
             throw UserFacingException.Usage(
                 "--bridge-from needs --mqtt-url: the MQTT bridge brings the other cluster's announcements into that MQTT broker (see README 'Across clusters')");
+        }
+        if (options.BridgeTo.Count > 0 && !options.Bridged)
+        {
+            throw UserFacingException.Usage(
+                "--bridge-to names where the bridge publishes and needs --bridge-from, the other cluster's brokers (see README 'Across clusters')");
         }
     }
 }

@@ -26,6 +26,15 @@ internal static partial class BrokerLog
     [LoggerMessage(1305, LogLevel.Warning, "bridge: importing {Digest} ({Name}) from the cluster at {From} failed ({Reason}); trying again in {Seconds} s")]
     public static partial void BridgeImportFailed(ILogger logger, string digest, string name, string from, string reason, int seconds);
 
+    [LoggerMessage(1306, LogLevel.Information, "bridge: {Digest} ({Name}) was imported by broker {By} of this cluster (announced here as {LocalDigest}); not importing it again")]
+    public static partial void BridgeImportedElsewhere(ILogger logger, string digest, string name, string by, string localDigest);
+
+    [LoggerMessage(1307, LogLevel.Information, "bridge: broker {By} of this cluster is importing {Digest} ({Name}); looking again in {Seconds} s, in case it stops")]
+    public static partial void BridgeImportBusy(ILogger logger, string digest, string name, string by, int seconds);
+
+    [LoggerMessage(1308, LogLevel.Warning, "bridge: another broker of this cluster took over the import of {Digest} (this broker's claim lapsed); stopping this one")]
+    public static partial void BridgeClaimLost(ILogger logger, string digest);
+
     // Several brokers on one --state without --mqtt-url: announcements relayed between their embedded MQTT servers (1310-1311).
     [LoggerMessage(1310, LogLevel.Debug, "relayed the announcement on {Topic} from broker {From} into this broker's MQTT server")]
     public static partial void FleetRelayed(ILogger logger, string topic, string from);

@@ -186,7 +186,7 @@ public static class BrokerHost
                 ports.SetSeed(seed!.PeerPort);
             }
             // Across clusters (issue 12): another cluster's announcements, bridged in by the MQTT broker.
-            if (options.BridgeFrom is not null)
+            if (options.Bridged)
             {
                 try
                 {

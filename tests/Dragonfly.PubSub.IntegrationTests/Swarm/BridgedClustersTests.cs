@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.IntegrationTests.BackToSource;
 using Dragonfly.PubSub.IntegrationTests.Infrastructure;
 using Dragonfly.PubSub.Testing;
@@ -90,6 +91,81 @@ public sealed partial class BridgedClustersTests(ITestOutputHelper output)
                     && l.Contains("forged.bin", StringComparison.Ordinal)).Count > 0));
             Assert.DoesNotContain(Imports(brokerB), i => i.Digest == forged.Digest);
         }
+    }, TimeSpan.FromMinutes(5));
+
+    /// <summary>
+    /// Several brokers on each side (README "Across clusters"): cluster B runs two brokers on one Redis, both given
+    /// <c>--bridge-from</c> a list of A's brokers whose first is down, and <c>--bridge-to</c> both of B's, as B's
+    /// agents are given them. File X hashes to B's second broker, which starts only after the first imported X: the
+    /// first one's local member publishes X where B's agents look for it (it moves to the second broker when that
+    /// comes up), and the second skips the import the first made. File Y, bridged with both up, is imported once.
+    /// </summary>
+    [Fact]
+    public Task SeveralBrokersInEachCluster_EachFileImportedOnce_PublishedOnTheBrokerItsDigestHashesTo() => TestCluster.RunAsync(output, async cluster =>
+    {
+        var mosquittoA = cluster.Own(await MosquittoServer.StartAsync());
+        var mosquittoB = cluster.Own(await MosquittoServer.StartAsync(persistent: false,
+        [
+            "connection cluster-a",
+            $"address 127.0.0.1:{mosquittoA.Port.ToString(CultureInfo.InvariantCulture)}",
+            "topic # in 1 dragonfly/bridged/ dragonfly/announce/",
+        ]));
+        var redisB = cluster.Own(await RedisServer.StartAsync());
+        var brokerA = await cluster.StartBrokerAsync(extraArgs: ["--mqtt-url", mosquittoA.Url]);
+        // B's brokers are named before they start (--bridge-to), so their ports are chosen here.
+        var portsB = Enumerable.Range(0, 2).Select(_ => new BrokerPorts(0, FreePort.Next(), FreePort.Next())).ToArray();
+        string[] namesB = [.. portsB.Select(p => p.GrpcAddress)];
+        var downA = $"127.0.0.1:{FreePort.Next().ToString(CultureInfo.InvariantCulture)}"; // one of A's brokers, down
+        List<string> bArgs =
+        [
+            "--state", redisB.Url, "--mqtt-url", mosquittoB.Url,
+            "--bridge-from", $"{downA},{brokerA.Ports.GrpcAddress}", "--bridge-to", string.Join(",", namesB),
+        ];
+        if (!TlsMode.Insecure)
+        {
+            bArgs.AddRange(["--tls-ca", Path.Combine(brokerA.DataDir, "tls", "ca.crt"), "--tls-ca-key", Path.Combine(brokerA.DataDir, "tls", "ca.key")]);
+        }
+        var b1 = await BrokerProcess.StartAsync(cluster.Launcher, Path.Combine(cluster.Root, "broker-b1"), portsB[0], "broker-b1", bArgs);
+        b1.Fleet = brokerA.Fleet;
+        var publisher = await cluster.StartAgentAsync("pub");
+
+        // X: a file whose digest B's agents place on B's second broker, which is not up yet.
+        TestFile x = null!;
+        for (var seed = 700; x is null || RendezvousHash.Order(namesB, n => n, x.Digest)[0] != namesB[1]; seed++)
+        {
+            x = await cluster.CreateFileAsync($"x-{seed}.bin", 6 * MiB + 1, seed);
+        }
+        await cluster.PublishAsync(publisher, x, Topic);
+        await Wait.UntilAsync($"broker-b1 to import {x.Name}", TestCluster.TransferTimeout,
+            () => Task.FromResult(Imports(b1).Any(i => i.Digest == x.Digest)), guard: cluster.Launcher.ThrowIfAnyCrashed);
+
+        // B's second broker: the retained bridged announcement of X reaches it, and it does not import X again.
+        var b2 = await BrokerProcess.StartAsync(cluster.Launcher, Path.Combine(cluster.Root, "broker-b2"), portsB[1], "broker-b2", bArgs);
+        b2.Fleet = brokerA.Fleet;
+        BrokerProcess[] inClusterB = [b1, b2];
+        await SeveralBrokers.WaitForFleetAsync(inClusterB, 2, TimeSpan.FromSeconds(20));
+        await Wait.UntilAsync($"broker-b2 to skip {x.Name}, imported by broker-b1", TimeSpan.FromSeconds(30), () => Task.FromResult(
+            b2.Process.LinesWhere(l => l.Contains($"bridge: {x.Digest} ({x.Name}) was imported by broker ", StringComparison.Ordinal)).Count > 0));
+
+        var inB = await Task.WhenAll(Enumerable.Range(1, 2).Select(i =>
+            cluster.StartAgentAsync($"b-{i}", [Topic], ["--broker", string.Join(",", namesB)], broker: b1.Ports)));
+        await cluster.WaitForFileOnAllAsync(inB, Topic, x);
+        Assert.Same(b2, await SeveralBrokers.OwnerOfAsync(inClusterB, x.Digest));
+
+        // Y, bridged with both of B's brokers up and following the bridge: one of them imports it, once.
+        var y = await cluster.CreateFileAsync("y.bin", 5 * MiB + 3, seed: 699);
+        await cluster.PublishAsync(publisher, y, Topic);
+        await cluster.WaitForFileOnAllAsync(inB, Topic, y);
+
+        foreach (var file in new[] { x, y })
+        {
+            var imports = inClusterB.SelectMany(b => Imports(b).Where(i => i.Digest == file.Digest).Select(i => (Broker: b.Process.Name, i.FromPeers, i.FromSource))).ToList();
+            cluster.Log($"{file.Name}: imported by {string.Join(", ", imports.Select(i => i.Broker))}");
+            var import = Assert.Single(imports);
+            Assert.True(import.FromPeers == file.Size && import.FromSource == 0,
+                $"{import.Broker} should have fetched {file.Name} from cluster A's peers ({file.Size} bytes), it took {import.FromPeers} from peers and {import.FromSource} from origins");
+        }
+        Assert.Same(b1, inClusterB.Single(b => Imports(b).Any(i => i.Digest == x.Digest)));
     }, TimeSpan.FromMinutes(5));
 
     private static List<(string Digest, long FromPeers, long FromSource)> Imports(BrokerProcess broker) =>
