@@ -51,7 +51,7 @@ public sealed partial class TaskManager
         }
         foreach (var waiter in waiters)
         {
-            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output ?? StorePath(entry) });
+            waiter.Progress(info with { Path = waiter.Output ?? StorePath(entry) });
         }
         TaskChanged?.Invoke(info);
     }

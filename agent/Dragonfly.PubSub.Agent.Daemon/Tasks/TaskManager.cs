@@ -269,7 +269,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     // In place before the task's loop can start: a run with waiters hashes the whole file.
                     entry.Waiters.Add(waiter);
                     Register(entry);
-                    waiter.Updates.Writer.TryWrite(ToInfo(entry) with { Path = output });
+                    waiter.Progress(ToInfo(entry) with { Path = output });
                     return waiter;
                 }
             }
@@ -308,7 +308,7 @@ public sealed partial class TaskManager : IHostedService, IDisposable
         else
         {
             var info = ToInfoLocked(entry);
-            waiter.Updates.Writer.TryWrite(info with { Path = waiter.Output ?? StorePath(entry) });
+            waiter.Progress(info with { Path = waiter.Output ?? StorePath(entry) });
         }
         return waiter;
     }

@@ -1,0 +1,87 @@
+using Dragonfly.PubSub.Agent.Tasks;
+using Dragonfly.PubSub.Client;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dragonfly.PubSub.Agent.Tests.Tasks;
+
+/// <summary>
+/// The progress a download request streams back (dfget's lines): at most one snapshot per
+/// <see cref="DownloadWaiter.ProgressGap"/>, a change of state at once, the newest held one at the end of the gap,
+/// and nothing after the final snapshot.
+/// </summary>
+public sealed class DownloadWaiterTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public void PiecesWithinTheGap_AreHeld_AndTheNewestFollowsAtItsEnd()
+    {
+        var waiter = new DownloadWaiter("/tmp/out", time: _time);
+
+        waiter.Progress(Snapshot(TaskStates.Running, 1));
+        _time.Advance(TimeSpan.FromMilliseconds(20));
+        waiter.Progress(Snapshot(TaskStates.Running, 2));
+        _time.Advance(TimeSpan.FromMilliseconds(20));
+        waiter.Progress(Snapshot(TaskStates.Running, 3));
+
+        Assert.Equal([1], Drain(waiter));
+        _time.Advance(DownloadWaiter.ProgressGap);
+        Assert.Equal([3], Drain(waiter));
+        _time.Advance(DownloadWaiter.ProgressGap * 3);
+        Assert.Empty(Drain(waiter)); // nothing held: no timer left sending anything
+    }
+
+    [Fact]
+    public void AChangeOfState_GoesOutAtOnce()
+    {
+        var waiter = new DownloadWaiter("/tmp/out", time: _time);
+
+        waiter.Progress(Snapshot(TaskStates.Pending, 0));
+        waiter.Progress(Snapshot(TaskStates.Running, 0));
+        waiter.Progress(Snapshot(TaskStates.Running, 1));
+
+        Assert.Equal([TaskStates.Pending, TaskStates.Running], DrainStates(waiter));
+        _time.Advance(DownloadWaiter.ProgressGap);
+        Assert.Equal([TaskStates.Running], DrainStates(waiter));
+    }
+
+    [Fact]
+    public void AfterTheFinalSnapshot_AHeldProgressLineIsNeverSent()
+    {
+        var waiter = new DownloadWaiter("/tmp/out", time: _time);
+        waiter.Progress(Snapshot(TaskStates.Running, 1));
+        waiter.Progress(Snapshot(TaskStates.Running, 2)); // held
+
+        waiter.Updates.Writer.TryWrite(Snapshot(TaskStates.Succeeded, 4));
+        waiter.Updates.Writer.TryComplete();
+        _time.Advance(DownloadWaiter.ProgressGap);
+
+        Assert.Equal([1, 4], Drain(waiter));
+        Assert.True(waiter.Updates.Reader.Completion.IsCompleted);
+    }
+
+    private static TaskInfo Snapshot(string state, int pieces) => new()
+    {
+        Digest = "sha256:" + new string('a', 64), Name = "f.bin", State = state, Size = 4, CompletedPieces = pieces, TotalPieces = 4,
+    };
+
+    private static List<int> Drain(DownloadWaiter waiter)
+    {
+        var got = new List<int>();
+        while (waiter.Updates.Reader.TryRead(out var info))
+        {
+            got.Add(info.CompletedPieces);
+        }
+        return got;
+    }
+
+    private static List<string> DrainStates(DownloadWaiter waiter)
+    {
+        var got = new List<string>();
+        while (waiter.Updates.Reader.TryRead(out var info))
+        {
+            got.Add(info.State);
+        }
+        return got;
+    }
+}
