@@ -60,8 +60,8 @@ public static class BrokerCli
         var bridgeTo = new Option<string?>("--bridge-to")
         {
             HelpName = "HOST:PORT[,HOST:PORT]",
-            Description = "With several brokers here (--state): all of them, as this cluster's agents are given them (--broker), so that a bridged file is published on the broker its digest hashes to; "
-                + "every broker given --bridge-from then shares the imports, each file imported once [env DFBROKER_BRIDGE_TO; default: this broker alone]",
+            Description = "With several brokers here (--state): all of them, as this cluster's agents are given them (--broker), so that a bridged file is published on the broker its digest hashes to "
+                + "(the brokers given --bridge-from share the imports through --state: each file once) [env DFBROKER_BRIDGE_TO; default: this broker alone]",
         };
         var grpcPort = new Option<int?>("--grpc-port")
         {
