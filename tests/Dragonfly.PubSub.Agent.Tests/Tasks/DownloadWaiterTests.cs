@@ -65,22 +65,16 @@ public sealed class DownloadWaiterTests
         Digest = "sha256:" + new string('a', 64), Name = "f.bin", State = state, Size = 4, CompletedPieces = pieces, TotalPieces = 4,
     };
 
-    private static List<int> Drain(DownloadWaiter waiter)
-    {
-        var got = new List<int>();
-        while (waiter.Updates.Reader.TryRead(out var info))
-        {
-            got.Add(info.CompletedPieces);
-        }
-        return got;
-    }
+    private static List<int> Drain(DownloadWaiter waiter) => Drain(waiter, info => info.CompletedPieces);
 
-    private static List<string> DrainStates(DownloadWaiter waiter)
+    private static List<string> DrainStates(DownloadWaiter waiter) => Drain(waiter, info => info.State);
+
+    private static List<T> Drain<T>(DownloadWaiter waiter, Func<TaskInfo, T> field)
     {
-        var got = new List<string>();
+        var got = new List<T>();
         while (waiter.Updates.Reader.TryRead(out var info))
         {
-            got.Add(info.State);
+            got.Add(field(info));
         }
         return got;
     }
