@@ -9,6 +9,7 @@ using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
+using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace Dragonfly.PubSub.Bench.BrokerLoad;
@@ -67,11 +68,13 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
 
             // Scheduler traffic uses several HTTP/2 connections per broker: Kestrel allows 100 streams on one.
             var clients = new Scheduler.SchedulerClient[brokers.Count][];
+            var invokers = new CallInvoker[brokers.Count][];
             var channelCount = 0;
             for (var b = 0; b < brokers.Count; b++)
             {
                 var onBroker = brokerOfAgent.Count(x => x == b);
                 clients[b] = new Scheduler.SchedulerClient[Math.Max(1, (onBroker + options.StreamsPerConnection - 1) / options.StreamsPerConnection)];
+                invokers[b] = new CallInvoker[clients[b].Length];
                 for (var c = 0; c < clients[b].Length; c++)
                 {
                     var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{brokers[b].Ports.GrpcPort}", new GrpcChannelOptions
@@ -79,7 +82,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                         HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
                     });
                     channels.Add(channel);
-                    clients[b][c] = new Scheduler.SchedulerClient(channel);
+                    invokers[b][c] = channel.CreateCallInvoker();
+                    clients[b][c] = new Scheduler.SchedulerClient(invokers[b][c]);
                 }
                 channelCount += clients[b].Length;
             }
@@ -110,8 +114,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 var task = i % options.Tasks;
                 var publisher = i / options.Tasks < options.PublishersPerTask;
                 var b = brokerOfAgent[i];
-                var client = clients[b][streamsOn[b]++ % clients[b].Length];
-                agents.Add(new SchedulerAgent(client, $"bench-{runId}-{i}", 1024 + i % 60000,
+                var invoker = invokers[b][streamsOn[b]++ % invokers[b].Length];
+                agents.Add(new SchedulerAgent(invoker, $"bench-{runId}-{i}", 1024 + i % 60000,
                     manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i) { BrokerIndex = b, ParentPieceMaps = options.ParentPieceMaps });
             }
             options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", streamsOn)})…");
@@ -136,21 +140,28 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var redisCpuBefore = fleet.Redis?.Status()?.CpuSeconds ?? 0;
             var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
             var benchGcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
+            using var benchGcLog = new GcLog();
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
             var dashboards = new DashboardReaders(brokers[0].Ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
             var reading = dashboards.RunAsync(phase.Token);
-            var loadRuns = ordinary.Select(a => Task.Run(
-                () => a.RunLoadAsync(options.NeedInterval, options.ReportInterval, options.Timeout, phase.Token, options.PiecesPerReport), CancellationToken.None)).ToList();
+            foreach (var agent in ordinary)
+            {
+                agent.BeginLoad(options.Timeout);
+            }
+            var clock = new LoadClock(ordinary, subscribers, options.NeedInterval, options.ReportInterval, options.PiecesPerReport)
+                .RunAsync(options.Duration, cancellationToken);
             // CPU and RSS at the end of the load itself, not after the wait for the last answers.
             await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
             var brokerStatus = brokers.Select(b => b.Status() ?? throw new UserFacingException($"dfbroker pid {b.Pid} exited during the load phase: {b.Tail()}")).ToArray();
             var redisStatus = fleet.Redis?.Status();
             var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
             var benchGc = (Pause: (GC.GetTotalPauseDuration() - benchGcBefore.Pause).TotalSeconds, Gen2: GC.CollectionCount(2) - benchGcBefore.Gen2);
+            var benchCollections = benchGcLog.Figures();
             var loadAverageAtEnd = LoadAverage();
-            var counters = await Task.WhenAll(loadRuns).ConfigureAwait(false);
+            await clock.ConfigureAwait(false);
+            var counters = await Task.WhenAll(ordinary.Select(a => a.FinishAsync(options.Timeout))).ConfigureAwait(false);
             await reading.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
@@ -184,7 +195,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 LoadAverageAtEnd = loadAverageAtEnd,
                 Settings = Settings(options, ordinary.Count, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), brokers[0].Arguments),
                 Setup = new SetupFigures(agents.Count(a => a.Connected), mqttConnected, subscribers.Count(s => s.Connected), mqttSeconds, schedulerSeconds,
-                    LatencySummary.Of(joinLatencies), subscribers.Select(s => s.DisconnectReason).FirstOrDefault(r => r is not null)),
+                    LatencySummary.Of(joinLatencies), subscribers.Select(s => s.DisconnectReason).FirstOrDefault(r => r is not null),
+                    subscribers.Sum(s => s.PingsAnswered)),
                 Schedule = new ScheduleFigures(latency, LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs)), LatencySummary.Of(counters.SelectMany(c => c.SendLagMs)),
                     due / loadSeconds, counters.Sum(c => c.Requests), answered, counters.Sum(c => c.Skipped), counters.Sum(c => c.Late),
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
@@ -199,6 +211,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 Redis = redisStatus is { } r ? new ResourceFigures(0, r.RssBytes, r.PeakRssBytes, r.CpuSeconds - redisCpuBefore, 0) : null,
                 Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0,
                     benchGc.Pause, benchGc.Gen2),
+                BenchCollections = benchCollections,
                 Target = new TargetFigures(target, latency.Count > 0 && latency.P99Ms <= target),
                 Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };

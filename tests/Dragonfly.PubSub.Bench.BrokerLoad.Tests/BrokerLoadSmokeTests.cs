@@ -72,6 +72,12 @@ public sealed class BrokerLoadSmokeTests
             Assert.Equal(50, json.RootElement.GetProperty("settings").GetProperty("agents").GetInt32());
             Assert.True(json.RootElement.GetProperty("schedule").GetProperty("latency").GetProperty("p99Ms").GetDouble() > 0);
             Assert.Contains("NeedParents → ParentSet", ReportTable.Format(report));
+            // The simulator's own collections during the load, and its MQTT clients kept alive by the load clock's pings.
+            var collections = Assert.IsType<GcFigures>(report.BenchCollections);
+            Assert.Equal(3, collections.Generations.Count);
+            Assert.Equal(50, report.Setup.MqttConnectedAtEnd);
+            // 50 clients pinged evenly over 15 s: those due in the 2 s load (the first at once) were answered.
+            Assert.InRange(report.Setup.MqttPingsAnswered, 1, 50 * 2 / 15 + 1);
         }
         finally
         {

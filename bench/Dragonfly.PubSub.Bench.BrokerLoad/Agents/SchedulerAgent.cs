@@ -15,7 +15,7 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Agents;
 /// </summary>
 internal sealed class SchedulerAgent : IAsyncDisposable
 {
-    private readonly Scheduler.SchedulerClient _client;
+    private readonly CallInvoker _scheduler;
     private readonly string _digest;
     private readonly bool _publisher;
     private readonly PieceBitmap _bitmap;
@@ -23,8 +23,9 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     private readonly TaskCompletionSource _welcomed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<double> _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
-    private AsyncDuplexStreamingCall<PeerEvent, SchedulerEvent>? _call;
+    private AsyncDuplexStreamingCall<PeerEvent, SchedulerEventSummary>? _call;
     private Task _reader = Task.CompletedTask;
+    private Task _lastWrite = Task.CompletedTask; // the load clock's thread only
 
     // Request id → Stopwatch timestamp when it was due. Written by the load loop, answered by the reader.
     private readonly Dictionary<ulong, long> _pending = [];
@@ -41,9 +42,9 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     /// <summary>Says in its Hello that it polls its parents' piece maps (dfagent --piece-news peer): the broker relays it no news.</summary>
     public bool ParentPieceMaps { get; init; }
 
-    public SchedulerAgent(Scheduler.SchedulerClient client, string peerId, int peerPort, string digest, int pieces, bool publisher, double fill, int seed)
+    public SchedulerAgent(CallInvoker scheduler, string peerId, int peerPort, string digest, int pieces, bool publisher, double fill, int seed)
     {
-        _client = client;
+        _scheduler = scheduler;
         PeerId = peerId;
         PeerPort = peerPort;
         _digest = digest;
@@ -80,7 +81,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
-        _call = _client.Connect(cancellationToken: _stop.Token);
+        _call = _scheduler.AsyncDuplexStreamingCall(SchedulerEventSummary.Connect, null, new CallOptions(cancellationToken: _stop.Token));
         _reader = ReadAsync(_call.ResponseStream);
         await _call.RequestStream.WriteAsync(new PeerEvent
         {
@@ -107,95 +108,72 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         return latency;
     }
 
-    /// <summary>
-    /// Sends NeedParents at random intervals of <paramref name="needInterval"/>..2× and reports one new
-    /// piece (or <paramref name="piecesPerReport"/> in one report) every <paramref name="reportInterval"/>..2× until <paramref name="cancellationToken"/> fires,
-    /// then waits up to <paramref name="timeout"/> for the answers still outstanding. A request whose
-    /// answer took longer than the timeout, never came, or could not be sent (the stream had failed)
-    /// counts as the timeout value.
-    /// </summary>
-    public async Task<AgentCounters> RunLoadAsync(TimeSpan needInterval, TimeSpan reportInterval, TimeSpan timeout, CancellationToken cancellationToken, int piecesPerReport = 1)
+    /// <summary>Starts counting for the load phase, before the <see cref="LoadClock"/> starts: answers later than <paramref name="timeout"/> count as late.</summary>
+    public void BeginLoad(TimeSpan timeout)
     {
-        var call = _call ?? throw new InvalidOperationException("ConnectAsync first");
+        if (_call is null)
+        {
+            throw new InvalidOperationException("ConnectAsync first");
+        }
         Interlocked.Exchange(ref _pieceAvailable, 0);
         Interlocked.Exchange(ref _pieceAvailableEvents, 0);
         Interlocked.Exchange(ref _unsolicited, 0);
         Interlocked.Exchange(ref _timeoutTicks, Ticks(timeout));
         _recording = true;
-        var start = Stopwatch.GetTimestamp();
-        long endedAt = 0; // Stopwatch timestamp of the end of the phase
-        using var endOfPhase = cancellationToken.Register(() => Interlocked.CompareExchange(ref endedAt, Stopwatch.GetTimestamp(), 0));
-        // Random phases so that N agents do not ask in lockstep.
-        var nextNeed = Jitter(needInterval) - needInterval;
-        var nextReport = reportInterval > TimeSpan.Zero ? Jitter(reportInterval) - reportInterval : TimeSpan.MaxValue;
-        try
-        {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                var next = nextNeed < nextReport ? nextNeed : nextReport;
-                var wait = next - Stopwatch.GetElapsedTime(start);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                }
-                if (nextNeed <= nextReport)
-                {
-                    if (cancellationToken.IsCancellationRequested)
-                    {
-                        break; // the phase ended while this loop was behind: counted below
-                    }
-                    var due = start + Ticks(nextNeed);
-                    nextNeed += Jitter(needInterval);
-                    if (Failure is not null)
-                    {
-                        _skipped++; // due, but the stream is gone: counted as a timeout
-                        continue;
-                    }
-                    ulong id;
-                    lock (_pending)
-                    {
-                        id = ++_lastRequestId;
-                        _pending[id] = due;
-                        _sendLagMs.Add(Stopwatch.GetElapsedTime(due).TotalMilliseconds);
-                    }
-                    _requests++;
-                    await Write(call, new PeerEvent { NeedParents = new NeedParents { Digest = _digest, RequestId = id } }).ConfigureAwait(false);
-                }
-                else
-                {
-                    nextReport += Jitter(reportInterval);
-                    if (Failure is null)
-                    {
-                        // One report of up to piecesPerReport pieces (dfagent gathers a second's pieces into one
-                        // report when its children poll its piece map).
-                        var report = new PiecesFinished { Digest = _digest };
-                        while (report.Indexes.Count < piecesPerReport && NextMissingPiece() is int index)
-                        {
-                            _bitmap.Set(index);
-                            _piecesReported++;
-                            report.Indexes.Add(index);
-                        }
-                        if (report.Indexes.Count > 0)
-                        {
-                            await Write(call, new PeerEvent { PiecesFinished = report }).ConfigureAwait(false);
-                        }
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-        // Requests that fell due before the phase ended but this loop never reached (it was behind,
-        // e.g. a write waited on HTTP/2 flow control) were not sent: they count as timeouts too.
-        Interlocked.CompareExchange(ref endedAt, Stopwatch.GetTimestamp(), 0);
-        var ended = Stopwatch.GetElapsedTime(start, Interlocked.Read(ref endedAt));
-        while (nextNeed < ended)
-        {
-            _skipped++;
-            nextNeed += Jitter(needInterval);
-        }
+    }
 
+    /// <summary>Sends a NeedParents that fell due at Stopwatch timestamp <paramref name="due"/> (called by the load clock's thread only).</summary>
+    public void SendNeedParents(long due)
+    {
+        if (Failure is not null)
+        {
+            _skipped++; // due, but the stream is gone: counted as a timeout
+            return;
+        }
+        ulong id;
+        lock (_pending)
+        {
+            id = ++_lastRequestId;
+            _pending[id] = due;
+            _sendLagMs.Add(Stopwatch.GetElapsedTime(due).TotalMilliseconds);
+        }
+        _requests++;
+        Send(new PeerEvent { NeedParents = new NeedParents { Digest = _digest, RequestId = id } });
+    }
+
+    /// <summary>
+    /// Reports up to <paramref name="piecesPerReport"/> new pieces in one PiecesFinished (dfagent gathers a second's
+    /// pieces into one report when its children poll its piece map). Called by the load clock's thread only.
+    /// </summary>
+    public void SendPieceReport(int piecesPerReport)
+    {
+        if (Failure is not null)
+        {
+            return;
+        }
+        var report = new PiecesFinished { Digest = _digest };
+        while (report.Indexes.Count < piecesPerReport && NextMissingPiece() is int index)
+        {
+            _bitmap.Set(index);
+            _piecesReported++;
+            report.Indexes.Add(index);
+        }
+        if (report.Indexes.Count > 0)
+        {
+            Send(new PeerEvent { PiecesFinished = report });
+        }
+    }
+
+    /// <summary>A NeedParents fell due in the phase but the clock never got to send it: counted as a timeout.</summary>
+    public void CountNotSent() => _skipped++;
+
+    /// <summary>
+    /// After the load clock stopped: waits up to <paramref name="timeout"/> for the answers still outstanding and
+    /// returns the phase's counters. A request whose answer took longer than the timeout, never came, or could
+    /// not be sent (the stream had failed) counts as the timeout value.
+    /// </summary>
+    public async Task<AgentCounters> FinishAsync(TimeSpan timeout)
+    {
         // Every request was due before the phase ended: after one timeout each has its answer or is late.
         var waited = Stopwatch.StartNew();
         while (PendingCount() > 0 && waited.Elapsed < timeout && Failure is null)
@@ -211,7 +189,21 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         }
     }
 
-    private async Task Write(AsyncDuplexStreamingCall<PeerEvent, SchedulerEvent> call, PeerEvent message)
+    /// <summary>One write at a time on the stream (gRPC refuses a second while one is in progress): a message due while
+    /// the previous one is still being written follows it.</summary>
+    private void Send(PeerEvent message)
+    {
+        var call = _call!;
+        _lastWrite = _lastWrite.IsCompleted ? Write(call, message) : WriteAfter(_lastWrite, call, message);
+    }
+
+    private async Task WriteAfter(Task previous, AsyncDuplexStreamingCall<PeerEvent, SchedulerEventSummary> call, PeerEvent message)
+    {
+        await previous.ConfigureAwait(false);
+        await Write(call, message).ConfigureAwait(false);
+    }
+
+    private async Task Write(AsyncDuplexStreamingCall<PeerEvent, SchedulerEventSummary> call, PeerEvent message)
     {
         try
         {
@@ -231,24 +223,24 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         }
     }
 
-    private async Task ReadAsync(IAsyncStreamReader<SchedulerEvent> responses)
+    private async Task ReadAsync(IAsyncStreamReader<SchedulerEventSummary> responses)
     {
         try
         {
             while (await responses.MoveNext(_stop.Token).ConfigureAwait(false))
             {
                 var message = responses.Current;
-                switch (message.EventCase)
+                switch (message.Kind)
                 {
                     case SchedulerEvent.EventOneofCase.Welcome:
                         _welcomed.TrySetResult();
                         break;
                     case SchedulerEvent.EventOneofCase.Parents:
-                        OnParentSet(message.Parents.RequestId);
+                        OnParentSet(message.RequestId);
                         break;
                     case SchedulerEvent.EventOneofCase.PieceAvailable:
                         // News of one parent each, several merged into one event for agents that say they read it.
-                        Interlocked.Add(ref _pieceAvailable, 1 + message.PieceAvailable.More.Count);
+                        Interlocked.Add(ref _pieceAvailable, message.PieceNews);
                         Interlocked.Increment(ref _pieceAvailableEvents);
                         break;
                 }
@@ -330,8 +322,6 @@ internal sealed class SchedulerAgent : IAsyncDisposable
         }
         return null;
     }
-
-    private TimeSpan Jitter(TimeSpan interval) => interval * (1 + _random.NextDouble());
 
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 

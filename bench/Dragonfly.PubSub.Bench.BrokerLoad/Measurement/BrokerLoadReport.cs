@@ -28,6 +28,9 @@ internal sealed record BrokerLoadReport
     /// <summary>The Redis the brokers share (null: one broker on LiteDB).</summary>
     public ResourceFigures? Redis { get; init; }
     public required ResourceFigures Bench { get; init; }
+
+    /// <summary>The simulator's own collections during the load, each generation's count and pauses (null in files before 2026-12-06).</summary>
+    public GcFigures? BenchCollections { get; init; }
     public required TargetFigures Target { get; init; }
 
     /// <summary>The dashboard readers during the load (null: none were asked for).</summary>

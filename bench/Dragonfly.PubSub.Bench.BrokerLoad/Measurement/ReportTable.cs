@@ -30,7 +30,7 @@ internal static class ReportTable
         text.Append(CultureInfo.InvariantCulture, $"  dfbroker {string.Join(' ', s.BrokerArguments)}\n");
         text.Append(CultureInfo.InvariantCulture, $"  load average at start: {r.LoadAverageAtStart}; at the end of the load: {r.LoadAverageAtEnd}\n");
         Row("scheduler streams connected", $"{r.Setup.ConnectedAgents}/{s.Agents} in {r.Setup.SchedulerConnectSeconds:0.00} s");
-        Row("MQTT clients connected", $"{r.Setup.MqttConnected}/{s.Agents} in {r.Setup.MqttConnectSeconds:0.00} s; {r.Setup.MqttConnectedAtEnd} still connected after the load{(r.Setup.MqttDisconnectReason is { } why ? $" (lost: {why})" : "")}");
+        Row("MQTT clients connected", $"{r.Setup.MqttConnected}/{s.Agents} in {r.Setup.MqttConnectSeconds:0.00} s; {r.Setup.MqttConnectedAtEnd} still connected after the load, {r.Setup.MqttPingsAnswered} keep-alive pings answered{(r.Setup.MqttDisconnectReason is { } why ? $" (lost: {why})" : "")}");
         Row("join → ParentSet (set-up)", Lat(r.Setup.JoinLatency));
         Row("NeedParents → ParentSet (load)", Lat(r.Schedule.Latency));
         Row("  of which answered in time", $"{r.Schedule.Answered}: {Lat(r.Schedule.AnsweredLatency)}");
@@ -52,6 +52,12 @@ internal static class ReportTable
         Row(several ? "brokers' RSS idle / end / peak (sum)" : "broker RSS idle / end / peak", $"{MiB(r.Broker.IdleRssBytes)} / {MiB(r.Broker.RssBytes)} / {MiB(r.Broker.PeakRssBytes)} (VmHWM)");
         Row(several ? "brokers' CPU during load (sum)" : "broker CPU during load", $"{r.Broker.CpuSecondsDuringLoad:0.0} s of {s.DurationSeconds * Environment.ProcessorCount:0} core-seconds; {r.Broker.OutputLines} log lines");
         Row("GC pauses during load", $"{(several ? "brokers" : "broker")} {Ms(r.Broker.GcPauseSeconds * 1000)} ({r.Broker.Gen2Collections} full); bench {Ms(r.Bench.GcPauseSeconds * 1000)} ({r.Bench.Gen2Collections} full)");
+        if (r.BenchCollections is { } gcs)
+        {
+            Row("  bench collections", string.Join("; ", gcs.Generations.Where(g => g.Count > 0).Select(g =>
+                $"gen{g.Generation} {g.Count} × p50 {Ms(g.Pauses.P50Ms)} p99 {Ms(g.Pauses.P99Ms)} max {Ms(g.Pauses.MaxMs)} = {Ms(g.TotalPauseMs)}"))
+                + (gcs.Missed > 0 ? $"; {gcs.Missed} unseen" : ""));
+        }
         if (several)
         {
             foreach (var b in r.Brokers)
