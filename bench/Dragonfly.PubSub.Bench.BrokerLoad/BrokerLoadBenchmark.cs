@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http;
@@ -9,7 +8,6 @@ using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Contracts.Scheduler;
-using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace Dragonfly.PubSub.Bench.BrokerLoad;
@@ -43,9 +41,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         var startedAt = DateTimeOffset.UtcNow;
         var loadAverageAtStart = LoadAverage();
         var runId = startedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var subscribers = new List<MqttSubscriber>();
-        var agents = new List<SchedulerAgent>();
-        var channels = new List<GrpcChannel>();
+        SimulatedAgents? agents = null;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         BrokerFleet? fleet = null;
         try
@@ -64,106 +60,65 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 manifests.Add(SyntheticManifest.Create(runId, $"task-{t}", options.Pieces));
                 ownerOfTask[t] = fleet.OwnerOf(manifests[t].Digest);
             }
-            var brokerOfAgent = Enumerable.Range(0, options.Agents).Select(i => ownerOfTask[i % options.Tasks]).ToArray();
-
-            // Scheduler traffic uses several HTTP/2 connections per broker: Kestrel allows 100 streams on one.
-            var clients = new Scheduler.SchedulerClient[brokers.Count][];
-            var invokers = new CallInvoker[brokers.Count][];
-            var channelCount = 0;
-            for (var b = 0; b < brokers.Count; b++)
-            {
-                var onBroker = brokerOfAgent.Count(x => x == b);
-                clients[b] = new Scheduler.SchedulerClient[Math.Max(1, (onBroker + options.StreamsPerConnection - 1) / options.StreamsPerConnection)];
-                invokers[b] = new CallInvoker[clients[b].Length];
-                for (var c = 0; c < clients[b].Length; c++)
-                {
-                    var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{brokers[b].Ports.GrpcPort}", new GrpcChannelOptions
-                    {
-                        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-                    });
-                    channels.Add(channel);
-                    invokers[b][c] = channel.CreateCallInvoker();
-                    clients[b][c] = new Scheduler.SchedulerClient(invokers[b][c]);
-                }
-                channelCount += clients[b].Length;
-            }
+            var agentsOn = Enumerable.Range(0, brokers.Count).Select(b => Enumerable.Range(0, options.Agents).Count(i => ownerOfTask[i % options.Tasks] == b)).ToArray();
             for (var t = 0; t < options.Tasks; t++)
             {
-                await clients[ownerOfTask[t]][0].PublishAsync(new PublishRequest { Manifest = manifests[t] }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                using var owner = GrpcChannel.ForAddress($"http://127.0.0.1:{brokers[ownerOfTask[t]].Ports.GrpcPort}");
+                await new Scheduler.SchedulerClient(owner).PublishAsync(new PublishRequest { Manifest = manifests[t] }, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
+
+            agents = new SimulatedAgents(new SimulationPlan(runId, options.Agents, options.Tasks, options.PublishersPerTask,
+                options.Pieces, options.Fill, [.. brokers.Select(b => b.Ports.GrpcPort)], withMqtt ? brokers[0].Ports.MqttPort : 0,
+                [.. manifests.Select(m => m.Digest)], ownerOfTask, options.NeedInterval.TotalSeconds, options.ReportInterval.TotalSeconds,
+                options.PiecesPerReport, options.Timeout.TotalSeconds, options.ParentPieceMaps, options.StreamsPerConnection, options.ConnectConcurrency));
+            var channelCount = agents.Channels;
 
             // MQTT first: their retained announcements of the tasks arrive now, not during the probe.
             var mqttClock = Stopwatch.StartNew();
+            var mqttConnected = 0;
             if (withMqtt)
             {
                 options.Say($"connecting {options.Agents} MQTT clients…");
-                for (var i = 0; i < options.Agents; i++)
-                {
-                    subscribers.Add(new MqttSubscriber($"bench-{runId}-{i}"));
-                }
-                await ForEachAsync(subscribers, s => s.ConnectAsync("127.0.0.1", brokers[0].Ports.MqttPort, SyntheticManifest.Filter, ConnectTimeout, cancellationToken), cancellationToken).ConfigureAwait(false);
+                mqttConnected = await agents.ConnectMqttAsync(cancellationToken).ConfigureAwait(false);
             }
             var mqttSeconds = mqttClock.Elapsed.TotalSeconds;
-            var mqttConnected = subscribers.Count(s => s.Connected);
             EnsureBrokersAlive(fleet);
 
             // Publishers first, so every ordinary join is answered with a real parent set.
-            var streamsOn = new int[brokers.Count];
-            for (var i = 0; i < options.Agents; i++)
-            {
-                var task = i % options.Tasks;
-                var publisher = i / options.Tasks < options.PublishersPerTask;
-                var b = brokerOfAgent[i];
-                var invoker = invokers[b][streamsOn[b]++ % invokers[b].Length];
-                agents.Add(new SchedulerAgent(invoker, $"bench-{runId}-{i}", 1024 + i % 60000,
-                    manifests[task].Digest, options.Pieces, publisher, options.Fill, seed: i) { BrokerIndex = b, ParentPieceMaps = options.ParentPieceMaps });
-            }
-            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", streamsOn)})…");
-            var joinLatencies = new ConcurrentBag<double>();
+            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", agentsOn)})…");
             var schedulerClock = Stopwatch.StartNew();
-            var publishers = agents.Where(a => a.IsPublisher).ToList();
-            var ordinary = agents.Where(a => !a.IsPublisher).ToList();
-            await ForEachAsync(publishers, a => Join(a, joinLatencies), cancellationToken).ConfigureAwait(false);
-            await ForEachAsync(ordinary, a => Join(a, joinLatencies), cancellationToken).ConfigureAwait(false);
+            await agents.JoinAsync(publishers: true, cancellationToken).ConfigureAwait(false);
+            var join = await agents.JoinAsync(publishers: false, cancellationToken).ConfigureAwait(false);
             var schedulerSeconds = schedulerClock.Elapsed.TotalSeconds;
             EnsureBrokersAlive(fleet);
             options.Say($"set-up done: MQTT {mqttSeconds:0.0} s, scheduler {schedulerSeconds:0.0} s");
 
-            var announcement = withMqtt ? await ProbeAnnouncementAsync(clients[0][0], runId, subscribers, cancellationToken).ConfigureAwait(false) : null;
+            var announcement = withMqtt ? await ProbeAnnouncementAsync(brokers[0].Ports.GrpcPort, runId, agents, options.Agents, cancellationToken).ConfigureAwait(false) : null;
             await Task.Delay(Settle, cancellationToken).ConfigureAwait(false);
             var idleRss = brokers.Select(b => b.Status()?.RssBytes ?? 0).ToArray();
-            var benchIdleRss = Environment.WorkingSet;
 
-            options.Say($"load: {ordinary.Count} agents for {options.Duration.TotalSeconds:0} s, {Settings(options, ordinary.Count, 0, 0, []).PieceReportsPerSecondOffered:0} piece reports/s offered ({options.Profile.ToString().ToLowerInvariant()})…");
+            var ordinaryCount = options.Agents - options.Tasks * options.PublishersPerTask;
+            options.Say($"load: {ordinaryCount} agents for {options.Duration.TotalSeconds:0} s, {Settings(options, ordinaryCount, 0, 0, []).PieceReportsPerSecondOffered:0} piece reports/s offered ({options.Profile.ToString().ToLowerInvariant()})…");
             var histogramsBefore = await ScrapeAllAsync(http, fleet, cancellationToken).ConfigureAwait(false);
             var brokerCpuBefore = brokers.Select(b => b.Status()?.CpuSeconds ?? 0).ToArray();
             var redisCpuBefore = fleet.Redis?.Status()?.CpuSeconds ?? 0;
-            var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-            var benchGcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
-            using var benchGcLog = new GcLog();
             var loadClock = Stopwatch.StartNew();
             using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             phase.CancelAfter(options.Duration);
             var dashboards = new DashboardReaders(brokers[0].Ports.HttpPort, options.DashboardPollers, options.DashboardStreams);
             var reading = dashboards.RunAsync(phase.Token);
-            foreach (var agent in ordinary)
-            {
-                agent.BeginLoad(options.Timeout);
-            }
-            var clock = new LoadClock(ordinary, subscribers, options.NeedInterval, options.ReportInterval, options.PiecesPerReport)
-                .RunAsync(options.Duration, cancellationToken);
+            var load = agents.LoadAsync(options.Duration, cancellationToken);
             // CPU and RSS at the end of the load itself, not after the wait for the last answers.
             await Task.Delay(options.Duration, cancellationToken).ConfigureAwait(false);
             var brokerStatus = brokers.Select(b => b.Status() ?? throw new UserFacingException($"dfbroker pid {b.Pid} exited during the load phase: {b.Tail()}")).ToArray();
             var redisStatus = fleet.Redis?.Status();
-            var benchCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - benchCpuBefore;
-            var benchGc = (Pause: (GC.GetTotalPauseDuration() - benchGcBefore.Pause).TotalSeconds, Gen2: GC.CollectionCount(2) - benchGcBefore.Gen2);
-            var benchCollections = benchGcLog.Figures();
             var loadAverageAtEnd = LoadAverage();
-            await clock.ConfigureAwait(false);
-            var counters = await Task.WhenAll(ordinary.Select(a => a.FinishAsync(options.Timeout))).ConfigureAwait(false);
+            var loaded = await load.ConfigureAwait(false);
             await reading.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
+            var status = agents.Status();
+            var agentCounters = loaded.Counters;
+            var counters = agentCounters.Select(c => c.Counters).ToList();
             var loadSeconds = Math.Min(loadClock.Elapsed.TotalSeconds, options.Duration.TotalSeconds);
             var histogramsAfter = await ScrapeAllAsync(http, fleet, cancellationToken).ConfigureAwait(false);
             var compute = histogramsAfter.Select((h, b) => h.Minus(histogramsBefore[b])).ToArray();
@@ -176,31 +131,32 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             var piecesReported = counters.Sum(c => c.PiecesReported);
             var pieceAvailable = counters.Sum(c => c.PieceAvailable);
             var pieceAvailableEvents = counters.Sum(c => c.PieceAvailableEvents);
+            var connectedOn = join.ConnectedPerBroker;
             var perBroker = new List<BrokerFigures>();
             for (var b = 0; b < brokers.Count; b++)
             {
-                var mine = ordinary.Select((a, i) => (a, i)).Where(x => x.a.BrokerIndex == b).Select(x => counters[x.i]).ToList();
+                var mine = agentCounters.Where(c => c.BrokerIndex == b).Select(c => c.Counters).ToList();
                 perBroker.Add(new BrokerFigures(b, BrokerFleet.NameOf(brokers[b].Ports.GrpcPort), brokers[b].Pid,
-                    ownerOfTask.Count(o => o == b), streamsOn[b], agents.Count(a => a.BrokerIndex == b && a.Connected),
+                    ownerOfTask.Count(o => o == b), agentsOn[b], connectedOn[b],
                     Latency(mine, timeoutMs), Compute(compute[b].Compute),
                     new ResourceFigures(idleRss[b], brokerStatus[b].RssBytes, brokerStatus[b].PeakRssBytes, brokerStatus[b].CpuSeconds - brokerCpuBefore[b], brokers[b].OutputLines,
                         compute[b].GcPauseSeconds, (long)compute[b].Gen2Collections)));
             }
             var target = brokers.Count == 1 ? TargetP99Ms : TargetP99MsSeveral;
+            var benchGc = GcFigures.Of(loaded.GcPausesMs, loaded.GcUnseen, loaded.NoGcRegionBytes, loaded.NoGcRegionHeld);
             return new BrokerLoadReport
             {
                 StartedAt = startedAt,
                 Machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
                 LoadAverageAtStart = loadAverageAtStart,
                 LoadAverageAtEnd = loadAverageAtEnd,
-                Settings = Settings(options, ordinary.Count, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), brokers[0].Arguments),
-                Setup = new SetupFigures(agents.Count(a => a.Connected), mqttConnected, subscribers.Count(s => s.Connected), mqttSeconds, schedulerSeconds,
-                    LatencySummary.Of(joinLatencies), subscribers.Select(s => s.DisconnectReason).FirstOrDefault(r => r is not null),
-                    subscribers.Sum(s => s.PingsAnswered)),
+                Settings = Settings(options, ordinaryCount, channelCount, (int)Math.Min(int.MaxValue, maxOpenFiles ?? -1), brokers[0].Arguments),
+                Setup = new SetupFigures(connectedOn.Sum(), mqttConnected, status.MqttConnected, mqttSeconds, schedulerSeconds,
+                    LatencySummary.Of(join.LatenciesMs), status.MqttDisconnectReason, status.MqttPingsAnswered),
                 Schedule = new ScheduleFigures(latency, LatencySummary.Of(counters.SelectMany(c => c.AnsweredMs)), LatencySummary.Of(counters.SelectMany(c => c.SendLagMs)),
                     due / loadSeconds, counters.Sum(c => c.Requests), answered, counters.Sum(c => c.Skipped), counters.Sum(c => c.Late),
                     counters.Sum(c => c.Unanswered), counters.Sum(c => c.Unsolicited), counters.Sum(c => c.UnknownAnswers),
-                    piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, agents.Count(a => a.Failure is not null),
+                    piecesReported, piecesReported / loadSeconds, pieceAvailable, pieceAvailable / loadSeconds, status.StreamsFailed,
                     pieceAvailableEvents, pieceAvailableEvents / loadSeconds),
                 ServerCompute = Compute(allBrokers.Compute),
                 ServerLatency = new ServerLatencyFigures(Compute(allBrokers.Queued), Compute(allBrokers.Written)),
@@ -209,9 +165,8 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                     perBroker.Sum(f => f.Resources.CpuSecondsDuringLoad), brokers.Sum(b => b.OutputLines), allBrokers.GcPauseSeconds, (long)allBrokers.Gen2Collections),
                 Brokers = perBroker,
                 Redis = redisStatus is { } r ? new ResourceFigures(0, r.RssBytes, r.PeakRssBytes, r.CpuSeconds - redisCpuBefore, 0) : null,
-                Bench = new ResourceFigures(benchIdleRss, Environment.WorkingSet, ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? 0, benchCpu, 0,
-                    benchGc.Pause, benchGc.Gen2),
-                BenchCollections = benchCollections,
+                Bench = new ResourceFigures(loaded.IdleRssBytes, loaded.RssBytes, loaded.PeakRssBytes, loaded.CpuSeconds, 0, loaded.GcPauseSeconds, loaded.Gen2Collections),
+                BenchCollections = benchGc,
                 Target = new TargetFigures(target, latency.Count > 0 && latency.P99Ms <= target),
                 Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };
@@ -219,11 +174,9 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         finally
         {
             // Agents first, so the broker sees the streams end rather than a dead peer process.
-            await Task.WhenAll(agents.Select(a => a.DisposeAsync().AsTask())).ConfigureAwait(false);
-            await Task.WhenAll(subscribers.Select(s => s.DisposeAsync().AsTask())).ConfigureAwait(false);
-            foreach (var channel in channels)
+            if (agents is not null)
             {
-                channel.Dispose();
+                await agents.DisposeAsync().ConfigureAwait(false);
             }
             if (fleet is not null)
             {
@@ -277,42 +230,20 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         return path;
     }
 
-    private static async Task Join(SchedulerAgent agent, ConcurrentBag<double> joinLatencies)
-    {
-        try
-        {
-            if (await agent.ConnectAsync(ConnectTimeout, CancellationToken.None).ConfigureAwait(false) is double ms)
-            {
-                joinLatencies.Add(ms);
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or Grpc.Core.RpcException)
-        {
-            throw new UserFacingException($"scheduler stream of {agent.PeerId} did not connect: {e.Message}");
-        }
-    }
-
-    private async Task<AnnouncementFigures> ProbeAnnouncementAsync(Scheduler.SchedulerClient client, string runId, List<MqttSubscriber> subscribers, CancellationToken cancellationToken)
+    private async Task<AnnouncementFigures> ProbeAnnouncementAsync(int grpcPort, string runId, SimulatedAgents agents, int subscribers, CancellationToken cancellationToken)
     {
         var probe = SyntheticManifest.Create(runId, "probe", 1);
         var topic = TopicName.ToMqttTopic(probe.Topic);
-        foreach (var subscriber in subscribers)
-        {
-            subscriber.WatchFor(topic);
-        }
+        agents.WatchFor(topic);
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
         var sent = Stopwatch.GetTimestamp();
-        await client.PublishAsync(new PublishRequest { Manifest = probe }, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var waited = Stopwatch.StartNew();
-        while (subscribers.Any(s => s.ProbeReceived == 0) && waited.Elapsed < AnnouncementTimeout)
-        {
-            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
-        }
-        var arrivals = subscribers.Select(s => s.ProbeReceived).Where(t => t != 0)
-            .Select(t => Stopwatch.GetElapsedTime(sent, t).TotalMilliseconds).ToList();
+        await new Scheduler.SchedulerClient(channel).PublishAsync(new PublishRequest { Manifest = probe }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var arrivals = (await agents.ProbeArrivalsAsync(AnnouncementTimeout, cancellationToken).ConfigureAwait(false))
+            .Where(t => t != 0).Select(t => Stopwatch.GetElapsedTime(sent, t).TotalMilliseconds).ToList();
         var summary = LatencySummary.Of(arrivals);
-        options.Say($"announcement reached {arrivals.Count}/{subscribers.Count} subscribers");
-        return new AnnouncementFigures(subscribers.Count, arrivals.Count, arrivals.Count > 0 ? arrivals.Min() : 0,
-            summary.P50Ms, summary.P99Ms, arrivals.Count == subscribers.Count ? summary.MaxMs : double.PositiveInfinity);
+        options.Say($"announcement reached {arrivals.Count}/{subscribers} subscribers");
+        return new AnnouncementFigures(subscribers, arrivals.Count, arrivals.Count > 0 ? arrivals.Min() : 0,
+            summary.P50Ms, summary.P99Ms, arrivals.Count == subscribers ? summary.MaxMs : double.PositiveInfinity);
     }
 
     private static async Task<BrokerScrape> ScrapeAsync(HttpClient http, int port, CancellationToken cancellationToken)
@@ -320,10 +251,6 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
         var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), cancellationToken).ConfigureAwait(false);
         return BrokerScrape.Parse(text);
     }
-
-    private Task ForEachAsync<T>(IEnumerable<T> items, Func<T, Task> action, CancellationToken cancellationToken) =>
-        Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = options.ConnectConcurrency, CancellationToken = cancellationToken },
-            async (item, _) => await action(item).ConfigureAwait(false));
 
     private static void EnsureBrokersAlive(BrokerFleet fleet)
     {

@@ -19,15 +19,18 @@ internal sealed class LoadClock(IReadOnlyList<SchedulerAgent> agents, IReadOnlyL
 {
     private readonly Random _random = new(seed);
 
-    /// <summary>Runs the phase for <paramref name="duration"/> (or until <paramref name="cancellationToken"/>) on a thread of its own.</summary>
-    public Task RunAsync(TimeSpan duration, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the phase from Stopwatch timestamp <paramref name="start"/> for <paramref name="duration"/> (or until
+    /// <paramref name="cancellationToken"/>) on a thread of its own.
+    /// </summary>
+    public Task RunAsync(long start, TimeSpan duration, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
-                Run(duration, cancellationToken);
+                Run(start, duration, cancellationToken);
                 done.SetResult();
             }
             catch (Exception e)
@@ -40,9 +43,8 @@ internal sealed class LoadClock(IReadOnlyList<SchedulerAgent> agents, IReadOnlyL
         return done.Task;
     }
 
-    private void Run(TimeSpan duration, CancellationToken cancellationToken)
+    private void Run(long start, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var start = Stopwatch.GetTimestamp();
         var end = start + Ticks(duration);
         var due = new PriorityQueue<(int Agent, Send What), long>(agents.Count * 2 + subscribers.Count);
         for (var i = 0; i < agents.Count; i++)

@@ -2,13 +2,15 @@ namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 
 /// <summary>
 /// Every garbage collection of this process while it runs: generation and pause, read by a thread that polls
-/// <see cref="GC.GetGCMemoryInfo(GCKind)"/> each millisecond. A sum of pauses cannot say whether the simulator stopped
+/// <see cref="GC.GetGCMemoryInfo(GCKind)"/> every 2 ms. A sum of pauses cannot say whether the simulator stopped
 /// for one long collection or many short ones, which is what decides how many answers it timestamps late. A
 /// collection that finished between two polls is counted as missed (GC indexes are consecutive).
 /// </summary>
 internal sealed class GcLog : IDisposable
 {
     private readonly List<(int Generation, double PauseMs)> _collections = [];
+    // A collection of the simulator takes several ms; two within one poll are counted as unseen.
+    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(2);
     private readonly Thread _poller;
     private volatile bool _stopped;
     private long _missed;
@@ -25,7 +27,7 @@ internal sealed class GcLog : IDisposable
         var seen = CollectionsSoFar();
         while (!_stopped)
         {
-            Thread.Sleep(1);
+            Thread.Sleep(PollEvery);
             // Counting is free; GetGCMemoryInfo allocates, so it is read only after a collection.
             var now = CollectionsSoFar();
             if (now == seen)
@@ -50,17 +52,13 @@ internal sealed class GcLog : IDisposable
 
     private static int CollectionsSoFar() => GC.CollectionCount(0);
 
-    /// <summary>The collections seen so far, per generation, and how many finished unseen.</summary>
-    public GcFigures Figures()
+    /// <summary>The pauses (ms) seen so far, one list per generation (0–2), and how many collections finished unseen.</summary>
+    public (IReadOnlyList<IReadOnlyList<double>> PausesMs, long Unseen) Pauses()
     {
         lock (_collections)
         {
-            var perGeneration = Enumerable.Range(0, 3).Select(g =>
-            {
-                var pauses = _collections.Where(c => c.Generation == g).Select(c => c.PauseMs).ToList();
-                return new GcGenerationFigures(g, pauses.Count, LatencySummary.Of(pauses), pauses.Sum());
-            }).ToList();
-            return new GcFigures(perGeneration, Interlocked.Read(ref _missed));
+            IReadOnlyList<IReadOnlyList<double>> perGeneration = [.. Enumerable.Range(0, 3).Select(g => (IReadOnlyList<double>)[.. _collections.Where(c => c.Generation == g).Select(c => c.PauseMs)])];
+            return (perGeneration, Interlocked.Read(ref _missed));
         }
     }
 
@@ -75,4 +73,12 @@ internal sealed class GcLog : IDisposable
 internal sealed record GcGenerationFigures(int Generation, int Count, LatencySummary Pauses, double TotalPauseMs);
 
 /// <param name="Missed">Collections that began and ended between two polls (their generation and pause unknown).</param>
-internal sealed record GcFigures(IReadOnlyList<GcGenerationFigures> Generations, long Missed);
+/// <param name="NoGcRegionBytes">Memory the processes set aside to run the load without collections (0: none).</param>
+/// <param name="NoGcRegionHeld">Whether every process stayed within it.</param>
+internal sealed record GcFigures(IReadOnlyList<GcGenerationFigures> Generations, long Missed, long NoGcRegionBytes = 0, bool NoGcRegionHeld = false)
+{
+    /// <summary>The figures of each generation's pauses (ms; one list per generation, 0–2).</summary>
+    public static GcFigures Of(IReadOnlyList<IReadOnlyList<double>> pausesMs, long missed, long noGcRegionBytes, bool noGcRegionHeld) => new(
+        [.. pausesMs.Select((pauses, g) => new GcGenerationFigures(g, pauses.Count, LatencySummary.Of(pauses), pauses.Sum()))],
+        missed, noGcRegionBytes, noGcRegionHeld);
+}

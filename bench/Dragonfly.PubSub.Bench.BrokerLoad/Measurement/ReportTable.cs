@@ -54,9 +54,13 @@ internal static class ReportTable
         Row("GC pauses during load", $"{(several ? "brokers" : "broker")} {Ms(r.Broker.GcPauseSeconds * 1000)} ({r.Broker.Gen2Collections} full); bench {Ms(r.Bench.GcPauseSeconds * 1000)} ({r.Bench.Gen2Collections} full)");
         if (r.BenchCollections is { } gcs)
         {
-            Row("  bench collections", string.Join("; ", gcs.Generations.Where(g => g.Count > 0).Select(g =>
+            var region = gcs.NoGcRegionBytes == 0
+                ? "collecting as usual (no no-GC region)"
+                : $"{(gcs.NoGcRegionHeld ? "no-GC region held" : "no-GC region exceeded")} ({MiB(gcs.NoGcRegionBytes)} set aside)";
+            var collections = string.Join("; ", gcs.Generations.Where(g => g.Count > 0).Select(g =>
                 $"gen{g.Generation} {g.Count} × p50 {Ms(g.Pauses.P50Ms)} p99 {Ms(g.Pauses.P99Ms)} max {Ms(g.Pauses.MaxMs)} = {Ms(g.TotalPauseMs)}"))
-                + (gcs.Missed > 0 ? $"; {gcs.Missed} unseen" : ""));
+                + (gcs.Missed > 0 ? $"; {gcs.Missed} unseen" : "");
+            Row("  bench collections", $"{region}; {(collections.Length > 0 ? collections : "none")}");
         }
         if (several)
         {
