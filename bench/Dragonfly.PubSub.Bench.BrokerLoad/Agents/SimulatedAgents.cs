@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
+using Dragonfly.PubSub.Contracts.Cli;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -50,13 +51,12 @@ internal sealed class SimulatedAgents : IAsyncDisposable
     public SimulatedAgents(SimulationPlan plan)
     {
         _plan = plan;
-        var mine = Enumerable.Range(0, plan.Agents).ToList();
         // Scheduler traffic uses several HTTP/2 connections per broker: Kestrel allows 100 streams on one.
         var invokers = new CallInvoker[plan.GrpcPorts.Count][];
         var streamsOn = new int[plan.GrpcPorts.Count];
         for (var b = 0; b < plan.GrpcPorts.Count; b++)
         {
-            var onBroker = mine.Count(i => BrokerOf(i) == b);
+            var onBroker = Enumerable.Range(0, plan.Agents).Count(i => BrokerOf(i) == b);
             invokers[b] = new CallInvoker[Math.Max(1, (onBroker + plan.StreamsPerConnection - 1) / plan.StreamsPerConnection)];
             for (var c = 0; c < invokers[b].Length; c++)
             {
@@ -68,7 +68,7 @@ internal sealed class SimulatedAgents : IAsyncDisposable
                 invokers[b][c] = channel.CreateCallInvoker();
             }
         }
-        foreach (var i in mine)
+        for (var i = 0; i < plan.Agents; i++)
         {
             var task = i % plan.Tasks;
             var b = BrokerOf(i);
@@ -109,7 +109,7 @@ internal sealed class SimulatedAgents : IAsyncDisposable
             }
             catch (Exception e) when (e is OperationCanceledException or IOException or RpcException)
             {
-                throw new IOException($"scheduler stream of {agent.PeerId} did not connect: {e.Message}", e);
+                throw new UserFacingException($"scheduler stream of {agent.PeerId} did not connect: {e.Message}");
             }
         }, cancellationToken).ConfigureAwait(false);
         return new JoinResult([.. latencies], [.. Enumerable.Range(0, _plan.GrpcPorts.Count).Select(b => _agents.Count(a => a.Connected && a.BrokerIndex == b))]);
@@ -151,13 +151,21 @@ internal sealed class SimulatedAgents : IAsyncDisposable
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var gcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2));
         using var gcLog = new GcLog();
-        await new LoadClock(ordinary, _subscribers, TimeSpan.FromSeconds(_plan.NeedIntervalSeconds), TimeSpan.FromSeconds(_plan.ReportIntervalSeconds), _plan.PiecesPerReport, seed: 1)
-            .RunAsync(start, duration, cancellationToken).ConfigureAwait(false);
+        var noGcHeld = false;
+        try
+        {
+            await new LoadClock(ordinary, _subscribers, TimeSpan.FromSeconds(_plan.NeedIntervalSeconds), TimeSpan.FromSeconds(_plan.ReportIntervalSeconds), _plan.PiecesPerReport, seed: 1)
+                .RunAsync(start, duration, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Also when the phase was cancelled: the process must not stay in the region.
+            noGcHeld = noGc.End();
+        }
         // CPU and GC of the load itself, not of the wait for the last answers.
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore;
         var gc = (Pause: (GC.GetTotalPauseDuration() - gcBefore.Pause).TotalSeconds, Gen2: GC.CollectionCount(2) - gcBefore.Gen2);
         var collections = gcLog.Pauses();
-        var noGcHeld = noGc.End();
         var rss = Environment.WorkingSet;
         var counters = await Task.WhenAll(ordinary.Select(a => a.FinishAsync(timeout))).ConfigureAwait(false);
         return new LoadResult([.. ordinary.Select((a, i) => new AgentLoadCounters(a.BrokerIndex, counters[i]))],
