@@ -60,7 +60,6 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 manifests.Add(SyntheticManifest.Create(runId, $"task-{t}", options.Pieces));
                 ownerOfTask[t] = fleet.OwnerOf(manifests[t].Digest);
             }
-            var agentsOn = Enumerable.Range(0, brokers.Count).Select(b => Enumerable.Range(0, options.Agents).Count(i => ownerOfTask[i % options.Tasks] == b)).ToArray();
             for (var t = 0; t < options.Tasks; t++)
             {
                 using var owner = GrpcChannel.ForAddress($"http://127.0.0.1:{brokers[ownerOfTask[t]].Ports.GrpcPort}");
@@ -85,7 +84,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             EnsureBrokersAlive(fleet);
 
             // Publishers first, so every ordinary join is answered with a real parent set.
-            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", agentsOn)})…");
+            options.Say($"connecting {options.Agents} scheduler streams over {channelCount} channels to {brokers.Count} broker(s) ({string.Join(" / ", agents.AgentsOn)})…");
             var schedulerClock = Stopwatch.StartNew();
             await agents.JoinAsync(publishers: true, cancellationToken).ConfigureAwait(false);
             var join = await agents.JoinAsync(publishers: false, cancellationToken).ConfigureAwait(false);
@@ -137,13 +136,12 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
             {
                 var mine = agentCounters.Where(c => c.BrokerIndex == b).Select(c => c.Counters).ToList();
                 perBroker.Add(new BrokerFigures(b, BrokerFleet.NameOf(brokers[b].Ports.GrpcPort), brokers[b].Pid,
-                    ownerOfTask.Count(o => o == b), agentsOn[b], connectedOn[b],
+                    ownerOfTask.Count(o => o == b), agents.AgentsOn[b], connectedOn[b],
                     Latency(mine, timeoutMs), Compute(compute[b].Compute),
                     new ResourceFigures(idleRss[b], brokerStatus[b].RssBytes, brokerStatus[b].PeakRssBytes, brokerStatus[b].CpuSeconds - brokerCpuBefore[b], brokers[b].OutputLines,
                         compute[b].GcPauseSeconds, (long)compute[b].Gen2Collections)));
             }
             var target = brokers.Count == 1 ? TargetP99Ms : TargetP99MsSeveral;
-            var benchGc = GcFigures.Of(loaded.GcPausesMs, loaded.GcUnseen, loaded.NoGcRegionBytes, loaded.NoGcRegionHeld);
             return new BrokerLoadReport
             {
                 StartedAt = startedAt,
@@ -166,7 +164,7 @@ internal sealed class BrokerLoadBenchmark(BrokerLoadOptions options)
                 Brokers = perBroker,
                 Redis = redisStatus is { } r ? new ResourceFigures(0, r.RssBytes, r.PeakRssBytes, r.CpuSeconds - redisCpuBefore, 0) : null,
                 Bench = new ResourceFigures(loaded.IdleRssBytes, loaded.RssBytes, loaded.PeakRssBytes, loaded.CpuSeconds, 0, loaded.GcPauseSeconds, loaded.Gen2Collections),
-                BenchCollections = benchGc,
+                BenchCollections = loaded.Collections,
                 Target = new TargetFigures(target, latency.Count > 0 && latency.P99Ms <= target),
                 Dashboard = options.DashboardPollers + options.DashboardStreams > 0 ? dashboards.Figures(loadSeconds) : null,
             };

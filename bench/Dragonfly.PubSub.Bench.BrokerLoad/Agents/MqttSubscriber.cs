@@ -90,7 +90,7 @@ internal sealed class MqttSubscriber : IAsyncDisposable
     /// <summary>PINGREQs answered with a PINGRESP.</summary>
     public long PingsAnswered => Interlocked.Read(ref _pingsAnswered);
 
-    /// <summary>Sends a PINGREQ and waits for its PINGRESP in the background; a failure shows as <see cref="Connected"/> false.</summary>
+    /// <summary>Sends a PINGREQ and waits for its PINGRESP in the background; a failure is kept as <see cref="DisconnectReason"/>.</summary>
     public void Ping() => _ = PingAsync();
 
     private async Task PingAsync()

@@ -27,7 +27,7 @@ internal sealed class SchedulerAgent : IAsyncDisposable
     private Task _reader = Task.CompletedTask;
     private Task _lastWrite = Task.CompletedTask; // the load clock's thread only
 
-    // Request id → Stopwatch timestamp when it was due. Written by the load loop, answered by the reader.
+    // Request id → Stopwatch timestamp when it was due. Written by the load clock's thread, answered by the reader.
     private readonly Dictionary<ulong, long> _pending = [];
     private readonly List<double> _answeredMs = [];
     private readonly List<double> _sendLagMs = [];

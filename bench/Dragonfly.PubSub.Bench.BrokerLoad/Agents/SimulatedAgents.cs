@@ -20,13 +20,10 @@ internal sealed record SimulationPlan(
 
 /// <summary>The load phase as the simulator saw it, with its own CPU, memory and collections.</summary>
 /// <param name="Counters">Each ordinary agent's counters with the broker its stream went to.</param>
-/// <param name="GcPausesMs">Each collection's pause by generation (index 0–2) during the load.</param>
-/// <param name="NoGcRegionBytes">Memory set aside so that the load ran without collections (0: the runtime refused).</param>
-/// <param name="NoGcRegionHeld">Whether the load stayed within it (false: it allocated more, and collections happened).</param>
+/// <param name="Collections">The simulator's collections during the load, and its no-GC region.</param>
 internal sealed record LoadResult(
     IReadOnlyList<AgentLoadCounters> Counters, double CpuSeconds, double GcPauseSeconds, long Gen2Collections,
-    IReadOnlyList<IReadOnlyList<double>> GcPausesMs, long GcUnseen, long IdleRssBytes, long RssBytes, long PeakRssBytes,
-    long NoGcRegionBytes, bool NoGcRegionHeld);
+    GcFigures Collections, long IdleRssBytes, long RssBytes, long PeakRssBytes);
 
 internal sealed record AgentLoadCounters(int BrokerIndex, AgentCounters Counters);
 
@@ -54,10 +51,10 @@ internal sealed class SimulatedAgents : IAsyncDisposable
         // Scheduler traffic uses several HTTP/2 connections per broker: Kestrel allows 100 streams on one.
         var invokers = new CallInvoker[plan.GrpcPorts.Count][];
         var streamsOn = new int[plan.GrpcPorts.Count];
+        AgentsOn = [.. Enumerable.Range(0, plan.GrpcPorts.Count).Select(b => Enumerable.Range(0, plan.Agents).Count(i => BrokerOf(i) == b))];
         for (var b = 0; b < plan.GrpcPorts.Count; b++)
         {
-            var onBroker = Enumerable.Range(0, plan.Agents).Count(i => BrokerOf(i) == b);
-            invokers[b] = new CallInvoker[Math.Max(1, (onBroker + plan.StreamsPerConnection - 1) / plan.StreamsPerConnection)];
+            invokers[b] = new CallInvoker[Math.Max(1, (AgentsOn[b] + plan.StreamsPerConnection - 1) / plan.StreamsPerConnection)];
             for (var c = 0; c < invokers[b].Length; c++)
             {
                 var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{plan.GrpcPorts[b]}", new GrpcChannelOptions
@@ -81,6 +78,9 @@ internal sealed class SimulatedAgents : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Each broker's share of the agents (the broker each agent's task is placed on).</summary>
+    public IReadOnlyList<int> AgentsOn { get; }
 
     /// <summary>HTTP/2 connections opened to the brokers.</summary>
     public int Channels => _channels.Count;
@@ -165,12 +165,11 @@ internal sealed class SimulatedAgents : IAsyncDisposable
         // CPU and GC of the load itself, not of the wait for the last answers.
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - cpuBefore;
         var gc = (Pause: (GC.GetTotalPauseDuration() - gcBefore.Pause).TotalSeconds, Gen2: GC.CollectionCount(2) - gcBefore.Gen2);
-        var collections = gcLog.Pauses();
+        var collections = gcLog.Figures(noGc, noGcHeld);
         var rss = Environment.WorkingSet;
         var counters = await Task.WhenAll(ordinary.Select(a => a.FinishAsync(timeout))).ConfigureAwait(false);
         return new LoadResult([.. ordinary.Select((a, i) => new AgentLoadCounters(a.BrokerIndex, counters[i]))],
-            cpu, gc.Pause, gc.Gen2, collections.PausesMs, collections.Unseen, idleRss, rss,
-            Broker.ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? rss, noGc.Bytes, noGcHeld);
+            cpu, gc.Pause, gc.Gen2, collections, idleRss, rss, Broker.ProcStatus.Read(Environment.ProcessId)?.PeakRssBytes ?? rss);
     }
 
     public SimulationStatus Status() => new(

@@ -1,3 +1,5 @@
+using Dragonfly.PubSub.Bench.BrokerLoad.Agents;
+
 namespace Dragonfly.PubSub.Bench.BrokerLoad.Measurement;
 
 /// <summary>
@@ -52,13 +54,18 @@ internal sealed class GcLog : IDisposable
 
     private static int CollectionsSoFar() => GC.CollectionCount(0);
 
-    /// <summary>The pauses (ms) seen so far, one list per generation (0–2), and how many collections finished unseen.</summary>
-    public (IReadOnlyList<IReadOnlyList<double>> PausesMs, long Unseen) Pauses()
+    /// <summary>The collections seen so far, by generation, with what the no-GC region of the phase did.</summary>
+    public GcFigures Figures(NoGcRegion region, bool regionHeld)
     {
         lock (_collections)
         {
-            IReadOnlyList<IReadOnlyList<double>> perGeneration = [.. Enumerable.Range(0, 3).Select(g => (IReadOnlyList<double>)[.. _collections.Where(c => c.Generation == g).Select(c => c.PauseMs)])];
-            return (perGeneration, Interlocked.Read(ref _missed));
+            return new GcFigures(
+                [.. Enumerable.Range(0, 3).Select(g =>
+                {
+                    var pauses = _collections.Where(c => c.Generation == g).Select(c => c.PauseMs).ToList();
+                    return new GcGenerationFigures(g, pauses.Count, LatencySummary.Of(pauses), pauses.Sum());
+                })],
+                Interlocked.Read(ref _missed), region.Bytes, regionHeld);
         }
     }
 
@@ -73,12 +80,6 @@ internal sealed class GcLog : IDisposable
 internal sealed record GcGenerationFigures(int Generation, int Count, LatencySummary Pauses, double TotalPauseMs);
 
 /// <param name="Missed">Collections that began and ended between two polls (their generation and pause unknown).</param>
-/// <param name="NoGcRegionBytes">Memory the processes set aside to run the load without collections (0: none).</param>
-/// <param name="NoGcRegionHeld">Whether every process stayed within it.</param>
-internal sealed record GcFigures(IReadOnlyList<GcGenerationFigures> Generations, long Missed, long NoGcRegionBytes = 0, bool NoGcRegionHeld = false)
-{
-    /// <summary>The figures of each generation's pauses (ms; one list per generation, 0–2).</summary>
-    public static GcFigures Of(IReadOnlyList<IReadOnlyList<double>> pausesMs, long missed, long noGcRegionBytes, bool noGcRegionHeld) => new(
-        [.. pausesMs.Select((pauses, g) => new GcGenerationFigures(g, pauses.Count, LatencySummary.Of(pauses), pauses.Sum()))],
-        missed, noGcRegionBytes, noGcRegionHeld);
-}
+/// <param name="NoGcRegionBytes">Memory set aside to run the load without collections (0: none).</param>
+/// <param name="NoGcRegionHeld">Whether the load stayed within it (false: it allocated more, and collections happened).</param>
+internal sealed record GcFigures(IReadOnlyList<GcGenerationFigures> Generations, long Missed, long NoGcRegionBytes = 0, bool NoGcRegionHeld = false);
