@@ -163,7 +163,7 @@ public sealed partial class TaskManager
         {
             kind = mismatch ? TaskErrorKind.DigestMismatch : TaskErrorKind.Other;
         }
-        if (error is null && (error = await ProveByHashAsync(entry, stopping).ConfigureAwait(false)) is not null)
+        if (error is null && (error = await ProveByHashAsync(entry, waiter, stopping).ConfigureAwait(false)) is not null)
         {
             kind = TaskErrorKind.DigestMismatch;
         }
@@ -187,18 +187,22 @@ public sealed partial class TaskManager
     }
 
     /// <summary>
-    /// A download request answered from content this process proved only by the manifest's piece
-    /// digests (it joined after the run began): the stored file is hashed once before it is
-    /// handed over, as a run with waiters would have done (see DownloadCoreAsync).
+    /// A download request that names a digest, answered from content this process proved only by
+    /// the manifest's piece digests (it joined after the run began): the stored file is hashed once
+    /// before it is handed over, as a run with such a request would have done (see DownloadCoreAsync).
+    /// A URL task's request without --digest takes the source's word, as the run did.
     /// </summary>
-    private async Task<string?> ProveByHashAsync(TaskEntry entry, CancellationToken stopping)
+    private async Task<string?> ProveByHashAsync(TaskEntry entry, DownloadWaiter waiter, CancellationToken stopping)
     {
+        ContentDigest wanted;
         lock (_gate)
         {
-            if (entry.Proof != WholeFileProof.ManifestBinding || entry.IsUrlTask)
+            if (entry.Proof != WholeFileProof.ManifestBinding || (entry.IsUrlTask && waiter.Expected is null)
+                || (entry.IsUrlTask ? entry.Content : entry.Digest) is not { } content)
             {
                 return null;
             }
+            wanted = content;
         }
         byte[] hash;
         try
@@ -210,9 +214,11 @@ public sealed partial class TaskManager
         {
             return $"could not read {entry.Digest} from the content store: {e.Message}";
         }
-        if (!hash.AsSpan().SequenceEqual(entry.Digest.ToBytes()))
+        if (!hash.AsSpan().SequenceEqual(wanted.ToBytes()))
         {
-            return $"the content held for {entry.Digest} does not hash to it (the broker's manifest lists other pieces); no file was written";
+            return entry.IsUrlTask
+                ? $"the content held for {entry.Digest} hashes to {ContentDigest.FromHash(hash)}, not to {wanted} as its source said; no file was written"
+                : $"the content held for {entry.Digest} does not hash to it (the broker's manifest lists other pieces); no file was written";
         }
         lock (_gate)
         {

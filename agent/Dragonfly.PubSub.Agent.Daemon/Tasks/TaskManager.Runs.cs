@@ -237,10 +237,16 @@ public sealed partial class TaskManager
             entry.Record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
             _store.Save(entry.Record);
             // A broker-registered manifest binds the piece digests to the content id, which is enough
-            // for what a subscription announced. A digest someone asked for by name (dfget sha256:…)
-            // or an image blob (named by its image) is proven by hashing the whole file: a manifest
-            // registered first by someone else must not answer for content it does not hold.
-            var proof = entry.CacheOnly || entry.Waiters.Count > 0 ? WholeFileProof.Sha256 : WholeFileProof.ManifestBinding;
+            // for what a subscription announced. A digest someone asked for by name (dfget sha256:…,
+            // or a URL with --digest) or an image blob (named by its image) is proven by hashing the
+            // whole file: a manifest registered first by someone else must not answer for content it
+            // does not hold. A URL task's source vouches for its piece digests and for what the whole
+            // file hashes to alike, so a member takes its word for both; a seed is likely to be the
+            // source itself, which hashes what it fetched, best in piece order while it arrives.
+            var namedDigest = entry.Waiters.Any(w => !entry.IsUrlTask || w.Expected is not null);
+            var proof = entry.CacheOnly || namedDigest || (entry.IsUrlTask && _options.Seed)
+                ? WholeFileProof.Sha256
+                : WholeFileProof.ManifestBinding;
             entry.Proof = proof;
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,
                 _transfer, _loggers.CreateLogger<TaskDownloader>(), _time, downloadLimit: entry.DownloadLimit,

@@ -109,6 +109,9 @@ public sealed partial class TaskDownloader
     /// <summary>Which digests the record's manifest holds as last saved; owned by RunAsync, then by the persist loop.</summary>
     private bool[] _savedDigests = [];
 
+    /// <summary>The whole file was taken on the source's word (<see cref="BoundDigest"/>), not hashed.</summary>
+    private bool _boundBySource;
+
     /// <summary>The source this download fetches from now; owned by the loop.</summary>
     private SourceRequest? _activeSource;
 
@@ -157,8 +160,7 @@ public sealed partial class TaskDownloader
         _key = DigestKey.From(Digest);
         _layout = manifest.Layout() is { IsSupported: true } layout ? layout : new PieceLayout(0, PieceLayout.DefaultPieceSize);
         _urlTask = manifest.UrlTask;
-        // A URL task's content digest is never what its manifest binds: the task id is not a content id.
-        _proof = _urlTask ? WholeFileProof.Sha256 : proof;
+        _proof = proof;
         _digests = new byte[]?[_layout.PieceCount];
         for (var i = 0; i < Math.Min(_digests.Length, manifest.PieceDigests.Count); i++)
         {
@@ -295,6 +297,28 @@ public sealed partial class TaskDownloader
         }
     }
 
+    /// <summary>
+    /// What vouches for the whole file of a <see cref="WholeFileProof.ManifestBinding"/> download once
+    /// every piece matched its digest: a content task's id, which the broker's manifest binds to the
+    /// piece digests; a URL task's content digest as its source reported it (<see cref="ContentDigestLearned"/>),
+    /// the party the piece digests came from too. Null, and the file is hashed, for a URL task whose
+    /// source has not said it yet, or that this agent was named the source of (in this run, or
+    /// <paramref name="sourcedBefore"/>): a source says what its bytes hash to. Called by the hasher.
+    /// </summary>
+    private byte[]? BoundDigest(bool sourcedBefore)
+    {
+        if (!_urlTask)
+        {
+            return Digest.ToBytes();
+        }
+        if (sourcedBefore || CurrentSourceRequest is not null || KnownContent is not { } content)
+        {
+            return null;
+        }
+        Volatile.Write(ref _boundBySource, true);
+        return content.ToBytes();
+    }
+
     private SourceRequest? CurrentSourceRequest
     {
         get
@@ -336,8 +360,9 @@ public sealed partial class TaskDownloader
         var window = Math.Max(1, Math.Min(_options.PiecesInFlight, Math.Max(2, (int)(InFlightBudget / _layout.PieceSize))));
         var unknown = _digests.Select(d => d is null).ToArray();
         var picker = new PiecePicker(count, window, _random, done, unknown: unknown);
+        var sourcedBefore = _record.BytesFromSource > 0;
         using var hasher = new WholeFileHasher(_layout, file, _digests, _fetcher.RentBuffer, _fetcher.ReturnBuffer, done,
-            _proof, _proof == WholeFileProof.ManifestBinding ? Digest.ToBytes() : null);
+            _proof, _proof == WholeFileProof.ManifestBinding ? () => BoundDigest(sourcedBefore) : null);
         _hasher = hasher;
         using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var persisted = new PersistState(done, doneBytes, _savedDigests, Volatile.Read(ref _digestVersion))
@@ -426,6 +451,19 @@ public sealed partial class TaskDownloader
                 _reporter.SourceFailed(Digest, error, false, end.ErrorKind);
             }
             return Fail(error, end.ErrorKind);
+        }
+        if (source is not null && Volatile.Read(ref _boundBySource))
+        {
+            // Named the source after the hasher took the old source's word for the whole file: a
+            // source reports what it fetched hashes to, so it hashes it.
+            try
+            {
+                end = end with { Digest = WholeFileHasher.HashFile(file, _layout, _fetcher.RentBuffer, _fetcher.ReturnBuffer) };
+            }
+            catch (IOException e)
+            {
+                return Fail($"cannot read back {partialPath}: {e.Message}");
+            }
         }
         var actual = ContentDigest.FromHash(end.Digest);
         if (!_urlTask && actual != Digest)

@@ -10,9 +10,11 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// hashes to. Every piece arriving from a peer or the origin was already checked against its own
 /// digest while it streamed in; what is left depends on the <see cref="WholeFileProof"/>:
 /// <list type="bullet">
-/// <item><see cref="WholeFileProof.ManifestBinding"/>: nothing more is hashed. Pieces kept from an
-/// earlier run are read back once each and checked against their digest (a crash may have lost
-/// bytes the database already counted).</item>
+/// <item><see cref="WholeFileProof.ManifestBinding"/>: nothing more is hashed when someone vouches
+/// for the whole file once every piece is in (the content id, or a URL task's content digest as
+/// its source reported it); when nobody does, the file is read back and hashed once at the end.
+/// Pieces kept from an earlier run are read back once each and checked against their digest (a
+/// crash may have lost bytes the database already counted).</item>
 /// <item><see cref="WholeFileProof.Sha256"/>: the SHA-256 of the whole file is kept up to date in
 /// piece order while pieces arrive in any order. A piece that arrives within a few places of the
 /// next one is hashed from its buffer (the hasher holds it until its turn); any other is read back
@@ -37,7 +39,7 @@ internal sealed class WholeFileHasher : IDisposable
     private readonly Action<byte[]> _return;
     private readonly bool[] _unverified;
     private readonly WholeFileProof _proof;
-    private readonly byte[] _boundDigest;
+    private readonly Func<byte[]?> _boundDigest;
 
     private readonly Channel<(int Index, byte[]? Buffer)> _written =
         Channel.CreateUnbounded<(int, byte[]?)>(new UnboundedChannelOptions { SingleReader = true });
@@ -48,15 +50,16 @@ internal sealed class WholeFileHasher : IDisposable
     /// <param name="unverified">Pieces already on disk from an earlier run.</param>
     /// <param name="pieceDigests">Shared with the download; a null entry is a digest not known yet.</param>
     /// <param name="boundDigest">
-    /// With <see cref="WholeFileProof.ManifestBinding"/>: the content id's SHA-256, which the manifest
-    /// binds to the piece digests and which <see cref="RunAsync"/> returns once every piece is proven.
+    /// With <see cref="WholeFileProof.ManifestBinding"/>: asked once every piece is proven, what
+    /// vouches for the whole file (the SHA-256 that <see cref="RunAsync"/> then returns), or null
+    /// when nobody does, and the file is hashed.
     /// </param>
     public WholeFileHasher(PieceLayout layout, SafeFileHandle file, byte[]?[] pieceDigests,
-        Func<int, byte[]> rent, Action<byte[]> @return, PieceBitmap unverified, WholeFileProof proof, byte[]? boundDigest = null)
+        Func<int, byte[]> rent, Action<byte[]> @return, PieceBitmap unverified, WholeFileProof proof, Func<byte[]?>? boundDigest = null)
     {
-        if (proof == WholeFileProof.ManifestBinding && boundDigest is not { Length: SHA256.HashSizeInBytes })
+        if (proof == WholeFileProof.ManifestBinding && boundDigest is null)
         {
-            throw new ArgumentException("a manifest-bound download needs the content id's digest", nameof(boundDigest));
+            throw new ArgumentException("a manifest-bound download needs to know what vouches for the whole file", nameof(boundDigest));
         }
         _layout = layout;
         _file = file;
@@ -64,7 +67,7 @@ internal sealed class WholeFileHasher : IDisposable
         _rent = rent;
         _return = @return;
         _proof = proof;
-        _boundDigest = boundDigest ?? [];
+        _boundDigest = boundDigest ?? (() => null);
         _unverified = new bool[layout.PieceCount];
         foreach (var i in unverified.SetIndexes())
         {
@@ -118,7 +121,7 @@ internal sealed class WholeFileHasher : IDisposable
     public Task<byte[]?> RunAsync(Action<int> damaged, CancellationToken ct) =>
         _proof == WholeFileProof.Sha256 ? HashInOrderAsync(damaged, ct) : ProveByPiecesAsync(damaged, ct);
 
-    /// <summary>Counts pieces in; checks each kept piece once. The content id stands for the whole.</summary>
+    /// <summary>Counts pieces in; checks each kept piece once. What vouches for the whole stands for it.</summary>
     private async Task<byte[]?> ProveByPiecesAsync(Action<int> damaged, CancellationToken ct)
     {
         var count = _layout.PieceCount;
@@ -154,7 +157,13 @@ internal sealed class WholeFileHasher : IDisposable
                     readyCount++;
                 }
             }
-            return _boundDigest;
+            if (_boundDigest() is { Length: SHA256.HashSizeInBytes } bound)
+            {
+                return bound;
+            }
+            // Nobody vouches for the whole file (a URL task whose source has not said what it hashes
+            // to, or one this agent fetched from the origin itself): one pass over it now.
+            return HashFile(_file, _layout, _rent, _return, ct);
         }
         finally
         {
@@ -242,18 +251,41 @@ internal sealed class WholeFileHasher : IDisposable
         }
     }
 
+    /// <summary>The SHA-256 of the whole file, read back piece by piece.</summary>
+    public static byte[] HashFile(SafeFileHandle file, PieceLayout layout, Func<int, byte[]> rent, Action<byte[]> @return,
+        CancellationToken ct = default)
+    {
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = rent(layout.PieceSize);
+        try
+        {
+            for (var index = 0; index < layout.PieceCount; index++)
+            {
+                ct.ThrowIfCancellationRequested();
+                whole.AppendData(ReadPiece(file, layout, index, buffer));
+            }
+            return whole.GetHashAndReset();
+        }
+        finally
+        {
+            @return(buffer);
+        }
+    }
+
     private bool Matches(int index, byte[] hash) =>
         Volatile.Read(ref _pieceDigests[index]) is { } expected && hash.AsSpan().SequenceEqual(expected);
 
     /// <summary>Reads a whole piece from the partial file into <paramref name="buffer"/>.</summary>
-    private ReadOnlySpan<byte> ReadPiece(int index, byte[] buffer)
+    private ReadOnlySpan<byte> ReadPiece(int index, byte[] buffer) => ReadPiece(_file, _layout, index, buffer);
+
+    private static ReadOnlySpan<byte> ReadPiece(SafeFileHandle file, PieceLayout layout, int index, byte[] buffer)
     {
-        var offset = _layout.OffsetOf(index);
-        var length = _layout.LengthOf(index);
+        var offset = layout.OffsetOf(index);
+        var length = layout.LengthOf(index);
         var done = 0;
         while (done < length)
         {
-            var n = RandomAccess.Read(_file, buffer.AsSpan(done, length - done), offset + done);
+            var n = RandomAccess.Read(file, buffer.AsSpan(done, length - done), offset + done);
             if (n <= 0)
             {
                 throw new IOException($"the partial file ends before piece {index}");

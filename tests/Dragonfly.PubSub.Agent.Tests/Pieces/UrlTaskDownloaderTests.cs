@@ -360,6 +360,72 @@ public sealed class UrlTaskDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task UrlTask_BoundBySource_TakesTheSourcesWordForTheWholeFile()
+    {
+        // A member proven by binding makes no second pass over the bytes: the content digest is
+        // its source's word, as the piece digests are. With the whole-file hash the same download
+        // fails (UrlTask_WhenTheLearnedContentDigestDiffers_FailsWithoutContent), which is how
+        // this shows that nothing was hashed.
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 6 * TestArtifact.SmallPiece + 3);
+        var manifest = UrlManifest(artifact);
+        var task = ContentDigest.Parse(manifest.Digest);
+        await using var peer = await TestPeer.StartAsync("peer");
+        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
+        LearnDigests(downloader, artifact, Enumerable.Range(0, 7));
+        var word = ContentDigest.FromHash(SHA256.HashData("what the source said"u8));
+        downloader.ContentDigestLearned(word);
+        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(7))]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(word, outcome.Content);
+        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(task)));
+        Assert.Equal(word.ToString(), Manifest.Parser.ParseFrom(agent.Store.Find(task)!.ManifestBytes).ContentDigest);
+        Assert.Empty(agent.Reporter.SourcesDone);
+    }
+
+    [Fact]
+    public async Task UrlTask_BoundBySource_WithoutItsWordAtTheEnd_HashesTheFileOnce()
+    {
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 9 * TestArtifact.SmallPiece + 11);
+        var manifest = UrlManifest(artifact);
+        var task = ContentDigest.Parse(manifest.Digest);
+        await using var peer = await TestPeer.StartAsync("peer");
+        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
+        LearnDigests(downloader, artifact, Enumerable.Range(0, 10));
+        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(10))]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(ContentDigest.Parse(artifact.Manifest.Digest), outcome.Content);
+        Assert.Equal(10, peer.Server.RequestsServed);
+    }
+
+    [Fact]
+    public async Task Source_BoundBySource_HashesWhatItFetched()
+    {
+        // Even with a content digest in hand, the source reports what its own bytes hash to.
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 5 * TestArtifact.SmallPiece + 1);
+        var manifest = UrlManifest(artifact);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
+        downloader.FetchFromSource(new MemorySource(artifact.Bytes), null);
+        downloader.ContentDigestLearned(ContentDigest.FromHash(SHA256.HashData("an earlier source's word"u8)));
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains($"hashes to {artifact.Manifest.Digest}", outcome.Error);
+        Assert.Empty(agent.Reporter.SourcesDone);
+    }
+
+    [Fact]
     public async Task UrlTask_ResumedAfterCancel_KeepsLearnedDigestsAndFetchesOnlyTheRest()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 24 * TestArtifact.SmallPiece);

@@ -42,9 +42,10 @@ public sealed class DownloadingAgent : IAsyncDisposable
             NullLogger.Instance, time ?? TimeProvider.System, new Random(seed), proof: proof);
 
     /// <summary>A downloader of any manifest (a URL task's), with a fresh record unless one is given.</summary>
-    public TaskDownloader CreateDownloader(Manifest manifest, TaskRecord? record = null, int seed = 7, long downloadLimit = 0) =>
+    public TaskDownloader CreateDownloader(Manifest manifest, TaskRecord? record = null, int seed = 7, long downloadLimit = 0,
+        WholeFileProof proof = WholeFileProof.Sha256) =>
         new(manifest, record ?? new TaskRecord { Id = manifest.Digest, Name = manifest.Name, Topic = manifest.Topic }, Store, Content,
-            Pieces, Fetcher, Reporter, Options, NullLogger.Instance, TimeProvider.System, new Random(seed), downloadLimit);
+            Pieces, Fetcher, Reporter, Options, NullLogger.Instance, TimeProvider.System, new Random(seed), downloadLimit, proof);
 
     public async ValueTask DisposeAsync()
     {
