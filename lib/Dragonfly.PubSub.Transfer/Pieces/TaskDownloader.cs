@@ -112,6 +112,12 @@ public sealed partial class TaskDownloader
     /// <summary>The whole file was taken on the source's word (<see cref="BoundDigest"/>), not hashed.</summary>
     private bool _boundBySource;
 
+    /// <summary>
+    /// A URL task's manifest named the content digest before this run (a registrant's --digest, which
+    /// a signed announcement carries, or what an earlier sourcing stored): the file must hash to it.
+    /// </summary>
+    private readonly bool _contentNamedUpFront;
+
     /// <summary>The source this download fetches from now; owned by the loop.</summary>
     private SourceRequest? _activeSource;
 
@@ -172,6 +178,7 @@ public sealed partial class TaskDownloader
         if (_urlTask && ContentDigest.TryParse(manifest.ContentDigest, out var wholeFile))
         {
             _knownContent = wholeFile;
+            _contentNamedUpFront = true;
         }
         _progress = InitialProgress(record, _layout);
     }
@@ -301,9 +308,12 @@ public sealed partial class TaskDownloader
     /// What vouches for the whole file of a <see cref="WholeFileProof.ManifestBinding"/> download once
     /// every piece matched its digest: a content task's id, which the broker's manifest binds to the
     /// piece digests; a URL task's content digest as its source reported it (<see cref="ContentDigestLearned"/>),
-    /// the party the piece digests came from too. Null, and the file is hashed, for a URL task whose
-    /// source has not said it yet, or that this agent was named the source of (in this run, or
-    /// <paramref name="sourcedBefore"/>): a source says what its bytes hash to. Called by the hasher.
+    /// the party the piece digests came from too (so whoever could forge the one could forge the
+    /// other). Null, and the file is hashed, for a URL task whose source has not said it yet, whose
+    /// content digest was named before the run (<see cref="_contentNamedUpFront"/>: it may be someone's
+    /// --digest, which the piece digests must not answer for), or that this agent was named the source
+    /// of (in this run, or <paramref name="sourcedBefore"/>): a source says what its bytes hash to.
+    /// Called by the hasher.
     /// </summary>
     private byte[]? BoundDigest(bool sourcedBefore)
     {
@@ -311,7 +321,7 @@ public sealed partial class TaskDownloader
         {
             return Digest.ToBytes();
         }
-        if (sourcedBefore || CurrentSourceRequest is not null || KnownContent is not { } content)
+        if (sourcedBefore || _contentNamedUpFront || CurrentSourceRequest is not null || KnownContent is not { } content)
         {
             return null;
         }

@@ -408,6 +408,29 @@ public sealed class UrlTaskDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task UrlTask_BoundBySource_WithADigestNamedUpFront_HashesTheFile()
+    {
+        // A content digest in the manifest before the run may be a registrant's --digest: the
+        // piece digests, which the source reports, must not answer for it.
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece + 9);
+        var named = ContentDigest.FromHash(SHA256.HashData("the digest the user named"u8));
+        var manifest = UrlManifest(artifact, contentDigest: named.ToString());
+        var task = ContentDigest.Parse(manifest.Digest);
+        await using var peer = await TestPeer.StartAsync("peer");
+        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
+        LearnDigests(downloader, artifact, Enumerable.Range(0, 5));
+        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(5))]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains($"hashes to {artifact.Manifest.Digest}, not to {named}", outcome.Error);
+        AssertNothingLeft(agent, task);
+    }
+
+    [Fact]
     public async Task Source_BoundBySource_HashesWhatItFetched()
     {
         // Even with a content digest in hand, the source reports what its own bytes hash to.
