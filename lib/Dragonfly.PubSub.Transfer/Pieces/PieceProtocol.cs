@@ -71,6 +71,21 @@ internal static class PieceProtocol
     /// </summary>
     public static readonly TimeSpan MapAnswerGap = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The gap in a connection's first <see cref="MapFastStart"/>: while few pieces are around, a child that hears
+    /// of a new one sooner keeps its parents' uploads busy (8 x 64 MiB at 100 Mbit/s: 1.37 x D_min with 1 s, 1.31
+    /// with 250 ms throughout); later the answers would cost more CPU than they gain (16 x 256 MiB: +0.7 CPU-s/GB
+    /// with 250 ms throughout).
+    /// </summary>
+    public static readonly TimeSpan MapAnswerGapAtStart = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long after its first map poll a connection is answered with <see cref="MapAnswerGapAtStart"/>.</summary>
+    public static readonly TimeSpan MapFastStart = TimeSpan.FromSeconds(8);
+
+    /// <summary>The answer gap of a connection whose first map poll was <paramref name="sinceFirstPoll"/> ago.</summary>
+    public static TimeSpan MapAnswerGapAfter(TimeSpan sinceFirstPoll) =>
+        sinceFirstPoll < MapFastStart ? MapAnswerGapAtStart : MapAnswerGap;
+
     /// <summary>How long a piece-map poll waits for a change before it is answered with the same map.</summary>
     public static readonly TimeSpan MapPollWait = TimeSpan.FromSeconds(10);
 

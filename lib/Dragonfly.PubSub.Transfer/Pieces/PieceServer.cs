@@ -247,6 +247,7 @@ public sealed partial class PieceServer : IAsyncDisposable
             string? ticketProblem = null;
             var forbiddenLogged = false;
             long lastMapAnswer = 0; // Stopwatch timestamp of this connection's last map answer
+            long firstMapPoll = 0; // ... and of its first map poll
             while (true)
             {
                 timeout.CancelAfter(IdleTimeout);
@@ -276,7 +277,12 @@ public sealed partial class PieceServer : IAsyncDisposable
                 timeout.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (length == PieceProtocol.MapMarker)
                 {
-                    var notBefore = lastMapAnswer == 0 ? 0 : lastMapAnswer + (long)(PieceProtocol.MapAnswerGap.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+                    if (firstMapPoll == 0)
+                    {
+                        firstMapPoll = System.Diagnostics.Stopwatch.GetTimestamp();
+                    }
+                    var gap = PieceProtocol.MapAnswerGapAfter(System.Diagnostics.Stopwatch.GetElapsedTime(firstMapPoll));
+                    var notBefore = lastMapAnswer == 0 ? 0 : lastMapAnswer + (long)(gap.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
                     await AnswerMapPollAsync(stream, deadline, header, tickets, key, offset, notBefore).ConfigureAwait(false);
                     lastMapAnswer = System.Diagnostics.Stopwatch.GetTimestamp();
                     continue;

@@ -32,6 +32,14 @@ public sealed class PieceProtocolTests : IAsyncLifetime
         _dir.Dispose();
     }
 
+    [Theory]
+    [InlineData(0, 250)]
+    [InlineData(7_999, 250)]
+    [InlineData(8_000, 1_000)]
+    [InlineData(600_000, 1_000)]
+    public void MapAnswerGap_IsShortInAConnectionsFirstSeconds_ThenASecond(int sinceFirstPollMs, int gapMs) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(gapMs), PieceProtocol.MapAnswerGapAfter(TimeSpan.FromMilliseconds(sinceFirstPollMs)));
+
     [Fact]
     public async Task Fetch_OfAHeldPiece_ReturnsVerifiedBytes()
     {
