@@ -128,7 +128,7 @@ public sealed class LocalPieces
     /// task is not here. The map is <see cref="PieceMap.Bytes"/> in the protocol's bit order.
     /// </summary>
     /// <param name="notBefore">A <see cref="TimeProvider.GetTimestamp"/> before which a change is not answered (the
-    /// connection's previous answer plus <see cref="PieceProtocol.MapAnswerGap"/>); 0 = at once.</param>
+    /// connection's previous answer plus its gap, <see cref="PieceProtocol.MapAnswerGapAfter"/>); 0 = at once.</param>
     internal async ValueTask<PieceMap?> WaitForMapAsync(DigestKey key, long knownVersion, TimeSpan wait, CancellationToken ct, long notBefore = 0)
     {
         var deadline = _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);

@@ -7,7 +7,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// A download's watches on its parents' piece maps (<see cref="PieceProtocol.MapMarker"/> polls): one per parent
 /// that does not yet hold everything, started when the parent joins the set and stopped when it leaves. Each new
 /// map becomes the pieces it adds, handed to <c>gained</c> (the piece loop's inbox). The child hears of a parent's
-/// piece from the parent, within a second of its writing it (<see cref="PieceProtocol.MapAnswerGap"/>), and the
+/// piece from the parent, within 250 ms of its writing it in the connection's first seconds and within a second
+/// later (<see cref="PieceProtocol.MapAnswerGapAfter"/>), and the
 /// broker relays no piece news at all (<see cref="TransferOptions.FollowParentMaps"/>). Used from the piece loop only.
 /// </summary>
 internal sealed class ParentMapWatches(PieceFetcher fetcher, DigestKey task, string selfId, Action<string, int[]> gained) : IDisposable

@@ -24,8 +24,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 ///             task as allowed on this connection until the ticket expires, or refuses its requests
 /// piece map   (issue 10) a request whose length is -2: its content hash names the task, its offset is the
 ///             version of the task's piece map the client holds (0 at first). The server answers at once when
-///             its map is of another version, otherwise when the map changes (but no sooner than
-///             <see cref="MapAnswerGap"/> after the previous answer on the connection) or after
+///             its map is of another version, otherwise when the map changes (but no sooner than the gap of
+///             <see cref="MapAnswerGapAfter"/> after the previous answer on the connection) or after
 ///             <see cref="MapPollWait"/>, whichever comes first: status ok, length 8 + ceil(pieces / 8):
 ///             [8] int64 version (<see cref="CompleteMapVersion"/> = the server holds every piece; no
 ///             need to ask again), then the map (bit i = byte[i / 8] >> (i % 8) & 1). "missing" when the
