@@ -39,7 +39,7 @@ internal sealed class WholeFileHasher : IDisposable
     private readonly Action<byte[]> _return;
     private readonly bool[] _unverified;
     private readonly WholeFileProof _proof;
-    private readonly Func<byte[]?> _boundDigest;
+    private readonly Func<byte[]?>? _boundDigest; // set with ManifestBinding, the only proof that asks it
 
     private readonly Channel<(int Index, byte[]? Buffer)> _written =
         Channel.CreateUnbounded<(int, byte[]?)>(new UnboundedChannelOptions { SingleReader = true });
@@ -67,7 +67,7 @@ internal sealed class WholeFileHasher : IDisposable
         _rent = rent;
         _return = @return;
         _proof = proof;
-        _boundDigest = boundDigest ?? (() => null);
+        _boundDigest = boundDigest;
         _unverified = new bool[layout.PieceCount];
         foreach (var i in unverified.SetIndexes())
         {
@@ -157,7 +157,7 @@ internal sealed class WholeFileHasher : IDisposable
                     readyCount++;
                 }
             }
-            if (_boundDigest() is { Length: SHA256.HashSizeInBytes } bound)
+            if (_boundDigest!() is { Length: SHA256.HashSizeInBytes } bound)
             {
                 return bound;
             }

@@ -367,44 +367,30 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         // fails (UrlTask_WhenTheLearnedContentDigestDiffers_FailsWithoutContent), which is how
         // this shows that nothing was hashed.
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 6 * TestArtifact.SmallPiece + 3);
-        var manifest = UrlManifest(artifact);
-        var task = ContentDigest.Parse(manifest.Digest);
-        await using var peer = await TestPeer.StartAsync("peer");
-        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
-        await using var agent = new DownloadingAgent();
-        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
-        LearnDigests(downloader, artifact, Enumerable.Range(0, 7));
+        await using var member = await BoundMemberAsync(artifact, UrlManifest(artifact));
         var word = ContentDigest.FromHash(SHA256.HashData("what the source said"u8));
-        downloader.ContentDigestLearned(word);
-        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(7))]);
+        member.Downloader.ContentDigestLearned(word);
 
-        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+        var outcome = await member.Downloader.RunAsync(CancellationToken.None).Within();
 
         Assert.True(outcome.Succeeded, outcome.Error);
         Assert.Equal(word, outcome.Content);
-        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(task)));
-        Assert.Equal(word.ToString(), Manifest.Parser.ParseFrom(agent.Store.Find(task)!.ManifestBytes).ContentDigest);
-        Assert.Empty(agent.Reporter.SourcesDone);
+        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(member.Agent.Content.ContentPath(member.Task)));
+        Assert.Equal(word.ToString(), Manifest.Parser.ParseFrom(member.Agent.Store.Find(member.Task)!.ManifestBytes).ContentDigest);
+        Assert.Empty(member.Agent.Reporter.SourcesDone);
     }
 
     [Fact]
     public async Task UrlTask_BoundBySource_WithoutItsWordAtTheEnd_HashesTheFileOnce()
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 9 * TestArtifact.SmallPiece + 11);
-        var manifest = UrlManifest(artifact);
-        var task = ContentDigest.Parse(manifest.Digest);
-        await using var peer = await TestPeer.StartAsync("peer");
-        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
-        await using var agent = new DownloadingAgent();
-        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
-        LearnDigests(downloader, artifact, Enumerable.Range(0, 10));
-        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(10))]);
+        await using var member = await BoundMemberAsync(artifact, UrlManifest(artifact));
 
-        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+        var outcome = await member.Downloader.RunAsync(CancellationToken.None).Within();
 
         Assert.True(outcome.Succeeded, outcome.Error);
         Assert.Equal(ContentDigest.Parse(artifact.Manifest.Digest), outcome.Content);
-        Assert.Equal(10, peer.Server.RequestsServed);
+        Assert.Equal(10, member.Peer.Server.RequestsServed);
     }
 
     [Fact]
@@ -414,20 +400,13 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         // piece digests, which the source reports, must not answer for it.
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece + 9);
         var named = ContentDigest.FromHash(SHA256.HashData("the digest the user named"u8));
-        var manifest = UrlManifest(artifact, contentDigest: named.ToString());
-        var task = ContentDigest.Parse(manifest.Digest);
-        await using var peer = await TestPeer.StartAsync("peer");
-        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
-        await using var agent = new DownloadingAgent();
-        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
-        LearnDigests(downloader, artifact, Enumerable.Range(0, 5));
-        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(5))]);
+        await using var member = await BoundMemberAsync(artifact, UrlManifest(artifact, contentDigest: named.ToString()));
 
-        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+        var outcome = await member.Downloader.RunAsync(CancellationToken.None).Within();
 
         Assert.False(outcome.Succeeded);
         Assert.Contains($"hashes to {artifact.Manifest.Digest}, not to {named}", outcome.Error);
-        AssertNothingLeft(agent, task);
+        AssertNothingLeft(member.Agent, member.Task);
     }
 
     [Fact]
@@ -612,6 +591,32 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         }
         manifest.ContentDigest = contentDigest ?? "";
         return manifest;
+    }
+
+    /// <summary>
+    /// A member of the artifact's URL task proven by binding (<see cref="WholeFileProof.ManifestBinding"/>): every
+    /// piece digest learned, one peer holding the whole file as its parent, not run yet.
+    /// </summary>
+    private static async Task<BoundMember> BoundMemberAsync(TestArtifact artifact, Manifest manifest)
+    {
+        var task = ContentDigest.Parse(manifest.Digest);
+        var peer = await TestPeer.StartAsync("peer");
+        peer.Pieces.AddComplete(task, artifact.Layout, artifact.Path);
+        var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(manifest, proof: WholeFileProof.ManifestBinding);
+        var count = artifact.Layout.PieceCount;
+        LearnDigests(downloader, artifact, Enumerable.Range(0, count));
+        downloader.UpdateParents([peer.AsParent(PieceBitmap.Full(count))]);
+        return new BoundMember(task, peer, agent, downloader);
+    }
+
+    private sealed record BoundMember(ContentDigest Task, TestPeer Peer, DownloadingAgent Agent, TaskDownloader Downloader) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Agent.DisposeAsync();
+            await Peer.DisposeAsync();
+        }
     }
 
     private static void LearnDigests(TaskDownloader downloader, TestArtifact artifact, IEnumerable<int> indexes)
