@@ -48,8 +48,8 @@ public sealed partial class TaskDownloader
     private const int PersistBatch = 256;
 
     /// <summary>
-    /// Piece buffers one download may hold at once: with 4 MiB pieces a window of 8, below the
-    /// default <see cref="TransferOptions.PiecesInFlight"/> of 12; the larger pieces of very
+    /// Piece buffers one download may hold at once: with 4 MiB pieces a window of 8, the
+    /// default <see cref="TransferOptions.PiecesInFlight"/>; the larger pieces of very
     /// large files get fewer (never below 2), so memory stays flat whatever the file size.
     /// </summary>
     public const long InFlightBudget = 32L * 1024 * 1024;
