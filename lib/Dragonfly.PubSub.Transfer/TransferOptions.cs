@@ -9,8 +9,8 @@ public sealed record TransferOptions
     /// The default of <see cref="PiecesInFlight"/>: 8. Session 11 raised it to 12 for parent sets of 16 peers, when
     /// the 16 × 256 MiB swarm finished 1.5–1.9 × D_min; with today's swarm (upload caps, piece news from parents)
     /// 8 finishes as soon (16 × 256 MiB and 8 × 64 MiB, both modes) at ~2 CPU-s per GB less and ~9 MiB less
-    /// peak RSS per agent (session 21): fewer transfers share each 100 Mbit/s link, so more bytes per wake-up,
-    /// fewer TLS connections and read-ahead buffers. Pieces of 4 MiB and more stay at 8 or fewer
+    /// peak RSS per agent (session 21). Likely why, not measured: fewer transfers share each 100 Mbit/s link, so
+    /// each wake-up carries more bytes, and fewer piece buffers are held. Pieces of 4 MiB and more stay at 8 or fewer
     /// (<c>TaskDownloader.InFlightBudget</c>).
     /// </summary>
     public const int DefaultPiecesInFlight = 8;
