@@ -48,7 +48,9 @@ public sealed class RedisBridgeClaimsTests : IAsyncLifetime
     {
         using var stateA = Connect();
         using var stateB = Connect();
-        var a = new RedisBridgeClaims(stateA, "broker-a") { Lease = TimeSpan.FromSeconds(1) };
+        // Only b's claim must lapse: a keeps the default 30 s lease, so a slow machine cannot let a's claim lapse
+        // between its claim and its renewal below (CI saw exactly that with 1 s for both).
+        var a = new RedisBridgeClaims(stateA, "broker-a");
         var b = new RedisBridgeClaims(stateB, "broker-b") { Lease = TimeSpan.FromSeconds(1) };
 
         // Given up (its import failed): the next broker to look takes it at once.
