@@ -54,7 +54,8 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         _logger = logger;
         _placement = new BrokerPlacement(links);
         _reports = options.ParentPieceMaps
-            ? new PieceReportThrottle(options.PieceReportInterval, TimeProvider.System, (task, finished) => Send(task, new PeerEvent { PiecesFinished = finished }))
+            ? new PieceReportThrottle(options.PieceReportInterval, TimeProvider.System, (task, finished) => Send(task, new PeerEvent { PiecesFinished = finished }),
+                PieceReportThrottle.DefaultEagerPieces)
             : null;
     }
 

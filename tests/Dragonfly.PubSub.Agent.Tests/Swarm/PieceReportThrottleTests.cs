@@ -67,6 +67,30 @@ public sealed class PieceReportThrottleTests
     }
 
     [Fact]
+    public void ATasksFirstPieces_GoEachAtOnce_ThenTheIntervalHoldsAgain()
+    {
+        var eager = new PieceReportThrottle(TimeSpan.FromSeconds(1), _time, (_, finished) => _sent.Add(finished), eagerPieces: 3);
+
+        eager.Add(Task, [0], null);
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        eager.Add(Task, [4, 5], null);
+        Assert.Equal([[0], [4, 5]], _sent.Select(s => s.Indexes.ToArray()));
+
+        // Three pieces reported: from here on, one report per interval.
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        eager.Add(Task, [6], null);
+        eager.Add(Task, [7], null);
+        Assert.Equal(2, _sent.Count);
+        _time.Advance(TimeSpan.FromMilliseconds(900));
+        Assert.Equal([6, 7], _sent[2].Indexes);
+
+        // Each task counts its own first pieces.
+        eager.Add("sha256:other", [0], null);
+        eager.Add("sha256:other", [1], null);
+        Assert.Equal(5, _sent.Count);
+    }
+
+    [Fact]
     public void Tasks_AreThrottledEachOnItsOwn()
     {
         _throttle.Add("sha256:a", [0], null);
