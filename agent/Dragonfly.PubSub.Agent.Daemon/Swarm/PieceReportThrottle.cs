@@ -13,7 +13,9 @@ namespace Dragonfly.PubSub.Agent.Swarm;
 /// The first <c>eagerPieces</c> pieces of a task are reported each at once: the broker offers a peer as a parent
 /// only for pieces it knows the peer holds, and at a swarm's start, when every peer holds a piece or two, a
 /// bitmap a second old leaves most peers out of each other's parent sets (measured in URL mode, 16 × 256 MiB:
-/// the median agent's second piece came 0.7 s after its first).
+/// the median agent's second piece came 0.7 s after its first). The count lives with the task's entry, which is
+/// forgotten after an interval without pieces: a download that stalled and resumes reports its next few pieces
+/// at once too (bounded: <c>eagerPieces</c> per quiet spell).
 /// </para>
 /// </summary>
 internal sealed class PieceReportThrottle(TimeSpan interval, TimeProvider time, Action<string, PiecesFinished> send, int eagerPieces = 0)
