@@ -11,11 +11,16 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
-// The persister: writes finished pieces into the record in LiteDB, as many per save as finished while
-// the previous save ran (at most 256), then makes them count: progress, and the scheduler told.
+// The persister: takes finished pieces as they come (as many per pass as finished meanwhile, at most
+// 256), tells the scheduler of them at once, and writes them into the record in LiteDB at most every
+// TransferOptions.RecordSaveInterval; the progress it raises is what the record holds.
 public sealed partial class TaskDownloader
 {
-    /// <summary>Writes finished pieces into the record, those that finished during the previous save together, and then makes them count.</summary>
+    /// <summary>
+    /// Takes finished pieces: reported to the scheduler at once, saved into the record at most every
+    /// <see cref="TransferOptions.RecordSaveInterval"/> (the loop's tick flushes what waits; pieces from the
+    /// origin at once), and everything left at the end.
+    /// </summary>
     private async Task<string?> PersistLoopAsync(PersistState state)
     {
         var reader = _persist.Reader;
@@ -26,9 +31,8 @@ public sealed partial class TaskDownloader
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             // One reader: WaitToReadAsync's true means at least one operation to take.
-            // No waiting window: what finishes while a save runs is the next batch, so batches grow with the
-            // rate by themselves. (A 50 ms window cost a timer per batch, one wake-up of the timer thread
-            // and one of the pool, and held every piece's report to the scheduler back by up to 50 ms.)
+            // No waiting window: what finishes while a pass runs is the next batch, so batches grow with the
+            // rate by themselves, and no piece's report to the scheduler waits for a timer.
             while (batch.Count < PersistBatch && reader.TryRead(out var op))
             {
                 batch.Add(op);
@@ -38,8 +42,8 @@ public sealed partial class TaskDownloader
             finished.Clear();
             sourced.Clear();
         }
-        // Digests learned since the last save (no piece of theirs done yet) are kept too.
-        if (error is null && _urlTask && Volatile.Read(ref _digestVersion) != state.SavedVersion)
+        // What was taken since the last save, and digests learned since (no piece of theirs done yet).
+        if (error is null && (state.Unsaved || (_urlTask && Volatile.Read(ref _digestVersion) != state.SavedVersion)))
         {
             error = PersistSafely(state, batch, finished, sourced, final: true);
         }
@@ -63,7 +67,6 @@ public sealed partial class TaskDownloader
     private string? Persist(PersistState state, List<PersistOp> batch, List<int> finished, List<int> sourced, bool final)
     {
         List<int>? held = null;
-        var digestsBehind = false;
         foreach (var op in batch)
         {
             switch (op.Kind)
@@ -74,14 +77,19 @@ public sealed partial class TaskDownloader
                     state.Bytes += _layout.LengthOf(op.Index);
                     state.FromPeers += op.FromPeers;
                     state.FromSource += op.FromSource;
+                    state.Unsaved = true;
+                    // A piece from the origin is saved at once: fetching it again after a crash would cost the
+                    // origin a second copy, and origin pieces come slowly enough for a save each.
+                    state.SourcedUnsaved |= op.FromSource > 0;
                     (op.FromSource > 0 ? sourced : finished).Add(op.Index);
                     // A piece recorded as done must have its digest in the record, or a resume cannot verify it.
-                    digestsBehind |= _urlTask && !state.SavedDigests[op.Index];
+                    state.DigestsBehind |= _urlTask && !state.SavedDigests[op.Index];
                     break;
                 case PersistKind.NotDone when state.Done[op.Index]:
                     state.Done[op.Index] = false;
                     state.Count--;
                     state.Bytes -= _layout.LengthOf(op.Index);
+                    state.Unsaved = true;
                     finished.Remove(op.Index);
                     sourced.Remove(op.Index);
                     break;
@@ -98,6 +106,35 @@ public sealed partial class TaskDownloader
                     break;
             }
         }
+
+        // The scheduler first: a piece on disk and verified can be served now, whether or not the record
+        // holds it yet (after a crash the agent joins again with what its record holds).
+        if (finished.Count > 0)
+        {
+            _reporter.PiecesFinished(Digest, finished.ToArray(), ServedBy(finished));
+        }
+        if (held is not null)
+        {
+            // Everything held, not only what came from the origin: a scheduler that lost the task learns it again.
+            sourced.AddRange(held.Where(i => state.Done[i] && !sourced.Contains(i) && Volatile.Read(ref _digests[i]) is not null));
+        }
+        if (sourced.Count > 0)
+        {
+            _reporter.PiecesSourced(Digest, sourced.ToArray(), sourced.Select(i => Volatile.Read(ref _digests[i])!).ToArray());
+        }
+
+        var digestsWaiting = _urlTask && Volatile.Read(ref _digestVersion) != state.SavedVersion;
+        if (!(state.Unsaved || digestsWaiting)
+            || !(final || state.SourcedUnsaved || _time.GetElapsedTime(state.SavedAt) >= _options.RecordSaveInterval))
+        {
+            return null;
+        }
+        return Save(state, final);
+    }
+
+    /// <summary>Writes the pieces taken so far into the record, then raises them as progress.</summary>
+    private string? Save(PersistState state, bool final)
+    {
         var bitmap = new PieceBitmap(_layout.PieceCount);
         for (var i = 0; i < state.Done.Length; i++)
         {
@@ -114,7 +151,7 @@ public sealed partial class TaskDownloader
         {
             var version = Volatile.Read(ref _digestVersion);
             if (version != state.SavedVersion
-                && (digestsBehind || final || _time.GetElapsedTime(state.ManifestSavedAt) >= ManifestSaveInterval))
+                && (state.DigestsBehind || final || _time.GetElapsedTime(state.ManifestSavedAt) >= ManifestSaveInterval))
             {
                 _record.ManifestBytes = BuildManifestBytes(state.SavedDigests, null);
                 state.SavedVersion = version;
@@ -136,21 +173,12 @@ public sealed partial class TaskDownloader
             _events.Writer.TryWrite(new Fatal($"cannot save progress in the agent database: {e.Message}"));
             return e.Message;
         }
+        state.Unsaved = false;
+        state.SourcedUnsaved = false;
+        state.DigestsBehind = false;
+        state.SavedAt = _time.GetTimestamp();
         var progress = new DownloadProgress(state.Count, _layout.PieceCount, state.Bytes, _record.BytesFromPeers, _record.BytesFromSource);
         SetProgress(progress);
-        if (finished.Count > 0)
-        {
-            _reporter.PiecesFinished(Digest, finished.ToArray(), ServedBy(finished));
-        }
-        if (held is not null)
-        {
-            // Everything held, not only what came from the origin: a scheduler that lost the task learns it again.
-            sourced.AddRange(held.Where(i => state.Done[i] && !sourced.Contains(i) && Volatile.Read(ref _digests[i]) is not null));
-        }
-        if (sourced.Count > 0)
-        {
-            _reporter.PiecesSourced(Digest, sourced.ToArray(), sourced.Select(i => Volatile.Read(ref _digests[i])!).ToArray());
-        }
         RaiseProgress(progress);
         return null;
     }
@@ -172,6 +200,18 @@ public sealed partial class TaskDownloader
         public int SavedVersion { get; set; } = savedVersion;
 
         public long ManifestSavedAt { get; set; }
+
+        /// <summary>When the record was last saved (a timestamp of the download's clock).</summary>
+        public long SavedAt { get; set; }
+
+        /// <summary>Pieces taken (done or undone) that the record does not hold yet.</summary>
+        public bool Unsaved { get; set; }
+
+        /// <summary>A piece from the origin taken since the last save: saved at once.</summary>
+        public bool SourcedUnsaved { get; set; }
+
+        /// <summary>A piece taken since the last save whose digest the record's manifest lacks (URL tasks).</summary>
+        public bool DigestsBehind { get; set; }
     }
 
     private enum PersistKind
@@ -184,6 +224,9 @@ public sealed partial class TaskDownloader
 
         /// <summary>This download became the source: report every piece held, with its digest.</summary>
         ReportHeld,
+
+        /// <summary>The loop's tick: save what waits if the save interval has passed.</summary>
+        Flush,
     }
 
     private readonly record struct PersistOp(PersistKind Kind, int Index = -1, long FromPeers = 0, long FromSource = 0);

@@ -74,6 +74,10 @@ public sealed partial class TaskDownloader
                         return new LoopEnd(h.Digest, null, Discard: false);
                     case Fatal f:
                         return new LoopEnd(null, f.Error, Discard: false);
+                    case Tick:
+                        // Pieces taken since the last save are saved once the interval has passed, even if no more come.
+                        _persist.Writer.TryWrite(new PersistOp(PersistKind.Flush));
+                        break;
                 }
             }
 

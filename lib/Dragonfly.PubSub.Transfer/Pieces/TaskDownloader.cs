@@ -38,7 +38,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// </summary>
 public sealed partial class TaskDownloader
 {
-    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
+    internal static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan NeedParentsInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>How often learned digests alone (no piece of theirs done) are written to the record.</summary>
@@ -380,6 +380,7 @@ public sealed partial class TaskDownloader
             BaseFromPeers = _record.BytesFromPeers,
             BaseFromSource = _record.BytesFromSource,
             ManifestSavedAt = _time.GetTimestamp(),
+            SavedAt = _time.GetTimestamp(),
         };
         var persistLoop = Task.Run(() => PersistLoopAsync(persisted));
         var hashLoop = Task.Run(async () =>

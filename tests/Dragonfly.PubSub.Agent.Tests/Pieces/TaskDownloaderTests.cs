@@ -260,14 +260,16 @@ public sealed class TaskDownloaderTests : IDisposable
     }
 
     [Fact]
-    public async Task FinishedPieces_AreRecordedAndReportedAtOnce_WithoutWaitingForAClock()
+    public async Task FinishedPieces_AreReportedAtOnce_AndRecordedWhenTheSaveIntervalHasPassed()
     {
-        // A clock that never moves: a piece whose record or report waited for a timer would never show.
+        // A clock that moves only when told: a piece whose report waited for a timer would never reach the
+        // scheduler; the record (and the progress it backs) waits for the save interval, then takes both.
         // The parent offers half the pieces, so the download is still running when they must be visible.
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);
         await using var parent = await TestPeer.StartAsync("half");
-        await using var agent = new DownloadingAgent();
-        var downloader = agent.CreateDownloader(artifact, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        await using var agent = new DownloadingAgent(new TransferOptions { DataDir = Path.Combine(_dir.Path, "agent") });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var downloader = agent.CreateDownloader(artifact, time: clock);
         var half = new PieceBitmap(4);
         half.Set(0);
         half.Set(1);
@@ -278,6 +280,11 @@ public sealed class TaskDownloaderTests : IDisposable
 
         await TestTimeout.UntilAsync(() => agent.Reporter.Finished.Count >= 2, "the scheduler being told of both pieces");
         Assert.Equal([0, 1], agent.Reporter.Finished.Order());
+        Assert.Equal(0, PieceBitmap.FromBytes(agent.Store.Find(artifact.Digest)!.Bitmap, 4).CountSet);
+        Assert.Equal(0, downloader.Progress.CompletedPieces);
+
+        clock.Advance(TaskDownloader.TickInterval); // past the default save interval
+        await TestTimeout.UntilAsync(() => downloader.Progress.CompletedPieces == 2, "the tick after the save interval saving both pieces");
         Assert.Equal(2, PieceBitmap.FromBytes(agent.Store.Find(artifact.Digest)!.Bitmap, 4).CountSet);
         Assert.False(run.IsCompleted);
 

@@ -3,11 +3,13 @@ using System.Text;
 using Dragonfly.PubSub.Agent.Tests.Support;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Contracts.Scheduler;
+using Dragonfly.PubSub.Transfer;
 using Dragonfly.PubSub.Transfer.Metrics;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Sources;
 using Dragonfly.PubSub.Transfer.Storage;
 using Google.Protobuf;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 
@@ -275,6 +277,30 @@ public sealed class UrlTaskDownloaderTests : IDisposable
         Assert.Equal(artifact.Bytes.Length, progress.BytesFromPeers + progress.BytesFromSource);
         Assert.InRange(progress.BytesFromSource, 1, 12L * TestArtifact.SmallPiece);
         Assert.True((long)peer.Server.RequestsServed * TestArtifact.SmallPiece >= artifact.Bytes.Length - progress.BytesFromSource);
+    }
+
+    [Fact]
+    public async Task PiecesFromTheOrigin_AreRecordedAtOnce_WithoutWaitingForTheSaveInterval()
+    {
+        // The default save interval and a clock that never moves: a peer's piece would wait for the next save,
+        // a piece from the origin must not (fetching it again after a crash costs the origin a second copy).
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 16 * TestArtifact.SmallPiece);
+        var manifest = UrlManifest(artifact);
+        var task = ContentDigest.Parse(manifest.Digest);
+        await using var agent = new DownloadingAgent(new TransferOptions { DataDir = Path.Combine(_dir.Path, "agent") });
+        var downloader = agent.CreateDownloader(manifest, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        downloader.FetchFromSource(new MemorySource(artifact.Bytes, delay: TimeSpan.FromSeconds(1.5)), null); // 2 rounds of 8: 3 s
+        using var stop = new CancellationTokenSource();
+        var run = downloader.RunAsync(stop.Token);
+
+        await TestTimeout.UntilAsync(() => agent.Reporter.Sourced.Count > 0, "the first piece from the origin");
+        await TestTimeout.UntilAsync(() => PieceBitmap.FromBytes(agent.Store.Find(task)!.Bitmap, 16).CountSet > 0,
+            "the first piece from the origin in the record");
+        Assert.True(downloader.Progress.CompletedPieces > 0);
+        Assert.False(run.IsCompleted);
+
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.Within());
     }
 
     [Fact]

@@ -12,9 +12,13 @@ public sealed class DownloadingAgent : IAsyncDisposable
 {
     private readonly TempDirectory _dir = new();
 
+    /// <summary>
+    /// Without <paramref name="options"/>, the record is saved after every batch of pieces (no save interval): these
+    /// downloads last a fraction of a second, and the tests watch their progress while they run.
+    /// </summary>
     public DownloadingAgent(TransferOptions? options = null)
     {
-        Options = options ?? new TransferOptions { DataDir = _dir.Path };
+        Options = options ?? new TransferOptions { DataDir = _dir.Path, RecordSaveInterval = TimeSpan.Zero };
         Store = AgentStore.Open(_dir.Path);
         Content = new ContentStore(_dir.Path);
         Fetcher = new PieceFetcher(Options, NullLogger<PieceFetcher>.Instance);
@@ -43,9 +47,9 @@ public sealed class DownloadingAgent : IAsyncDisposable
 
     /// <summary>A downloader of any manifest (a URL task's), with a fresh record unless one is given.</summary>
     public TaskDownloader CreateDownloader(Manifest manifest, TaskRecord? record = null, int seed = 7, long downloadLimit = 0,
-        WholeFileProof proof = WholeFileProof.Sha256) =>
+        WholeFileProof proof = WholeFileProof.Sha256, TimeProvider? time = null) =>
         new(manifest, record ?? new TaskRecord { Id = manifest.Digest, Name = manifest.Name, Topic = manifest.Topic }, Store, Content,
-            Pieces, Fetcher, Reporter, Options, NullLogger.Instance, TimeProvider.System, new Random(seed), downloadLimit, proof);
+            Pieces, Fetcher, Reporter, Options, NullLogger.Instance, time ?? TimeProvider.System, new Random(seed), downloadLimit, proof);
 
     public async ValueTask DisposeAsync()
     {
