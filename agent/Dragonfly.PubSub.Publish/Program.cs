@@ -15,7 +15,7 @@ var url = new Option<string?>("--url") { Description = "Publish the object at th
 var topic = new Option<string>("--topic", "-t") { Description = "Topic to announce on, e.g. releases/app (no wildcards).", Required = true };
 var name = new Option<string?>("--name") { Description = "Name subscribers store it under (default: the file name, or the last segment of the URL path)." };
 var labels = new Option<string[]>("--label") { Description = "A K=V label carried in the announcement; repeatable.", Arity = ArgumentArity.ZeroOrMore };
-var pieceSize = new Option<string?>("--piece-size") { Description = "Bytes per piece, e.g. 4MiB (default: the smallest power of two from 512 KiB to 4 MiB that cuts the file into at most 256 pieces, larger beyond 4,096 pieces)." };
+var pieceSize = new Option<string?>("--piece-size") { Description = "Bytes per piece, e.g. 4MiB (default: the smallest power of two from 256 KiB to 4 MiB that cuts the file into at most 1,024 pieces, larger beyond 4,096 pieces)." };
 var headers = new Option<string[]>("--header", "-H") { Description = "With --url: 'Name: value' header the seed sends to an HTTP(S) origin; repeatable. Kept in the broker's memory only, never logged or announced.", Arity = ArgumentArity.ZeroOrMore };
 var tag = new Option<string?>("--tag") { Description = "With --url: a tag that is part of the task id." };
 var filterParams = new Option<string[]>("--filter-param") { Description = "With --url: query parameter left out of the task id (signed-URL parameters are left out already); repeatable.", Arity = ArgumentArity.ZeroOrMore };

@@ -7,14 +7,17 @@ public readonly record struct PieceLayout(long Size, int PieceSize)
     public const int DefaultPieceSize = 4 * 1024 * 1024;
 
     /// <summary>The smallest piece size <see cref="For"/> chooses by itself.</summary>
-    public const int SmallestDefaultPieceSize = 512 * 1024;
+    public const int SmallestDefaultPieceSize = 256 * 1024;
 
     /// <summary>
-    /// Files up to 1 GiB are cut into about this many pieces (at least 512 KiB each): with 16 pieces
-    /// of 4 MiB a 64 MiB file kept eight receivers waiting on the publisher, 128 of 512 KiB let
-    /// them trade from the first second (dfbench swarm, 8 × 64 MiB at 100 Mbit/s: 2.5 → 1.65 × D_min).
+    /// Files up to 4 GiB are cut into about this many pieces (at least 256 KiB each). A child can pass a
+    /// piece on only once it has all of it, so the piece size is how far each receiver trails the source:
+    /// 256 → 1024 pieces (1 MiB → 256 KiB for 256 MiB, 512 → 256 KiB for 64 MiB) took dfbench swarm at
+    /// 100 Mbit/s from 1.29–1.33 to 1.24–1.27 × D_min (16 × 256 MiB by URL) and from 1.34 to 1.27–1.29
+    /// (8 × 64 MiB by URL), session 23. Before that, 16 pieces of 4 MiB for 64 MiB kept eight receivers
+    /// waiting on the publisher and 128 of 512 KiB let them trade from the first second (2.5 → 1.65 × D_min).
     /// </summary>
-    public const int TargetPieceCount = 256;
+    public const int TargetPieceCount = 1024;
 
     /// <summary>Piece counts stay at or below this by doubling the piece size for very large files.</summary>
     public const int MaxPieceCount = 4096;
@@ -43,7 +46,7 @@ public readonly record struct PieceLayout(long Size, int PieceSize)
     }
 
     /// <summary>
-    /// The requested piece size, or: the smallest power of two from 512 KiB to 4 MiB that cuts the file
+    /// The requested piece size, or: the smallest power of two from 256 KiB to 4 MiB that cuts the file
     /// into at most <see cref="TargetPieceCount"/> pieces, doubled beyond 4 MiB only to keep very large
     /// files at <see cref="MaxPieceCount"/> pieces or fewer.
     /// </summary>

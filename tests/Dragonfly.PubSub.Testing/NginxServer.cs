@@ -9,7 +9,7 @@ namespace Dragonfly.PubSub.Testing;
 /// <c>/files/</c> plain; <c>/norange/</c> ignores Range (<c>max_ranges 0</c>); <c>/fail/</c>
 /// answers 503; <c>/private/</c> needs <c>X-Token: secret</c>; <c>/basic/</c> needs
 /// alice:s3cret-pw; <c>/redirect/x</c> → 302 to <c>/files/x</c>; <c>/slow/</c> is rate-limited
-/// after its first 256 KiB when <see cref="SlowRate"/> is set. With a proxy upstream, a third
+/// after each response's first <see cref="SlowAfter"/> (256 KiB) when <see cref="SlowRate"/> is set. With a proxy upstream, a third
 /// port (<see cref="ProxyPort"/>) passes every request through to it, so that the access log
 /// shows what another server (s3rver) served. Every request is logged with its body bytes.
 /// </summary>
@@ -45,13 +45,20 @@ public sealed partial class NginxServer : IDisposable
 
     public Uri? ProxyUpstream { get; }
 
-    /// <summary>Rate of <c>/slow/</c> after its first 256 KiB (nginx syntax, e.g. <c>256k</c>); null: unlimited.</summary>
+    /// <summary>Rate of <c>/slow/</c> after each response's first <see cref="SlowAfter"/> (nginx syntax, e.g. <c>256k</c>); null: unlimited.</summary>
     public string? SlowRate { get; set; }
 
-    public static async Task<NginxServer> StartAsync(string? slowRate = null, Uri? proxyUpstream = null)
+    /// <summary>
+    /// What each <c>/slow/</c> response sends before the rate applies (nginx's <c>limit_rate_after</c>). nginx also
+    /// lets one second's worth of the rate out at once, so a range is slowed only if it is longer than both: "0"
+    /// slows the 256 KiB pieces of a file up to 256 MiB, which the default lets through unslowed.
+    /// </summary>
+    public string SlowAfter { get; set; } = "256k";
+
+    public static async Task<NginxServer> StartAsync(string? slowRate = null, Uri? proxyUpstream = null, string slowAfter = "256k")
     {
         var root = Directory.CreateTempSubdirectory("dragonfly-nginx-").FullName;
-        var server = new NginxServer(root, TestCertificates.Create(), proxyUpstream) { SlowRate = slowRate };
+        var server = new NginxServer(root, TestCertificates.Create(), proxyUpstream) { SlowRate = slowRate, SlowAfter = slowAfter };
         try
         {
             foreach (var dir in (string[])["www/files", "www/norange", "www/private", "www/basic", "www/slow", "tmp", "logs"])
@@ -215,7 +222,7 @@ public sealed partial class NginxServer : IDisposable
 
     private string Config()
     {
-        var slow = SlowRate is null ? "" : $"limit_rate_after 256k; limit_rate {SlowRate};";
+        var slow = SlowRate is null ? "" : $"limit_rate_after {SlowAfter}; limit_rate {SlowRate};";
         var proxy = ProxyUpstream is null ? "" : $$"""
                 server {
                     listen 127.0.0.1:{{ProxyPort}};

@@ -54,12 +54,13 @@ public sealed class PieceLayoutTests
     }
 
     [Theory]
-    [InlineData(1L, 512 * 1024)]
-    [InlineData(64L * MiB, 512 * 1024)]            // 128 pieces
-    [InlineData(128L * MiB, 512 * 1024)]           // 256 pieces: at the target, not over it
-    [InlineData(128L * MiB + 1, 1 * MiB)]
-    [InlineData(256L * MiB, 1 * MiB)]
-    [InlineData(1024L * MiB, 4 * MiB)]
+    [InlineData(1L, 256 * 1024)]
+    [InlineData(64L * MiB, 256 * 1024)]            // 256 pieces
+    [InlineData(256L * MiB, 256 * 1024)]           // 1024 pieces: at the target, not over it
+    [InlineData(256L * MiB + 1, 512 * 1024)]
+    [InlineData(512L * MiB, 512 * 1024)]
+    [InlineData(1024L * MiB, 1 * MiB)]
+    [InlineData(4096L * MiB, 4 * MiB)]
     [InlineData(6L * 1024 * MiB, 4 * MiB)]         // 1536 pieces: 4 MiB is the largest size the target asks for
     public void DefaultPieceSize_CutsSmallerFilesIntoAboutTheTargetCount(long size, int expected)
     {

@@ -22,12 +22,13 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
     [Fact]
     public Task Dfget_BrokerKilledAndRestartedMidSourcing_Finishes_OriginServesAboutOneCopy() => TestCluster.RunAsync(output, async cluster =>
     {
-        // nginx lets a response send limit_rate_after plus one second's worth at once, so a 1 MiB range waits
-        // only below 768 KiB/s: at 512k each piece takes ~1 s and the seed's 8 parallel range requests ~32 s
-        // for the file. (At 2m every range went out at once: on a fast machine the seed had the whole file
-        // before the kill and nothing was tested; on a slower one the kill caught it at full speed.)
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "512k"));
-        var file = await TestFile.CreateAsync(nginx.WwwPath("slow/restart.bin"), 256 * MiB, seed: 361);
+        // nginx lets a response send limit_rate_after plus one second's worth at once: with nothing after and 128k,
+        // each 256 KiB piece of a 64 MiB file takes ~1 s and the seed's 8 parallel range requests ~32 s for the
+        // file. (At 2m every range went out at once: on a fast machine the seed had the whole file before the kill
+        // and nothing was tested; on a slower one the kill caught it at full speed. The 256k after, the default,
+        // let every 256 KiB piece out at once.)
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "128k", slowAfter: "0"));
+        var file = await TestFile.CreateAsync(nginx.WwwPath("slow/restart.bin"), 64 * MiB, seed: 361);
         await cluster.StartBrokerAsync();
         var agents = await cluster.StartAgentsAsync("agent", 2);
 
@@ -103,10 +104,10 @@ public sealed class UrlTaskBrokerRestartTests(ITestOutputHelper output)
     {
         // dfpub --url: the subscriber never had the URL, the broker's seed had it in memory only, so after the
         // restart nobody can register the task again. The subscriber's task must end, not wait for ever.
-        // 32 KiB/s after each request's first 256 KiB: the seed reads many 512 KiB pieces at once, each for ~8 s,
-        // so it is still sourcing when the broker is killed (at 1 MiB/s it had all 128 MiB within seconds, the
-        // catalogue kept the sourced task, and the subscriber finished instead).
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k"));
+        // 32 KiB/s from each request's first byte: the seed reads 8 pieces of 256 KiB at once, each for ~7 s, so
+        // it is still sourcing when the broker is killed (at 1 MiB/s, or with the default 256 KiB unslowed, it had
+        // all 128 MiB within seconds, the catalogue kept the sourced task, and the subscriber finished instead).
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k", slowAfter: "0"));
         await TestFile.CreateAsync(nginx.WwwPath("slow/topic.bin"), 128 * MiB, seed: 362);
         await cluster.StartBrokerAsync();
         var publisher = await cluster.StartAgentAsync("pub");
