@@ -124,20 +124,20 @@ public sealed class BrokerLoadSmokeTests
     public void SwarmProfile_WithPeerPieceNews_SendsOneReportASecondCarryingThatSecondsPieces()
     {
         Assert.Equal(1.0, 1.5 * SwarmReportRate.ThrottledReportInterval.TotalSeconds, 6);
-        Assert.Equal(12, SwarmReportRate.PiecesPerThrottledReport);
+        Assert.Equal(48, SwarmReportRate.PiecesPerThrottledReport);
         Assert.Contains("one report per second", SwarmReportRate.ThrottledDerivation);
     }
 
     [Fact]
     public void SwarmProfile_ReportsAsFastAsA100MbitLinkFillsTheDefaultPiecesOfA256MiBFile()
     {
-        // The agent's own layout for the testbed's file: 1 MiB pieces (PieceLayout.For).
-        Assert.Equal(1048576, SwarmReportRate.PieceBytes);
-        Assert.Equal(100e6 / 8 / 1048576, SwarmReportRate.PiecesPerSecondPerAgent, 9);
-        Assert.Equal(11.92, SwarmReportRate.PiecesPerSecondPerAgent, 2);
+        // The agent's own layout for the testbed's file: 256 KiB pieces (PieceLayout.For, since session 23).
+        Assert.Equal(262144, SwarmReportRate.PieceBytes);
+        Assert.Equal(100e6 / 8 / 262144, SwarmReportRate.PiecesPerSecondPerAgent, 9);
+        Assert.Equal(47.68, SwarmReportRate.PiecesPerSecondPerAgent, 2);
         // Intervals are drawn from S..2S: their mean 1.5 S must give that rate.
         Assert.Equal(1 / SwarmReportRate.PiecesPerSecondPerAgent, 1.5 * SwarmReportRate.ReportInterval.TotalSeconds, 3);
-        Assert.Contains("11.92 pieces/s", SwarmReportRate.Derivation);
+        Assert.Contains("47.68 pieces/s", SwarmReportRate.Derivation);
     }
 
     [Fact]

@@ -18,9 +18,9 @@ public sealed class OriginFailureTests(ITestOutputHelper output)
     [Fact]
     public Task Dfget_OriginDiesMidTransfer_Exits1WithOneLineAfterBoundedRetries_NoOutput_ThenSucceedsWhenItIsBack() => TestCluster.RunAsync(output, async cluster =>
     {
-        // 256 KiB per request at full speed, then 32 KiB/s: the seed reads all 16 pieces (512 KiB) of the
-        // file at once, each for ~8 s, so the transfer is still running when nginx dies.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k"));
+        // 32 KiB/s from each request's first byte (nginx lets the first second's worth out at once): the seed reads
+        // 8 of the file's 32 pieces (256 KiB) at once, each for ~7 s, so the transfer is still running when nginx dies.
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "32k", slowAfter: "0"));
         var file = await TestFile.CreateAsync(nginx.WwwPath("slow/dies.bin"), 8 * MiB, seed: 321);
         await cluster.StartBrokerAsync();
         var agent = await cluster.StartAgentAsync("agent");
