@@ -34,7 +34,8 @@ public static class BrokerLoadCommand
         var report = new Option<double>("--report-interval") { Description = "Each agent reports a finished piece every S..2S seconds (0 = never)", DefaultValueFactory = _ => defaults.ReportInterval.TotalSeconds };
         var profile = new Option<string>("--profile")
         {
-            Description = "Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, the default 1 MiB pieces of a 256 MiB file = 11.92 reports/s per agent)",
+            Description = string.Create(CultureInfo.InvariantCulture,
+                $"Piece-report rate: 'default' (--report-interval) or 'swarm' (the rate of a real swarm: 100 Mbit/s links, the default {SwarmReportRate.PieceBytes / 1024} KiB pieces of a 256 MiB file = {SwarmReportRate.PiecesPerSecondPerAgent:0.00} pieces/s per agent)"),
             DefaultValueFactory = _ => "default",
         };
         var pieceNews = new Option<string>("--piece-news")
