@@ -123,17 +123,26 @@ public sealed partial class TaskDownloader
             _reporter.PiecesSourced(Digest, sourced.ToArray(), sourced.Select(i => Volatile.Read(ref _digests[i])!).ToArray());
         }
 
-        var digestsWaiting = _urlTask && Volatile.Read(ref _digestVersion) != state.SavedVersion;
-        if (!(state.Unsaved || digestsWaiting)
+        // Learned digests alone (no piece of theirs done) are written at most every ManifestSaveInterval: a URL
+        // task's digests arrive all the time, and each would otherwise cost a save of an unchanged record.
+        var version = Volatile.Read(ref _digestVersion);
+        int? manifestVersion = _urlTask && version != state.SavedVersion
+            && (state.DigestsBehind || final || _time.GetElapsedTime(state.ManifestSavedAt) >= ManifestSaveInterval)
+            ? version
+            : null;
+        if (!(state.Unsaved || manifestVersion is not null)
             || !(final || state.SourcedUnsaved || _time.GetElapsedTime(state.SavedAt) >= _options.RecordSaveInterval))
         {
             return null;
         }
-        return Save(state, final);
+        return Save(state, manifestVersion);
     }
 
-    /// <summary>Writes the pieces taken so far into the record, then raises them as progress.</summary>
-    private string? Save(PersistState state, bool final)
+    /// <summary>
+    /// Writes the pieces taken so far into the record, with the manifest as of <paramref name="manifestVersion"/>
+    /// when it is due, then raises them as progress.
+    /// </summary>
+    private string? Save(PersistState state, int? manifestVersion)
     {
         var bitmap = new PieceBitmap(_layout.PieceCount);
         for (var i = 0; i < state.Done.Length; i++)
@@ -147,16 +156,11 @@ public sealed partial class TaskDownloader
         _record.BytesFromPeers = state.BaseFromPeers + state.FromPeers;
         _record.BytesFromSource = state.BaseFromSource + state.FromSource;
         _record.UpdatedAt = _time.GetUtcNow().UtcDateTime;
-        if (_urlTask)
+        if (manifestVersion is int due)
         {
-            var version = Volatile.Read(ref _digestVersion);
-            if (version != state.SavedVersion
-                && (state.DigestsBehind || final || _time.GetElapsedTime(state.ManifestSavedAt) >= ManifestSaveInterval))
-            {
-                _record.ManifestBytes = BuildManifestBytes(state.SavedDigests, null);
-                state.SavedVersion = version;
-                state.ManifestSavedAt = _time.GetTimestamp();
-            }
+            _record.ManifestBytes = BuildManifestBytes(state.SavedDigests, null);
+            state.SavedVersion = due;
+            state.ManifestSavedAt = _time.GetTimestamp();
         }
         try
         {
