@@ -43,9 +43,18 @@ public static class Manifests
     /// <summary>
     /// The manifest as an announcement carries it (<see cref="Announcement.Manifest"/>): base64 of its
     /// protobuf bytes, or null when it is longer than <paramref name="maxBytes"/> (0: never inlined).
+    /// Without its <see cref="Manifest.PieceChain"/>: a subscription proves the content by the broker's
+    /// binding, not by the chain, and without it a manifest of 1,024 pieces still fits the default limit
+    /// (a dfget by content id asks the broker for the whole manifest; one of a task this agent knows only
+    /// from an announcement hashes the whole file, as without a chain).
     /// </summary>
     public static string? ToInline(this Manifest manifest, int maxBytes)
     {
+        if (manifest.PieceChain.Count > 0)
+        {
+            manifest = manifest.Clone();
+            manifest.PieceChain.Clear();
+        }
         var size = manifest.CalculateSize();
         return maxBytes > 0 && size <= maxBytes ? Convert.ToBase64String(manifest.ToByteArray()) : null;
     }
@@ -85,7 +94,8 @@ public static class Manifests
     };
 
     /// <summary>
-    /// Reads a file once, hashing every piece and the whole file, and returns its manifest
+    /// Reads a file once, hashing every piece and the whole file (with its chaining values at the piece
+    /// boundaries, <see cref="Manifest.PieceChain"/>, where <see cref="Sha256Chain"/> runs), and returns its manifest
     /// (topic, publisher and labels are the caller's to fill in). <paramref name="onPiece"/> sees each
     /// piece's bytes in order, e.g. to copy them into a content store in the same pass.
     /// </summary>
@@ -97,6 +107,8 @@ public static class Manifests
         var layout = PieceLayout.For(size, pieceSize);
         var manifest = new Manifest { Name = name, Size = size, PieceSize = layout.PieceSize };
         using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chain = Sha256Chain.ForLayout(layout);
+        var state = new byte[Sha256Chain.StateSize];
         var buffer = new byte[layout.PieceSize];
         long done = 0;
         for (var index = 0; index < layout.PieceCount; index++)
@@ -104,7 +116,19 @@ public static class Manifests
             var length = layout.LengthOf(index);
             await source.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
             var piece = buffer.AsMemory(0, length);
-            whole.AppendData(piece.Span);
+            if (chain is null)
+            {
+                whole.AppendData(piece.Span);
+            }
+            else
+            {
+                chain.Append(piece.Span);
+                if (index < layout.PieceCount - 1)
+                {
+                    chain.WriteState(state);
+                    manifest.PieceChain.Add(ByteString.CopyFrom(state));
+                }
+            }
             manifest.PieceDigests.Add(ByteString.CopyFrom(SHA256.HashData(piece.Span)));
             if (onPiece is not null)
             {
@@ -117,7 +141,16 @@ public static class Manifests
         {
             throw new IOException("the file changed size while it was read; publish it again once it is complete");
         }
-        manifest.Digest = ContentDigest.FromHash(whole.GetHashAndReset()).ToString();
+        var digest = new byte[Sha256Chain.StateSize];
+        if (chain is null)
+        {
+            whole.GetHashAndReset(digest);
+        }
+        else
+        {
+            chain.Finish(digest);
+        }
+        manifest.Digest = ContentDigest.FromHash(digest).ToString();
         return manifest;
     }
 }

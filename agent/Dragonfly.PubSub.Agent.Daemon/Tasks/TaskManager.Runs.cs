@@ -243,9 +243,12 @@ public sealed partial class TaskManager
             // does not hold. A URL task's source vouches for its piece digests and for what the whole
             // file hashes to alike, so a member takes its word for both; a seed is likely to be the
             // source itself, which hashes what it fetched, best in piece order while it arrives.
+            // A content task's publisher also lists the hash's state at every piece boundary: a digest
+            // asked for by name, or an image blob's, is then proven by the pieces' own checks in one
+            // pass (PieceChain; the downloader hashes the file where the manifest has no chain).
             var namedDigest = entry.Waiters.Any(w => !entry.IsUrlTask || w.Expected is not null);
             var proof = entry.CacheOnly || namedDigest || (entry.IsUrlTask && _options.Seed)
-                ? WholeFileProof.Sha256
+                ? (entry.IsUrlTask ? WholeFileProof.Sha256 : WholeFileProof.PieceChain)
                 : WholeFileProof.ManifestBinding;
             entry.Proof = proof;
             downloader = new TaskDownloader(manifest, entry.Record, _store, _content, _pieces, _fetcher, _scheduler,

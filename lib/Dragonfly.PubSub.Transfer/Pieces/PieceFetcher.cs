@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using Dragonfly.PubSub.Contracts;
 using Microsoft.Extensions.Logging;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
@@ -86,14 +87,15 @@ public sealed class PieceFetcher : IAsyncDisposable
 
     /// <summary>
     /// Fetches bytes [offset, offset + destination.Length) of an artifact from one parent into
-    /// <paramref name="destination"/> and checks them against <paramref name="expectedSha256"/>.
+    /// <paramref name="destination"/> and checks them as they arrive (<paramref name="check"/>: the piece's
+    /// digest, or the manifest's chaining values around it).
     /// Never throws for network trouble or bad data: the status says what happened.
     /// </summary>
     /// <param name="taskLimiter">A limit of this download's own (<c>dfget --limit</c>), on top of the agent's; null = none.</param>
     /// <param name="peerId">The parent's peer id from the scheduler: with TLS, its certificate must name it.</param>
     internal async ValueTask<FetchResult> FetchAsync(
         string host, int port, DigestKey content, long offset, Memory<byte> destination,
-        ReadOnlyMemory<byte> expectedSha256, CancellationToken ct, TokenBucket? taskLimiter = null, string? peerId = null)
+        PieceCheck check, CancellationToken ct, TokenBucket? taskLimiter = null, string? peerId = null)
     {
         if (Volatile.Read(ref _disposed) != 0)
         {
@@ -121,7 +123,7 @@ public sealed class PieceFetcher : IAsyncDisposable
                 }
             }
             _tickets.TryGetValue(content, out var ticket);
-            var result = await connection.RequestAsync(content, ticket, offset, destination, expectedSha256, _limiter, taskLimiter, ct).ConfigureAwait(false);
+            var result = await connection.RequestAsync(content, ticket, offset, destination, check, _limiter, taskLimiter, ct).ConfigureAwait(false);
             if (connection.Healthy && Volatile.Read(ref _disposed) == 0)
             {
                 ReturnIdle(endpoint, connection);
@@ -355,6 +357,7 @@ public sealed class PieceFetcher : IAsyncDisposable
         private readonly byte[] _header = new byte[PieceProtocol.ResponseHeaderLength];
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private readonly byte[] _digest = new byte[SHA256.HashSizeInBytes];
+        private Sha256Chain? _chain; // made on the first chained check
         private const int MaxPresented = 64;
 
         // The ticket last presented on this connection per task (by reference: a new one is sent again).
@@ -373,9 +376,11 @@ public sealed class PieceFetcher : IAsyncDisposable
         public void MarkIdle() => Volatile.Write(ref _idleSince, Environment.TickCount64);
 
         public async ValueTask<FetchResult> RequestAsync(
-            DigestKey content, byte[]? ticket, long offset, Memory<byte> destination, ReadOnlyMemory<byte> expectedSha256,
+            DigestKey content, byte[]? ticket, long offset, Memory<byte> destination, PieceCheck check,
             TokenBucket limiter, TokenBucket? taskLimiter, CancellationToken ct)
         {
+            var chain = check.Kind == PieceCheckKind.Digest ? null : _chain ??= new Sha256Chain();
+            chain?.StartAt(check.StartState.Span, check.Offset);
             GotResponse = false;
             Healthy = false;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -446,7 +451,14 @@ public sealed class PieceFetcher : IAsyncDisposable
                         return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection in the middle of a piece");
                     }
                     // Hash what just arrived while the kernel keeps receiving the rest.
-                    _hash.AppendData(destination.Span.Slice(received, n));
+                    if (chain is null)
+                    {
+                        _hash.AppendData(destination.Span.Slice(received, n));
+                    }
+                    else
+                    {
+                        chain.Append(destination.Span.Slice(received, n));
+                    }
                     received += n;
                     timeout.CancelAfter(StallTimeout);
                     await limiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
@@ -456,10 +468,23 @@ public sealed class PieceFetcher : IAsyncDisposable
                     }
                 }
                 Healthy = true;
-                _hash.GetHashAndReset(_digest);
-                return _digest.AsSpan().SequenceEqual(expectedSha256.Span)
+                switch (check.Kind)
+                {
+                    case PieceCheckKind.Digest:
+                        _hash.GetHashAndReset(_digest);
+                        break;
+                    case PieceCheckKind.ChainState:
+                        chain!.WriteState(_digest);
+                        break;
+                    default:
+                        chain!.Finish(_digest);
+                        break;
+                }
+                return _digest.AsSpan().SequenceEqual(check.Expected.Span)
                     ? FetchResult.Ok
-                    : new FetchResult(FetchStatus.Corrupt, "the bytes do not match the piece digest");
+                    : new FetchResult(FetchStatus.Corrupt, check.Kind == PieceCheckKind.Digest
+                        ? "the bytes do not match the piece digest"
+                        : "the bytes do not match the manifest's SHA-256 chain");
             }
             catch (OperationCanceledException)
             {

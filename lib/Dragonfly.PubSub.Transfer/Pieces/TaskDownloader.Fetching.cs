@@ -65,8 +65,9 @@ public sealed partial class TaskDownloader
             // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
             return (AttemptOutcome.Busy, null, false);
         }
+        var check = _checkByChain ? PieceCheck.Chained(_chain!, _contentIdBytes, _layout, index) : PieceCheck.Digest(expected);
         var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
-            buffer.AsMemory(0, length), expected, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
+            buffer.AsMemory(0, length), check, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
         var outcome = result.Status switch
         {
             FetchStatus.Ok => AttemptOutcome.Duplicate,
@@ -77,6 +78,14 @@ public sealed partial class TaskDownloader
             FetchStatus.Unreachable => AttemptOutcome.Unreachable,
             _ => AttemptOutcome.Canceled,
         };
+        if (result.Status == FetchStatus.Corrupt && check.Kind != PieceCheckKind.Digest
+            && SHA256.HashData(buffer.AsSpan(0, length)).AsSpan().SequenceEqual(expected))
+        {
+            // The bytes are the ones the piece digest names, yet the chain refuses them: the manifest's two
+            // lists disagree, so it cannot describe its content id (as a file that does not hash to it).
+            return (AttemptOutcome.ManifestInconsistent,
+                $"piece {index} matches its digest but not the manifest's SHA-256 chain: the manifest of {Digest} does not describe this content", false);
+        }
         var keep = false;
         if (result.Status == FetchStatus.Ok)
         {

@@ -73,6 +73,17 @@ public sealed partial class TaskDownloader
     private readonly PieceLayout _layout;
     private readonly bool _urlTask;
     private readonly WholeFileProof _proof;
+
+    /// <summary>The manifest's chaining values when <see cref="WholeFileProof.PieceChain"/> was asked for and they are usable.</summary>
+    private readonly byte[][]? _chain;
+
+    /// <summary>The task id as bytes: what a chained check of the last piece must finish into.</summary>
+    private readonly byte[] _contentIdBytes;
+
+    /// <summary>Whether this run checks pieces against <see cref="_chain"/>: set by RunAsync before any fetch.</summary>
+    private bool _checkByChain;
+
+    private int _proofUsed = -1;
     private DownloadProgress _progress;
     private int _started;
 
@@ -164,9 +175,11 @@ public sealed partial class TaskDownloader
             throw new ArgumentException($"record {record.Id} is not the task of manifest {manifest.Digest}", nameof(record));
         }
         _key = DigestKey.From(Digest);
+        _contentIdBytes = Digest.ToBytes();
         _layout = manifest.Layout() is { IsSupported: true } layout ? layout : new PieceLayout(0, PieceLayout.DefaultPieceSize);
         _urlTask = manifest.UrlTask;
         _proof = proof;
+        _chain = proof == WholeFileProof.PieceChain ? ManifestChain.From(manifest, _layout) : null;
         _digests = new byte[]?[_layout.PieceCount];
         for (var i = 0; i < Math.Min(_digests.Length, manifest.PieceDigests.Count); i++)
         {
@@ -216,6 +229,13 @@ public sealed partial class TaskDownloader
         var bytes = done.SetIndexes().Sum(i => (long)layout.LengthOf(i));
         return new DownloadProgress(done.CountSet, layout.PieceCount, bytes, record.BytesFromPeers, record.BytesFromSource);
     }
+
+    /// <summary>
+    /// How this run proves the whole file, once it has started: the proof asked for, or
+    /// <see cref="WholeFileProof.Sha256"/> where <see cref="WholeFileProof.PieceChain"/> could not be used.
+    /// Null before the run decided.
+    /// </summary>
+    public WholeFileProof? ProofUsed => Volatile.Read(ref _proofUsed) is var p and >= 0 ? (WholeFileProof)p : null;
 
     /// <summary>When this run's first piece request went out (UTC); null before it did.</summary>
     public DateTime? FirstPieceRequestedAt =>
@@ -371,8 +391,24 @@ public sealed partial class TaskDownloader
         var unknown = _digests.Select(d => d is null).ToArray();
         var picker = new PiecePicker(count, window, _random, done, unknown: unknown);
         var sourcedBefore = _record.BytesFromSource > 0;
+        // The chain proves the file only if it checked every piece: a piece kept from an earlier run
+        // was checked against its digest alone, so such a run hashes the whole file instead.
+        var proof = _proof;
+        if (proof == WholeFileProof.PieceChain)
+        {
+            _checkByChain = _chain is not null && done.CountSet == 0;
+            proof = _checkByChain ? WholeFileProof.PieceChain : WholeFileProof.Sha256;
+            TransferLog.ProofChosen(_logger, Digest, _checkByChain
+                ? "every piece is checked against the manifest's SHA-256 chain, one pass that proves the whole file"
+                : _chain is null
+                    ? "the manifest lists no usable SHA-256 chain: the pieces are checked against their digests and the whole file is hashed"
+                    : $"{done.CountSet} pieces are kept from an earlier run: the whole file is hashed");
+        }
+        Volatile.Write(ref _proofUsed, (int)proof);
+        // The chained checks already prove the content id, so the hasher only waits for every piece.
+        var hasherProof = proof == WholeFileProof.PieceChain ? WholeFileProof.ManifestBinding : proof;
         using var hasher = new WholeFileHasher(_layout, file, _digests, _fetcher.RentBuffer, _fetcher.ReturnBuffer, done,
-            _proof, _proof == WholeFileProof.ManifestBinding ? () => BoundDigest(sourcedBefore) : null);
+            hasherProof, hasherProof == WholeFileProof.ManifestBinding ? () => BoundDigest(sourcedBefore) : null);
         _hasher = hasher;
         using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var persisted = new PersistState(done, doneBytes, _savedDigests, Volatile.Read(ref _digestVersion))

@@ -25,6 +25,9 @@ internal static partial class TransferLog
     [LoggerMessage(4020, LogLevel.Information, "Download of {Digest} started: {Done}/{Total} pieces already here")]
     public static partial void DownloadStarted(ILogger logger, ContentDigest digest, int done, int total);
 
+    [LoggerMessage(4029, LogLevel.Information, "Download of {Digest}: {How}")]
+    public static partial void ProofChosen(ILogger logger, ContentDigest digest, string how);
+
     [LoggerMessage(4021, LogLevel.Information, "Download of {Digest} finished: {Size} bytes, {FromPeers} from peers, {FromSource} from the source, in {Seconds:0.00} s")]
     public static partial void DownloadFinished(ILogger logger, ContentDigest digest, long size, long fromPeers, long fromSource, double seconds);
 

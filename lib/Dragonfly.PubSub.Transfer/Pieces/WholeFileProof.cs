@@ -1,8 +1,9 @@
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>
-/// How a finished download proves it is the whole file its task names. Every piece is always
-/// checked against its own SHA-256 as it streams in; this decides what more is done.
+/// How a finished download proves it is the whole file its task names. Every piece is checked as
+/// it streams in (against its own SHA-256, or with <see cref="PieceChain"/> against the manifest's
+/// chaining values); this decides what more is done.
 /// </summary>
 public enum WholeFileProof
 {
@@ -27,4 +28,15 @@ public enum WholeFileProof
     /// the source, the file is hashed once after its last piece.
     /// </summary>
     ManifestBinding,
+
+    /// <summary>
+    /// What <see cref="Sha256"/> proves, in one pass instead of two, for a content task whose manifest
+    /// lists the SHA-256 chaining values at its piece boundaries (<c>piece_chain</c>, recorded by the
+    /// publisher): each piece is checked by running SHA-256 from the state before it to the state after
+    /// it, the last one by finishing the hash into the content id, so that the pieces' checks together
+    /// are the whole file's SHA-256 and nothing is hashed twice. A run that starts with pieces kept from
+    /// an earlier one (checked against their digests only), a manifest without a usable chain, or a
+    /// machine without libcrypto's SHA256_* falls back to <see cref="Sha256"/>.
+    /// </summary>
+    PieceChain,
 }

@@ -2,6 +2,7 @@ using Dragonfly.PubSub.Agent.Tests.Support;
 using Dragonfly.PubSub.Contracts;
 using Dragonfly.PubSub.Transfer.Pieces;
 using Dragonfly.PubSub.Transfer.Storage;
+using Dragonfly.PubSub.Contracts.Scheduler;
 
 namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 
@@ -19,6 +20,7 @@ public sealed class WholeFileProofTests : IDisposable
     [Theory]
     [InlineData(WholeFileProof.ManifestBinding)]
     [InlineData(WholeFileProof.Sha256)]
+    [InlineData(WholeFileProof.PieceChain)]
     public async Task Download_FromTwoParents_ProducesIdenticalBytes(WholeFileProof proof)
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 40 * TestArtifact.SmallPiece + 77);
@@ -35,6 +37,7 @@ public sealed class WholeFileProofTests : IDisposable
 
         Assert.True(outcome.Succeeded, outcome.Error);
         Assert.Equal(artifact.Digest, outcome.Content);
+        Assert.Equal(proof, downloader.ProofUsed);
         var path = agent.Content.ContentPath(artifact.Digest);
         Assert.Equal(artifact.Manifest.Digest, TestArtifact.Sha256Of(path));
         Assert.Equal(TaskState.Succeeded, agent.Store.Find(artifact.Digest)!.State);
@@ -45,6 +48,7 @@ public sealed class WholeFileProofTests : IDisposable
     [Theory]
     [InlineData(WholeFileProof.ManifestBinding)]
     [InlineData(WholeFileProof.Sha256)]
+    [InlineData(WholeFileProof.PieceChain)]
     public async Task Download_WhenKeptPiecesAreDamagedOnDisk_FetchesOnlyThoseAgain(WholeFileProof proof)
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 12 * TestArtifact.SmallPiece);
@@ -68,8 +72,51 @@ public sealed class WholeFileProofTests : IDisposable
         var outcome = await downloader.RunAsync(CancellationToken.None).Within();
 
         Assert.True(outcome.Succeeded, outcome.Error);
+        // Kept pieces were checked against their digests only, so the chain cannot prove the file: it is hashed.
+        Assert.Equal(proof == WholeFileProof.PieceChain ? WholeFileProof.Sha256 : proof, downloader.ProofUsed);
         Assert.Equal(2, parent.Server.RequestsServed);
         Assert.Equal([0, 7], agent.Reporter.Finished.Order());
+        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(artifact.Digest)));
+    }
+
+    [Fact]
+    public async Task Download_ByTheChain_RefusesACorruptParentsPieces_AndFinishesFromTheGoodOne()
+    {
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 16 * TestArtifact.SmallPiece + 300);
+        await using var good = await TestPeer.StartAsync("good");
+        await using var bad = await TestPeer.StartAsync("bad");
+        good.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        bad.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.WriteCorruptCopy(_dir.Path));
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(artifact, proof: WholeFileProof.PieceChain);
+        var full = PieceBitmap.Full(artifact.Layout.PieceCount);
+        downloader.UpdateParents([bad.AsParent(full), good.AsParent(full)]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(WholeFileProof.PieceChain, downloader.ProofUsed);
+        Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(artifact.Digest)));
+        var corrupt = agent.Reporter.Failures.Where(f => f.Kind == FailureKind.Corrupt).ToList();
+        Assert.NotEmpty(corrupt);
+        Assert.All(corrupt, f => Assert.Equal("bad", f.ParentId));
+    }
+
+    [Fact]
+    public async Task Download_ByTheChain_OfAManifestWithoutOne_HashesTheWholeFile()
+    {
+        var artifact = await TestArtifact.CreateAsync(_dir.Path, 8 * TestArtifact.SmallPiece);
+        artifact.Manifest.PieceChain.Clear();
+        await using var parent = await TestPeer.StartAsync("parent");
+        parent.Pieces.AddComplete(artifact.Digest, artifact.Layout, artifact.Path);
+        await using var agent = new DownloadingAgent();
+        var downloader = agent.CreateDownloader(artifact, proof: WholeFileProof.PieceChain);
+        downloader.UpdateParents([parent.AsParent(PieceBitmap.Full(artifact.Layout.PieceCount))]);
+
+        var outcome = await downloader.RunAsync(CancellationToken.None).Within();
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(WholeFileProof.Sha256, downloader.ProofUsed);
         Assert.Equal(artifact.Bytes, await File.ReadAllBytesAsync(agent.Content.ContentPath(artifact.Digest)));
     }
 }

@@ -22,10 +22,20 @@ public sealed class ForgedManifestTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [Fact]
-    public async Task DownloadByDigest_OfAForgedManifest_FailsAndWritesNothing()
+    /// <param name="withChain">
+    /// The forged manifest keeps the genuine SHA-256 chain (the pieces' chained checks refuse the other bytes
+    /// although they match the forged digests), or lists none (the whole-file hash refuses them at the end).
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task DownloadByDigest_OfAForgedManifest_FailsAndWritesNothing(bool withChain)
     {
         var (genuine, fake, parent) = await ForgeAsync();
+        if (!withChain)
+        {
+            fake.Manifests[genuine.Digest.ToString()].PieceChain.Clear();
+        }
         await using var _ = parent;
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
         var output = _dir.Combine("out", "app.bin");
@@ -35,6 +45,7 @@ public sealed class ForgedManifestTests : IDisposable
         var final = await LastAsync(waiter).Within();
 
         Assert.Equal(TaskStates.Failed, final.State);
+        Assert.Contains(withChain ? "not the manifest's SHA-256 chain" : "not to its content id", final.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
     }
 

@@ -24,5 +24,9 @@ public sealed class DfgetTests(ITestOutputHelper output)
         Assert.True(result.ExitCode == 0, $"dfget failed:\n{result}");
         Assert.True(File.Exists(target), $"dfget exited 0 but wrote no {target}:\n{result}");
         Assert.Equal(file.Sha256Hex, await TestFile.HashAsync(target));
+        // The publisher recorded the SHA-256 chain, the broker kept it, and the getter proved the digest
+        // it was asked for by its pieces' checks alone (one hashing pass, not two).
+        Assert.True(getter.Process.StdoutHasLine(l => l.Contains("checked against the manifest's SHA-256 chain", StringComparison.Ordinal)),
+            $"the getter should have checked the pieces against the manifest's chain:\n{getter.Process.Tail()}");
     });
 }
