@@ -60,11 +60,13 @@ public sealed partial class Sha256Chain
     /// <summary>
     /// A chain started at the beginning of a file of this layout, to hash it whole and record the
     /// chaining value after each piece but the last; null where there is no chain to record (one
-    /// piece, a piece size that is not a multiple of the block) or it cannot run here.
+    /// piece, a piece size that is not a multiple of the block), it cannot run here, or the layout has more than
+    /// <see cref="PieceLayout.MaxPieceCount"/> pieces (only an explicit small piece size on a large file): the chain
+    /// doubles a manifest's size, and manifests of default layouts stay under ~280 KB with it.
     /// </summary>
     public static Sha256Chain? ForLayout(PieceLayout layout)
     {
-        if (layout.PieceCount < 2 || layout.PieceSize % BlockSize != 0 || !IsSupported)
+        if (layout.PieceCount < 2 || layout.PieceCount > PieceLayout.MaxPieceCount || layout.PieceSize % BlockSize != 0 || !IsSupported)
         {
             return null;
         }
@@ -167,8 +169,9 @@ public sealed partial class Sha256Chain
             resumed.Finish(digest);
             return digest.SequenceEqual(SHA256.HashData(data));
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or CryptographicException)
+        catch (Exception)
         {
+            // Whatever went wrong (no library, no symbol, a context laid out otherwise): no chain, never a failure.
             return false;
         }
     }

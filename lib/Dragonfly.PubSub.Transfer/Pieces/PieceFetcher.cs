@@ -480,11 +480,13 @@ public sealed class PieceFetcher : IAsyncDisposable
                         chain!.Finish(_digest);
                         break;
                 }
-                return _digest.AsSpan().SequenceEqual(check.Expected.Span)
-                    ? FetchResult.Ok
-                    : new FetchResult(FetchStatus.Corrupt, check.Kind == PieceCheckKind.Digest
-                        ? "the bytes do not match the piece digest"
-                        : "the bytes do not match the manifest's SHA-256 chain");
+                if (_digest.AsSpan().SequenceEqual(check.Expected.Span))
+                {
+                    return FetchResult.Ok;
+                }
+                return check.Kind == PieceCheckKind.Digest
+                    ? new FetchResult(FetchStatus.Corrupt, "the bytes do not match the piece digest")
+                    : new FetchResult(FetchStatus.Corrupt, "the bytes do not match the manifest's SHA-256 chain") { ChainMismatch = true };
             }
             catch (OperationCanceledException)
             {

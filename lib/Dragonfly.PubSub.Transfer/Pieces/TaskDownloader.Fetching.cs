@@ -65,7 +65,7 @@ public sealed partial class TaskDownloader
             // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
             return (AttemptOutcome.Busy, null, false);
         }
-        var check = _checkByChain ? PieceCheck.Chained(_chain!, _contentIdBytes, _layout, index) : PieceCheck.Digest(expected);
+        var check = Volatile.Read(ref _checkByChain) ? PieceCheck.Chained(_chain!, _contentIdBytes, _layout, index) : PieceCheck.Digest(expected);
         var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
             buffer.AsMemory(0, length), check, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
         var outcome = result.Status switch
@@ -78,13 +78,14 @@ public sealed partial class TaskDownloader
             FetchStatus.Unreachable => AttemptOutcome.Unreachable,
             _ => AttemptOutcome.Canceled,
         };
-        if (result.Status == FetchStatus.Corrupt && check.Kind != PieceCheckKind.Digest
-            && SHA256.HashData(buffer.AsSpan(0, length)).AsSpan().SequenceEqual(expected))
+        if (result.ChainMismatch && SHA256.HashData(buffer.AsSpan(0, length)).AsSpan().SequenceEqual(expected))
         {
-            // The bytes are the ones the piece digest names, yet the chain refuses them: the manifest's two
-            // lists disagree, so it cannot describe its content id (as a file that does not hash to it).
-            return (AttemptOutcome.ManifestInconsistent,
-                $"piece {index} matches its digest but not the manifest's SHA-256 chain: the manifest of {Digest} does not describe this content", false);
+            // The bytes are the ones the (signed) piece digest names, yet the chain refuses them: the manifest's
+            // two lists disagree. The chain is dropped for the rest of the run and the whole file is hashed at the
+            // end, which decides (a forged manifest still fails there, a wrong chain alone costs a second pass).
+            AbandonChain(index);
+            result = FetchResult.Ok;
+            outcome = AttemptOutcome.Duplicate;
         }
         var keep = false;
         if (result.Status == FetchStatus.Ok)
@@ -98,6 +99,18 @@ public sealed partial class TaskDownloader
         }
         return (outcome, null, keep);
     });
+
+    /// <summary>A piece matched its digest but not the manifest's chain: check digests from now on and hash the file at the end.</summary>
+    private void AbandonChain(int index)
+    {
+        if (Interlocked.Exchange(ref _chainAbandoned, 1) != 0)
+        {
+            return;
+        }
+        Volatile.Write(ref _checkByChain, false);
+        Volatile.Write(ref _proofUsed, (int)WholeFileProof.Sha256);
+        TransferLog.ChainAbandoned(_logger, Digest, index);
+    }
 
     /// <summary>
     /// One ranged read from the origin: hash the piece, check it against a digest the swarm already

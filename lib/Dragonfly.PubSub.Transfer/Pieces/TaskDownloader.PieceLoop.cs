@@ -194,8 +194,6 @@ public sealed partial class TaskDownloader
                 return new LoopEnd(null, refusal, Discard: true, SchedulerKnows: true, done.Attempt.SourceFailureKind);
             case AttemptOutcome.Fatal:
                 return new LoopEnd(null, done.Error ?? "writing a piece failed", Discard: false);
-            case AttemptOutcome.ManifestInconsistent:
-                return new LoopEnd(null, done.Error, Discard: true, ErrorKind: TaskErrorKind.DigestMismatch);
         }
         return null;
     }
@@ -297,9 +295,6 @@ public sealed partial class TaskDownloader
 
         /// <summary>The origin sent a piece that differs from the digest the swarm already has.</summary>
         SourceChanged,
-
-        /// <summary>A piece matched its digest but not the manifest's SHA-256 chain: the task fails as a digest mismatch.</summary>
-        ManifestInconsistent,
     }
 
     /// <param name="SchedulerKnows">The failure came from the scheduler or was already reported to it.</param>

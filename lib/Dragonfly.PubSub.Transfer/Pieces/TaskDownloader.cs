@@ -83,6 +83,9 @@ public sealed partial class TaskDownloader
     /// <summary>Whether this run checks pieces against <see cref="_chain"/>: set by RunAsync before any fetch.</summary>
     private bool _checkByChain;
 
+    /// <summary>1 once a piece matched its digest but not the chain: the file is then hashed at the end.</summary>
+    private int _chainAbandoned;
+
     private int _proofUsed = -1;
     private DownloadProgress _progress;
     private int _started;
@@ -339,7 +342,8 @@ public sealed partial class TaskDownloader
     {
         if (!_urlTask)
         {
-            return Digest.ToBytes();
+            // A chain dropped mid-run proved only some pieces: the whole file is hashed instead.
+            return Volatile.Read(ref _chainAbandoned) != 0 ? null : Digest.ToBytes();
         }
         if (sourcedBefore || _contentNamedUpFront || CurrentSourceRequest is not null || KnownContent is not { } content)
         {

@@ -28,6 +28,9 @@ internal static partial class TransferLog
     [LoggerMessage(4029, LogLevel.Information, "Download of {Digest}: {How}")]
     public static partial void ProofChosen(ILogger logger, ContentDigest digest, string how);
 
+    [LoggerMessage(4035, LogLevel.Warning, "Download of {Digest}: piece {Index} matches its digest but not the manifest's SHA-256 chain; the chain is dropped and the whole file will be hashed")]
+    public static partial void ChainAbandoned(ILogger logger, ContentDigest digest, int index);
+
     [LoggerMessage(4021, LogLevel.Information, "Download of {Digest} finished: {Size} bytes, {FromPeers} from peers, {FromSource} from the source, in {Seconds:0.00} s")]
     public static partial void DownloadFinished(ILogger logger, ContentDigest digest, long size, long fromPeers, long fromSource, double seconds);
 

@@ -19,22 +19,31 @@ namespace Dragonfly.PubSub.Agent.Tests.Tasks;
 public sealed class ForgedManifestTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
+    private TestArtifact? _other;
 
     public void Dispose() => _dir.Dispose();
 
-    /// <param name="withChain">
-    /// The forged manifest keeps the genuine SHA-256 chain (the pieces' chained checks refuse the other bytes
-    /// although they match the forged digests), or lists none (the whole-file hash refuses them at the end).
+    /// <param name="chain">
+    /// What SHA-256 chain the forged manifest lists: the genuine one (the first piece matches its forged digest
+    /// but not the chain, so the download drops the chain), the forger's own, consistent with the other bytes
+    /// (every piece passes but the last, which must finish into the content id), or none. In every case the
+    /// whole-file hash at the end refuses the other bytes.
     /// </param>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task DownloadByDigest_OfAForgedManifest_FailsAndWritesNothing(bool withChain)
+    [InlineData("genuine")]
+    [InlineData("forged")]
+    [InlineData("none")]
+    public async Task DownloadByDigest_OfAForgedManifest_FailsAndWritesNothing(string chain)
     {
         var (genuine, fake, parent) = await ForgeAsync();
-        if (!withChain)
+        var forged = fake.Manifests[genuine.Digest.ToString()];
+        if (chain != "genuine")
         {
-            fake.Manifests[genuine.Digest.ToString()].PieceChain.Clear();
+            forged.PieceChain.Clear();
+        }
+        if (chain == "forged")
+        {
+            forged.PieceChain.AddRange(_other!.Manifest.PieceChain);
         }
         await using var _ = parent;
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
@@ -45,8 +54,9 @@ public sealed class ForgedManifestTests : IDisposable
         var final = await LastAsync(waiter).Within();
 
         Assert.Equal(TaskStates.Failed, final.State);
-        Assert.Contains(withChain ? "not the manifest's SHA-256 chain" : "not to its content id", final.Error, StringComparison.Ordinal);
+        Assert.Contains("not to its content id", final.Error, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
+        Assert.Empty(Directory.EnumerateFiles(_dir.Combine("agent"), genuine.Digest.Hex, SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -75,6 +85,7 @@ public sealed class ForgedManifestTests : IDisposable
     {
         var genuine = await TestArtifact.CreateAsync(_dir.Path, 6 * TestArtifact.SmallPiece, seed: 1);
         var other = await TestArtifact.CreateAsync(_dir.Path, 6 * TestArtifact.SmallPiece, seed: 2);
+        _other = other;
         var forged = WithTopic(genuine.Manifest);
         forged.PieceDigests.Clear();
         forged.PieceDigests.AddRange(other.Manifest.PieceDigests);
