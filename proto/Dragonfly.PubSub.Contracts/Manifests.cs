@@ -106,9 +106,7 @@ public static class Manifests
     {
         var layout = PieceLayout.For(size, pieceSize);
         var manifest = new Manifest { Name = name, Size = size, PieceSize = layout.PieceSize };
-        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var chain = Sha256Chain.ForLayout(layout);
-        var state = new byte[Sha256Chain.StateSize];
+        using var whole = new ChainRecordingHash(layout);
         var buffer = new byte[layout.PieceSize];
         long done = 0;
         for (var index = 0; index < layout.PieceCount; index++)
@@ -116,19 +114,7 @@ public static class Manifests
             var length = layout.LengthOf(index);
             await source.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
             var piece = buffer.AsMemory(0, length);
-            if (chain is null)
-            {
-                whole.AppendData(piece.Span);
-            }
-            else
-            {
-                chain.Append(piece.Span);
-                if (index < layout.PieceCount - 1)
-                {
-                    chain.WriteState(state);
-                    manifest.PieceChain.Add(ByteString.CopyFrom(state));
-                }
-            }
+            whole.AppendPiece(index, piece.Span);
             manifest.PieceDigests.Add(ByteString.CopyFrom(SHA256.HashData(piece.Span)));
             if (onPiece is not null)
             {
@@ -141,16 +127,8 @@ public static class Manifests
         {
             throw new IOException("the file changed size while it was read; publish it again once it is complete");
         }
-        var digest = new byte[Sha256Chain.StateSize];
-        if (chain is null)
-        {
-            whole.GetHashAndReset(digest);
-        }
-        else
-        {
-            chain.Finish(digest);
-        }
-        manifest.Digest = ContentDigest.FromHash(digest).ToString();
+        manifest.Digest = ContentDigest.FromHash(whole.Finish()).ToString();
+        manifest.PieceChain.AddRange(whole.Chain);
         return manifest;
     }
 }

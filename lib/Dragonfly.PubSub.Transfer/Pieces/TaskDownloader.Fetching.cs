@@ -65,7 +65,7 @@ public sealed partial class TaskDownloader
             // Nothing could verify it yet: like a busy parent, ask again once the digest is known.
             return (AttemptOutcome.Busy, null, false);
         }
-        var check = Volatile.Read(ref _checkByChain) ? PieceCheck.Chained(_chain!, _contentIdBytes, _layout, index) : PieceCheck.Digest(expected);
+        var check = CheckingByChain ? PieceCheck.Chained(_chain!, _contentIdBytes, _layout, index) : PieceCheck.Digest(expected);
         var result = await _fetcher.FetchAsync(attempt.Parent.Host, attempt.Parent.Port, _key, _layout.OffsetOf(index),
             buffer.AsMemory(0, length), check, attempt.Token, _taskLimiter, attempt.Parent.PeerId).ConfigureAwait(false);
         var outcome = result.Status switch
@@ -103,13 +103,11 @@ public sealed partial class TaskDownloader
     /// <summary>A piece matched its digest but not the manifest's chain: check digests from now on and hash the file at the end.</summary>
     private void AbandonChain(int index)
     {
-        if (Interlocked.Exchange(ref _chainAbandoned, 1) != 0)
+        if (Interlocked.CompareExchange(ref _proofUsed, (int)WholeFileProof.Sha256, (int)WholeFileProof.PieceChain)
+            == (int)WholeFileProof.PieceChain)
         {
-            return;
+            TransferLog.ChainAbandoned(_logger, Digest, index);
         }
-        Volatile.Write(ref _checkByChain, false);
-        Volatile.Write(ref _proofUsed, (int)WholeFileProof.Sha256);
-        TransferLog.ChainAbandoned(_logger, Digest, index);
     }
 
     /// <summary>

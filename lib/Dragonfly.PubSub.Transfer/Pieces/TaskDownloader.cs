@@ -80,13 +80,14 @@ public sealed partial class TaskDownloader
     /// <summary>The task id as bytes: what a chained check of the last piece must finish into.</summary>
     private readonly byte[] _contentIdBytes;
 
-    /// <summary>Whether this run checks pieces against <see cref="_chain"/>: set by RunAsync before any fetch.</summary>
-    private bool _checkByChain;
-
-    /// <summary>1 once a piece matched its digest but not the chain: the file is then hashed at the end.</summary>
-    private int _chainAbandoned;
-
+    /// <summary>
+    /// The <see cref="WholeFileProof"/> this run uses (-1 until RunAsync decides, before any fetch): pieces are
+    /// checked against <see cref="_chain"/> while it is <see cref="WholeFileProof.PieceChain"/>; a chain dropped
+    /// mid-run turns it to <see cref="WholeFileProof.Sha256"/>, and the file is then hashed at the end.
+    /// </summary>
     private int _proofUsed = -1;
+
+    private bool CheckingByChain => Volatile.Read(ref _proofUsed) == (int)WholeFileProof.PieceChain;
     private DownloadProgress _progress;
     private int _started;
 
@@ -343,7 +344,7 @@ public sealed partial class TaskDownloader
         if (!_urlTask)
         {
             // A chain dropped mid-run proved only some pieces: the whole file is hashed instead.
-            return Volatile.Read(ref _chainAbandoned) != 0 ? null : Digest.ToBytes();
+            return _proof == WholeFileProof.PieceChain && !CheckingByChain ? null : Digest.ToBytes();
         }
         if (sourcedBefore || _contentNamedUpFront || CurrentSourceRequest is not null || KnownContent is not { } content)
         {
@@ -400,9 +401,9 @@ public sealed partial class TaskDownloader
         var proof = _proof;
         if (proof == WholeFileProof.PieceChain)
         {
-            _checkByChain = _chain is not null && done.CountSet == 0;
-            proof = _checkByChain ? WholeFileProof.PieceChain : WholeFileProof.Sha256;
-            TransferLog.ProofChosen(_logger, Digest, _checkByChain
+            var byChain = _chain is not null && done.CountSet == 0;
+            proof = byChain ? WholeFileProof.PieceChain : WholeFileProof.Sha256;
+            TransferLog.ProofChosen(_logger, Digest, byChain
                 ? "every piece is checked against the manifest's SHA-256 chain, one pass that proves the whole file"
                 : _chain is null
                     ? "the manifest lists no usable SHA-256 chain: the pieces are checked against their digests and the whole file is hashed"

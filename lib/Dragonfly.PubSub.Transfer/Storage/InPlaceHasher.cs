@@ -11,7 +11,7 @@ namespace Dragonfly.PubSub.Transfer.Storage;
 /// the reading thread while each piece's SHA-256 runs beside it on another core, so publishing
 /// takes about one hashing pass of wall time, not two. A few piece buffers are in use at once.
 /// The whole-file hash also leaves its state after each piece in the manifest (<c>piece_chain</c>,
-/// <see cref="Sha256Chain"/>), at no extra cost, so that a download which must prove the whole file
+/// <see cref="ChainRecordingHash"/>), at no extra cost, so that a download which must prove the whole file
 /// does it in the same pass that checks its pieces.
 /// </summary>
 internal static class InPlaceHasher
@@ -25,11 +25,7 @@ internal static class InPlaceHasher
         var digests = new byte[layout.PieceCount][];
         var buffers = new byte[Buffers][];
         var hashing = new Task?[Buffers];
-        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        // Where libcrypto's SHA256_* cannot run, the manifest simply has no chain.
-        var chain = Sha256Chain.ForLayout(layout);
-        var states = new List<ByteString>(chain is null ? 0 : layout.PieceCount - 1);
-        var state = new byte[Sha256Chain.StateSize];
+        using var whole = new ChainRecordingHash(layout);
         long done = 0;
         try
         {
@@ -46,19 +42,7 @@ internal static class InPlaceHasher
                 ReadExactly(file, buffer.AsSpan(0, length), layout.OffsetOf(index));
                 var i = index;
                 hashing[slot] = Task.Run(() => digests[i] = SHA256.HashData(buffer.AsSpan(0, length)), ct);
-                if (chain is null)
-                {
-                    whole.AppendData(buffer, 0, length);
-                }
-                else
-                {
-                    chain.Append(buffer.AsSpan(0, length));
-                    if (index < layout.PieceCount - 1)
-                    {
-                        chain.WriteState(state);
-                        states.Add(ByteString.CopyFrom(state));
-                    }
-                }
+                whole.AppendPiece(index, buffer.AsSpan(0, length));
                 done += length;
                 progress?.Report(done);
             }
@@ -73,24 +57,15 @@ internal static class InPlaceHasher
         {
             throw new IOException("the file changed size while it was read; publish it again once it is complete");
         }
-        var digest = new byte[SHA256.HashSizeInBytes];
-        if (chain is null)
-        {
-            whole.GetHashAndReset(digest);
-        }
-        else
-        {
-            chain.Finish(digest);
-        }
         var manifest = new Manifest
         {
             Name = name,
             Size = size,
             PieceSize = layout.PieceSize,
-            Digest = ContentDigest.FromHash(digest).ToString(),
+            Digest = ContentDigest.FromHash(whole.Finish()).ToString(),
         };
         manifest.PieceDigests.AddRange(digests.Select(d => ByteString.CopyFrom(d)));
-        manifest.PieceChain.AddRange(states);
+        manifest.PieceChain.AddRange(whole.Chain);
         return manifest;
     }
 
