@@ -70,7 +70,10 @@ public sealed class SwarmBlobSource : IBlobSource
             }
             catch (OperationCanceledException e) when (!_stopping.IsCancellationRequested)
             {
-                throw Failed(request, RegistryErrorKind.Unavailable, $"blob {request.Digest} was not fetched through the swarm within {DownloadTimeout.TotalMinutes:0} minutes", e);
+                var why = timeout.IsCancellationRequested
+                    ? $"within {DownloadTimeout.TotalMinutes:0} minutes"
+                    : "(its download ended without a final answer)";
+                throw Failed(request, RegistryErrorKind.Unavailable, $"blob {request.Digest} was not fetched through the swarm {why}", e);
             }
             if (final.State == TaskStates.Succeeded && final.Path is { } path && File.Exists(path))
             {

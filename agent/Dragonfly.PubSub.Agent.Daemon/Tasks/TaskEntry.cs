@@ -111,6 +111,7 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
     private string? _lastState;
     private TaskInfo? _held;
     private ITimer? _flush;
+    private bool _finished;
 
     public string? Output { get; } = output;
 
@@ -157,9 +158,43 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
         }
     }
 
+    /// <summary>
+    /// The final snapshot, then the end of the stream. Under the same lock as <see cref="Progress"/>: a progress
+    /// snapshot taken before the task finished but sent a moment later (Notify, the throttle's timer) must never land
+    /// between the final one and the end, where the reader would take it for the last word.
+    /// </summary>
+    public void Finish(TaskInfo final)
+    {
+        lock (_gate)
+        {
+            _finished = true;
+            _held = null;
+            _flush?.Dispose();
+            _flush = null;
+            Updates.Writer.TryWrite(final);
+            Updates.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>The request went away: the stream ends without a final snapshot.</summary>
+    public void Abandon()
+    {
+        lock (_gate)
+        {
+            _finished = true;
+            _held = null;
+            _flush?.Dispose();
+            _flush = null;
+            Updates.Writer.TryComplete();
+        }
+    }
+
     private void SendLocked(TaskInfo info, long now)
     {
-        // After the final snapshot the channel is complete and this is refused: a late progress line never follows it.
+        if (_finished)
+        {
+            return;
+        }
         Updates.Writer.TryWrite(info);
         _lastSent = now;
         _lastState = info.State;

@@ -149,7 +149,7 @@ public sealed partial class TaskManager
                 entry.Waiters.Remove(waiter);
             }
         }
-        waiter.Updates.Writer.TryComplete();
+        waiter.Abandon();
     }
 
     private async Task FinishWaiterAsync(TaskEntry entry, DownloadWaiter waiter, string? error, CancellationToken stopping)
@@ -182,8 +182,7 @@ public sealed partial class TaskManager
                 ErrorKind = error is null ? null : TaskErrorKinds.Name(kind),
             };
         }
-        waiter.Updates.Writer.TryWrite(info);
-        waiter.Updates.Writer.TryComplete();
+        waiter.Finish(info);
     }
 
     /// <summary>

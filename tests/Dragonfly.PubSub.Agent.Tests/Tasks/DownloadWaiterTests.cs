@@ -52,12 +52,46 @@ public sealed class DownloadWaiterTests
         waiter.Progress(Snapshot(TaskStates.Running, 1));
         waiter.Progress(Snapshot(TaskStates.Running, 2)); // held
 
-        waiter.Updates.Writer.TryWrite(Snapshot(TaskStates.Succeeded, 4));
-        waiter.Updates.Writer.TryComplete();
+        waiter.Finish(Snapshot(TaskStates.Succeeded, 4));
         _time.Advance(DownloadWaiter.ProgressGap);
+        waiter.Progress(Snapshot(TaskStates.Running, 3)); // taken before the end, delivered after it
 
         Assert.Equal([1, 4], Drain(waiter));
         Assert.True(waiter.Updates.Reader.Completion.IsCompleted);
+    }
+
+    /// <summary>
+    /// The race behind a registry pull answered 502 although its blob had arrived (CI, 2026-12-07): the task manager
+    /// notifies progress from one thread while another finishes the request; a progress line that landed between the
+    /// final snapshot and the end of the stream became the reader's last word ("not finished").
+    /// </summary>
+    [Fact]
+    public async Task ProgressRacingTheFinalSnapshot_NeverFollowsIt()
+    {
+        for (var round = 0; round < 300; round++)
+        {
+            var waiter = new DownloadWaiter(output: null);
+            using var stop = new CancellationTokenSource();
+            var notifying = Task.Run(() =>
+            {
+                // Alternating states: every call is sent at once, as Notify's are at a change of state.
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    waiter.Progress(Snapshot(i % 2 == 0 ? TaskStates.Running : TaskStates.Pending, 1));
+                }
+            });
+            await Task.Delay(1);
+            waiter.Finish(Snapshot(TaskStates.Succeeded, 4));
+            await stop.CancelAsync();
+            await notifying;
+
+            TaskInfo? last = null;
+            await foreach (var info in waiter.Updates.Reader.ReadAllAsync())
+            {
+                last = info;
+            }
+            Assert.Equal(TaskStates.Succeeded, last?.State);
+        }
     }
 
     private static TaskInfo Snapshot(string state, int pieces) => new()
