@@ -21,8 +21,11 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output)
     {
         var redis = cluster.Own(await RedisSentinelGroup.StartAsync());
         var mosquitto = cluster.Own(await MosquittoServer.StartAsync());
-        // 128 KiB/s per connection after its first 256 KiB: the file takes the seed ~30 s, long enough to fail over under it.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "128k"));
+        // 64 KiB/s per connection from the first byte (nginx lets one second's worth out at once): each 256 KiB piece
+        // takes ~3 s and the seed's 8 parallel range requests ~48 s for the file, long enough to fail over under it.
+        // (With the default 256k let out first, every 256 KiB range went out unslowed and the file was everywhere
+        // before the kill.)
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "64k", slowAfter: "0"));
         var urlFile = await TestFile.CreateAsync(nginx.WwwPath("slow/sentinel.bin"), 32 * MiB, seed: 501);
         var brokers = await SeveralBrokers.StartAsync(cluster, 2, redis.Url, mosquitto.Url);
         await SeveralBrokers.WaitForFleetAsync(brokers, 2, TimeSpan.FromSeconds(20));

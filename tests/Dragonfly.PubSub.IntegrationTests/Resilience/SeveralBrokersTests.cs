@@ -25,8 +25,10 @@ public sealed class SeveralBrokersTests(ITestOutputHelper output)
     {
         var redis = cluster.Own(await RedisServer.StartAsync());
         var mosquitto = cluster.Own(await MosquittoServer.StartAsync());
-        // 1 MiB/s per connection after its first 256 KiB: the seed (8 pieces in flight) takes ~16 s for the file.
-        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "1m"));
+        // 192 KiB/s per connection from the first byte (nginx lets one second's worth out at once): each 256 KiB
+        // piece takes ~0.3 s and the seed (8 pieces in flight) ~21 s for the file. (At 1m after the default 256k,
+        // every 256 KiB range went out unslowed: the seed had the file in 6 s, done just as the broker was killed.)
+        var nginx = cluster.Own(await NginxServer.StartAsync(slowRate: "192k", slowAfter: "0"));
         var urlFile = await TestFile.CreateAsync(nginx.WwwPath("slow/several.bin"), 128 * MiB, seed: 391);
         // The brokers' in-process seeds would die with their broker, and with them the pieces only they had
         // fetched: one seed agent given all three brokers outlives any of them (README "Several brokers").
