@@ -67,6 +67,9 @@ internal static partial class AgentLog
     [LoggerMessage(1071, LogLevel.Warning, "URL task {TaskId} is lost: {Reason}")]
     public static partial void UrlTaskLost(ILogger logger, string taskId, string reason);
 
+    [LoggerMessage(1072, LogLevel.Information, "broker {Broker} does not count this agent in task {TaskId}; joining again")]
+    public static partial void NotJoined(ILogger logger, string broker, string taskId);
+
     [LoggerMessage(1026, LogLevel.Information, "announced URL task {TaskId} for {Url} on {Topic} ({Size})")]
     public static partial void UrlPublished(ILogger logger, string taskId, string url, string topic, string size);
 

@@ -114,6 +114,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         SchedulerEvent.EventOneofCase.FetchSource => message.FetchSource.Manifest?.Digest,
         SchedulerEvent.EventOneofCase.TaskSourced => message.TaskSourced.Digest,
         SchedulerEvent.EventOneofCase.TaskFailed => message.TaskFailed.Digest,
+        SchedulerEvent.EventOneofCase.NotJoined => message.NotJoined.Digest,
         _ => null,
     };
 
@@ -124,6 +125,9 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         _placement.Place(task, link);
         link.Send(new PeerEvent { Join = NewJoin(digest, have, publisher) });
     }
+
+    /// <summary>The broker a task's messages go to now (for log lines).</summary>
+    public string RouteOf(ContentDigest digest) => _placement.Route(digest.ToString()).Name;
 
     public void Leave(ContentDigest digest)
     {
@@ -201,21 +205,28 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
         probe.PlacementProbe = true;
         var id = (await OnFirstReachableAsync("url\n" + request.Url, link => RegisterAtAsync(link, probe, shownUrl, cancellationToken)).ConfigureAwait(false)).Digest;
         PlacementLog.UrlTaskPlaced(_logger, id, _placement.Route(id).Name);
-        return await OnFirstReachableAsync(id, link => RegisterAtAsync(link, request, shownUrl, cancellationToken)).ConfigureAwait(false);
+        return await OnFirstReachableAsync(id, link => RegisterAtAsync(link, request, shownUrl, cancellationToken), placeWhereAnswered: true).ConfigureAwait(false);
     }
 
     /// <summary>
     /// With several brokers, a call that cannot reach its broker (no connection: it is down, and this agent, just
-    /// started, may not have noticed yet) goes to the next broker in the task's hash order, where the task moves too.
+    /// started, may not have noticed yet) goes to the next broker in the task's hash order. With
+    /// <paramref name="placeWhereAnswered"/> (a registration: the task now lives where it was registered) the
+    /// task's Join and reports follow it there, instead of going to a broker that does not know it.
     /// </summary>
-    private async Task<T> OnFirstReachableAsync<T>(string task, Func<BrokerLink, Task<T>> call)
+    private async Task<T> OnFirstReachableAsync<T>(string task, Func<BrokerLink, Task<T>> call, bool placeWhereAnswered = false)
     {
         var candidates = _placement.Candidates(task);
         for (var i = 0; ; i++)
         {
             try
             {
-                return await call(candidates[i]).ConfigureAwait(false);
+                var answer = await call(candidates[i]).ConfigureAwait(false);
+                if (placeWhereAnswered && i > 0)
+                {
+                    _placement.Place(task, candidates[i]);
+                }
+                return answer;
             }
             catch (UserFacingException e) when (i + 1 < candidates.Count && e.InnerException is RpcException rpc
                 && (!FromBroker(rpc) || rpc.StatusCode == StatusCode.Unavailable))

@@ -375,6 +375,9 @@ public sealed partial class TaskManager
                 downloader.ContentDigestLearned(content.Value);
                 Notify(entry);
                 break;
+            case SchedulerEvent.EventOneofCase.NotJoined:
+                JoinAgain(entry, downloader);
+                break;
             case SchedulerEvent.EventOneofCase.TaskFailed:
                 downloader.FailFromSwarm(message.TaskFailed.Error.Length > 0 ? message.TaskFailed.Error : "the URL task failed at its source",
                     TaskErrorKinds.FromWire(message.TaskFailed.Kind));

@@ -47,6 +47,41 @@ public sealed partial class TaskManager
         }
     }
 
+    /// <summary>
+    /// The broker said it does not count this agent in a running task (NotJoined): its Join was dropped. Seen when a
+    /// URL task moved from a lost broker to one that did not know it yet, and the task was registered again
+    /// elsewhere or later (CI, 2026-12-07: eight agents asked a broker that ignored them for three minutes). A URL
+    /// task is brought back as after a reconnect (registered again if the broker forgot it, then joined); any other
+    /// task joins again. The broker says it at most once a second per task; a regain under way is not doubled.
+    /// </summary>
+    private void JoinAgain(TaskEntry entry, TaskDownloader downloader)
+    {
+        PieceBitmap held;
+        bool publisher;
+        lock (_gate)
+        {
+            if (entry.IsUrlTask)
+            {
+                if (entry.Regaining)
+                {
+                    return;
+                }
+                entry.Regaining = true;
+            }
+            held = PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount);
+            publisher = entry.Record.Publisher;
+        }
+        AgentLog.NotJoined(_logger, _scheduler.RouteOf(entry.Digest), entry.Digest.ToString());
+        if (entry.IsUrlTask)
+        {
+            Track(Task.Run(() => KeepUrlTaskAsync(entry, downloader, _stopping.Token)));
+        }
+        else
+        {
+            _scheduler.Join(entry.Digest, held, publisher);
+        }
+    }
+
     private async Task KeepUrlTaskAsync(TaskEntry entry, TaskDownloader downloader, CancellationToken stopping)
     {
         try

@@ -23,7 +23,7 @@ internal static partial class BrokerLog
     [LoggerMessage(1010, LogLevel.Warning, "rejected publish: {Reason}")]
     public static partial void PublishRejected(ILogger logger, string reason);
 
-    [LoggerMessage(1011, LogLevel.Warning, "peer {PeerId} joined unknown task {Digest}; ignored (publish it first)")]
+    [LoggerMessage(1011, LogLevel.Warning, "peer {PeerId} joined unknown task {Digest}; told it so (it joins again once the task is published or registered)")]
     public static partial void UnknownTask(ILogger logger, string peerId, string digest);
 
     [LoggerMessage(1012, LogLevel.Warning, "peer {PeerId} sent a malformed message: {Reason}")]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Dragonfly.PubSub.Contracts.Scheduler;
 
@@ -130,6 +131,27 @@ public sealed class PeerSession
         Drop("slow_reader");
         return false;
     }
+
+    /// <summary>
+    /// Tells the peer it is not a member of <paramref name="digest"/> (<see cref="NotJoined"/>), at most once per
+    /// <see cref="NotJoinedGap"/> per task: a peer without parents asks every few seconds, and each ask must not
+    /// start another round of joining. Shards write for their own tasks only, so one task's entry has one writer.
+    /// </summary>
+    internal void TellNotJoined(string digest)
+    {
+        var now = Environment.TickCount64;
+        if (_notJoinedTold.TryGetValue(digest, out var last) && now - last < (long)NotJoinedGap.TotalMilliseconds)
+        {
+            return;
+        }
+        _notJoinedTold[digest] = now;
+        Send(new SchedulerEvent { NotJoined = new NotJoined { Digest = digest } });
+    }
+
+    /// <summary>The least time between two <see cref="NotJoined"/> for one task.</summary>
+    public static readonly TimeSpan NotJoinedGap = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, long> _notJoinedTold = new(StringComparer.Ordinal);
 
     /// <summary>Counts an event posted to the swarm; false (and the session ends) when too many wait already.</summary>
     internal bool BeginEvent()

@@ -253,6 +253,7 @@ internal sealed class SwarmShard
             else
             {
                 BrokerLog.UnknownTask(_logger, session.PeerId, join.Digest);
+                session.TellNotJoined(join.Digest);
                 return;
             }
             task = new SwarmTask(join.Digest, pieceCount);
@@ -419,6 +420,7 @@ internal sealed class SwarmShard
             return (task, member);
         }
         BrokerLog.MalformedPeerEvent(_logger, session.PeerId, $"{what} for {digest}, which it has not joined; send JoinTask first");
+        session.TellNotJoined(digest);
         return null;
     }
 

@@ -48,13 +48,23 @@ public sealed class FakeScheduler : Scheduler.SchedulerClient
     /// <summary>The next event the agent sent whose case is <paramref name="kind"/>.</summary>
     public async Task<PeerEvent> NextSentAsync(PeerEvent.EventOneofCase kind)
     {
-        while (true)
+        // One deadline for the whole wait: an agent that keeps sending other events (NeedParents every few
+        // seconds) must not keep a test waiting for ever.
+        using var deadline = new CancellationTokenSource(TestTimeout.Default);
+        try
         {
-            var message = await Sent.Reader.ReadAsync().AsTask().Within();
-            if (message.EventCase == kind)
+            while (true)
             {
-                return message;
+                var message = await Sent.Reader.ReadAsync(deadline.Token).ConfigureAwait(false);
+                if (message.EventCase == kind)
+                {
+                    return message;
+                }
             }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the agent sent no {kind} within {TestTimeout.Default.TotalSeconds:0} s");
         }
     }
 

@@ -46,17 +46,45 @@ public sealed class SwarmCoordinatorTests
     }
 
     [Fact]
-    public void Join_WhenDigestUnknown_IsIgnored()
+    public void Join_WhenDigestUnknown_IsNotCounted_AndThePeerIsToldSo()
     {
         var peer = Connect("a", 4100);
+        var unknown = TestManifests.Create("other", 2).Digest;
 
-        _coordinator.Apply(new SwarmCommand.Event(peer, new PeerEvent
-        {
-            Join = new JoinTask { Digest = TestManifests.Create("other", 2).Digest },
-        }));
+        _coordinator.Apply(new SwarmCommand.Event(peer, new PeerEvent { Join = new JoinTask { Digest = unknown } }));
 
-        Assert.Empty(Drain(peer));
+        var told = Assert.Single(Drain(peer));
+        Assert.Equal(unknown, told.NotJoined?.Digest);
         Assert.Empty(Snapshot().TaskPeers);
+    }
+
+    /// <summary>
+    /// A peer whose Join this broker never counted (it went to a broker that did not know the task yet) and that
+    /// keeps asking for parents: it is told it is not a member, once per gap however often it asks, so that it
+    /// joins again instead of asking a broker that ignores it (CI, 2026-12-07: three minutes of NeedParents).
+    /// </summary>
+    [Fact]
+    public void ReportsAboutATaskThePeerHasNotJoined_AreAnsweredWithNotJoined_OncePerGap()
+    {
+        var publisher = Connect("pub", 4000);
+        Join(publisher, PieceBitmap.Full(Pieces), isPublisher: true);
+        var stranger = Connect("a", 4100);
+
+        for (var i = 0; i < 3; i++)
+        {
+            _coordinator.Apply(new SwarmCommand.Event(stranger, new PeerEvent { NeedParents = new NeedParents { Digest = _manifest.Digest } }));
+        }
+        Report(stranger, 0);
+
+        var told = Assert.Single(Drain(stranger));
+        Assert.Equal(_manifest.Digest, told.NotJoined?.Digest);
+        Assert.DoesNotContain("a", Snapshot().TaskPeers[_manifest.Digest].Select(p => p.PeerId));
+
+        // Joined, it gets parents like anyone else, and nothing more about not being a member.
+        Join(stranger, new PieceBitmap(Pieces));
+        var events = Drain(stranger);
+        Assert.Contains(events, e => e.Parents is { } set && set.Parents.Any(p => p.PeerId == "pub"));
+        Assert.DoesNotContain(events, e => e.NotJoined is not null);
     }
 
     [Fact]
