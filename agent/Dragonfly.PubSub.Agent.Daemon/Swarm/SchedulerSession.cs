@@ -212,17 +212,20 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
     /// With several brokers, a call that cannot reach its broker (no connection: it is down, and this agent, just
     /// started, may not have noticed yet) goes to the next broker in the task's hash order. With
     /// <paramref name="placeWhereAnswered"/> (a registration: the task now lives where it was registered) the
-    /// task's Join and reports follow it there, instead of going to a broker that does not know it.
+    /// task's Join and reports follow it there when every broker before it was out of reach, instead of going to
+    /// a broker that does not know it. Not when one of them answered (e.g. Unavailable: the origin did not answer
+    /// it): it is up and owns the task, and the other agents register there.
     /// </summary>
     private async Task<T> OnFirstReachableAsync<T>(string task, Func<BrokerLink, Task<T>> call, bool placeWhereAnswered = false)
     {
         var candidates = _placement.Candidates(task);
+        var earlierOnesUnreachable = true;
         for (var i = 0; ; i++)
         {
             try
             {
                 var answer = await call(candidates[i]).ConfigureAwait(false);
-                if (placeWhereAnswered && i > 0)
+                if (placeWhereAnswered && i > 0 && earlierOnesUnreachable)
                 {
                     _placement.Place(task, candidates[i]);
                 }
@@ -232,6 +235,7 @@ public sealed class SchedulerSession : BackgroundService, ISwarmReporter
                 && (!FromBroker(rpc) || rpc.StatusCode == StatusCode.Unavailable))
             {
                 // The next candidate.
+                earlierOnesUnreachable &= !FromBroker(rpc);
             }
         }
     }

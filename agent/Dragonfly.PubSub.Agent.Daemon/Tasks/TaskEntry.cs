@@ -45,6 +45,9 @@ internal sealed class TaskEntry(ContentDigest digest, TaskRecord record)
     /// <summary>A check that the broker still knows this URL task runs (after a reconnect).</summary>
     public bool Regaining { get; set; }
 
+    /// <summary>When a task other than a URL task last joined again on NotJoined (the clock's timestamp); 0: never.</summary>
+    public long JoinedAgainAt { get; set; }
+
     /// <summary>
     /// Kept in the content store only, never placed under output-dir: an image blob (preheated or
     /// pulled through the registry mirror). The task list shows the content-store path.
@@ -133,6 +136,10 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
         {
             var now = _time.GetTimestamp();
             var since = _lastSent == long.MinValue ? ProgressGap : _time.GetElapsedTime(_lastSent, now);
+            if (_finished)
+            {
+                return;
+            }
             if (info.State != _lastState || since >= ProgressGap)
             {
                 _held = null;

@@ -56,14 +56,6 @@ public sealed partial class TaskManager
         TaskChanged?.Invoke(info);
     }
 
-    private TaskInfo ToInfoLocked(TaskEntry entry)
-    {
-        lock (_gate)
-        {
-            return ToInfo(entry);
-        }
-    }
-
     private TaskInfo ToInfo(TaskEntry entry)
     {
         var record = entry.Record;

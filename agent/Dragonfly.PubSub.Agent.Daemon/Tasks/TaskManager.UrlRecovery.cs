@@ -47,19 +47,26 @@ public sealed partial class TaskManager
         }
     }
 
+    /// <summary>How often a task other than a URL task joins again when a broker keeps saying NotJoined (it does not know the task).</summary>
+    internal static readonly TimeSpan JoinAgainGap = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// The broker said it does not count this agent in a running task (NotJoined): its Join was dropped. Seen when a
     /// URL task moved from a lost broker to one that did not know it yet, and the task was registered again
     /// elsewhere or later (CI, 2026-12-07: eight agents asked a broker that ignored them for three minutes). A URL
     /// task is brought back as after a reconnect (registered again if the broker forgot it, then joined); any other
-    /// task joins again. The broker says it at most once a second per task; a regain under way is not doubled.
+    /// task joins again, at most once per <see cref="JoinAgainGap"/> (a broker that lost a published task keeps
+    /// saying it to every NeedParents). The broker says it at most once a second per task; a regain under way is
+    /// not doubled.
     /// </summary>
     private void JoinAgain(TaskEntry entry, TaskDownloader downloader)
     {
-        PieceBitmap held;
-        bool publisher;
         lock (_gate)
         {
+            if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running)
+            {
+                return; // that run ended: a Join now would make a peer that left a member again
+            }
             if (entry.IsUrlTask)
             {
                 if (entry.Regaining)
@@ -68,17 +75,22 @@ public sealed partial class TaskManager
                 }
                 entry.Regaining = true;
             }
-            held = PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount);
-            publisher = entry.Record.Publisher;
+            else
+            {
+                var now = _time.GetTimestamp();
+                if (entry.JoinedAgainAt != 0 && _time.GetElapsedTime(entry.JoinedAgainAt, now) < JoinAgainGap)
+                {
+                    return;
+                }
+                entry.JoinedAgainAt = now;
+                // Under the lock, as the run's end sends Leave after changing the state under it: never a Join after that Leave.
+                _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+            }
         }
         AgentLog.NotJoined(_logger, _scheduler.RouteOf(entry.Digest), entry.Digest.ToString());
         if (entry.IsUrlTask)
         {
             Track(Task.Run(() => KeepUrlTaskAsync(entry, downloader, _stopping.Token)));
-        }
-        else
-        {
-            _scheduler.Join(entry.Digest, held, publisher);
         }
     }
 
@@ -87,19 +99,26 @@ public sealed partial class TaskManager
         try
         {
             var manifest = await RegainUrlTaskAsync(entry, stopping).ConfigureAwait(false);
-            if (!IsRunBy(entry, downloader))
-            {
-                return; // that run ended meanwhile
-            }
             if (manifest.Error is { } error)
             {
-                AgentLog.UrlTaskLost(_logger, entry.Digest.ToString(), error);
-                downloader.FailFromSwarm(error, manifest.Kind);
+                if (IsRunBy(entry, downloader))
+                {
+                    AgentLog.UrlTaskLost(_logger, entry.Digest.ToString(), error);
+                    downloader.FailFromSwarm(error, manifest.Kind);
+                }
                 return;
             }
-            // Again even when the broker knew the task: this session's first Join may have reached it
-            // before another agent had registered the task again, and was then dropped.
-            _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+            lock (_gate)
+            {
+                if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running)
+                {
+                    return; // that run ended meanwhile
+                }
+                // Again even when the broker knew the task: this session's first Join may have reached it
+                // before another agent had registered the task again, and was then dropped. Under the lock, so
+                // that it cannot follow the Leave the run's end sends.
+                _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+            }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {

@@ -280,11 +280,10 @@ public sealed partial class TaskManager : IHostedService, IDisposable
     /// <summary>Adds a download request to a task: answered at once when it is done, restarts it when it failed.</summary>
     private DownloadWaiter AddWaiter(TaskEntry entry, DownloadWaiter waiter, Manifest? fresh, long limit)
     {
-        bool placeNow;
+        TaskInfo? first = null;
         lock (_gate)
         {
-            placeNow = entry.State == TaskStates.Succeeded;
-            if (placeNow)
+            if (entry.State == TaskStates.Succeeded)
             {
                 TouchLocked(entry);
                 entry.Placements++;
@@ -299,16 +298,18 @@ public sealed partial class TaskManager : IHostedService, IDisposable
                     entry.DownloadLimit = limit;
                     entry.Inbox.RequestRun();
                 }
+                // Taken with the waiter added: a snapshot taken after the lock could already say "succeeded" (the
+                // task completed in between) and reach dfget as its last word before the file was placed.
+                first = ToInfo(entry);
             }
         }
-        if (placeNow)
+        if (first is null)
         {
             Track(Task.Run(() => PlacedAsync(entry, () => FinishWaiterAsync(entry, waiter, null, _stopping.Token))));
         }
         else
         {
-            var info = ToInfoLocked(entry);
-            waiter.Progress(info with { Path = waiter.Output ?? StorePath(entry) });
+            waiter.Progress(first with { Path = waiter.Output ?? StorePath(entry) });
         }
         return waiter;
     }

@@ -144,12 +144,22 @@ public sealed class PeerSession
         {
             return;
         }
+        if (_notJoinedTold.Count >= MaxNotJoinedTold)
+        {
+            // A peer reporting on thousands of tasks it never joined: forget the old ones rather than grow.
+            _notJoinedTold.Clear();
+        }
         _notJoinedTold[digest] = now;
         Send(new SchedulerEvent { NotJoined = new NotJoined { Digest = digest } });
     }
 
+    /// <summary>The peer joined <paramref name="digest"/>: a later NotJoined for it goes out at once.</summary>
+    internal void Joined(string digest) => _notJoinedTold.TryRemove(digest, out _);
+
     /// <summary>The least time between two <see cref="NotJoined"/> for one task.</summary>
     public static readonly TimeSpan NotJoinedGap = TimeSpan.FromSeconds(1);
+
+    private const int MaxNotJoinedTold = 1024;
 
     private readonly ConcurrentDictionary<string, long> _notJoinedTold = new(StringComparer.Ordinal);
 

@@ -272,6 +272,7 @@ internal sealed class SwarmShard
             task.Add(member);
             task.ElectOnJoin(member);
             _state.MarkJoined(session, task.Digest);
+            session.Joined(task.Digest);
         }
         BrokerLog.PeerJoined(_logger, session.PeerId, task.Digest, member.HeldPieces, task.PieceCount, join.Publisher ? " as publisher" : "");
         Activity?.Joined(task.Digest, session.PeerId, member.Publisher, member.Bitmap, ManifestOf);

@@ -80,10 +80,16 @@ public sealed class DownloadWaiterTests
                     waiter.Progress(Snapshot(i % 2 == 0 ? TaskStates.Running : TaskStates.Pending, 1));
                 }
             });
-            await Task.Delay(1);
-            waiter.Finish(Snapshot(TaskStates.Succeeded, 4));
-            await stop.CancelAsync();
-            await notifying;
+            try
+            {
+                await Task.Delay(1);
+                waiter.Finish(Snapshot(TaskStates.Succeeded, 4));
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await notifying;
+            }
 
             TaskInfo? last = null;
             await foreach (var info in waiter.Updates.Reader.ReadAllAsync())
