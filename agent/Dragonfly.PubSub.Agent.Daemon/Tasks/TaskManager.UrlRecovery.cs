@@ -63,9 +63,12 @@ public sealed partial class TaskManager
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running)
+            if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running || downloader.FailedBySwarm)
             {
-                return; // that run ended: a Join now would make a peer that left a member again
+                // That run ended, or is ending: the broker failed the task (its TaskFailed came before this NotJoined,
+                // the answer to a NeedParents sent meanwhile). A Join now would make a peer that left a member again,
+                // and registering a failed URL task again would fetch its origin once more.
+                return;
             }
             if (entry.IsUrlTask)
             {

@@ -112,6 +112,18 @@ public sealed partial class TaskDownloader
     /// failed outcome with <paramref name="error"/> and leaves nothing behind. Thread-safe; may be
     /// called before <see cref="RunAsync"/>.
     /// </summary>
+    /// <summary>The scheduler failed the task (<see cref="FailFromSwarm"/>): the run is ending, whatever it still does.</summary>
+    public bool FailedBySwarm
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _swarmError is not null;
+            }
+        }
+    }
+
     public void FailFromSwarm(string error, TaskErrorKind kind = TaskErrorKind.Other)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(error);
