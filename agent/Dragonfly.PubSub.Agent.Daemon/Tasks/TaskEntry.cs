@@ -134,12 +134,12 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
     {
         lock (_gate)
         {
-            var now = _time.GetTimestamp();
-            var since = _lastSent == long.MinValue ? ProgressGap : _time.GetElapsedTime(_lastSent, now);
             if (_finished)
             {
-                return;
+                return; // taken before the end, sent after it: the final snapshot stays the last word
             }
+            var now = _time.GetTimestamp();
+            var since = _lastSent == long.MinValue ? ProgressGap : _time.GetElapsedTime(_lastSent, now);
             if (info.State != _lastState || since >= ProgressGap)
             {
                 _held = null;
@@ -170,21 +170,12 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
     /// snapshot taken before the task finished but sent a moment later (Notify, the throttle's timer) must never land
     /// between the final one and the end, where the reader would take it for the last word.
     /// </summary>
-    public void Finish(TaskInfo final)
-    {
-        lock (_gate)
-        {
-            _finished = true;
-            _held = null;
-            _flush?.Dispose();
-            _flush = null;
-            Updates.Writer.TryWrite(final);
-            Updates.Writer.TryComplete();
-        }
-    }
+    public void Finish(TaskInfo final) => End(final);
 
     /// <summary>The request went away: the stream ends without a final snapshot.</summary>
-    public void Abandon()
+    public void Abandon() => End(null);
+
+    private void End(TaskInfo? final)
     {
         lock (_gate)
         {
@@ -192,16 +183,16 @@ internal sealed class DownloadWaiter(string? output, ContentDigest? expected = n
             _held = null;
             _flush?.Dispose();
             _flush = null;
+            if (final is not null)
+            {
+                Updates.Writer.TryWrite(final);
+            }
             Updates.Writer.TryComplete();
         }
     }
 
     private void SendLocked(TaskInfo info, long now)
     {
-        if (_finished)
-        {
-            return;
-        }
         Updates.Writer.TryWrite(info);
         _lastSent = now;
         _lastState = info.State;

@@ -63,7 +63,7 @@ public sealed partial class TaskManager
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running || downloader.FailedBySwarm)
+            if (!IsRunByLocked(entry, downloader) || downloader.FailedBySwarm)
             {
                 // That run ended, or is ending: the broker failed the task (its TaskFailed came before this NotJoined,
                 // the answer to a NeedParents sent meanwhile). A Join now would make a peer that left a member again,
@@ -86,8 +86,7 @@ public sealed partial class TaskManager
                     return;
                 }
                 entry.JoinedAgainAt = now;
-                // Under the lock, as the run's end sends Leave after changing the state under it: never a Join after that Leave.
-                _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+                JoinLocked(entry);
             }
         }
         AgentLog.NotJoined(_logger, _scheduler.RouteOf(entry.Digest), entry.Digest.ToString());
@@ -113,14 +112,13 @@ public sealed partial class TaskManager
             }
             lock (_gate)
             {
-                if (!ReferenceEquals(entry.Downloader, downloader) || entry.State != TaskStates.Running)
+                if (!IsRunByLocked(entry, downloader))
                 {
                     return; // that run ended meanwhile
                 }
                 // Again even when the broker knew the task: this session's first Join may have reached it
-                // before another agent had registered the task again, and was then dropped. Under the lock, so
-                // that it cannot follow the Leave the run's end sends.
-                _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
+                // before another agent had registered the task again, and was then dropped.
+                JoinLocked(entry);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -140,9 +138,19 @@ public sealed partial class TaskManager
     {
         lock (_gate)
         {
-            return ReferenceEquals(entry.Downloader, downloader) && entry.State == TaskStates.Running;
+            return IsRunByLocked(entry, downloader);
         }
     }
+
+    private static bool IsRunByLocked(TaskEntry entry, TaskDownloader downloader) =>
+        ReferenceEquals(entry.Downloader, downloader) && entry.State == TaskStates.Running;
+
+    /// <summary>
+    /// Joins the task again with the pieces its record holds. Under the lock, as the run's end sends Leave after
+    /// changing the state under it: a Join never follows that Leave.
+    /// </summary>
+    private void JoinLocked(TaskEntry entry) =>
+        _scheduler.Join(entry.Digest, PieceBitmap.FromBytes(entry.Record.Bitmap ?? [], entry.Record.PieceCount), entry.Record.Publisher);
 
     /// <summary>
     /// The broker's manifest of a URL task once it knows it (again), or why it never will: asks the

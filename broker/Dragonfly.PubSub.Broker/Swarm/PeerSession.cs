@@ -28,6 +28,8 @@ public sealed class PeerSession
     private int _pending;
     private string? _dropped;
     private long _lastSeenUnixMs;
+    private const int MaxNotJoinedTold = 1024;
+    private readonly ConcurrentDictionary<string, long> _notJoinedTold = new(StringComparer.Ordinal);
 
     public PeerSession(string peerId, string host, int port, string cluster = "", string zone = "", int uploadSlots = 0,
         bool seed = false, string brokerAddress = "", bool maySource = true, IReadOnlyList<string>? topics = null)
@@ -158,10 +160,6 @@ public sealed class PeerSession
 
     /// <summary>The least time between two <see cref="NotJoined"/> for one task.</summary>
     public static readonly TimeSpan NotJoinedGap = TimeSpan.FromSeconds(1);
-
-    private const int MaxNotJoinedTold = 1024;
-
-    private readonly ConcurrentDictionary<string, long> _notJoinedTold = new(StringComparer.Ordinal);
 
     /// <summary>Counts an event posted to the swarm; false (and the session ends) when too many wait already.</summary>
     internal bool BeginEvent()

@@ -107,11 +107,6 @@ public sealed partial class TaskDownloader
         }
     }
 
-    /// <summary>
-    /// The task failed for good (the scheduler's <c>TaskFailed</c>): <see cref="RunAsync"/> returns a
-    /// failed outcome with <paramref name="error"/> and leaves nothing behind. Thread-safe; may be
-    /// called before <see cref="RunAsync"/>.
-    /// </summary>
     /// <summary>The scheduler failed the task (<see cref="FailFromSwarm"/>): the run is ending, whatever it still does.</summary>
     public bool FailedBySwarm
     {
@@ -124,6 +119,11 @@ public sealed partial class TaskDownloader
         }
     }
 
+    /// <summary>
+    /// The task failed for good (the scheduler's <c>TaskFailed</c>): <see cref="RunAsync"/> returns a
+    /// failed outcome with <paramref name="error"/> and leaves nothing behind. Thread-safe; may be
+    /// called before <see cref="RunAsync"/>.
+    /// </summary>
     public void FailFromSwarm(string error, TaskErrorKind kind = TaskErrorKind.Other)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(error);

@@ -3,7 +3,6 @@ using Dragonfly.PubSub.Agent.Tests.Support;
 using Dragonfly.PubSub.Agent.Tests.Swarm;
 using Dragonfly.PubSub.Client;
 using Dragonfly.PubSub.Contracts.Scheduler;
-using Google.Protobuf;
 using static Dragonfly.PubSub.Agent.Tests.Tasks.TaskInboxTests;
 
 namespace Dragonfly.PubSub.Agent.Tests.Tasks;
@@ -39,11 +38,7 @@ public sealed class NotJoinedTests : IDisposable
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);
         var fake = new FakeScheduler();
-        var manifest = WithTopic(artifact.Manifest);
-        manifest.UrlTask = true;
-        manifest.PieceDigests.Clear();
-        manifest.PieceDigests.AddRange(Enumerable.Repeat(ByteString.Empty, artifact.Layout.PieceCount));
-        fake.Manifests[manifest.Digest] = manifest;
+        fake.Manifests[artifact.Manifest.Digest] = UrlManifestOf(artifact);
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
         await AnsweredAsync(agent, fake);
 

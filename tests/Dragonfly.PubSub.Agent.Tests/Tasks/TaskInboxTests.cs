@@ -82,11 +82,7 @@ public sealed class TaskInboxTests : IDisposable
     {
         var artifact = await TestArtifact.CreateAsync(_dir.Path, 4 * TestArtifact.SmallPiece);
         var fake = FakeScheduler.WithClosedManifestGate();
-        var manifest = WithTopic(artifact.Manifest);
-        manifest.UrlTask = true;
-        manifest.PieceDigests.Clear();
-        manifest.PieceDigests.AddRange(Enumerable.Repeat(ByteString.Empty, artifact.Layout.PieceCount));
-        fake.Manifests[manifest.Digest] = manifest;
+        fake.Manifests[artifact.Manifest.Digest] = UrlManifestOf(artifact);
         await using var agent = await AgentUnderTest.StartAsync(_dir.Combine("agent"), fake);
 
         agent.Tasks.OnAnnouncement(AnnouncementOf(artifact) with { UrlTask = true });
@@ -109,6 +105,16 @@ public sealed class TaskInboxTests : IDisposable
         var fake = FakeScheduler.WithClosedManifestGate();
         fake.Manifests[artifact.Manifest.Digest] = WithTopic(artifact.Manifest);
         return (parent, fake);
+    }
+
+    /// <summary>The broker's manifest of a URL task with the artifact's layout, on the test topic: no piece digests known yet.</summary>
+    internal static Manifest UrlManifestOf(TestArtifact artifact)
+    {
+        var manifest = WithTopic(artifact.Manifest);
+        manifest.UrlTask = true;
+        manifest.PieceDigests.Clear();
+        manifest.PieceDigests.AddRange(Enumerable.Repeat(ByteString.Empty, artifact.Layout.PieceCount));
+        return manifest;
     }
 
     internal static Manifest WithTopic(Manifest manifest)
