@@ -2,7 +2,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>
 /// One peer-protocol connection, in plain TCP (<see cref="SocketPeerStream"/>, with sendfile) or in
-/// TLS 1.3 (<see cref="TlsPeerStream"/>). <see cref="PieceServer"/> and <see cref="PieceFetcher"/>
+/// TLS 1.3 (<see cref="TlsPeerStream"/>, or after its handshake <see cref="BulkPeerStream"/>). <see cref="PieceServer"/> and <see cref="PieceFetcher"/>
 /// speak <see cref="PieceProtocol"/> over either without knowing which.
 /// </summary>
 internal abstract class PeerStream : IDisposable

@@ -18,6 +18,12 @@ public sealed class PeerTls
     /// <summary>Client options for a connection to the peer with this id.</summary>
     public required Func<string, SslClientAuthenticationOptions> ClientOptions { get; init; }
 
+    /// <summary>
+    /// Offer the bulk channel after the handshake (<see cref="BulkPeerStream"/>: the negotiated AEAD in 64 KiB
+    /// frames instead of 16 KiB TLS records). On by default; a connection uses it only when both ends offer it.
+    /// </summary>
+    public bool BulkChannel { get; init; } = true;
+
     /// <summary>True for a peer id on the fleet's revocation list.</summary>
     public Func<string, bool> IsRevoked { get; init; } = static _ => false;
 

@@ -8,6 +8,9 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// fill the caller's buffer (many records per call) so the per-read costs (hashing, rate limits,
 /// timers) are paid per block, not per 16 KiB record; below it, <see cref="TlsRecordStream"/>
 /// receives ahead and sends the records of one write together (fewer system calls per block).
+/// When both ends offer it (ALPN <see cref="BulkKeys.Protocol"/>), the handshake is followed by a
+/// key exchange and the connection continues as a <see cref="BulkPeerStream"/>; a peer that does
+/// not offer it (an older agent, or <see cref="PeerTls.BulkChannel"/> off) stays here.
 /// </summary>
 internal sealed class TlsPeerStream : PeerStream
 {
@@ -44,20 +47,22 @@ internal sealed class TlsPeerStream : PeerStream
 
     /// <summary>Server side: TLS handshake with a required client certificate (checked by <paramref name="tls"/>).</summary>
     /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
-    public static async ValueTask<TlsPeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
+    public static async ValueTask<PeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
     {
         var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsServerAsync(tls.ServerOptions(), ct).ConfigureAwait(false);
+            var options = tls.ServerOptions();
+            options.ApplicationProtocols = Protocols(tls);
+            await ssl.AuthenticateAsServerAsync(options, ct).ConfigureAwait(false);
             var peerId = PeerTls.PeerIdOf(ssl.RemoteCertificate)
                 ?? throw new PeerRefusedException("the client sent no certificate");
             if (tls.IsRevoked(peerId))
             {
                 throw new PeerRefusedException($"peer {peerId} is revoked");
             }
-            return new TlsPeerStream(socket, ssl, records, peerId);
+            return await ContinueAsync(socket, ssl, records, peerId, isClient: false, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -68,19 +73,21 @@ internal sealed class TlsPeerStream : PeerStream
 
     /// <summary>Client side: TLS handshake; the server's certificate must name <paramref name="expectedPeerId"/>.</summary>
     /// <exception cref="PeerRefusedException">The parent is not who the scheduler said, or is revoked.</exception>
-    public static async ValueTask<TlsPeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
+    public static async ValueTask<PeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
     {
         var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsClientAsync(tls.ClientOptions(expectedPeerId), ct).ConfigureAwait(false);
+            var options = tls.ClientOptions(expectedPeerId);
+            options.ApplicationProtocols = Protocols(tls);
+            await ssl.AuthenticateAsClientAsync(options, ct).ConfigureAwait(false);
             var peerId = PeerTls.PeerIdOf(ssl.RemoteCertificate);
             if (!string.Equals(peerId, expectedPeerId, StringComparison.Ordinal))
             {
                 throw new PeerRefusedException($"the parent's certificate names {peerId ?? "nobody"}, not {expectedPeerId}");
             }
-            return new TlsPeerStream(socket, ssl, records, peerId);
+            return await ContinueAsync(socket, ssl, records, peerId, isClient: true, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -88,6 +95,21 @@ internal sealed class TlsPeerStream : PeerStream
             throw;
         }
     }
+
+    /// <summary>What the handshake agreed: the bulk channel (after its key exchange), or TLS records for the whole connection.</summary>
+    private static async ValueTask<PeerStream> ContinueAsync(Socket socket, SslStream ssl, TlsRecordStream records, string? peerId, bool isClient, CancellationToken ct)
+    {
+        if (ssl.NegotiatedApplicationProtocol != BulkKeys.Protocol || BulkKeys.AlgorithmOf(ssl.NegotiatedCipherSuite) is not { } algorithm)
+        {
+            return new TlsPeerStream(socket, ssl, records, peerId);
+        }
+        var keys = await BulkKeys.ExchangeAsync(ssl, isClient, algorithm, ct).ConfigureAwait(false);
+        return new BulkPeerStream(socket, records.LowWater, keys, ssl, peerId, records.TakeReadAhead());
+    }
+
+    /// <summary>The ALPN names offered: the bulk channel first when it is on, and plain TLS always (see <see cref="BulkKeys.TlsOnly"/>).</summary>
+    private static List<SslApplicationProtocol> Protocols(PeerTls tls) =>
+        tls.BulkChannel ? [BulkKeys.Protocol, BulkKeys.TlsOnly] : [BulkKeys.TlsOnly];
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) =>
         await _ssl.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);

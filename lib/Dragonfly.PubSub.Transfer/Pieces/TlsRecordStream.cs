@@ -60,6 +60,14 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
         _batched = 0;
     }
 
+    /// <summary>The bytes received ahead that SslStream has not asked for (they belong to whatever follows the TLS records); the read-ahead is empty after.</summary>
+    public ReadOnlySpan<byte> TakeReadAhead()
+    {
+        var rest = _readAhead.AsSpan(_readStart, _readEnd - _readStart);
+        _readStart = _readEnd;
+        return rest;
+    }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_readStart == _readEnd)

@@ -66,20 +66,23 @@ public sealed class ReceiveLowWaterTests
         Assert.Equal(5, await stream.ReadAsync(new byte[5], CancellationToken.None).AsTask().Within());
     }
 
-    [Fact]
-    public async Task APromisedBody_TricklingInOverTls_IsReadToItsLastByte()
+    [Theory]
+    [InlineData(true)] // the bulk channel's frames
+    [InlineData(false)] // TLS records throughout
+    public async Task APromisedBody_TricklingInOverTls_IsReadToItsLastByte(bool bulkChannel)
     {
         using var pair = await SocketPair.ConnectAsync();
         using var ca = FleetCa.Create("test fleet");
         var revoked = new HashSet<string>();
-        var accepting = TlsPeerStream.AcceptAsync(pair.Server, TestPeerTls.Create(ca, "parent", revoked), CancellationToken.None).AsTask();
-        using var client = await TlsPeerStream.ConnectAsync(pair.Client, TestPeerTls.Create(ca, "child", revoked), "parent", CancellationToken.None).AsTask().Within();
+        var accepting = TlsPeerStream.AcceptAsync(pair.Server, TestPeerTls.Create(ca, "parent", revoked, bulkChannel: bulkChannel), CancellationToken.None).AsTask();
+        using var client = await TlsPeerStream.ConnectAsync(pair.Client, TestPeerTls.Create(ca, "child", revoked, bulkChannel: bulkChannel), "parent", CancellationToken.None).AsTask().Within();
         using var server = await accepting.Within();
+        Assert.Equal(bulkChannel, client is BulkPeerStream);
         var body = RandomBody();
-        // The plaintext length: the ciphertext of the records carrying it is longer.
+        // The plaintext length: the ciphertext of the records (or frames) carrying it is longer.
         client.LowWater.Promise(client.LowWater.Received + body.Length);
 
-        // One TLS record per 4 KiB write: the last records reach the client after it went to wait.
+        // One TLS record (or frame) per 4 KiB write: the last ones reach the client after it went to wait.
         var sending = TrickleAsync(body, pair.Client, (chunk, ct) => server.WriteAsync(chunk, ct).AsTask());
         var received = new byte[body.Length];
         Assert.Equal(body.Length, await client.ReadAsync(received, CancellationToken.None).AsTask().Within());
@@ -117,34 +120,4 @@ public sealed class ReceiveLowWaterTests
 
     private static int LowWaterOf(Socket socket) =>
         (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater)!;
-
-    /// <summary>Two connected TCP sockets on loopback.</summary>
-    private sealed class SocketPair : IDisposable
-    {
-        private SocketPair(Socket client, Socket server)
-        {
-            Client = client;
-            Server = server;
-        }
-
-        public Socket Client { get; }
-        public Socket Server { get; }
-
-        public static async Task<SocketPair> ConnectAsync()
-        {
-            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listener.Listen(1);
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync(listener.LocalEndPoint!);
-            var server = await listener.AcceptAsync();
-            return new SocketPair(client, server);
-        }
-
-        public void Dispose()
-        {
-            Client.Dispose();
-            Server.Dispose();
-        }
-    }
 }

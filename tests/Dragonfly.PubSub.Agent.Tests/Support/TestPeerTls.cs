@@ -10,7 +10,7 @@ public static class TestPeerTls
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
 
     /// <summary>The peer port's TLS options as the agent builds them: client certificates required, the parent's must name the expected peer id.</summary>
-    internal static PeerTls Create(FleetCa ca, string peerId, ISet<string> revoked, TlsCiphers? ciphers = null, FleetCa? trustAlso = null)
+    internal static PeerTls Create(FleetCa ca, string peerId, ISet<string> revoked, TlsCiphers? ciphers = null, FleetCa? trustAlso = null, bool bulkChannel = true)
     {
         var identity = Identity(ca, peerId, revoked, ciphers ?? TlsCiphers.Default, trustAlso);
         return new PeerTls
@@ -18,6 +18,7 @@ public static class TestPeerTls
             ServerOptions = () => identity.ServerOptions(requireClientCertificate: true),
             ClientOptions = id => identity.ClientOptions(id, expectedPeerId: id),
             IsRevoked = revoked.Contains,
+            BulkChannel = bulkChannel,
         };
     }
 
