@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Text;
@@ -16,8 +17,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// <para>
 /// How: each side draws <see cref="SecretLength"/> random bytes and sends them to the other
 /// through the TLS session, so only the two authenticated ends know them. HKDF-SHA256 over both
-/// gives one key per direction. Nonces are frame counters, so a frame cannot be replayed, dropped
-/// or reordered without failing its tag. The client speaks first and each side waits for the
+/// gives one traffic secret per direction (<see cref="BulkCipher"/>). Nonces count frames, so a frame
+/// cannot be replayed, dropped or reordered without failing its tag. The client speaks first and each side waits for the
 /// other's secret before it sends anything else. Neither SslStream therefore reads past the secret
 /// into the first frame (its buffer would hide those bytes).
 /// </para>
@@ -36,8 +37,6 @@ internal sealed class BulkKeys
     public const int SecretLength = 32;
 
     private static readonly byte[] Salt = Encoding.ASCII.GetBytes("dragonfly-pubsub peer bulk channel v1");
-    private static readonly byte[] ClientToServer = Encoding.ASCII.GetBytes("client to server");
-    private static readonly byte[] ServerToClient = Encoding.ASCII.GetBytes("server to client");
 
     private BulkKeys(BulkCipher send, BulkCipher receive)
     {
@@ -93,33 +92,46 @@ internal sealed class BulkKeys
         }
     }
 
-    /// <summary>The two directions' keys from both secrets (client's first); public for tests that build a channel without TLS.</summary>
-    public static BulkKeys Derive(ReadOnlySpan<byte> clientSecret, ReadOnlySpan<byte> serverSecret, bool isClient, BulkAlgorithm algorithm)
+    /// <summary>
+    /// Offered only where every AEAD the bulk channel may meet works: the choice is made before the
+    /// handshake, and both ends must be able to go on with whatever suite it picks.
+    /// </summary>
+    public static bool Available => AesGcm.IsSupported && ChaCha20Poly1305.IsSupported;
+
+    /// <summary>
+    /// The two directions' traffic secrets from both sides' secrets (client's first), each bound to the protocol
+    /// name, the AEAD and its direction. Public for tests that build a channel without TLS.
+    /// </summary>
+    /// <param name="framesPerKey">Frames sealed under one key before both ends turn to the next (tests make it small).</param>
+    public static BulkKeys Derive(ReadOnlySpan<byte> clientSecret, ReadOnlySpan<byte> serverSecret, bool isClient, BulkAlgorithm algorithm,
+        ulong framesPerKey = BulkCipher.DefaultFramesPerKey)
     {
         Span<byte> input = stackalloc byte[2 * SecretLength];
         Span<byte> pseudoRandomKey = stackalloc byte[32];
-        Span<byte> clientKey = stackalloc byte[32];
-        Span<byte> serverKey = stackalloc byte[32];
+        Span<byte> clientTraffic = stackalloc byte[32];
+        Span<byte> serverTraffic = stackalloc byte[32];
         try
         {
             clientSecret.CopyTo(input);
             serverSecret.CopyTo(input[SecretLength..]);
             HKDF.Extract(HashAlgorithmName.SHA256, input, Salt, pseudoRandomKey);
-            var keyLength = algorithm == BulkAlgorithm.Aes128Gcm ? 16 : 32;
-            HKDF.Expand(HashAlgorithmName.SHA256, pseudoRandomKey, clientKey[..keyLength], ClientToServer);
-            HKDF.Expand(HashAlgorithmName.SHA256, pseudoRandomKey, serverKey[..keyLength], ServerToClient);
-            var fromClient = new BulkCipher(algorithm, clientKey[..keyLength]);
-            var fromServer = new BulkCipher(algorithm, serverKey[..keyLength]);
+            HKDF.Expand(HashAlgorithmName.SHA256, pseudoRandomKey, clientTraffic, Label(algorithm, "client to server"));
+            HKDF.Expand(HashAlgorithmName.SHA256, pseudoRandomKey, serverTraffic, Label(algorithm, "server to client"));
+            var fromClient = new BulkCipher(algorithm, clientTraffic, framesPerKey);
+            var fromServer = new BulkCipher(algorithm, serverTraffic, framesPerKey);
             return isClient ? new BulkKeys(fromClient, fromServer) : new BulkKeys(fromServer, fromClient);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(input);
             CryptographicOperations.ZeroMemory(pseudoRandomKey);
-            CryptographicOperations.ZeroMemory(clientKey);
-            CryptographicOperations.ZeroMemory(serverKey);
+            CryptographicOperations.ZeroMemory(clientTraffic);
+            CryptographicOperations.ZeroMemory(serverTraffic);
         }
     }
+
+    private static byte[] Label(BulkAlgorithm algorithm, string direction) =>
+        Encoding.ASCII.GetBytes($"{Protocol} {algorithm} {direction}");
 }
 
 /// <summary>The AEADs of the bulk channel: those of the TLS 1.3 suites this fleet may negotiate.</summary>
@@ -131,45 +143,49 @@ internal enum BulkAlgorithm
 }
 
 /// <summary>
-/// One direction's AEAD with its frame counter as the nonce. One user at a time: the stream's
-/// writer seals, its reader opens.
+/// One direction's AEAD. Its key and a nonce mask come from the direction's traffic secret; the
+/// nonce is the mask XOR the frame's number under that key (as TLS 1.3 does, so no two connections
+/// share nonces on known plaintext). After <see cref="DefaultFramesPerKey"/> frames both ends turn
+/// to the next traffic secret, HKDF of the last: TLS 1.3's key update without a message, since both
+/// count the same frames. One user at a time: the stream's writer seals, its reader opens.
 /// </summary>
 internal sealed class BulkCipher : IDisposable
 {
     public const int TagLength = 16;
 
     /// <summary>
-    /// Bytes one key may seal before the connection must be opened anew: 2^36 (64 GiB), below TLS 1.3's
-    /// AES-GCM limit (2^24.5 records of 16 KiB) and far below where the nonce counter could wrap.
+    /// 2^20 frames of at most 64 KiB: at most 64 GiB under one key, below TLS 1.3's limit for AES-GCM
+    /// (2^24.5 records of 16 KiB, about 380 GiB).
     /// </summary>
-    public const long ByteLimit = 1L << 36;
+    public const ulong DefaultFramesPerKey = 1UL << 20;
 
-    private readonly AesGcm? _aes;
-    private readonly ChaCha20Poly1305? _chacha;
+    private static readonly byte[] KeyLabel = Encoding.ASCII.GetBytes("key");
+    private static readonly byte[] MaskLabel = Encoding.ASCII.GetBytes("iv");
+    private static readonly byte[] NextLabel = Encoding.ASCII.GetBytes("next");
+
+    private readonly ulong _framesPerKey;
+    private readonly byte[] _secret;
+    private readonly byte[] _mask = new byte[12];
     private readonly byte[] _nonce = new byte[12];
+    private AesGcm? _aes;
+    private ChaCha20Poly1305? _chacha;
     private ulong _frames;
-    private long _bytes;
+    private ulong _generation;
 
-    public BulkCipher(BulkAlgorithm algorithm, ReadOnlySpan<byte> key)
+    public BulkCipher(BulkAlgorithm algorithm, ReadOnlySpan<byte> trafficSecret, ulong framesPerKey = DefaultFramesPerKey)
     {
         Algorithm = algorithm;
-        if (algorithm == BulkAlgorithm.ChaCha20Poly1305)
-        {
-            _chacha = new ChaCha20Poly1305(key);
-        }
-        else
-        {
-            _aes = new AesGcm(key, TagLength);
-        }
+        _framesPerKey = framesPerKey;
+        _secret = trafficSecret.ToArray();
+        UseSecret();
     }
 
     public BulkAlgorithm Algorithm { get; }
 
     /// <summary>Seals the next frame: <paramref name="plaintext"/> into <paramref name="ciphertext"/> and <paramref name="tag"/>, bound to <paramref name="header"/>.</summary>
-    /// <exception cref="IOException">This key has sealed <see cref="ByteLimit"/> bytes: the connection must be opened anew.</exception>
     public void Seal(ReadOnlySpan<byte> header, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag)
     {
-        NextNonce(plaintext.Length);
+        NextNonce();
         if (_aes is not null)
         {
             _aes.Encrypt(_nonce, plaintext, ciphertext, tag, header);
@@ -181,10 +197,10 @@ internal sealed class BulkCipher : IDisposable
     }
 
     /// <summary>Opens the next frame; a frame that was altered, replayed, reordered or sealed with another key fails.</summary>
-    /// <exception cref="IOException">The frame failed its check (the connection cannot be trusted any more), or the key's limit is reached.</exception>
+    /// <exception cref="IOException">The frame failed its check: the connection cannot be trusted any more.</exception>
     public void Open(ReadOnlySpan<byte> header, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext)
     {
-        NextNonce(ciphertext.Length);
+        NextNonce();
         try
         {
             if (_aes is not null)
@@ -198,7 +214,7 @@ internal sealed class BulkCipher : IDisposable
         }
         catch (CryptographicException e)
         {
-            throw new IOException($"frame {_frames - 1} from the peer failed its integrity check: the connection was tampered with or is out of step", e);
+            throw new IOException($"frame {_frames - 1} of key {_generation} from the peer failed its integrity check: the connection was tampered with or is out of step", e);
         }
     }
 
@@ -206,17 +222,52 @@ internal sealed class BulkCipher : IDisposable
     {
         _aes?.Dispose();
         _chacha?.Dispose();
+        CryptographicOperations.ZeroMemory(_secret);
     }
 
-    /// <summary>Nonce = 4 zero bytes and the frame's 64-bit number, big-endian; each frame is numbered once.</summary>
-    private void NextNonce(int length)
+    private void NextNonce()
     {
-        _bytes += length;
-        if (_bytes > ByteLimit)
+        if (_frames == _framesPerKey)
         {
-            throw new IOException($"the connection's key has carried its limit of {ByteLimit >> 30} GiB; it is closed and opened anew");
+            Span<byte> next = stackalloc byte[32];
+            HKDF.Expand(HashAlgorithmName.SHA256, _secret, next, NextLabel);
+            next.CopyTo(_secret);
+            CryptographicOperations.ZeroMemory(next);
+            _generation++;
+            UseSecret();
         }
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(4), _frames);
+        _mask.CopyTo(_nonce, 0);
+        var number = BinaryPrimitives.ReadUInt64BigEndian(_nonce.AsSpan(4)) ^ _frames;
+        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(4), number);
         _frames++;
+    }
+
+    /// <summary>The key and nonce mask of the current traffic secret, its frame count from zero.</summary>
+    private void UseSecret()
+    {
+        _aes?.Dispose();
+        _chacha?.Dispose();
+        _aes = null;
+        _chacha = null;
+        Span<byte> key = stackalloc byte[32];
+        try
+        {
+            var length = Algorithm == BulkAlgorithm.Aes128Gcm ? 16 : 32;
+            HKDF.Expand(HashAlgorithmName.SHA256, _secret, key[..length], KeyLabel);
+            HKDF.Expand(HashAlgorithmName.SHA256, _secret, _mask, MaskLabel);
+            if (Algorithm == BulkAlgorithm.ChaCha20Poly1305)
+            {
+                _chacha = new ChaCha20Poly1305(key[..length]);
+            }
+            else
+            {
+                _aes = new AesGcm(key[..length], TagLength);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+        _frames = 0;
     }
 }

@@ -7,7 +7,7 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// A peer connection after its TLS 1.3 handshake agreed a bulk channel (<see cref="BulkKeys"/>):
 /// the socket carries frames of <c>[plaintext length, 4 bytes big-endian][ciphertext][16-byte tag]</c>,
 /// the length authenticated with the frame. A frame is at most <see cref="FrameSize"/> bytes of
-/// plaintext when sent, and at most <see cref="MaxFrame"/> when received. Compared with SslStream's
+/// plaintext. Compared with SslStream's
 /// 16 KiB records, a piece costs a quarter of the AEAD calls and no copies between record buffers:
 /// ciphertext is received into one buffer and decrypted straight into the reader's.
 /// Authentication and revocation were settled by the handshake, as for <see cref="TlsPeerStream"/>.
@@ -18,8 +18,8 @@ internal sealed class BulkPeerStream : PeerStream
     /// <summary>Plaintext bytes per frame sent: one receive low-water mark's worth, so a wake-up brings about one frame.</summary>
     public const int FrameSize = 64 * 1024;
 
-    /// <summary>The largest frame accepted (a bound on what one frame may make this side hold).</summary>
-    public const int MaxFrame = 1024 * 1024;
+    /// <summary>The largest frame accepted: what senders send, and a bound on what one frame may make this side hold.</summary>
+    public const int MaxFrame = FrameSize;
 
     private const int HeaderLength = 4;
     private const int Overhead = HeaderLength + BulkCipher.TagLength;

@@ -49,7 +49,7 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
     public static async ValueTask<PeerStream> AcceptAsync(Socket socket, PeerTls tls, CancellationToken ct)
     {
-        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
+        var records = RecordsOf(socket);
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
@@ -75,7 +75,7 @@ internal sealed class TlsPeerStream : PeerStream
     /// <exception cref="PeerRefusedException">The parent is not who the scheduler said, or is revoked.</exception>
     public static async ValueTask<PeerStream> ConnectAsync(Socket socket, PeerTls tls, string expectedPeerId, CancellationToken ct)
     {
-        var records = new TlsRecordStream(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket));
+        var records = RecordsOf(socket);
         var ssl = new SslStream(records, leaveInnerStreamOpen: false);
         try
         {
@@ -101,15 +101,20 @@ internal sealed class TlsPeerStream : PeerStream
     {
         if (ssl.NegotiatedApplicationProtocol != BulkKeys.Protocol || BulkKeys.AlgorithmOf(ssl.NegotiatedCipherSuite) is not { } algorithm)
         {
+            records.OneRecordPerRead = false; // TLS records throughout: SslStream may take many per read
             return new TlsPeerStream(socket, ssl, records, peerId);
         }
         var keys = await BulkKeys.ExchangeAsync(ssl, isClient, algorithm, ct).ConfigureAwait(false);
         return new BulkPeerStream(socket, records.LowWater, keys, ssl, peerId, records.TakeReadAhead());
     }
 
+    /// <summary>The socket's stream for SslStream: one record per read until the handshake says what follows it.</summary>
+    private static TlsRecordStream RecordsOf(Socket socket) =>
+        new(new NetworkStream(socket, ownsSocket: false), new ReceiveLowWater(socket)) { OneRecordPerRead = true };
+
     /// <summary>The ALPN names offered: the bulk channel first when it is on, and plain TLS always (see <see cref="BulkKeys.TlsOnly"/>).</summary>
     private static List<SslApplicationProtocol> Protocols(PeerTls tls) =>
-        tls.BulkChannel ? [BulkKeys.Protocol, BulkKeys.TlsOnly] : [BulkKeys.TlsOnly];
+        tls.BulkChannel && BulkKeys.Available ? [BulkKeys.Protocol, BulkKeys.TlsOnly] : [BulkKeys.TlsOnly];
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) =>
         await _ssl.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);

@@ -25,6 +25,15 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
     private int _readEnd;
     private int _batched;
     private bool _batching;
+    private int _recordLeft;
+
+    /// <summary>
+    /// While set, a read returns bytes of one TLS record at most, so SslStream never holds bytes past the
+    /// record it asked for: what follows the handshake and the bulk channel's key exchange (its frames,
+    /// which are not TLS records) stays in the read-ahead for <see cref="TakeReadAhead"/>, whatever the
+    /// other side sends when.
+    /// </summary>
+    public bool OneRecordPerRead { get; set; }
 
     /// <summary>Receives the ciphertext from the socket, counts it, and sets how much the kernel gathers per wake-up.</summary>
     public ReceiveLowWater LowWater => lowWater;
@@ -70,6 +79,10 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
+        if (OneRecordPerRead && buffer.Length > 0)
+        {
+            return await ReadWithinRecordAsync(buffer, ct).ConfigureAwait(false);
+        }
         if (_readStart == _readEnd)
         {
             if (buffer.Length == 0 || buffer.Length >= ReadAheadSize)
@@ -144,6 +157,55 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
             socket.Dispose();
         }
         base.Dispose(disposing);
+    }
+
+    /// <summary>Serves bytes of the current record only (its 5-byte header says how long it is); 0 = the other side closed the connection.</summary>
+    private async ValueTask<int> ReadWithinRecordAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        const int RecordHeader = 5;
+        if (_recordLeft == 0)
+        {
+            while (_readEnd - _readStart < RecordHeader)
+            {
+                if (!await ReceiveMoreAsync(ct).ConfigureAwait(false))
+                {
+                    break; // closed: hand over what there is, SslStream reports the cut record
+                }
+            }
+            var buffered = _readEnd - _readStart;
+            if (buffered == 0)
+            {
+                return 0;
+            }
+            _recordLeft = buffered < RecordHeader
+                ? buffered
+                : RecordHeader + System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(_readAhead.AsSpan(_readStart + 3, 2));
+        }
+        if (_readStart == _readEnd && !await ReceiveMoreAsync(ct).ConfigureAwait(false))
+        {
+            return 0;
+        }
+        var count = Math.Min(Math.Min(buffer.Length, _readEnd - _readStart), _recordLeft);
+        _readAhead.AsMemory(_readStart, count).CopyTo(buffer);
+        _readStart += count;
+        _recordLeft -= count;
+        return count;
+    }
+
+    /// <summary>Receives more behind what the read-ahead holds (moved to its front first); false if the other side closed.</summary>
+    private async ValueTask<bool> ReceiveMoreAsync(CancellationToken ct)
+    {
+        var buffered = _readEnd - _readStart;
+        _readAhead.AsSpan(_readStart, buffered).CopyTo(_readAhead);
+        _readStart = 0;
+        _readEnd = buffered;
+        if (_readEnd == _readAhead.Length)
+        {
+            Array.Resize(ref _readAhead, Math.Min(ReadAheadSize, _readAhead.Length * 4));
+        }
+        var n = await lowWater.ReceiveAsync(_readAhead.AsMemory(_readEnd), ct).ConfigureAwait(false);
+        _readEnd += n;
+        return n > 0;
     }
 
     private async ValueTask SendBatchAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Dragonfly.PubSub.Agent.Tests.Support;
@@ -86,7 +87,7 @@ public sealed class BulkChannelTests : IDisposable
     public async Task AFrameWithOneBitFlipped_FailsTheRead_AndEveryReadAfterIt()
     {
         var raw = await SealAsync(new byte[1000], new byte[1000]);
-        raw[4 + 500] ^= 0x01; // in the first frame's ciphertext
+        raw[4 + 500] ^= 0x01; // in the first frame's ciphertext; the second frame is intact, yet must not be read
 
         using var wire = await SocketPair.ConnectAsync();
         using var receiver = Stream(wire.Client, isClient: true);
@@ -140,28 +141,33 @@ public sealed class BulkChannelTests : IDisposable
         await Assert.ThrowsAsync<IOException>(() => client.ReadAsync(new byte[1000], CancellationToken.None).AsTask().Within());
     }
 
-    [Fact]
-    public async Task AFrameLongerThanTheLimit_IsRefusedAtItsHeader()
+    [Theory]
+    [InlineData(BulkPeerStream.MaxFrame + 1)]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public async Task AFrameLengthOutsideTheLimits_IsRefusedAtItsHeader(int length)
     {
         using var wire = await SocketPair.ConnectAsync();
         using var receiver = Stream(wire.Client, isClient: true);
         var header = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(header, BulkPeerStream.MaxFrame + 1);
+        BinaryPrimitives.WriteInt32BigEndian(header, length);
 
         await wire.Server.SendAsync(header); // and nothing more: the read must not wait for the body
         var e = await Assert.ThrowsAsync<IOException>(() => receiver.ReadAsync(new byte[10], CancellationToken.None).AsTask().Within());
         Assert.Contains("frame of", e.Message);
     }
 
-    [Fact]
-    public async Task ClosedInsideAFrame_IsAnError_ClosedBetweenFrames_IsTheEnd()
+    [Theory]
+    [InlineData(2)] // inside the length
+    [InlineData(1019)] // before the tag's last byte
+    public async Task ClosedInsideAFrame_IsAnError_ClosedBetweenFrames_IsTheEnd(int cutAfter)
     {
         var raw = await SealAsync(new byte[1000]);
 
         using (var cut = await SocketPair.ConnectAsync())
         using (var receiver = Stream(cut.Client, isClient: true))
         {
-            await cut.Server.SendAsync(raw.AsMemory(0, raw.Length - 1));
+            await cut.Server.SendAsync(raw.AsMemory(0, cutAfter));
             cut.Server.Shutdown(SocketShutdown.Send);
             await Assert.ThrowsAsync<IOException>(() => receiver.ReadAsync(new byte[1000], CancellationToken.None).AsTask().Within());
         }
@@ -173,6 +179,72 @@ public sealed class BulkChannelTests : IDisposable
         var buffer = new byte[2000];
         Assert.Equal(1000, await reader.ReadAsync(buffer, CancellationToken.None).AsTask().Within());
         Assert.Equal(0, await reader.ReadAsync(buffer, CancellationToken.None).AsTask().Within());
+    }
+
+    [Fact]
+    public async Task BothEnds_TurnToTheNextKeyAtTheSameFrame_AndAnEndThatDoesNotTurn_FailsThere()
+    {
+        using var wire = await SocketPair.ConnectAsync();
+        using var sender = Stream(wire.Server, isClient: false, framesPerKey: 3);
+        using var receiver = Stream(wire.Client, isClient: true, framesPerKey: 3);
+        for (var i = 0; i < 10; i++)
+        {
+            await RoundTripAsync(sender, receiver, 1000 + i);
+        }
+
+        var raw = await SealAsync(framesPerKey: 3, Enumerable.Range(0, 4).Select(_ => new byte[100]).ToArray());
+        using var late = await SocketPair.ConnectAsync();
+        using var stuck = Stream(late.Client, isClient: true, framesPerKey: 4);
+        await late.Server.SendAsync(raw);
+        Assert.Equal(300, await stuck.ReadAsync(new byte[300], CancellationToken.None).AsTask().Within());
+        await Assert.ThrowsAsync<IOException>(() => stuck.ReadAsync(new byte[100], CancellationToken.None).AsTask().Within());
+    }
+
+    [Fact]
+    public async Task AFrameSentRightBehindTheServersSecret_IsNotSwallowedByTheTlsLayer()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var identity = TestPeerTls.Identity(_ca, "parent", _revoked, TlsCiphers.Default);
+        var serving = Task.Run(async () =>
+        {
+            // A server that speaks first: its secret and a frame leave together, before the client has read either.
+            var ssl = new SslStream(new NetworkStream(pair.Server, ownsSocket: false));
+            var options = identity.ServerOptions(requireClientCertificate: true);
+            options.ApplicationProtocols = [BulkKeys.Protocol, BulkKeys.TlsOnly];
+            await ssl.AuthenticateAsServerAsync(options);
+            var keys = await BulkKeys.ExchangeAsync(ssl, isClient: false, BulkKeys.AlgorithmOf(ssl.NegotiatedCipherSuite)!.Value, CancellationToken.None);
+            var stream = new BulkPeerStream(pair.Server, new ReceiveLowWater(pair.Server), keys, ssl, "child");
+            await stream.WriteAsync("hello from the server"u8.ToArray(), CancellationToken.None);
+            return stream;
+        });
+
+        using var client = await TlsPeerStream.ConnectAsync(pair.Client, TestPeerTls.Create(_ca, "child", _revoked), "parent", CancellationToken.None).AsTask().Within();
+        using var server = await serving.Within();
+        var received = new byte[21];
+        Assert.Equal(21, await client.ReadAsync(received, CancellationToken.None).AsTask().Within());
+        Assert.Equal("hello from the server", Encoding.ASCII.GetString(received));
+    }
+
+    [Fact]
+    public async Task AServerThatNamesNoProtocol_AnOlderAgent_IsSpokenToInTlsRecords()
+    {
+        using var pair = await SocketPair.ConnectAsync();
+        var identity = TestPeerTls.Identity(_ca, "parent", _revoked, TlsCiphers.Default);
+        using var ssl = new SslStream(new NetworkStream(pair.Server, ownsSocket: false));
+        var accepting = ssl.AuthenticateAsServerAsync(identity.ServerOptions(requireClientCertificate: true));
+
+        using var client = await TlsPeerStream.ConnectAsync(pair.Client, TestPeerTls.Create(_ca, "child", _revoked), "parent", CancellationToken.None).AsTask().Within();
+        await accepting.Within();
+
+        Assert.IsType<TlsPeerStream>(client);
+        await client.WriteAsync("request"u8.ToArray(), CancellationToken.None);
+        var request = new byte[7];
+        await ssl.ReadExactlyAsync(request).AsTask().Within();
+        Assert.Equal("request", Encoding.ASCII.GetString(request));
+        await ssl.WriteAsync("answer"u8.ToArray());
+        var answer = new byte[6];
+        Assert.Equal(6, await client.ReadAsync(answer, CancellationToken.None).AsTask().Within());
+        Assert.Equal("answer", Encoding.ASCII.GetString(answer));
     }
 
     public void Dispose() => _ca.Dispose();
@@ -199,14 +271,16 @@ public sealed class BulkChannelTests : IDisposable
     }
 
     /// <summary>A bulk stream over <paramref name="socket"/> with the fixed test secrets (no TLS session behind it).</summary>
-    private static BulkPeerStream Stream(Socket socket, bool isClient) =>
-        new(socket, new ReceiveLowWater(socket), BulkKeys.Derive(ClientSecret, ServerSecret, isClient, BulkAlgorithm.Aes128Gcm), new MemoryStream(), "peer");
+    private static BulkPeerStream Stream(Socket socket, bool isClient, ulong framesPerKey = BulkCipher.DefaultFramesPerKey) =>
+        new(socket, new ReceiveLowWater(socket), BulkKeys.Derive(ClientSecret, ServerSecret, isClient, BulkAlgorithm.Aes128Gcm, framesPerKey), new MemoryStream(), "peer");
 
     /// <summary>The bytes the server side puts on the wire for these writes, one frame each.</summary>
-    private static async Task<byte[]> SealAsync(params byte[][] writes)
+    private static Task<byte[]> SealAsync(params byte[][] writes) => SealAsync(BulkCipher.DefaultFramesPerKey, writes);
+
+    private static async Task<byte[]> SealAsync(ulong framesPerKey, params byte[][] writes)
     {
         using var wire = await SocketPair.ConnectAsync();
-        using var sender = Stream(wire.Server, isClient: false);
+        using var sender = Stream(wire.Server, isClient: false, framesPerKey);
         foreach (var write in writes)
         {
             await sender.WriteAsync(write, CancellationToken.None);

@@ -13,7 +13,7 @@ namespace Dragonfly.PubSub.Agent.Tests.Pieces;
 /// The peer port in TLS 1.3 with fleet certificates on both sides: who is let in, who is refused,
 /// and that refused parties get no bytes.
 /// </summary>
-public sealed class PieceProtocolTlsTests : IAsyncLifetime
+public class PieceProtocolTlsTests : IAsyncLifetime
 {
     private readonly TempDirectory _dir = new();
     private readonly FleetCa _ca = FleetCa.Create("test fleet");
@@ -145,8 +145,11 @@ public sealed class PieceProtocolTlsTests : IAsyncLifetime
         Assert.Equal(0, _server.RequestsServed);
     }
 
+    /// <summary>The bulk channel after the handshake (both ends offer it); off: TLS records, as with an older agent.</summary>
+    protected virtual bool BulkChannel => true;
+
     private PeerTls Tls(FleetCa ca, string peerId, TlsCiphers? ciphers = null, FleetCa? trustAlso = null) =>
-        TestPeerTls.Create(ca, peerId, _revoked, ciphers, trustAlso);
+        TestPeerTls.Create(ca, peerId, _revoked, ciphers, trustAlso, BulkChannel);
 
     private TlsIdentity Identity(FleetCa ca, string peerId, TlsCiphers ciphers, FleetCa? trustAlso = null) =>
         TestPeerTls.Identity(ca, peerId, _revoked, ciphers, trustAlso);
@@ -190,4 +193,10 @@ public sealed class PieceProtocolTlsTests : IAsyncLifetime
         }
         return total;
     }
+}
+
+/// <summary>The same checks with TLS records for the whole connection: what an agent without the bulk channel speaks.</summary>
+public sealed class PieceProtocolTlsRecordsTests : PieceProtocolTlsTests
+{
+    protected override bool BulkChannel => false;
 }
