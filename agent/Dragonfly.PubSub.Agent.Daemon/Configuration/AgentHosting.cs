@@ -1,3 +1,5 @@
+using Grpc.Core;
+
 namespace Dragonfly.PubSub.Agent.Configuration;
 
 /// <summary>
@@ -21,6 +23,12 @@ public sealed record AgentHosting
 
     /// <summary>Print <c>dfagent ready peer-id=.. peer-port=.. http-port=..</c> on stdout once bound.</summary>
     public bool PrintReadyLine { get; init; }
+
+    /// <summary>
+    /// Wraps the call invoker of each scheduler channel: dfbroker's seed gets one that serves its <c>Connect</c>
+    /// stream inside the broker's process. Null: every call goes over the channel.
+    /// </summary>
+    public Func<CallInvoker, CallInvoker>? SchedulerInvoker { get; init; }
 
     /// <summary>The daemon's settings: console logging, signals and the ready line.</summary>
     public static AgentHosting Daemon(bool verbose) =>

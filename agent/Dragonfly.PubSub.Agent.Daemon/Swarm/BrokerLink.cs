@@ -33,7 +33,8 @@ internal sealed class BrokerLink : IDisposable
         if (client is null)
         {
             _channel = SchedulerChannel.Create(options, runtime, endpoint.Host, endpoint.Port, endpoint.TlsHost);
-            client = new Scheduler.SchedulerClient(_channel);
+            var invoker = _channel.CreateCallInvoker();
+            client = new Scheduler.SchedulerClient(options.Hosting.SchedulerInvoker?.Invoke(invoker) ?? invoker);
         }
         Client = client;
     }

@@ -107,12 +107,41 @@ public sealed class SchedulerService(
         _ => StatusCode.Unavailable,
     };
 
-    public override async Task Connect(
+    public override Task Connect(
         IAsyncStreamReader<PeerEvent> requestStream,
         IServerStreamWriter<SchedulerEvent> responseStream,
-        ServerCallContext context)
+        ServerCallContext context) =>
+        ServeSessionAsync(requestStream, responseStream,
+            hello => new SessionCaller(RemoteHost(context), LocalHost(context), permissions.MaySource(context, hello), permissions.JoinGrants(context)),
+            context.CancellationToken);
+
+    /// <summary>
+    /// The session of the broker's own seed, whose <c>Connect</c> stream is a pair of in-process queues
+    /// (<see cref="OwnSeedCallInvoker"/>); only <see cref="Hosting.BrokerSeed"/> opens one. It is what the seed's
+    /// certificate gives it over the network: it may source, and joins without topic limits. <paramref name="host"/>
+    /// stands for the address the seed would dial the scheduler from.
+    /// </summary>
+    internal Task ConnectOwnSeedAsync(
+        IAsyncStreamReader<PeerEvent> requestStream, IServerStreamWriter<SchedulerEvent> responseStream, string host, CancellationToken cancellationToken)
     {
-        if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Kestrel refuses a network stream by now; without this the seed would reconnect until it is stopped.
+            throw new RpcException(new Status(StatusCode.Unavailable, "the broker is stopping"));
+        }
+        var caller = new SessionCaller(host, host, MaySource: true, permissions.OwnSeedJoinGrants);
+        return ServeSessionAsync(requestStream, responseStream, _ => caller, cancellationToken);
+    }
+
+    /// <summary>One agent's session, over the network or in process: Hello, Welcome, then its events until either side ends it.</summary>
+    /// <param name="callerOf">Who the caller is, given its Hello (may throw PermissionDenied).</param>
+    private async Task ServeSessionAsync(
+        IAsyncStreamReader<PeerEvent> requestStream,
+        IServerStreamWriter<SchedulerEvent> responseStream,
+        Func<Hello, SessionCaller> callerOf,
+        CancellationToken callEnded)
+    {
+        if (!await requestStream.MoveNext(callEnded).ConfigureAwait(false))
         {
             return;
         }
@@ -134,8 +163,8 @@ public sealed class SchedulerService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"Hello.peer_port {hello.PeerPort} is not a port; send the bound peer port"));
         }
 
-        var maySource = permissions.MaySource(context, hello);
-        var session = PeerSession.FromHello(hello, RemoteHost(context), LocalHost(context), maySource, permissions.JoinGrants(context));
+        var caller = callerOf(hello);
+        var session = PeerSession.FromHello(hello, caller.RemoteHost, caller.LocalHost, caller.MaySource, caller.JoinGrants);
         // Welcome goes into the outbound queue before the coordinator can queue anything else.
         var welcome = SwarmCoordinator.Welcome(coordinator.BrokerId);
         welcome.Welcome.MqttUrl = announcer.SubscriberUrl?.GetLeftPart(UriPartial.Authority) ?? ""; // an external MQTT broker (--mqtt-url)
@@ -143,7 +172,7 @@ public sealed class SchedulerService(
         coordinator.Connect(session);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(
-            context.CancellationToken, session.Closed, lifetime.ApplicationStopping);
+            callEnded, session.Closed, lifetime.ApplicationStopping);
         var writer = WriteAsync(session, responseStream, stop);
         try
         {
@@ -187,13 +216,14 @@ public sealed class SchedulerService(
     }
 
     private static string RemoteHost(ServerCallContext context) =>
-        Text(context.GetHttpContext().Connection.RemoteIpAddress) ?? "127.0.0.1";
+        AddressText(context.GetHttpContext().Connection.RemoteIpAddress) ?? "127.0.0.1";
 
     /// <summary>The broker's address as this agent reached it.</summary>
     private static string LocalHost(ServerCallContext context) =>
-        Text(context.GetHttpContext().Connection.LocalIpAddress) ?? "";
+        AddressText(context.GetHttpContext().Connection.LocalIpAddress) ?? "";
 
-    private static string? Text(System.Net.IPAddress? address)
+    /// <summary>An address as a session's host: IPv4-mapped IPv6 addresses as IPv4.</summary>
+    internal static string? AddressText(System.Net.IPAddress? address)
     {
         if (address is null)
         {
@@ -205,4 +235,10 @@ public sealed class SchedulerService(
         }
         return address.ToString();
     }
+
+    /// <summary>What a session's identity says beyond its Hello: where it came from and what it may do.</summary>
+    /// <param name="RemoteHost">Its address as the broker saw it (its host when the Hello names none).</param>
+    /// <param name="LocalHost">The broker's address as it reached it.</param>
+    /// <param name="JoinGrants">The topic filters of the tasks it may join; null: all.</param>
+    private sealed record SessionCaller(string RemoteHost, string LocalHost, bool MaySource, IReadOnlyList<string>? JoinGrants);
 }

@@ -176,6 +176,7 @@ public static class BrokerHost
                     var seedIdentity = app.Services.GetService<SeedIdentity>();
                     Volatile.Write(ref seed, await BrokerSeed.StartAsync(
                         options, ports.Grpc, seedIdentity is null ? null : () => seedIdentity.Current,
+                        ActivatorUtilities.CreateInstance<SchedulerService>(app.Services),
                         app.Services.GetRequiredService<ILoggerFactory>(), cancellationToken).ConfigureAwait(false));
                 }
                 catch (UserFacingException)

@@ -3,6 +3,7 @@ using Dragonfly.PubSub.Agent.Configuration;
 using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Broker.Configuration;
 using Dragonfly.PubSub.Broker.Diagnostics;
+using Dragonfly.PubSub.Broker.Grpc;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Security;
 using Microsoft.Extensions.Logging;
@@ -31,12 +32,21 @@ public sealed class BrokerSeed : IAsyncDisposable
     /// <summary>The bound peer port.</summary>
     public int PeerPort => _agent?.PeerPort ?? 0;
 
-    /// <summary>Starts the seed; it connects to the scheduler at <paramref name="grpcPort"/> in the background.</summary>
+    /// <summary>
+    /// Starts the seed; it connects to <paramref name="scheduler"/> in the background. Its <c>Connect</c> stream
+    /// stays in this process (<see cref="OwnSeedCallInvoker"/>); its other calls go to <paramref name="grpcPort"/>.
+    /// </summary>
     /// <exception cref="UserFacingException">The seed could not start (data dir in use, peer port taken).</exception>
     public static async Task<BrokerSeed> StartAsync(
-        BrokerOptions options, int grpcPort, Func<TlsIdentity>? identity, ILoggerFactory logging, CancellationToken cancellationToken)
+        BrokerOptions options, int grpcPort, Func<TlsIdentity>? identity, SchedulerService scheduler, ILoggerFactory logging, CancellationToken cancellationToken)
     {
         var agentOptions = AgentOptionsFor(options, grpcPort, logging, identity);
+        // Only here, not in AgentOptionsFor: the bridge's members start from those options and must stay on the network.
+        var seedHost = SchedulerService.AddressText(SchedulerAddress(options.Listen))!;
+        agentOptions = agentOptions with
+        {
+            Hosting = agentOptions.Hosting with { SchedulerInvoker = network => new OwnSeedCallInvoker(network, scheduler, seedHost) },
+        };
         RunningAgent agent;
         try
         {
@@ -108,10 +118,14 @@ public sealed class BrokerSeed : IAsyncDisposable
     /// <summary>The scheduler as the seed dials it: loopback when the broker listens on every address.</summary>
     private static string SchedulerHost(IPAddress listen)
     {
-        if (listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any))
-        {
-            return "127.0.0.1";
-        }
-        return listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listen}]" : listen.ToString();
+        var address = SchedulerAddress(listen);
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
     }
+
+    /// <summary>
+    /// The scheduler's address as the seed dials it, and so the address its session comes from (the seed's host
+    /// when its Hello names none, as with a wildcard listen address: agents elsewhere then get the broker's address).
+    /// </summary>
+    private static IPAddress SchedulerAddress(IPAddress listen) =>
+        listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any) ? IPAddress.Loopback : listen;
 }

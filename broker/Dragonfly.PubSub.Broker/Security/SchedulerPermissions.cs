@@ -85,6 +85,12 @@ public sealed class SchedulerPermissions(bool secure, ILogger<SchedulerPermissio
     /// <summary>The topic filters that decide which tasks the caller of <c>Connect</c> may join; null with --insecure (all).</summary>
     public IReadOnlyList<string>? JoinGrants(ServerCallContext context) => Caller(context)?.Topics;
 
+    /// <summary>
+    /// The join grants of the broker's own seed, connected in process: those of its certificate (role seed,
+    /// no topics, see <c>Enrollment.IssueSeed</c>) in secure mode; null with --insecure, as <see cref="JoinGrants"/>.
+    /// </summary>
+    public IReadOnlyList<string>? OwnSeedJoinGrants => secure ? [] : null;
+
     /// <summary>The caller's identity in secure mode; null with --insecure. A secure call without one is refused.</summary>
     private PeerIdentity? Caller(ServerCallContext context)
     {
