@@ -126,14 +126,18 @@ internal sealed class InProcessConnectCall
     /// <summary>
     /// Writes a gRPC stream into a queue; after the call's end a write throws (ChannelClosedException, an
     /// InvalidOperationException as gRPC's write after the end is). Write flags mean nothing here: nothing is flushed.
+    /// Each message is copied, as the wire would: the coordinator sends one message to many sessions and keeps
+    /// catalogue manifests inside them, and the seed keeps what it receives, so neither side may see the other's
+    /// later changes.
     /// </summary>
     private sealed class QueueWriter<T>(ChannelWriter<T> writer) : IServerStreamWriter<T>, IClientStreamWriter<T>
+        where T : Google.Protobuf.IDeepCloneable<T>
     {
         public WriteOptions? WriteOptions { get; set; }
 
         public Task WriteAsync(T message) => WriteAsync(message, CancellationToken.None);
 
-        public Task WriteAsync(T message, CancellationToken cancellationToken) => writer.WriteAsync(message, cancellationToken).AsTask();
+        public Task WriteAsync(T message, CancellationToken cancellationToken) => writer.WriteAsync(message.Clone(), cancellationToken).AsTask();
 
         public Task CompleteAsync()
         {
