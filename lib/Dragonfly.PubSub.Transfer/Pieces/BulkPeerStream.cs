@@ -57,20 +57,7 @@ internal sealed class BulkPeerStream : PeerStream
 
     public override ReceiveLowWater LowWater => _lowWater;
 
-    public override string? RemoteAddress
-    {
-        get
-        {
-            try
-            {
-                return _socket.RemoteEndPoint?.ToString();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                return null;
-            }
-        }
-    }
+    public override string? RemoteAddress => AddressOf(_socket);
 
     /// <summary>Fills <paramref name="buffer"/> (as the TLS stream does); fewer bytes only when the peer closed the connection.</summary>
     /// <exception cref="IOException">A frame failed its check, was too large, or the connection ended inside one.</exception>

@@ -25,4 +25,17 @@ internal abstract class PeerStream : IDisposable
     public abstract ReceiveLowWater LowWater { get; }
 
     public abstract void Dispose();
+
+    /// <summary>A socket's remote address for logs; null once the socket is gone.</summary>
+    protected static string? AddressOf(System.Net.Sockets.Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint?.ToString();
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
 }

@@ -10,20 +10,7 @@ internal sealed class SocketPeerStream(Socket socket) : PeerStream
 
     public Socket Socket => socket;
 
-    public override string? RemoteAddress
-    {
-        get
-        {
-            try
-            {
-                return socket.RemoteEndPoint?.ToString();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                return null;
-            }
-        }
-    }
+    public override string? RemoteAddress => AddressOf(socket);
 
     public override ReceiveLowWater LowWater => _lowWater;
 

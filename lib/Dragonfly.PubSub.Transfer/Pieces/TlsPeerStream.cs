@@ -30,20 +30,7 @@ internal sealed class TlsPeerStream : PeerStream
 
     public string NegotiatedCipher => _ssl.NegotiatedCipherSuite.ToString();
 
-    public override string? RemoteAddress
-    {
-        get
-        {
-            try
-            {
-                return _socket.RemoteEndPoint?.ToString();
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                return null;
-            }
-        }
-    }
+    public override string? RemoteAddress => AddressOf(_socket);
 
     /// <summary>Server side: TLS handshake with a required client certificate (checked by <paramref name="tls"/>).</summary>
     /// <exception cref="PeerRefusedException">The client is not a member of the fleet, or is revoked.</exception>
