@@ -110,7 +110,7 @@ public static class AgentHost
                 FollowParentMaps = options.ParentPieceMaps,
             };
 
-            var builder = WebApplication.CreateSlimBuilder();
+            var builder = EmbeddedWebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             AddLogging(builder.Logging, hosting);
             builder.Logging.AddFilter("Microsoft", hosting.Verbose ? LogLevel.Information : LogLevel.Warning);

@@ -27,7 +27,7 @@ internal sealed class MirrorServer : IAsyncDisposable
     /// <exception cref="IOException">The port cannot be bound.</exception>
     public static async Task<MirrorServer> StartAsync(IPAddress address, int port, RegistryMirror mirror, ILoggerFactory logging, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = EmbeddedWebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new ForwardingLoggerProvider(logging));
         // A port in use is reported by the agent as one line; the host's own report is a stack trace.

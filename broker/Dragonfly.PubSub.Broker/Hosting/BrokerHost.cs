@@ -15,6 +15,7 @@ using Dragonfly.PubSub.Broker.Security;
 using Dragonfly.PubSub.Broker.State;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
+using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Registry.Client;
@@ -73,11 +74,7 @@ public static class BrokerHost
         var revocations = new RevocationList(securityStore, TimeProvider.System);
         using var tls = options.Tls.Insecure ? null : BrokerTls.Start(options, revocations, TimeProvider.System);
         BrokerMetrics.EnsureRegistered();
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            Args = [],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
+        var builder = EmbeddedWebApplication.CreateSlimBuilder();
         ConfigureLogging(builder.Logging, options.Verbose);
 
         var listeners = new BrokerListeners(options, tls);
