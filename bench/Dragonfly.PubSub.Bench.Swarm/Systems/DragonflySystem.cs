@@ -86,7 +86,9 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
         {
             throw new InvalidOperationException($"dfpub announced {published.Digest}, but the file is {context.Digest}");
         }
-        var cpuAtStart = agents.Append(broker).Select(p => p.CpuSeconds() ?? 0).Sum();
+        // agents: the publisher's first, then the receivers'; the broker last.
+        var servers = agents.Append(broker).ToArray();
+        var cpuBefore = servers.Select(p => p.CpuSeconds() ?? 0).ToArray();
 
         var deadline = clock.Elapsed + context.TransferTimeout;
         var machine = new MachineCpu();
@@ -110,7 +112,8 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
             }
             await Task.Delay(20, cancel);
         }
-        var cpuAtEnd = agents.Append(broker).Select(p => p.CpuSeconds() ?? 0).Sum();
+        var cpuSpent = servers.Select((p, i) => (p.CpuSeconds() ?? cpuBefore[i]) - cpuBefore[i]).ToArray();
+        var cpuWindow = (clock.Elapsed - publishExited).TotalSeconds;
         machine.Sample();
         var peakRss = receivers.Select(p => p.PeakRssBytes() ?? 0).Max();
         var publisherRss = publisher.PeakRssBytes() ?? 0;
@@ -144,7 +147,7 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
             OriginEgressMeasure = "publisher node link: tx bytes, headers included",
             PublisherUploadBytes = (long)upload,
             PublisherUploadMeasure = "publisher agent: dragonfly_agent_upload_bytes_total",
-            CpuSeconds = cpuAtEnd - cpuAtStart,
+            CpuSeconds = cpuSpent.Sum(),
             PeakRssBytes = peakRss,
             Verified = verified,
             Encrypted = transport.Encrypted,
@@ -155,7 +158,8 @@ internal sealed class DragonflySystem(SwarmContext context, TlsSetting tls, stri
                 string.Create(CultureInfo.InvariantCulture, $"dfpub took {(publishExited - publishStarted).TotalSeconds:0.00} s (import and hash, not timed); first receiver saw the task {(progress.Min(p => p.FirstSeen!.Value) - publishExited).TotalMilliseconds:0} ms after dfpub exited"),
                 $"{published.PieceCount} pieces of {published.PieceSize} bytes",
                 $"origin node (broker) sent {originTx} bytes; publisher node link sent {publisherTx} bytes; publisher agent peak RSS {publisherRss}",
-                string.Create(CultureInfo.InvariantCulture, $"the whole machine's CPU was {machine.AverageBusy * 100:0} % busy on average during the transfer, {machine.PeakBusy * 100:0} % at the busiest {CpuSampleInterval.TotalSeconds:0.0} s"),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"CPU seconds: receivers' agents {cpuSpent[1..^1].Sum():0.0} (most {cpuSpent[1..^1].Max():0.00} per agent), publisher's agent {cpuSpent[0]:0.00}, broker {cpuSpent[^1]:0.00}; {cpuSpent.Sum() / cpuWindow / Environment.ProcessorCount * 100:0} % of the {Environment.ProcessorCount} cores on average over those {cpuWindow:0.0} s; the whole machine's CPU was {machine.AverageBusy * 100:0} % busy on average during the transfer, {machine.PeakBusy * 100:0} % at the busiest {CpuSampleInterval.TotalSeconds:0.0} s"),
                 .. problems,
             ],
             Timelines = progress.Select(p => (IReadOnlyList<double[]>)p.Timeline.Select(e => new[] { Math.Round(e[0] - start.TotalSeconds, 3), e[1] }).ToArray()).ToArray(),
