@@ -26,6 +26,7 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
+DefaultMetrics.WithoutEventCounters();
 
 var config = new Option<string?>("--config") { Description = "JSON config file; keys are the long option names in camelCase (e.g. \"downloadLimit\")." };
 var broker = new Option<string?>("--broker") { Description = "Broker scheduler address HOST[:PORT] (gRPC, default port 8002), or several brokers sharing one state as HOST:PORT,HOST:PORT,... (each task goes to one of them by rendezvous hashing; a name with several addresses also counts as several). Required (flag, DFAGENT_BROKER or config)." };
