@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Broker.Announcing;
 using Dragonfly.PubSub.Broker.Bridge;
 using Dragonfly.PubSub.Broker.Catalogue;
@@ -15,7 +16,6 @@ using Dragonfly.PubSub.Broker.Security;
 using Dragonfly.PubSub.Broker.State;
 using Dragonfly.PubSub.Broker.Swarm;
 using Dragonfly.PubSub.Broker.UrlTasks;
-using Dragonfly.PubSub.Agent.Hosting;
 using Dragonfly.PubSub.Contracts.Cli;
 using Dragonfly.PubSub.Origins;
 using Dragonfly.PubSub.Registry.Client;
