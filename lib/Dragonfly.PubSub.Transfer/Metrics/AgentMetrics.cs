@@ -58,6 +58,19 @@ public static class AgentMetrics
         new CounterConfiguration { LabelNames = ["reason"] });
 
     /// <summary>
+    /// Peer-port connections by direction: <c>out</c> opened to parents (piece requests, pipelined on one connection per
+    /// parent, and map watches), <c>in</c> accepted from children past the TLS handshake. Under TLS each one costs a
+    /// handshake on both sides, so a rate that grows with the pieces rather than the peers says connections are not reused.
+    /// </summary>
+    public static readonly Counter PeerConnections = Prometheus.Metrics.CreateCounter(
+        "dragonfly_agent_peer_connections_total", "Peer-port connections opened to parents (out) and accepted from children (in).",
+        new CounterConfiguration { LabelNames = ["direction"] });
+
+    public static readonly Counter.Child PeerConnectionsOpened = PeerConnections.WithLabels("out");
+
+    public static readonly Counter.Child PeerConnectionsAccepted = PeerConnections.WithLabels("in");
+
+    /// <summary>
     /// Exports every series at 0 from the start, as Prometheus expects: a dashboard or alert then sees
     /// "no origin bytes yet" rather than a missing series that looks like a renamed metric.
     /// </summary>
@@ -70,6 +83,8 @@ public static class AgentMetrics
         CacheEvictions.Inc(0);
         CacheEvictedBytes.Inc(0);
         DiskFull.Inc(0);
+        PeerConnectionsOpened.Inc(0);
+        PeerConnectionsAccepted.Inc(0);
         foreach (var reason in (string[])["ticket", "connections", "send_timeout", "full", "busy"])
         {
             PeerRefused.WithLabels(reason).Inc(0);

@@ -59,6 +59,9 @@ internal sealed class BulkPeerStream : PeerStream
 
     public override string? RemoteAddress => AddressOf(_socket);
 
+    /// <summary>Ciphertext received but not opened, and plaintext opened but not read (a frame's plaintext is shorter than its ciphertext).</summary>
+    public override int BufferedAhead => (_inEnd - _inStart) + (_plainEnd - _plainStart);
+
     /// <summary>Fills <paramref name="buffer"/> (as the TLS stream does); fewer bytes only when the peer closed the connection.</summary>
     /// <exception cref="IOException">A frame failed its check, was too large, or the connection ended inside one.</exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct)

@@ -24,6 +24,13 @@ internal abstract class PeerStream : IDisposable
     /// <summary>Bytes read from the socket so far and how many the kernel gathers per wake-up (see <see cref="Pieces.ReceiveLowWater"/>).</summary>
     public abstract ReceiveLowWater LowWater { get; }
 
+    /// <summary>
+    /// At most how many of the bytes received from the socket (<see cref="Pieces.ReceiveLowWater.Received"/>) this stream
+    /// holds that its reader has not taken yet (read ahead, or decrypted and kept): an answer that starts after what the
+    /// reader took may have that many bytes in already. Pipelined requests need it to promise the end of an answer.
+    /// </summary>
+    public abstract int BufferedAhead { get; }
+
     public abstract void Dispose();
 
     /// <summary>A socket's remote address for logs; null once the socket is gone.</summary>

@@ -5,26 +5,38 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using Dragonfly.PubSub.Contracts;
+using Dragonfly.PubSub.Transfer.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Dragonfly.PubSub.Transfer.Pieces;
 
 /// <summary>
-/// The client side of <see cref="PieceProtocol"/>, shared by all downloads of an agent: keeps idle
-/// connections per parent for reuse, owns the pool of piece buffers, and applies
-/// <see cref="TransferOptions.DownloadLimit"/> over everything it receives. Bytes are hashed while
-/// they arrive, so a piece is verified the moment its last byte is in. With <see cref="PeerTls"/>
-/// each connection is TLS 1.3 and the parent's certificate must name the peer id the scheduler
-/// gave; pooled connections mean a handshake per connection, not per piece.
+/// The client side of <see cref="PieceProtocol"/>, shared by all downloads of an agent: keeps one
+/// connection per parent for piece requests and sends several requests on it at once (pipelined;
+/// another connection only past <see cref="MaxPipelined"/> waiting requests), owns the pool of piece
+/// buffers, and applies <see cref="TransferOptions.DownloadLimit"/> over everything it receives. Bytes
+/// are hashed while they arrive, so a piece is verified the moment its last byte is in. With
+/// <see cref="PeerTls"/> each connection is TLS 1.3 and the parent's certificate must name the peer id
+/// the scheduler gave: a handshake per parent, not per piece or per request in flight (issue 10: an
+/// 8 x 64 MiB swarm opened ~38 connections per agent with a connection per request in flight, and the
+/// handshakes were ~15 % of the agents' CPU).
 /// </summary>
-public sealed class PieceFetcher : IAsyncDisposable
+public sealed partial class PieceFetcher : IAsyncDisposable
 {
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     internal static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(20);
-    private const int MaxIdlePerParent = 8;
     private const int MaxTickets = 4096;
 
-    /// <summary>Idle connections older than this are closed rather than reused (servers drop them after two minutes).</summary>
+    /// <summary>
+    /// Requests waiting on one connection before another connection to the same parent is opened. The picker asks a
+    /// parent for three pieces at a time (<see cref="PiecePicker.DefaultParentLimit"/>), so one connection carries them.
+    /// </summary>
+    internal const int MaxPipelined = 4;
+
+    /// <summary>Connections to one parent at most; past it, requests queue on the least busy one.</summary>
+    private const int MaxConnectionsPerParent = 8;
+
+    /// <summary>Connections unused this long are closed rather than used again (servers drop them after two minutes).</summary>
     internal static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(60);
 
     private const int UnlimitedReceiveChunk = 1024 * 1024;
@@ -33,12 +45,16 @@ public sealed class PieceFetcher : IAsyncDisposable
     private readonly ILogger<PieceFetcher> _logger;
     private readonly TokenBucket _limiter;
     private readonly ArrayPool<byte> _buffers;
-    private readonly ConcurrentDictionary<(string Host, int Port, string? PeerId), ConcurrentBag<PeerConnection>> _idle = new();
+    private readonly ConcurrentDictionary<(string Host, int Port, string? PeerId), ParentConnections> _parents = new();
+    // Connections made for a pool outlive the request that made them: cancelled only when the fetcher goes.
+    private readonly CancellationTokenSource _disposing = new();
     private readonly PeerTls? _tls;
     // The broker's ticket per task (issue 11): presented once on each connection that requests the task.
     private readonly ConcurrentDictionary<DigestKey, byte[]> _tickets = new();
     private int _disposed;
     private long _lastSweep = Environment.TickCount64;
+    private long _connectionsOpened;
+    private long _requestsWritten;
 
     public PieceFetcher(TransferOptions options, ILogger<PieceFetcher> logger)
         : this(options, tls: null, logger, TimeProvider.System)
@@ -85,6 +101,12 @@ public sealed class PieceFetcher : IAsyncDisposable
     /// <summary>The agent-wide download limit, which back-to-source reads take from too.</summary>
     internal TokenBucket Limiter => _limiter;
 
+    /// <summary>Connections this fetcher has opened to parents (piece requests and map watches), each with a handshake under TLS.</summary>
+    internal long ConnectionsOpened => Interlocked.Read(ref _connectionsOpened);
+
+    /// <summary>Piece requests written to parents so far (on the wire, answered or not).</summary>
+    internal long RequestsWritten => Interlocked.Read(ref _requestsWritten);
+
     /// <summary>
     /// Fetches bytes [offset, offset + destination.Length) of an artifact from one parent into
     /// <paramref name="destination"/> and checks them as they arrive (<paramref name="check"/>: the piece's
@@ -107,33 +129,25 @@ public sealed class PieceFetcher : IAsyncDisposable
             PeerTlsLog.ParentRefused(_logger, $"{host}:{port}", why);
             return new FetchResult(FetchStatus.Unreachable, why);
         }
-        var endpoint = (host, port, _tls is null ? null : peerId);
+        var parent = _parents.GetOrAdd((host, port, _tls is null ? null : peerId), static _ => new ParentConnections());
         for (var attempt = 0; ; attempt++)
         {
-            var connection = TakeIdle(endpoint);
-            var reused = connection is not null;
+            var (connection, fresh, error) = await AcquireAsync(parent, host, port, peerId, ct).ConfigureAwait(false);
             if (connection is null)
             {
-                (connection, var error) = await ConnectAsync(host, port, peerId, ct).ConfigureAwait(false);
-                if (connection is null)
-                {
-                    var status = ct.IsCancellationRequested ? FetchStatus.Canceled : FetchStatus.Unreachable;
-                    TransferLog.FetchFailed(_logger, $"{host}:{port}", offset, destination.Length, status.ToString(), error);
-                    return new FetchResult(status, error);
-                }
+                var status = ct.IsCancellationRequested ? FetchStatus.Canceled : FetchStatus.Unreachable;
+                TransferLog.FetchFailed(_logger, $"{host}:{port}", offset, destination.Length, status.ToString(), error);
+                return new FetchResult(status, error);
             }
             _tickets.TryGetValue(content, out var ticket);
-            var result = await connection.RequestAsync(content, ticket, offset, destination, check, _limiter, taskLimiter, ct).ConfigureAwait(false);
-            if (connection.Healthy && Volatile.Read(ref _disposed) == 0)
+            var (result, answered) = await connection.RequestAsync(content, ticket, offset, destination, check, _limiter, taskLimiter, ct).ConfigureAwait(false);
+            if (!connection.Healthy)
             {
-                ReturnIdle(endpoint, connection);
+                Drop(parent, connection);
             }
-            else
-            {
-                connection.Dispose();
-            }
-            // An idle connection the parent closed in the meantime fails before any answer: retry on a fresh one.
-            if (result.Status == FetchStatus.Unreachable && reused && !connection.GotResponse && attempt == 0)
+            // A connection the parent closed in the meantime (idle, or broken under requests before this one) fails
+            // before answering: retry on another.
+            if (result.Status == FetchStatus.Unreachable && !fresh && !answered && attempt == 0 && !ct.IsCancellationRequested)
             {
                 continue;
             }
@@ -141,8 +155,97 @@ public sealed class PieceFetcher : IAsyncDisposable
             {
                 TransferLog.FetchFailed(_logger, $"{host}:{port}", offset, destination.Length, result.Status.ToString(), result.Detail);
             }
+            SweepNowAndThen();
             return result;
         }
+    }
+
+    /// <summary>
+    /// A connection to the parent for one more request (reserved on it): the least busy open one while it has room
+    /// (<see cref="MaxPipelined"/>), else a new one; requests that find one being made wait for it rather than make
+    /// their own. Fresh = made for this request or the ones waiting with it (a failure there is not worth a retry).
+    /// </summary>
+    private async ValueTask<(PeerConnection? Connection, bool Fresh, string? Error)> AcquireAsync(
+        ParentConnections parent, string host, int port, string? peerId, CancellationToken ct)
+    {
+        var waited = false;
+        while (true)
+        {
+            Task<(PeerConnection? Connection, string? Error)> connecting;
+            TaskCompletionSource<(PeerConnection?, string?)>? making = null;
+            lock (parent)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    return (null, true, "the fetcher is disposed");
+                }
+                PeerConnection? best = null;
+                foreach (var open in parent.Open)
+                {
+                    if (open.Healthy && (best is null || open.Outstanding < best.Outstanding))
+                    {
+                        best = open;
+                    }
+                }
+                if (best is not null && (best.Outstanding < MaxPipelined || parent.Open.Count >= MaxConnectionsPerParent || parent.Connecting is not null))
+                {
+                    best.Reserve();
+                    return (best, waited, null);
+                }
+                if (parent.Connecting is { } pending)
+                {
+                    connecting = pending;
+                }
+                else
+                {
+                    making = new TaskCompletionSource<(PeerConnection?, string?)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    parent.Connecting = connecting = making.Task;
+                }
+            }
+            if (making is not null)
+            {
+                // Made under the fetcher's token, not this request's: the requests waiting for it still want it.
+                var (made, error) = await ConnectAsync(host, port, peerId, _disposing.Token).ConfigureAwait(false);
+                lock (parent)
+                {
+                    parent.Connecting = null;
+                    if (made is not null)
+                    {
+                        parent.Open.Add(made);
+                        made.Reserve();
+                    }
+                }
+                making.SetResult((made, error));
+                if (made is not null && ct.IsCancellationRequested)
+                {
+                    made.Release();
+                    return (null, true, "cancelled");
+                }
+                return (made, true, error);
+            }
+            try
+            {
+                var (made, error) = await connecting.WaitAsync(ct).ConfigureAwait(false);
+                if (made is null)
+                {
+                    return (null, true, error);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return (null, true, "cancelled");
+            }
+            waited = true;
+        }
+    }
+
+    private static void Drop(ParentConnections parent, PeerConnection connection)
+    {
+        lock (parent)
+        {
+            parent.Open.Remove(connection);
+        }
+        connection.Dispose();
     }
 
     /// <summary>
@@ -226,47 +329,20 @@ public sealed class PieceFetcher : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            foreach (var bag in _idle.Values)
+            _disposing.Cancel();
+            foreach (var parent in _parents.Values)
             {
-                while (bag.TryTake(out var connection))
+                lock (parent)
                 {
-                    connection.Dispose();
+                    foreach (var connection in parent.Open)
+                    {
+                        connection.Dispose();
+                    }
+                    parent.Open.Clear();
                 }
             }
         }
         return ValueTask.CompletedTask;
-    }
-
-    private PeerConnection? TakeIdle((string, int, string?) endpoint)
-    {
-        if (!_idle.TryGetValue(endpoint, out var bag))
-        {
-            return null;
-        }
-        while (bag.TryTake(out var connection))
-        {
-            if (!connection.IsStale)
-            {
-                return connection;
-            }
-            connection.Dispose();
-        }
-        return null;
-    }
-
-    private void ReturnIdle((string, int, string?) endpoint, PeerConnection connection)
-    {
-        var bag = _idle.GetOrAdd(endpoint, static _ => []);
-        if (bag.Count >= MaxIdlePerParent)
-        {
-            connection.Dispose();
-        }
-        else
-        {
-            connection.MarkIdle();
-            bag.Add(connection);
-        }
-        SweepNowAndThen();
     }
 
     /// <summary>Closes connections to parents not used for a while, so departed parents do not keep sockets.</summary>
@@ -278,23 +354,19 @@ public sealed class PieceFetcher : IAsyncDisposable
         {
             return;
         }
-        foreach (var bag in _idle.Values)
+        foreach (var parent in _parents.Values)
         {
-            var keep = new List<PeerConnection>();
-            while (bag.TryTake(out var connection))
+            lock (parent)
             {
-                if (connection.IsStale)
+                parent.Open.RemoveAll(connection =>
                 {
+                    if (connection.Healthy && !connection.IsStale)
+                    {
+                        return false;
+                    }
                     connection.Dispose();
-                }
-                else
-                {
-                    keep.Add(connection);
-                }
-            }
-            foreach (var connection in keep)
-            {
-                bag.Add(connection);
+                    return true;
+                });
             }
         }
     }
@@ -317,7 +389,9 @@ public sealed class PieceFetcher : IAsyncDisposable
                 ? new SocketPeerStream(socket)
                 : await TlsPeerStream.ConnectAsync(socket, _tls, peerId!, timeout.Token).ConfigureAwait(false);
             await stream.WriteAsync(PieceProtocol.Magic.ToArray(), timeout.Token).ConfigureAwait(false);
-            return (new PeerConnection(stream), null);
+            Interlocked.Increment(ref _connectionsOpened);
+            AgentMetrics.PeerConnectionsOpened.Inc();
+            return (new PeerConnection(stream, () => Interlocked.Increment(ref _requestsWritten)), null);
         }
         catch (OperationCanceledException)
         {
@@ -347,225 +421,6 @@ public sealed class PieceFetcher : IAsyncDisposable
         else
         {
             socket?.Dispose();
-        }
-    }
-
-    /// <summary>One persistent connection to a parent; used by one request at a time.</summary>
-    private sealed class PeerConnection(PeerStream stream) : IDisposable
-    {
-        private readonly byte[] _request = new byte[PieceProtocol.RequestLength];
-        private readonly byte[] _header = new byte[PieceProtocol.ResponseHeaderLength];
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private readonly byte[] _digest = new byte[SHA256.HashSizeInBytes];
-        private Sha256Chain? _chain; // made on the first chained check
-        private const int MaxPresented = 64;
-
-        // The ticket last presented on this connection per task (by reference: a new one is sent again).
-        private readonly Dictionary<DigestKey, byte[]> _presented = [];
-
-        /// <summary>False once the stream is out of step or broken: the connection must not be reused.</summary>
-        public bool Healthy { get; private set; } = true;
-
-        /// <summary>The last request got at least a response header.</summary>
-        public bool GotResponse { get; private set; }
-
-        private long _idleSince = Environment.TickCount64;
-
-        public bool IsStale => Environment.TickCount64 - Volatile.Read(ref _idleSince) > MaxIdle.TotalMilliseconds;
-
-        public void MarkIdle() => Volatile.Write(ref _idleSince, Environment.TickCount64);
-
-        public async ValueTask<FetchResult> RequestAsync(
-            DigestKey content, byte[]? ticket, long offset, Memory<byte> destination, PieceCheck check,
-            TokenBucket limiter, TokenBucket? taskLimiter, CancellationToken ct)
-        {
-            var chain = check.Kind == PieceCheckKind.Digest ? null : _chain ??= new Sha256Chain();
-            chain?.StartAt(check.StartState.Span, check.Offset);
-            GotResponse = false;
-            Healthy = false;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            try
-            {
-                timeout.CancelAfter(StallTimeout);
-                PieceProtocol.WriteRequest(_request, content, offset, destination.Length);
-                // Nothing else arrives on this connection between the request and its answer.
-                var answerStart = stream.LowWater.Received;
-                if (ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket)))
-                {
-                    // Ticket and request in one write: no extra round trip, no extra TLS record.
-                    var frame = new byte[PieceProtocol.RequestLength * 2 + ticket.Length];
-                    PieceProtocol.WriteTicketHead(frame, content, ticket.Length);
-                    ticket.CopyTo(frame, PieceProtocol.RequestLength);
-                    _request.CopyTo(frame, PieceProtocol.RequestLength + ticket.Length);
-                    await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
-                    if (_presented.Count >= MaxPresented)
-                    {
-                        _presented.Clear();
-                    }
-                    _presented[content] = ticket;
-                }
-                else
-                {
-                    await stream.WriteAsync(_request, timeout.Token).ConfigureAwait(false);
-                }
-                if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
-                {
-                    return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection");
-                }
-                GotResponse = true;
-                var (status, length) = PieceProtocol.ReadResponseHeader(_header);
-                switch (status)
-                {
-                    case PieceStatus.Missing:
-                        Healthy = true;
-                        return new FetchResult(FetchStatus.Missing);
-                    case PieceStatus.Busy:
-                        Healthy = true;
-                        return new FetchResult(FetchStatus.Busy);
-                    case PieceStatus.Full:
-                        Healthy = true;
-                        return new FetchResult(FetchStatus.Full);
-                    case PieceStatus.Forbidden:
-                        // No valid ticket: as good as missing here; a new parent set brings a fresh ticket.
-                        Healthy = true;
-                        return new FetchResult(FetchStatus.Missing, "the parent refused: no valid ticket for this task (not a member, or the ticket expired)");
-                    case PieceStatus.Ok when length == destination.Length:
-                        break;
-                    case PieceStatus.Ok:
-                        return new FetchResult(FetchStatus.Corrupt, $"the parent announced {length} bytes, {destination.Length} were asked for");
-                    default:
-                        return new FetchResult(FetchStatus.Missing, $"the parent refused the request (status {(byte)status})");
-                }
-
-                // The header said how long the body is: the socket is sure to deliver that much more
-                // (with TLS more still), so reads may gather 64 KiB per wake-up until its last bytes.
-                stream.LowWater.Promise(answerStart + PieceProtocol.ResponseHeaderLength + length);
-                var chunk = limiter.IsUnlimited && taskLimiter is not { IsUnlimited: false } ? UnlimitedReceiveChunk : LimitedReceiveChunk;
-                var received = 0;
-                while (received < length)
-                {
-                    var n = await stream.ReadAsync(destination.Slice(received, Math.Min(chunk, length - received)), timeout.Token)
-                        .ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        return new FetchResult(FetchStatus.Unreachable, "the parent closed the connection in the middle of a piece");
-                    }
-                    // Hash what just arrived while the kernel keeps receiving the rest.
-                    if (chain is null)
-                    {
-                        _hash.AppendData(destination.Span.Slice(received, n));
-                    }
-                    else
-                    {
-                        chain.Append(destination.Span.Slice(received, n));
-                    }
-                    received += n;
-                    timeout.CancelAfter(StallTimeout);
-                    await limiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
-                    if (taskLimiter is not null)
-                    {
-                        await taskLimiter.TakeAsync(n, timeout.Token).ConfigureAwait(false);
-                    }
-                }
-                Healthy = true;
-                switch (check.Kind)
-                {
-                    case PieceCheckKind.Digest:
-                        _hash.GetHashAndReset(_digest);
-                        break;
-                    case PieceCheckKind.ChainState:
-                        chain!.WriteState(_digest);
-                        break;
-                    default:
-                        chain!.Finish(_digest);
-                        break;
-                }
-                if (_digest.AsSpan().SequenceEqual(check.Expected.Span))
-                {
-                    return FetchResult.Ok;
-                }
-                return check.Kind == PieceCheckKind.Digest
-                    ? new FetchResult(FetchStatus.Corrupt, "the bytes do not match the piece digest")
-                    : new FetchResult(FetchStatus.Corrupt, "the bytes do not match the manifest's SHA-256 chain") { ChainMismatch = true };
-            }
-            catch (OperationCanceledException)
-            {
-                return ct.IsCancellationRequested
-                    ? new FetchResult(FetchStatus.Canceled)
-                    : new FetchResult(FetchStatus.Unreachable, $"the parent sent nothing for {StallTimeout.TotalSeconds:0} s");
-            }
-            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
-            {
-                return new FetchResult(FetchStatus.Unreachable, e.Message);
-            }
-            finally
-            {
-                if (!Healthy)
-                {
-                    // A half-read hash must not leak into the next request (the connection is dropped anyway).
-                    _hash.GetHashAndReset(_digest);
-                }
-            }
-        }
-
-        /// <summary>One <see cref="PieceProtocol.MapMarker"/> poll: the parent's map version and map when the status is ok.</summary>
-        public async ValueTask<(FetchStatus Status, long Version, byte[]? Map)> PollMapAsync(DigestKey content, byte[]? ticket, long knownVersion, CancellationToken ct)
-        {
-            Healthy = false;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            try
-            {
-                // The parent answers within MapPollWait; twice that without an answer is a dead connection.
-                timeout.CancelAfter(PieceProtocol.MapPollWait * 2);
-                var frame = ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket))
-                    ? new byte[PieceProtocol.RequestLength * 2 + ticket.Length]
-                    : new byte[PieceProtocol.RequestLength];
-                var at = 0;
-                if (frame.Length > PieceProtocol.RequestLength)
-                {
-                    PieceProtocol.WriteTicketHead(frame, content, ticket!.Length);
-                    ticket.CopyTo(frame, PieceProtocol.RequestLength);
-                    at = PieceProtocol.RequestLength + ticket.Length;
-                    _presented[content] = ticket;
-                }
-                PieceProtocol.WriteRequest(frame.AsSpan(at), content, knownVersion, PieceProtocol.MapMarker);
-                await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
-                if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
-                {
-                    return (FetchStatus.Unreachable, 0, null);
-                }
-                var (status, length) = PieceProtocol.ReadResponseHeader(_header);
-                if (status != PieceStatus.Ok)
-                {
-                    Healthy = length == 0;
-                    return (FetchStatus.Missing, 0, null);
-                }
-                if (length is < 8 or > 8 + Contracts.PieceLayout.MaxSupportedPieceCount / 8)
-                {
-                    return (FetchStatus.Corrupt, 0, null);
-                }
-                var body = new byte[length];
-                if (!await PieceProtocol.ReceiveExactlyAsync(stream, body, timeout.Token).ConfigureAwait(false))
-                {
-                    return (FetchStatus.Unreachable, 0, null);
-                }
-                Healthy = true;
-                return (FetchStatus.Ok, System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(body), body[8..]);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException or EndOfStreamException)
-            {
-                if (ct.IsCancellationRequested)
-                {
-                    throw new OperationCanceledException(ct);
-                }
-                return (FetchStatus.Unreachable, 0, null);
-            }
-        }
-
-        public void Dispose()
-        {
-            stream.Dispose();
-            _hash.Dispose();
         }
     }
 }

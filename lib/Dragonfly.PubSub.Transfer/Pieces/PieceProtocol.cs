@@ -12,9 +12,10 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// GiB/s, gRPC streams 0.65-0.78, against 1.8-1.9 for nginx sendfile): the server hands file bytes
 /// to the kernel (sendfile) and the client reads them straight into its piece buffer.
 /// <code>
-/// connection  (TLS: after the handshake) client sends the 4-byte magic "DFP1" once, then any number of requests,
-///             one at a time; the connection stays open between requests (clients keep a few
-///             per parent to have several pieces in flight).
+/// connection  (TLS: after the handshake) client sends the 4-byte magic "DFP1" once, then any number of requests;
+///             the server reads and answers them one at a time, in order, so a client may send the next
+///             requests before the answers come (pipelined: clients keep one connection per parent for
+///             several pieces in flight, and one for its piece map). The connection stays open between requests.
 /// request     44 bytes, big-endian:
 ///               [32] content hash: the raw SHA-256 of the whole artifact (the content id)
 ///               [8]  int64 offset of the first byte wanted

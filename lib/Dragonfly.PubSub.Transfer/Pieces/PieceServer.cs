@@ -45,6 +45,7 @@ public sealed partial class PieceServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Socket> _connections = new();
     private readonly PeerTls? _tls;
     private long _connectionsRefused;
+    private long _connectionsAccepted;
     private long _requestsForbidden;
     private long _sendTimeouts;
     private long _lastCapLog;
@@ -110,6 +111,9 @@ public sealed partial class PieceServer : IAsyncDisposable
 
     /// <summary>Connections refused for who was on the other side: no TLS, no or a foreign certificate, a revoked peer.</summary>
     public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    /// <summary>Connections that passed the handshake and the protocol magic.</summary>
+    public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
 
     /// <summary>Range requests refused for want of a valid ticket for their task.</summary>
     public long RequestsForbidden => Interlocked.Read(ref _requestsForbidden);
@@ -243,6 +247,8 @@ public sealed partial class PieceServer : IAsyncDisposable
                 reason = "no or wrong protocol magic";
                 return;
             }
+            Interlocked.Increment(ref _connectionsAccepted);
+            AgentMetrics.PeerConnectionsAccepted.Inc();
             var tickets = _tls?.Tickets is { } verifier ? new ConnectionTickets(verifier, stream.RemotePeerId ?? "", TimeProvider.System) : null;
             string? ticketProblem = null;
             var forbiddenLogged = false;

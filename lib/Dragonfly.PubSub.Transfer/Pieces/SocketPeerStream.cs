@@ -14,6 +14,9 @@ internal sealed class SocketPeerStream(Socket socket) : PeerStream
 
     public override ReceiveLowWater LowWater => _lowWater;
 
+    /// <summary>Nothing: reads go straight to the socket.</summary>
+    public override int BufferedAhead => 0;
+
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct) => _lowWater.ReceiveAsync(buffer, ct);
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct)

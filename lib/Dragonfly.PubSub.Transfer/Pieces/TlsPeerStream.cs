@@ -28,6 +28,14 @@ internal sealed class TlsPeerStream : PeerStream
 
     public override ReceiveLowWater LowWater => _records.LowWater;
 
+    /// <summary>
+    /// The read-ahead, plus what SslStream may keep decrypted from a record its reader took only part of (a TLS
+    /// record carries at most 16 KiB of plaintext; its overhead makes the bound generous).
+    /// </summary>
+    public override int BufferedAhead => _records.Buffered + MaxRecordPlaintext;
+
+    private const int MaxRecordPlaintext = 16 * 1024;
+
     public string NegotiatedCipher => _ssl.NegotiatedCipherSuite.ToString();
 
     public override string? RemoteAddress => AddressOf(_socket);

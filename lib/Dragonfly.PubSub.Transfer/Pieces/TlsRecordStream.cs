@@ -38,6 +38,9 @@ internal sealed class TlsRecordStream(Stream socket, ReceiveLowWater lowWater) :
     /// <summary>Receives the ciphertext from the socket, counts it, and sets how much the kernel gathers per wake-up.</summary>
     public ReceiveLowWater LowWater => lowWater;
 
+    /// <summary>Bytes received from the socket that SslStream has not read yet.</summary>
+    public int Buffered => _readEnd - _readStart;
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
