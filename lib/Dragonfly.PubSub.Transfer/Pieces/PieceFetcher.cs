@@ -205,17 +205,31 @@ public sealed partial class PieceFetcher : IAsyncDisposable
             if (making is not null)
             {
                 // Made under the fetcher's token, not this request's: the requests waiting for it still want it.
-                var (made, error) = await ConnectAsync(host, port, peerId, _disposing.Token).ConfigureAwait(false);
-                lock (parent)
+                PeerConnection? made = null;
+                string? error = "the connection could not be made";
+                try
                 {
-                    parent.Connecting = null;
-                    if (made is not null)
-                    {
-                        parent.Open.Add(made);
-                        made.Reserve();
-                    }
+                    (made, error) = await ConnectAsync(host, port, peerId, _disposing.Token).ConfigureAwait(false);
                 }
-                making.SetResult((made, error));
+                finally
+                {
+                    // Whatever happened, the parent is not left "being connected to" (its requests would wait forever).
+                    lock (parent)
+                    {
+                        parent.Connecting = null;
+                        if (made is not null && Volatile.Read(ref _disposed) != 0)
+                        {
+                            made.Dispose(); // the fetcher went while this was being made
+                            (made, error) = (null, "the fetcher is disposed");
+                        }
+                        if (made is not null)
+                        {
+                            parent.Open.Add(made);
+                            made.Reserve();
+                        }
+                    }
+                    making.SetResult((made, error));
+                }
                 if (made is not null && ct.IsCancellationRequested)
                 {
                     made.Release();
