@@ -140,7 +140,10 @@ public sealed partial class PieceFetcher
             }
         }
 
-        /// <summary>The request, with the task's ticket in front when this connection has not presented it yet (one write, one record).</summary>
+        /// <summary>
+        /// A request (a range, or a map poll: <paramref name="length"/> = <see cref="PieceProtocol.MapMarker"/>), with the task's
+        /// ticket in front when this connection has not presented it yet (one write, one record). Under <c>_writing</c>.
+        /// </summary>
         private byte[] RequestFrame(DigestKey content, byte[]? ticket, long offset, int length)
         {
             PieceProtocol.WriteRequest(_request, content, offset, length);
@@ -348,18 +351,7 @@ public sealed partial class PieceFetcher
             {
                 // The parent answers within MapPollWait; twice that without an answer is a dead connection.
                 timeout.CancelAfter(PieceProtocol.MapPollWait * 2);
-                var frame = ticket is not null && !(_presented.TryGetValue(content, out var presented) && ReferenceEquals(presented, ticket))
-                    ? new byte[PieceProtocol.RequestLength * 2 + ticket.Length]
-                    : new byte[PieceProtocol.RequestLength];
-                var at = 0;
-                if (frame.Length > PieceProtocol.RequestLength)
-                {
-                    PieceProtocol.WriteTicketHead(frame, content, ticket!.Length);
-                    ticket.CopyTo(frame, PieceProtocol.RequestLength);
-                    at = PieceProtocol.RequestLength + ticket.Length;
-                    _presented[content] = ticket;
-                }
-                PieceProtocol.WriteRequest(frame.AsSpan(at), content, knownVersion, PieceProtocol.MapMarker);
+                var frame = RequestFrame(content, ticket, knownVersion, PieceProtocol.MapMarker);
                 await stream.WriteAsync(frame, timeout.Token).ConfigureAwait(false);
                 if (!await PieceProtocol.ReceiveExactlyAsync(stream, _header, timeout.Token).ConfigureAwait(false))
                 {
