@@ -97,6 +97,61 @@ public sealed class TlsIdentityTests : IDisposable
         await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(server.ServerOptions(true), client.ClientOptions("broker.example")));
     }
 
+    [Fact]
+    public async Task Handshake_ClientCertificateExpiredByTheServersClock_IsRefused()
+    {
+        var client = Identity(_ca, "agent-1", PeerRole.Agent);
+        var server = Identity(_ca, "broker", PeerRole.Broker);
+        var serverTwoHoursOn = new TlsIdentity([_ca.Certificate], server.Certificate, TlsCiphers.Default, time: new ShiftedTime(TimeSpan.FromHours(2)));
+
+        await HandshakeAsync(server.ServerOptions(true), client.ClientOptions("localhost"));
+        await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(serverTwoHoursOn.ServerOptions(true), client.ClientOptions("localhost")));
+    }
+
+    [Fact]
+    public void CheckPresented_TakesTheVerdictOfAChainBuiltUnderItsOwnTrust()
+    {
+        var server = Identity(_ca, "broker", PeerRole.Broker);
+        var client = Identity(_ca, "agent-1", PeerRole.Agent);
+        using var built = ChainFor(client.Certificate, _ca, verifiedAt: DateTime.UtcNow);
+        using var builtLater = ChainFor(client.Certificate, _ca, verifiedAt: DateTime.UtcNow.AddHours(2));
+
+        Assert.Equal("agent-1", server.CheckPresented(client.Certificate, built).Peer!.PeerId);
+        // The chain SslStream built says "expired"; building it again now would say valid: the verdict taken is the chain's.
+        Assert.Contains("NotTimeValid", server.CheckPresented(client.Certificate, builtLater).Failure);
+        Assert.True(server.Check(client.Certificate).Ok);
+    }
+
+    [Fact]
+    public void CheckPresented_IgnoresAChainBuiltUnderOtherTrust_OrForAnotherCertificate()
+    {
+        var server = Identity(_ca, "broker", PeerRole.Broker);
+        var stranger = Identity(_otherCa, "agent-x", PeerRole.Agent);
+        var member = Identity(_ca, "agent-1", PeerRole.Agent);
+        using var trustingTheStrangersCa = ChainFor(stranger.Certificate, _otherCa, DateTime.UtcNow);
+        using var builtForTheMember = ChainFor(member.Certificate, _ca, DateTime.UtcNow);
+
+        Assert.Contains("not valid for this fleet", server.CheckPresented(stranger.Certificate, trustingTheStrangersCa).Failure);
+        Assert.Contains("not valid for this fleet", server.CheckPresented(stranger.Certificate, builtForTheMember).Failure);
+        Assert.Contains("not valid for this fleet", server.CheckPresented(stranger.Certificate, chain: null).Failure);
+    }
+
+    private static X509Chain ChainFor(X509Certificate2 certificate, FleetCa anchor, DateTime verifiedAt)
+    {
+        var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = verifiedAt;
+        chain.ChainPolicy.CustomTrustStore.Add(anchor.Certificate);
+        chain.Build(certificate);
+        return chain;
+    }
+
+    private sealed class ShiftedTime(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + offset;
+    }
+
     private static TlsIdentity Identity(FleetCa ca, string peerId, PeerRole role, TlsCiphers? ciphers = null) =>
         new([ca.Certificate], ca.IssueWithNewKey(new PeerIdentity(peerId, role, []), TimeSpan.FromHours(1), ["localhost"], [IPAddress.Loopback]), ciphers ?? TlsCiphers.Default);
 
