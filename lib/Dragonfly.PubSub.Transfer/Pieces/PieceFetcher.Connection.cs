@@ -17,6 +17,23 @@ public sealed partial class PieceFetcher
 
         /// <summary>The connection being made, which requests wait for instead of making one each.</summary>
         public Task<(PeerConnection? Connection, string? Error)>? Connecting;
+
+        private int _fastInARow;
+
+        /// <summary>True after <see cref="FastAnswersInARow"/> fast answers in a row (<see cref="DefaultFastParentBytesPerSecond"/>).</summary>
+        public bool Fast => Volatile.Read(ref _fastInARow) >= FastAnswersInARow;
+
+        public void NoteAnswer(bool fast)
+        {
+            if (!fast)
+            {
+                Volatile.Write(ref _fastInARow, 0);
+            }
+            else if (Volatile.Read(ref _fastInARow) < FastAnswersInARow)
+            {
+                Interlocked.Increment(ref _fastInARow);
+            }
+        }
     }
 
     /// <summary>
@@ -69,10 +86,11 @@ public sealed partial class PieceFetcher
         }
 
         /// <summary>
-        /// One piece request, after <see cref="Reserve"/> (which it releases): the result, and whether the parent answered
-        /// it at all (a connection that broke before answering is worth one retry on another).
+        /// One piece request, after <see cref="Reserve"/> (which it releases): the result, whether the parent answered
+        /// it at all (a connection that broke before answering is worth one retry on another), and how long the answer
+        /// took to read once its turn came (the stream's pace, not the wait behind earlier answers).
         /// </summary>
-        public async ValueTask<(FetchResult Result, bool Answered)> RequestAsync(
+        public async ValueTask<(FetchResult Result, bool Answered, TimeSpan Streamed)> RequestAsync(
             DigestKey content, byte[]? ticket, long offset, Memory<byte> destination, PieceCheck check,
             TokenBucket limiter, TokenBucket? taskLimiter, CancellationToken ct)
         {
@@ -85,14 +103,14 @@ public sealed partial class PieceFetcher
             catch (OperationCanceledException)
             {
                 Release();
-                return (new FetchResult(FetchStatus.Canceled), false);
+                return (new FetchResult(FetchStatus.Canceled), false, TimeSpan.Zero);
             }
             try
             {
                 if (_broken)
                 {
                     Release();
-                    return (new FetchResult(FetchStatus.Unreachable, "the connection to the parent broke"), false);
+                    return (new FetchResult(FetchStatus.Unreachable, "the connection to the parent broke"), false, TimeSpan.Zero);
                 }
                 // Not the caller's token: a request cut off halfway would leave the stream out of step. A request of
                 // 44 bytes waits only if the parent stopped reading altogether.
@@ -107,7 +125,7 @@ public sealed partial class PieceFetcher
             {
                 _broken = true;
                 Release();
-                return (new FetchResult(FetchStatus.Unreachable, e is OperationCanceledException ? "the parent took no request for 20 s" : e.Message), false);
+                return (new FetchResult(FetchStatus.Unreachable, e is OperationCanceledException ? "the parent took no request for 20 s" : e.Message), false, TimeSpan.Zero);
             }
             finally
             {
@@ -123,15 +141,17 @@ public sealed partial class PieceFetcher
                 // The answer comes all the same, after the ones before it: read and dropped in the background, and the
                 // caller's buffer is free at once.
                 _ = DiscardAnswerAsync(previous, turn, destination.Length);
-                return (new FetchResult(FetchStatus.Canceled), false);
+                return (new FetchResult(FetchStatus.Canceled), false, TimeSpan.Zero);
             }
             try
             {
                 if (_broken)
                 {
-                    return (new FetchResult(FetchStatus.Unreachable, "the connection to the parent broke"), false);
+                    return (new FetchResult(FetchStatus.Unreachable, "the connection to the parent broke"), false, TimeSpan.Zero);
                 }
-                return await ReadAnswerAsync(destination, check, limiter, taskLimiter, ct).ConfigureAwait(false);
+                var turnBegan = System.Diagnostics.Stopwatch.GetTimestamp();
+                var (result, answered) = await ReadAnswerAsync(destination, check, limiter, taskLimiter, ct).ConfigureAwait(false);
+                return (result, answered, System.Diagnostics.Stopwatch.GetElapsedTime(turnBegan));
             }
             finally
             {

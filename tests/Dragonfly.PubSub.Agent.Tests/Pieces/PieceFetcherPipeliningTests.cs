@@ -119,6 +119,31 @@ public sealed class PieceFetcherPipeliningTests : IAsyncLifetime
         Assert.Equal(3, fetcher.RequestsWritten);
     }
 
+    [Theory]
+    [InlineData(true, 3)]
+    [InlineData(false, 1)]
+    public async Task AParentWhoseAnswersCameFast_GetsAConnectionPerRequestInFlight(bool fast, int connections)
+    {
+        // Pieces long enough to be timed; what counts as fast is set for the test (any answer, or none), so that the
+        // machine's pace does not decide. Answers at 512 KiB/s: the three requests are all in flight together.
+        _artifact = await TestArtifact.CreateAsync(_dir.Path, 8 * PieceFetcher.MinTimedAnswer, PieceFetcher.MinTimedAnswer, seed: 2);
+        await using var server = await StartServerAsync(tls: null, uploadLimit: 512 * 1024);
+        await using var fetcher = Fetcher(tls: null);
+        fetcher.FastParentBytesPerSecond = fast ? 1 : double.PositiveInfinity;
+
+        for (var i = 0; i < PieceFetcher.FastAnswersInARow; i++)
+        {
+            Assert.Equal(FetchStatus.Ok, (await FetchAsync(fetcher, server, i)).Result.Status);
+        }
+        Assert.Equal(1, fetcher.ConnectionsOpened);
+        var results = await Task.WhenAll(Enumerable.Range(PieceFetcher.FastAnswersInARow, PiecePicker.DefaultParentLimit).Select(i => FetchAsync(fetcher, server, i)));
+
+        Assert.All(results, r => Assert.Equal(FetchStatus.Ok, r.Result.Status));
+        Assert.All(results, r => Assert.Equal(Expected(r.Index), r.Bytes));
+        Assert.Equal(connections, fetcher.ConnectionsOpened);
+        Assert.Equal(connections, server.ConnectionsAccepted);
+    }
+
     private async Task<PieceServer> StartServerAsync(PeerTls? tls, long uploadLimit = 0)
     {
         var pieces = new LocalPieces();
