@@ -13,7 +13,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// <summary>
 /// The client side of <see cref="PieceProtocol"/>, shared by all downloads of an agent: keeps one
 /// connection per parent for piece requests and sends several requests on it at once (pipelined;
-/// another connection only past <see cref="MaxPipelined"/> waiting requests), owns the pool of piece
+/// another connection only past <see cref="MaxPipelined"/> waiting requests, or for each request to a parent
+/// faster than one connection carries: <see cref="DefaultFastParentBytesPerSecond"/>), owns the pool of piece
 /// buffers, and applies <see cref="TransferOptions.DownloadLimit"/> over everything it receives. Bytes
 /// are hashed while they arrive, so a piece is verified the moment its last byte is in. With
 /// <see cref="PeerTls"/> each connection is TLS 1.3 and the parent's certificate must name the peer id

@@ -15,7 +15,8 @@ namespace Dragonfly.PubSub.Transfer.Pieces;
 /// connection  (TLS: after the handshake) client sends the 4-byte magic "DFP1" once, then any number of requests;
 ///             the server reads and answers them one at a time, in order, so a client may send the next
 ///             requests before the answers come (pipelined: clients keep one connection per parent for
-///             several pieces in flight, and one for its piece map). The connection stays open between requests.
+///             several pieces in flight, a connection per piece in flight to a parent that streams faster
+///             than one connection carries, and one for its piece map). The connection stays open between requests.
 /// request     44 bytes, big-endian:
 ///               [32] content hash: the raw SHA-256 of the whole artifact (the content id)
 ///               [8]  int64 offset of the first byte wanted
