@@ -102,12 +102,7 @@ public sealed class TlsIdentity
         using var copy = certificate is X509Certificate2 ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         var cert = copy ?? (X509Certificate2)certificate;
         using var chain = new X509Chain { ChainPolicy = ChainPolicy() };
-        if (!chain.Build(cert))
-        {
-            var status = chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct();
-            return CertificateCheck.Refused($"certificate of '{cert.Subject}' is not valid for this fleet: {string.Join(", ", status)}");
-        }
-        return CheckIdentity(cert);
+        return chain.Build(cert) ? CheckIdentity(cert) : ChainRefused(cert, chain.ChainStatus.Select(s => s.Status));
     }
 
     /// <summary>
@@ -124,14 +119,12 @@ public sealed class TlsIdentity
         {
             return Check(certificate);
         }
-        var problems = chain.ChainStatus.Select(s => s.Status)
-            .Where(s => s is not (X509ChainStatusFlags.NoError or X509ChainStatusFlags.NotValidForUsage)).Distinct().ToArray();
-        if (problems.Length > 0)
-        {
-            return CertificateCheck.Refused($"certificate of '{cert.Subject}' is not valid for this fleet: {string.Join(", ", problems)}");
-        }
-        return CheckIdentity(cert);
+        var problems = chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NotValidForUsage).ToArray();
+        return problems.All(s => s == X509ChainStatusFlags.NoError) ? CheckIdentity(cert) : ChainRefused(cert, problems);
     }
+
+    private static CertificateCheck ChainRefused(X509Certificate2 cert, IEnumerable<X509ChainStatusFlags> status) =>
+        CertificateCheck.Refused($"certificate of '{cert.Subject}' is not valid for this fleet: {string.Join(", ", status.Where(s => s != X509ChainStatusFlags.NoError).Distinct())}");
 
     /// <summary>True if <paramref name="chain"/> was built for <paramref name="cert"/> trusting only this identity's CAs.</summary>
     private bool BuiltUnderThisTrust(X509Chain chain, X509Certificate2 cert)

@@ -211,10 +211,11 @@ public sealed partial class PieceFetcher : IAsyncDisposable
                         best = open;
                     }
                 }
-                var room = parent.Fast ? 1 : MaxPipelined;
+                var fast = parent.Fast;
                 // A request that finds a connection being made queues on an open one, unless the parent is fast: then
                 // it waits for the new one, and makes the next if that is taken by then.
-                if (best is not null && (best.Outstanding < room || parent.Open.Count >= MaxConnectionsPerParent || (parent.Connecting is not null && room > 1)))
+                if (best is not null && (best.Outstanding < (fast ? 1 : MaxPipelined) || parent.Open.Count >= MaxConnectionsPerParent
+                    || (parent.Connecting is not null && !fast)))
                 {
                     best.Reserve();
                     return (best, waited, null);
