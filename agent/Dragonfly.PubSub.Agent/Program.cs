@@ -82,7 +82,10 @@ tls.AddTo(root);
 
 root.SetAction((parse, ct) => CliRunner.RunAsync("dfagent", parse.GetValue(verbose), async () =>
 {
-    var options = BuildOptions(new SettingSources(parse, parse.GetValue(config), "DFAGENT_"));
+    var options = BuildOptions(new SettingSources(parse, parse.GetValue(config), "DFAGENT_")) with
+    {
+        SettleHeapAfterStart = !parse.GetValue(exitWithStdin),
+    };
     using var stdinClosed = CancellationTokenSource.CreateLinkedTokenSource(ct);
     if (parse.GetValue(exitWithStdin))
     {

@@ -62,7 +62,8 @@ public sealed class AnnouncementSubscriber : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var watchRevocations = _runtime.Tls && _options.WatchRevocations;
-        if (_options.Subscriptions.Count == 0 && !watchRevocations)
+        var connects = _options.Subscriptions.Count > 0 || watchRevocations;
+        if (!connects && !_options.SettleHeapAfterStart)
         {
             return;
         }
@@ -71,9 +72,13 @@ public sealed class AnnouncementSubscriber : BackgroundService
         {
             await Task.Delay(50, stoppingToken).ConfigureAwait(false);
         }
-        if (_options.Subscriptions.Count > 0)
+        if (_options.SettleHeapAfterStart)
         {
             SettleStartupHeap();
+        }
+        if (!connects)
+        {
+            return;
         }
         var wasConnected = true;
         MqttEndpoint? current = null;
@@ -132,12 +137,9 @@ public sealed class AnnouncementSubscriber : BackgroundService
     }
 
     /// <summary>
-    /// One full, compacting collection once start-up is done and before the first announcement can arrive
-    /// (a kept MQTT session delivers at connect). Start-up leaves a few MiB that live on (host, identity,
-    /// connections) in the young generations; the first gen0 collection would promote and compact them
-    /// into fresh pages, and it came due in the first task: 15-20 ms of CPU per agent, in all of them at
-    /// once when a fleet of fresh agents takes one announcement. With 16 agents on 2 cores that stall held
-    /// announcement to first piece request at a p50 of 180-260 ms; settled here, 28 ms (issue 10, session 30).
+    /// One full, compacting collection once start-up is done (the scheduler session is up) and before the
+    /// first announcement can arrive (a kept MQTT session delivers at connect); see
+    /// <see cref="AgentOptions.SettleHeapAfterStart"/>. Here because it must come before the MQTT connect.
     /// </summary>
     private void SettleStartupHeap()
     {

@@ -24,7 +24,7 @@ internal static partial class AgentLog
     [LoggerMessage(1010, LogLevel.Information, "connected to MQTT {Mqtt}, subscribed to {Filters} (session kept: {SessionPresent})")]
     public static partial void MqttConnected(ILogger logger, string mqtt, string filters, bool sessionPresent);
 
-    [LoggerMessage(1016, LogLevel.Debug, "start-up heap settled before subscribing: {HeapMiB:0.0} MiB kept, {Milliseconds:0.0} ms")]
+    [LoggerMessage(1016, LogLevel.Debug, "start-up heap settled: {HeapMiB:0.0} MiB kept, {Milliseconds:0.0} ms")]
     public static partial void StartupHeapSettled(ILogger logger, double heapMiB, double milliseconds);
 
     [LoggerMessage(1090, LogLevel.Warning, "the broker refused the subscription to {Filter} ({Code} {Reason}); this agent's certificate does not grant that topic filter, so nothing announced there arrives; enrol with a token whose --topics cover it")]
