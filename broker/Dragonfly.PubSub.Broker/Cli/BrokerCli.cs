@@ -232,7 +232,7 @@ public static class BrokerCli
                     CertTtl = parse.GetValue(certTtl),
                     TlsCiphers = parse.GetValue(tlsCiphers),
                 }, environment);
-                return await BrokerHost.RunAsync(options, cancellationToken).ConfigureAwait(false);
+                return await BrokerHost.RunAsync(options with { SettleHeapAfterStart = true }, cancellationToken).ConfigureAwait(false);
             }
             catch (UserFacingException e)
             {

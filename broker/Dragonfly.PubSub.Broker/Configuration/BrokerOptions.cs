@@ -29,6 +29,15 @@ public sealed record BrokerOptions
     public const string SeedDirectoryName = "seed";
 
     public required string DataDir { get; init; }
+
+    /// <summary>
+    /// One full, compacting collection once start-up is done, before the ready line: what start-up keeps (host,
+    /// catalogue, MQTT server, the seed) is then not promoted and compacted by collections that would come due while
+    /// the first tasks are scheduled, when every join and parent set waits on this process (issue 10; dfagent does
+    /// the same, AgentOptions.SettleHeapAfterStart). Set by the dfbroker command line; a process that hosts a broker
+    /// (the tests) collects its own heap.
+    /// </summary>
+    public bool SettleHeapAfterStart { get; init; }
     public IPAddress Listen { get; init; } = IPAddress.Any;
     public int MqttPort { get; init; } = DefaultMqttPort;
     public int GrpcPort { get; init; } = DefaultGrpcPort;

@@ -197,11 +197,11 @@ public static class BrokerHost
                 }
             }
 
-            // Start-up done: one full, compacting collection now, so that what start-up keeps (host, catalogue,
-            // MQTT server, the seed) is not promoted and compacted by collections that would come due while the
-            // first tasks are scheduled, when every join and parent set waits on this process (issue 10; dfagent
-            // does the same, AgentOptions.SettleHeapAfterStart).
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            if (options.SettleHeapAfterStart)
+            {
+                // Start-up is done: see BrokerOptions.SettleHeapAfterStart.
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }
             app.Services.GetRequiredService<BrokerHealth>().MarkListening();
             var readyFile = Path.Combine(options.DataDir, ReadyFileName);
             WriteReadyFile(readyFile, ports);
