@@ -53,7 +53,7 @@ public sealed record AgentOptions
     /// a few MiB that live on (host, identity, connections) in the young generations; the first gen0 collection
     /// would promote and compact them into fresh pages, and it came due in the first task: 15-20 ms of CPU per
     /// agent, in all of them at once when fresh agents take one announcement (16 agents on 2 cores: announcement
-    /// to first piece request p50 95-260 ms, 39-47 ms settled; issue 10, session 30). The dfagent daemon does;
+    /// to first piece request p50 95-371 ms, 30-57 ms settled; issue 10, session 30). The dfagent daemon does;
     /// dfget's one-shot agent, whose one task comes at once, does not.
     /// </summary>
     public bool SettleHeapAfterStart { get; init; }

@@ -31,11 +31,9 @@ public sealed record BrokerOptions
     public required string DataDir { get; init; }
 
     /// <summary>
-    /// One full, compacting collection once start-up is done, before the ready line: what start-up keeps (host,
-    /// catalogue, MQTT server, the seed) is then not promoted and compacted by collections that would come due while
-    /// the first tasks are scheduled, when every join and parent set waits on this process (issue 10; dfagent does
-    /// the same, AgentOptions.SettleHeapAfterStart). Set by the dfbroker command line; a process that hosts a broker
-    /// (the tests) collects its own heap.
+    /// One full, compacting collection once start-up is done, before the ready line, for the reason given at
+    /// AgentOptions.SettleHeapAfterStart: here every join and parent set of the first tasks waits on this process.
+    /// Set by the dfbroker command line; a process that hosts brokers in-process (the tests) collects its own heap.
     /// </summary>
     public bool SettleHeapAfterStart { get; init; }
     public IPAddress Listen { get; init; } = IPAddress.Any;
